@@ -1,0 +1,132 @@
+/**
+ * Message shapes of the carboncp wire protocol (version 1). The JSON header of infer requests
+ * and responses follows the KServe / Open Inference Protocol v2 shape (name, datatype, shape,
+ * parameters.binary_data_size) so that a later bridge to Triton/KServe can reuse it.
+ *
+ * Frame layout (all integers little-endian):
+ *   0..3   magic "CCPW" (0x43 0x43 0x50 0x57)
+ *   4      protocol version (u8, = PROTOCOL_VERSION)
+ *   5      message type (u8, MessageType)
+ *   6..7   flags (u16, reserved, 0)
+ *   8..11  request id (u32; 0 for connection-level messages)
+ *   12..15 JSON header length in bytes (u32)
+ *   16..   JSON header (UTF-8), then the raw tensor bytes of every tensor in header order,
+ *          each exactly `parameters.binary_data_size` bytes, nothing after the last one.
+ */
+export const PROTOCOL_VERSION = 1;
+export const FRAME_MAGIC = 0x57504343; // "CCPW" read as a little-endian u32
+export const FIXED_HEADER_BYTES = 16;
+
+export enum MessageType {
+  Hello = 1,
+  HelloAck = 2,
+  InferRequest = 3,
+  InferResponse = 4,
+  Error = 5,
+  Ping = 6,
+  Pong = 7,
+}
+
+/** KServe v2 datatype names. */
+export type DataType = 'FP32' | 'FP16' | 'INT8' | 'UINT8' | 'INT32' | 'INT64' | 'BOOL';
+
+/** Activation compression applied to a crossing tensor on the wire. */
+export type Compression = 'none' | 'fp16' | 'int8';
+
+export interface TensorParameters {
+  binary_data_size?: number;
+  /** For INT8/UINT8 affine quantisation: real = scale * (q - zero_point). */
+  scale?: number;
+  zero_point?: number;
+  /** The datatype the tensor had before compression; the receiver restores it. */
+  original_datatype?: DataType;
+  [key: string]: unknown;
+}
+
+/** A tensor on the wire: raw little-endian bytes, never trusted to be aligned. */
+export interface WireTensor {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+  data: Uint8Array;
+  parameters?: TensorParameters;
+}
+
+export interface ModelRef {
+  name: string;
+  /** sha256 of the source model bytes, hex. */
+  digest: string;
+  /** Plans the peer holds: id and plan digest (sha256 over the source model and the cut). */
+  plans?: { id: string; digest: string }[];
+}
+
+export interface HelloMessage {
+  protocol_version: number;
+  client: string;
+  token?: string;
+  models: ModelRef[];
+}
+
+export interface HelloAckMessage {
+  protocol_version: number;
+  server: string;
+  /** Execution provider the server runs tails on, e.g. "cuda" or "cpu". */
+  execution_provider: string;
+  models: ModelRef[];
+  limits: { max_payload: number; max_queue: number };
+}
+
+export interface InferRequestMessage {
+  id?: string;
+  model_name: string;
+  plan_id: string;
+  /** Plan digest the device holds; the server refuses the request if its own differs. */
+  plan_digest: string;
+  /** Source model digest. */
+  model_digest: string;
+  inputs: WireTensor[];
+  outputs?: { name: string }[];
+  parameters?: { compression?: Compression; timeout_ms?: number; [key: string]: unknown };
+}
+
+export interface InferResponseMessage {
+  id?: string;
+  model_name: string;
+  plan_id: string;
+  outputs: WireTensor[];
+  parameters: {
+    server_ms: number;
+    queue_ms: number;
+    batch_size: number;
+    execution_provider: string;
+    [key: string]: unknown;
+  };
+}
+
+export interface ErrorMessage {
+  code: string;
+  message: string;
+  request_id?: number;
+}
+
+export interface PingMessage {
+  t: number;
+}
+
+export interface PongMessage {
+  t: number;
+  queue_depth: number;
+  in_flight: number;
+  /** Recent tail latency per plan id (ms, p50 over a sliding window). */
+  tail_ms: Record<string, number>;
+  carbon_intensity?: { value_g_per_kwh: number; source: string };
+}
+
+export type Message =
+  | { type: MessageType.Hello; requestId: number; body: HelloMessage }
+  | { type: MessageType.HelloAck; requestId: number; body: HelloAckMessage }
+  | { type: MessageType.InferRequest; requestId: number; body: InferRequestMessage }
+  | { type: MessageType.InferResponse; requestId: number; body: InferResponseMessage }
+  | { type: MessageType.Error; requestId: number; body: ErrorMessage }
+  | { type: MessageType.Ping; requestId: number; body: PingMessage }
+  | { type: MessageType.Pong; requestId: number; body: PongMessage };
