@@ -1,0 +1,151 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { CarboncpError } from '@carboncp/protocol';
+import {
+  GraphBuilder,
+  ModelBuilder,
+  float,
+  makeAttribute,
+  makeTensor,
+  mulberry32,
+  seedFromString,
+  seededNormal,
+  seededUniform,
+} from './model-builder.js';
+import { AttributeProto_AttributeType, decodeModel } from './proto.js';
+
+async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+describe('seeded randomness', () => {
+  it('mulberry32 repeats for a seed and differs between seeds', () => {
+    const a = mulberry32(42);
+    const b = mulberry32(42);
+    const c = mulberry32(43);
+    const seqA = [a(), a(), a()];
+    expect([b(), b(), b()]).toEqual(seqA);
+    expect([c(), c(), c()]).not.toEqual(seqA);
+    for (const v of seqA) expect(v >= 0 && v < 1).toBe(true);
+  });
+  it('seededNormal has the requested mean and standard deviation', () => {
+    const values = seededNormal(7, 20_001, 0.5, 2);
+    const mean = values.reduce((s, v) => s + v, 0) / values.length;
+    const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.05);
+    expect(Math.abs(Math.sqrt(variance) - 2)).toBeLessThan(0.05);
+    expect(Array.from(seededNormal(7, 5, 0.5, 2))).toEqual(Array.from(values.subarray(0, 5)));
+  });
+  it('seededUniform stays in range and seedFromString is stable', () => {
+    const values = seededUniform(3, 1000, -1, 2);
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...values)).toBeLessThan(2);
+    expect(seedFromString('conv1.weight')).toBe(seedFromString('conv1.weight'));
+    expect(seedFromString('conv1.weight')).not.toBe(seedFromString('conv1.bias'));
+  });
+});
+
+describe('ModelBuilder', () => {
+  it('builds a Conv + Relu + Reshape model that onnxruntime runs, with the expected numbers', async () => {
+    // A 1x1 convolution with known weights, so the result can be computed by hand.
+    const weights = [1, -1, 0.5, 2, 0, -3]; // [out=2, in=3, 1, 1]
+    const bias = [0.25, -0.5];
+    const bytes = new ModelBuilder({ name: 'tiny', opset: 17, irVersion: 8, producer: 'carboncp' })
+      .input('x', 'FP32', ['N', 3, 2, 2])
+      .initializer('w', 'FP32', [2, 3, 1, 1], weights)
+      .initializer('b', 'FP32', [2], new Float32Array(bias))
+      .initializer('flat_shape', 'INT64', [2], [0, -1])
+      .node('Conv', ['x', 'w', 'b'], ['conv'], { kernel_shape: [1, 1], pads: [0, 0, 0, 0], strides: [1, 1] })
+      .valueInfo('conv', 'FP32', ['N', 2, 2, 2])
+      .node('Relu', ['conv'], ['relu'])
+      .valueInfo('relu', 'FP32', ['N', 2, 2, 2])
+      .node('Reshape', ['relu', 'flat_shape'], ['y'])
+      .output('y', 'FP32', ['N', 8])
+      .toBytes();
+
+    const rand = mulberry32(1);
+    const x = Float32Array.from({ length: 2 * 3 * 4 }, () => rand() * 2 - 1);
+    const { y } = await run(bytes, { x: new ort.Tensor('float32', x, [2, 3, 2, 2]) });
+    expect(y.dims).toEqual([2, 8]);
+    const got = y.data as Float32Array;
+    for (let n = 0; n < 2; n++) {
+      for (let o = 0; o < 2; o++) {
+        for (let p = 0; p < 4; p++) {
+          let sum = bias[o];
+          for (let c = 0; c < 3; c++) sum += weights[o * 3 + c] * x[n * 12 + c * 4 + p];
+          expect(got[n * 8 + o * 4 + p]).toBeCloseTo(Math.max(0, sum), 5);
+        }
+      }
+    }
+  });
+
+  it('writes seeded random initializers deterministically', () => {
+    const make = (seed: number) =>
+      new ModelBuilder({ name: 'rand' })
+        .input('x', 'FP32', [4])
+        .initializer('w', 'FP32', [4], { seed, std: 0.1 })
+        .node('Add', ['x', 'w'], ['y'])
+        .output('y', 'FP32', [4])
+        .toBytes();
+    expect(Buffer.compare(Buffer.from(make(5)), Buffer.from(make(5)))).toBe(0);
+    expect(Buffer.compare(Buffer.from(make(5)), Buffer.from(make(6)))).not.toBe(0);
+  });
+
+  it('builds If with subgraph branches and Constant tensor attributes', async () => {
+    const thenBranch = new GraphBuilder('then')
+      .node('Constant', [], ['two'], { value: makeTensor('two', 'FP32', [1], [2]) })
+      .node('Mul', ['x', 'two'], ['then_out'])
+      .output('then_out', 'FP32', [3])
+      .buildGraph();
+    const elseBranch = new GraphBuilder('else')
+      .node('Neg', ['x'], ['else_out'])
+      .output('else_out', 'FP32', [3])
+      .buildGraph();
+    const bytes = new ModelBuilder({ name: 'branchy', opset: 17 })
+      .input('x', 'FP32', [3])
+      .input('cond', 'BOOL', [])
+      .node('If', ['cond'], ['y'], { then_branch: thenBranch, else_branch: elseBranch })
+      .node('Clip', ['y', 'lo', 'hi'], ['z'])
+      .initializer('lo', 'FP32', [], [-1])
+      .initializer('hi', 'FP32', [], [5])
+      .output('z', 'FP32', [3])
+      .toBytes();
+    const x = new ort.Tensor('float32', new Float32Array([1, -2, 3]), [3]);
+    const yes = await run(bytes, { x, cond: new ort.Tensor('bool', new Uint8Array([1]), []) });
+    expect(Array.from(yes.z.data as Float32Array)).toEqual([2, -1, 5]);
+    const no = await run(bytes, { x, cond: new ort.Tensor('bool', new Uint8Array([0]), []) });
+    expect(Array.from(no.z.data as Float32Array)).toEqual([-1, 2, -1]);
+    const model = decodeModel(bytes);
+    expect(model.graph?.node[0].attribute.map((a) => a.type)).toEqual([
+      AttributeProto_AttributeType.GRAPH,
+      AttributeProto_AttributeType.GRAPH,
+    ]);
+  });
+
+  it('types attributes: integers, floats, forced floats, strings, lists', () => {
+    const T = AttributeProto_AttributeType;
+    expect(makeAttribute('a', 3).type).toBe(T.INT);
+    expect(makeAttribute('a', 0.5).type).toBe(T.FLOAT);
+    expect(makeAttribute('a', float(1)).type).toBe(T.FLOAT);
+    expect(makeAttribute('a', 'NOTSET').type).toBe(T.STRING);
+    expect(makeAttribute('a', [1, 2]).type).toBe(T.INTS);
+    expect(makeAttribute('a', [1, 2.5]).type).toBe(T.FLOATS);
+    expect(makeAttribute('a', ['x', 'y']).type).toBe(T.STRINGS);
+    expect(makeAttribute('a', [7n]).ints).toEqual([7n]);
+  });
+
+  it('rejects bad input with clear CarboncpErrors', () => {
+    expect(() => makeTensor('w', 'FP32', [2, 2], [1, 2, 3])).toThrow(/'w': 3 values given, but dims \[2, 2\] hold 4/);
+    expect(() => makeTensor('w', 'FP32', [-1], [])).toThrow(CarboncpError);
+    expect(() => makeTensor('w', 'NOPE' as never, [1], [1])).toThrow(/unknown element type 'NOPE'/);
+    expect(() => makeAttribute('a', [])).toThrow(/empty list/);
+    expect(() => new ModelBuilder({ name: 'dup' }).input('x', 'FP32', [1]).input('x', 'FP32', [1])).toThrow(/'x' is defined twice/);
+    expect(() => new ModelBuilder({ name: 'empty' }).input('x', 'FP32', [1]).output('x', 'FP32', [1]).build()).toThrow(/has no node/);
+    expect(() => new GraphBuilder('g').node('Relu', ['x'], ['y']).buildGraph()).toThrow(/has no output/);
+  });
+});
