@@ -1,0 +1,49 @@
+import { decodeModel, type ModelProto } from '../onnx/proto.js';
+import { tensorTypeInfo, type DType } from '../onnx/dtype.js';
+
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  /** Numbers for fixed dims, strings for symbolic ones ('?' where the model names none). */
+  shape: (number | string)[];
+}
+
+export interface LoadedModel {
+  name: string;
+  bytes: Uint8Array;
+  model: ModelProto;
+  /** sha256 hex of `bytes`. */
+  digest: string;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+}
+
+export async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  // WebCrypto wants an ArrayBuffer-backed view; copying only when the view is a SharedArrayBuffer or offset slice is cheap enough.
+  const view = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+  const hash = await globalThis.crypto.subtle.digest('SHA-256', view);
+  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Parses ONNX bytes (CARBONCP_BAD_MODEL when they are not a model) and lists the real inputs:
+ * graph inputs that are also initializers (IR < 4 style defaults) are weights, not inputs.
+ */
+export async function loadModel(bytes: Uint8Array, name = 'model'): Promise<LoadedModel> {
+  const model = decodeModel(bytes);
+  const graph = model.graph!;
+  const initializerNames = new Set(graph.initializer.map((t) => t.name));
+  const info = (valueInfo: { name: string; type?: Parameters<typeof tensorTypeInfo>[0] }): TensorInfo => {
+    const typed = tensorTypeInfo(valueInfo.type);
+    return { name: valueInfo.name, dtype: typed?.dtype ?? 'UNKNOWN', shape: typed?.shape ?? [] };
+  };
+  return {
+    name,
+    bytes,
+    model,
+    digest: await sha256Hex(bytes),
+    inputs: graph.input.filter((v) => !initializerNames.has(v.name)).map(info),
+    outputs: graph.output.map(info),
+  };
+}
