@@ -1,0 +1,284 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Plan } from '@carboncp/core';
+import { seededInputs } from '@carboncp/core/node';
+import { createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
+import { ensureModel, getZooModel, listModels } from '@carboncp/models';
+import { CarboncpError, type Compression } from '@carboncp/protocol';
+import { startServer } from '@carboncp/server';
+import type * as ort from 'onnxruntime-node';
+import { EXIT, type Command, type Io } from '../command.js';
+
+const DEFAULT_MODELS = ['resnet18', 'ppocr-cls'];
+/** Output error allowed per compression; 'none' must match local inference (float noise only). */
+export const DEMO_TOLERANCE: Record<Compression, number> = { none: 1e-4, fp16: 5e-2, int8: 5e-1 };
+
+const usage = `Usage: carboncp demo [--model NAME|PATH] [--cuts ID,ID,...] [--runs N] [--compression fp16|int8] [--tol X] [--json]
+
+Starts a carboncp server on 127.0.0.1 (a free port), connects a device client to it and runs
+split inference at several cuts, printing per cut the bytes sent and the head, transfer, tail
+and total milliseconds (median of the runs), and the largest difference from running the whole
+model locally.
+
+Options:
+  --model NAME|PATH   a zoo model (${listModels().map((m) => m.name).join(', ')}) or an .onnx file;
+                      repeatable; default: ${DEFAULT_MODELS.join(' and ')}
+  --cuts ID,...       plan ids to run (see 'carboncp partition'); default: server, three splits
+                      (early, middle, late; preferring those that send less than the input), device
+  --runs N            timed runs per cut after one warm-up run; default 3
+  --compression C     compress crossing activations: none (default), fp16 or int8
+  --tol X             largest allowed max-abs difference; default ${DEMO_TOLERANCE.none} (fp16: ${DEMO_TOLERANCE.fp16}, int8: ${DEMO_TOLERANCE.int8})
+  --json              print the results as JSON
+
+Exit codes: 0 every cut ran split/remote and matched local inference, 1 a cut fell back to local
+execution or differed by more than the tolerance, 2 bad flags, 3 bad model or cut, 4 run-time error.`;
+
+interface DemoOptions {
+  models: string[];
+  cuts: string[] | undefined;
+  runs: number;
+  compression: Compression;
+  tol: number;
+  json: boolean;
+}
+
+export interface DemoRow {
+  cut: string;
+  path: RequestTelemetry['path'];
+  bytesUp: number;
+  bytesDown: number;
+  headMs: number;
+  transferMs: number;
+  tailMs: number;
+  totalMs: number;
+  maxAbsDiff: number;
+  ok: boolean;
+  error?: string;
+}
+
+export interface DemoModelReport {
+  model: string;
+  file: string;
+  inputShapes: Record<string, number[]>;
+  inputBytes: number;
+  splits: number;
+  /** Split plans that send fewer bytes per sample than the raw input. */
+  worthShipping: { id: string; bytesPerSample: number }[];
+  rows: DemoRow[];
+}
+
+function usageError(message: string): never {
+  throw new CarboncpError('CARBONCP_USAGE', `${message}\n\n${usage}`);
+}
+
+export function parseDemoArgs(args: string[]): DemoOptions {
+  const options: DemoOptions = { models: [], cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i];
+    const value = () => {
+      const next = args[++i];
+      if (next === undefined || next.startsWith('--')) usageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '--model':
+        options.models.push(value());
+        break;
+      case '--cuts':
+        options.cuts = value().split(',').map((cut) => cut.trim()).filter(Boolean);
+        if (options.cuts.length === 0) usageError('--cuts needs at least one plan id');
+        break;
+      case '--runs': {
+        const text = value();
+        const runs = Number(text);
+        if (!Number.isInteger(runs) || runs < 1 || runs > 1000) usageError(`--runs must be an integer from 1 to 1000, got '${text}'`);
+        options.runs = runs;
+        break;
+      }
+      case '--compression': {
+        const text = value();
+        if (text !== 'none' && text !== 'fp16' && text !== 'int8') usageError(`--compression must be none, fp16 or int8, got '${text}'`);
+        options.compression = text;
+        break;
+      }
+      case '--tol': {
+        const text = value();
+        const tol = Number(text);
+        if (!(tol >= 0) || !Number.isFinite(tol)) usageError(`--tol must be a non-negative number, got '${text}'`);
+        options.tol = tol;
+        break;
+      }
+      case '--json':
+        options.json = true;
+        break;
+      default:
+        usageError(`unknown option '${flag}'`);
+    }
+  }
+  if (options.models.length === 0) options.models = [...DEFAULT_MODELS];
+  if (Number.isNaN(options.tol)) options.tol = DEMO_TOLERANCE[options.compression];
+  return options;
+}
+
+/** Server first, then early/middle/late splits (preferring ones smaller than the input), then device. */
+export function chooseCuts(plans: readonly Plan[]): string[] {
+  const server = plans.find((plan) => plan.kind === 'server');
+  const splits = plans.filter((plan) => plan.kind === 'split');
+  const smaller = server ? splits.filter((plan) => plan.bytesPerSample < server.bytesPerSample) : [];
+  const pool = smaller.length >= 3 ? smaller : splits;
+  const picked = new Set<string>();
+  for (const fraction of [0.15, 0.5, 0.85]) {
+    const plan = pool[Math.min(pool.length - 1, Math.floor(fraction * pool.length))];
+    if (plan) picked.add(plan.id);
+  }
+  return [
+    ...(server ? [server.id] : []),
+    ...splits.filter((plan) => picked.has(plan.id)).map((plan) => plan.id),
+    ...plans.filter((plan) => plan.kind === 'device').map((plan) => plan.id),
+  ];
+}
+
+export function maxAbsDiff(actual: Record<string, ort.Tensor>, expected: Record<string, ort.Tensor>): number {
+  let worst = 0;
+  for (const [name, reference] of Object.entries(expected)) {
+    const tensor = actual[name];
+    if (!tensor || tensor.data.length !== reference.data.length) return Infinity;
+    const a = tensor.data as ArrayLike<number | bigint>;
+    const b = reference.data as ArrayLike<number | bigint>;
+    for (let i = 0; i < b.length; i++) {
+      const diff = Math.abs(Number(a[i]) - Number(b[i]));
+      if (Number.isNaN(diff)) return Infinity;
+      if (diff > worst) worst = diff;
+    }
+  }
+  return worst;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+async function resolveModel(spec: string): Promise<{ name: string; file: string; inputShapes?: Record<string, number[]> }> {
+  if (listModels().some((model) => model.name === spec)) {
+    return { name: spec, file: await ensureModel(spec), inputShapes: getZooModel(spec).inputShapes };
+  }
+  if (existsSync(spec)) return { name: basename(spec), file: spec };
+  throw new CarboncpError(
+    'CARBONCP_NOT_FOUND',
+    `'${spec}' is neither a zoo model (${listModels().map((m) => m.name).join(', ')}) nor an existing .onnx file`,
+  );
+}
+
+async function runModel(
+  spec: string,
+  options: DemoOptions,
+  io: Io,
+): Promise<DemoModelReport> {
+  const { name, file, inputShapes } = await resolveModel(spec);
+  io.err(`[demo] ${name}: starting a server and partitioning ${file}`);
+  const server = await startServer({ models: [file], host: '127.0.0.1', port: 0, log: () => {} });
+  let client: CarboncpClient | undefined;
+  try {
+    client = await createClient({ model: file, server: server.url, ...(inputShapes ? { inputShapes } : {}), compression: options.compression });
+    await client.ready(10_000);
+    const plans = client.plans;
+    const cuts = options.cuts ?? chooseCuts(plans);
+    for (const cut of cuts) client.remoteStatus(cut); // unknown ids fail here, before any run
+    const serverPlan = plans.find((plan) => plan.kind === 'server');
+    const inputBytes = serverPlan?.bytesPerSample ?? NaN;
+    const splits = plans.filter((plan) => plan.kind === 'split');
+    const report: DemoModelReport = {
+      model: name,
+      file,
+      inputShapes: inputShapes ?? {},
+      inputBytes,
+      splits: splits.length,
+      worthShipping: splits.filter((plan) => plan.bytesPerSample < inputBytes).map((plan) => ({ id: plan.id, bytesPerSample: plan.bytesPerSample })),
+      rows: [],
+    };
+    const feeds = seededInputs(client.partition.model, inputShapes, 42);
+    const reference = (await client.infer(feeds, { cut: 'device' })).outputs;
+    for (const cut of cuts) {
+      const samples: RequestTelemetry[] = [];
+      let worst = 0;
+      for (let run = 0; run <= options.runs; run++) {
+        const { outputs, telemetry } = await client.infer(feeds, { cut });
+        worst = Math.max(worst, maxAbsDiff(outputs, reference));
+        if (run > 0) samples.push(telemetry); // run 0 loads the sessions
+      }
+      const fellBack = samples.find((t) => t.path === 'local-fallback');
+      const row: DemoRow = {
+        cut,
+        path: fellBack ? 'local-fallback' : samples[0].path,
+        bytesUp: median(samples.map((t) => t.bytesUp)),
+        bytesDown: median(samples.map((t) => t.bytesDown)),
+        headMs: median(samples.map((t) => t.headMs)),
+        transferMs: median(samples.map((t) => t.transferMs)),
+        tailMs: median(samples.map((t) => t.serverMs + t.queueMs + t.tailLocalMs)),
+        totalMs: median(samples.map((t) => t.totalMs)),
+        maxAbsDiff: worst,
+        ok: worst <= options.tol && !fellBack,
+        ...(fellBack?.error ? { error: `${fellBack.error.code}: ${fellBack.error.message}` } : {}),
+      };
+      report.rows.push(row);
+      io.err(`[demo] ${name} ${cut}: ${row.totalMs.toFixed(1)} ms (${row.path})`);
+    }
+    return report;
+  } finally {
+    await client?.close();
+    await server.close({ drainMs: 1_000 });
+  }
+}
+
+const kb = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KiB` : '?');
+
+export function formatReport(report: DemoModelReport, tol: number): string {
+  const shapes = Object.entries(report.inputShapes).map(([n, s]) => `${n} [${s.join(', ')}]`).join(', ');
+  const lines = [
+    `${report.model}  (${report.file})`,
+    `  input ${shapes || '(model shapes)'}: ${kb(report.inputBytes)} per sample; ${report.splits} split cuts, ` +
+      `${report.worthShipping.length} send less than the input` +
+      (report.worthShipping.length
+        ? `: ${report.worthShipping.slice(0, 6).map((p) => `${p.id} ${kb(p.bytesPerSample)}`).join(', ')}${report.worthShipping.length > 6 ? ', …' : ''}`
+        : ''),
+    '',
+  ];
+  const header = ['cut', 'path', 'bytes up', 'head ms', 'transfer ms', 'tail ms', 'total ms', 'max abs diff', ''];
+  const rows = report.rows.map((row) => [
+    row.cut,
+    row.path,
+    String(row.bytesUp),
+    row.headMs.toFixed(2),
+    row.transferMs.toFixed(2),
+    row.tailMs.toFixed(2),
+    row.totalMs.toFixed(2),
+    row.maxAbsDiff.toExponential(2),
+    row.ok ? 'ok' : row.error ? `FALLBACK ${row.error}` : `OVER ${tol}`,
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const format = (cells: string[]) =>
+    `  ${cells.map((cell, c) => (c === 0 || c === 1 || c === cells.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')}`.trimEnd();
+  lines.push(format(header), ...rows.map(format));
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  name: 'demo',
+  summary: 'start a server and run live split inference on a bundled model',
+  usage,
+  async run(args: string[], io: Io): Promise<number> {
+    const options = parseDemoArgs(args);
+    const reports: DemoModelReport[] = [];
+    for (const spec of options.models) {
+      const report = await runModel(spec, options, io);
+      reports.push(report);
+      if (!options.json) io.out(`${formatReport(report, options.tol)}\n`);
+    }
+    const ok = reports.every((report) => report.rows.every((row) => row.ok));
+    if (options.json) io.out(JSON.stringify({ compression: options.compression, tol: options.tol, ok, models: reports }, null, 2));
+    else io.out(ok ? `all cuts match local inference within ${options.tol}` : `some cuts fell back or exceeded ${options.tol}`);
+    return ok ? EXIT.OK : EXIT.CHECK_FAILED;
+  },
+};

@@ -1,0 +1,237 @@
+import {
+  CarboncpError,
+  ErrorCode,
+  MessageType,
+  PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  type HelloAckMessage,
+  type HelloMessage,
+  type Message,
+} from '@carboncp/protocol';
+import { Backoff } from './backoff.js';
+import type { ConnectionState, ReconnectOptions, Transport, TransportConnection } from './types.js';
+
+export interface ConnectionOptions {
+  url: string;
+  transport: Transport;
+  hello: () => HelloMessage;
+  reconnect: ReconnectOptions;
+  handshakeTimeoutMs: number;
+  maxPayload: number;
+  /** A handshake completed: the server's answer, to decide which plans are usable remotely. */
+  onOpen(ack: HelloAckMessage): void;
+  /** A request-level frame (InferResponse, or Error with a request id). */
+  onMessage(message: Message, frameBytes: number): void;
+  /** An open connection went away; everything in flight on it is lost. */
+  onDown(error: CarboncpError): void;
+}
+
+// Errors that retrying cannot fix: the first attempt reports them to createClient instead.
+const FATAL_CODES: ReadonlySet<string> = new Set([ErrorCode.UNAUTHORIZED, ErrorCode.UNSUPPORTED_VERSION]);
+const POLICY_VIOLATION = 1008;
+
+/**
+ * One logical connection to the server that survives drops: it performs the hello handshake,
+ * hands request-level frames to the client, and reconnects with capped, jittered backoff until
+ * closed. Events of a superseded socket are ignored (each attempt has its own generation).
+ */
+export class Connection {
+  state: ConnectionState = 'connecting';
+  lastError: CarboncpError | undefined;
+  private socket: TransportConnection | undefined;
+  private generation = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly backoff: Backoff;
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.backoff = new Backoff(options.reconnect);
+  }
+
+  /** First attempt. Resolves when it settles either way (the device works offline), rejects only on a fatal answer. */
+  async start(): Promise<void> {
+    const outcome = await this.attempt();
+    if (outcome && FATAL_CODES.has(outcome.code)) {
+      this.close();
+      throw outcome;
+    }
+  }
+
+  /** Sends a frame if the connection is open; false otherwise. */
+  send(frame: Uint8Array): boolean {
+    if (this.state !== 'open' || !this.socket) return false;
+    try {
+      this.socket.send(frame);
+      return true;
+    } catch (error) {
+      this.lastError = new CarboncpError(ErrorCode.CONNECTION_LOST, `sending to ${this.options.url} failed`, {
+        cause: error,
+      });
+      return false;
+    }
+  }
+
+  /** Resolves once the connection is open; rejects with CARBONCP_NOT_READY after timeoutMs. */
+  ready(timeoutMs: number): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(done);
+        reject(
+          new CarboncpError(
+            ErrorCode.NOT_READY,
+            `no connection to ${this.options.url} within ${timeoutMs} ms` +
+              (this.lastError ? ` (last error: ${this.lastError.code}: ${this.lastError.message})` : ''),
+          ),
+        );
+      }, timeoutMs);
+      this.waiters.add(done);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.state = 'closed';
+    clearTimeout(this.timer);
+    this.generation += 1;
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.close(1000, 'client closed');
+  }
+
+  /** One connect + handshake. Returns the error that ended it, or undefined once open. */
+  private attempt(): Promise<CarboncpError | undefined> {
+    const generation = ++this.generation;
+    this.state = 'connecting';
+    return new Promise((resolve) => {
+      let handshaking = true;
+      let settled = false;
+      const settle = (error: CarboncpError | undefined) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(handshakeTimer);
+        resolve(error);
+      };
+      const current = () => generation === this.generation && !this.closed;
+      const fail = (error: CarboncpError) => {
+        this.lastError = error;
+        settle(error);
+      };
+      const handshakeTimer = setTimeout(() => {
+        if (!current() || !handshaking) return;
+        const error = new CarboncpError(
+          ErrorCode.TIMEOUT,
+          `server ${this.options.url} did not answer the hello within ${this.options.handshakeTimeoutMs} ms`,
+        );
+        this.lastError = error;
+        this.socket?.close(1000, 'handshake timeout');
+        this.dropped(generation, false);
+        settle(error);
+      }, this.options.handshakeTimeoutMs);
+
+      const onMessage = (bytes: Uint8Array) => {
+        if (!current()) return;
+        let message: Message;
+        try {
+          message = decodeFrame(bytes, { maxPayload: this.options.maxPayload });
+        } catch (error) {
+          const reason = error instanceof CarboncpError ? error : new CarboncpError(ErrorCode.BAD_FRAME, String(error));
+          this.lastError = reason;
+          this.socket?.close(reason.closeCode ?? 1002, reason.code);
+          return;
+        }
+        if (handshaking) {
+          if (message.type === MessageType.HelloAck) {
+            handshaking = false;
+            this.state = 'open';
+            this.backoff.reset();
+            this.lastError = undefined;
+            this.options.onOpen(message.body);
+            for (const waiter of [...this.waiters]) waiter();
+            settle(undefined);
+          } else if (message.type === MessageType.Error) {
+            fail(new CarboncpError(message.body.code, `server refused the connection: ${message.body.message}`));
+            this.socket?.close(1000, 'refused');
+            this.dropped(generation, false);
+          }
+          return;
+        }
+        if (message.type === MessageType.Error && message.requestId === 0) {
+          this.lastError = new CarboncpError(message.body.code, `server: ${message.body.message}`);
+          return;
+        }
+        this.options.onMessage(message, bytes.byteLength);
+      };
+
+      const onClose = (code: number, reason: string) => {
+        if (!current()) return;
+        const wasOpen = !handshaking;
+        if (handshaking) {
+          const error =
+            this.lastError && settled
+              ? this.lastError
+              : code === POLICY_VIOLATION
+                ? new CarboncpError(ErrorCode.UNAUTHORIZED, `server ${this.options.url} closed the connection: ${reason || 'policy violation'} (${code})`)
+                : new CarboncpError(ErrorCode.CONNECTION_LOST, `server ${this.options.url} closed the connection during the handshake (${code} ${reason})`);
+          fail(error);
+        } else {
+          this.lastError = new CarboncpError(ErrorCode.CONNECTION_LOST, `connection to ${this.options.url} closed (${code}${reason ? ` ${reason}` : ''})`);
+        }
+        this.dropped(generation, wasOpen);
+      };
+
+      this.options.transport.connect(this.options.url, { message: onMessage, close: onClose }).then(
+        (socket) => {
+          if (!current()) {
+            socket.close(1000, 'superseded');
+            return;
+          }
+          this.socket = socket;
+          const hello: HelloMessage = { ...this.options.hello(), protocol_version: PROTOCOL_VERSION };
+          try {
+            socket.send(encodeFrame({ type: MessageType.Hello, requestId: 0, body: hello }));
+          } catch (error) {
+            fail(new CarboncpError(ErrorCode.CONNECTION_LOST, `sending the hello to ${this.options.url} failed`, { cause: error }));
+            socket.close(1000, 'hello failed');
+            this.dropped(generation, false);
+          }
+        },
+        (error: unknown) => {
+          if (!current()) return;
+          fail(
+            error instanceof CarboncpError
+              ? error
+              : new CarboncpError(ErrorCode.CONNECTION_LOST, `cannot connect to ${this.options.url}: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
+          );
+          this.dropped(generation, false);
+        },
+      );
+    });
+  }
+
+  private dropped(generation: number, wasOpen: boolean): void {
+    if (generation !== this.generation || this.closed) return;
+    this.generation += 1; // later events of this socket are stale
+    this.socket = undefined;
+    this.state = 'connecting';
+    if (wasOpen) {
+      this.options.onDown(
+        this.lastError ?? new CarboncpError(ErrorCode.CONNECTION_LOST, `connection to ${this.options.url} lost`),
+      );
+    }
+    const delay = this.backoff.next();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (!this.closed) void this.attempt();
+    }, delay);
+    // A reconnect timer alone must not keep a Node process alive.
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+}

@@ -1,0 +1,232 @@
+// In-memory Runtime and Transport for the client's unit tests: a "model" is a JSON list of
+// elementwise steps, and the fake server speaks the real wire format (encodeFrame/decodeFrame).
+import {
+  CarboncpError,
+  MessageType,
+  decodeFrame,
+  decompressTensor,
+  encodeFrame,
+  tensorFromArray,
+  tensorToArray,
+  type DataType,
+  type HelloAckMessage,
+  type InferRequestMessage,
+  type Message,
+} from '@carboncp/protocol';
+import type {
+  ClientPlan,
+  Runtime,
+  RuntimeSession,
+  SplitModel,
+  TensorData,
+  Transport,
+  TransportConnection,
+  TransportHandlers,
+} from './types.js';
+
+export interface FakeTensor {
+  type: string;
+  dims: readonly number[];
+  data: TensorData;
+}
+
+interface Step {
+  out: string;
+  from: string;
+  op: 'add' | 'mul';
+  k: number;
+}
+interface FakeGraph {
+  inputs: string[];
+  outputs: string[];
+  steps: Step[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const graphBytes = (graph: FakeGraph) => encoder.encode(JSON.stringify(graph));
+
+const TYPE_OF: Record<string, DataType> = { float32: 'FP32', int64: 'INT64', float16: 'FP16', uint8: 'UINT8', int8: 'INT8', int32: 'INT32', bool: 'BOOL' };
+const NAME_OF = Object.fromEntries(Object.entries(TYPE_OF).map(([k, v]) => [v, k])) as Record<DataType, string>;
+
+export class FakeRuntime implements Runtime<FakeTensor> {
+  loads = 0;
+  async load(bytes: Uint8Array): Promise<RuntimeSession<FakeTensor>> {
+    this.loads += 1;
+    const graph = JSON.parse(decoder.decode(bytes)) as FakeGraph;
+    return {
+      inputNames: graph.inputs,
+      outputNames: graph.outputs,
+      run: async (feeds) => runGraph(graph, feeds),
+      release: async () => {},
+    };
+  }
+  tensor(datatype: DataType, data: TensorData, dims: number[]): FakeTensor {
+    return { type: NAME_OF[datatype], dims, data };
+  }
+  describe(tensor: FakeTensor): { datatype: DataType; data: TensorData } {
+    const datatype = TYPE_OF[tensor?.type];
+    if (!datatype) throw new Error(`unsupported tensor type '${tensor?.type}'`);
+    return { datatype, data: tensor.data };
+  }
+}
+
+function runGraph(graph: FakeGraph, feeds: Record<string, FakeTensor>): Record<string, FakeTensor> {
+  const values = new Map<string, FakeTensor>(Object.entries(feeds));
+  for (const step of graph.steps) {
+    const input = values.get(step.from);
+    if (!input) throw new Error(`fake graph: no value '${step.from}'`);
+    const src = input.data as Float32Array;
+    const out = new Float32Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = step.op === 'add' ? src[i] + step.k : src[i] * step.k;
+    values.set(step.out, { type: 'float32', dims: input.dims, data: out });
+  }
+  return Object.fromEntries(graph.outputs.map((name) => [name, values.get(name) as FakeTensor]));
+}
+
+/** y = (x + 1) * 3 with plans 'server', 'split-1' (head: h = x + 1) and 'device'. */
+export function fakeModel(digest = 'a'.repeat(64)): SplitModel<ClientPlan> & { local(x: Float32Array): Float32Array } {
+  const full = graphBytes({ inputs: ['x'], outputs: ['y'], steps: [{ out: 'h', from: 'x', op: 'add', k: 1 }, { out: 'y', from: 'h', op: 'mul', k: 3 }] });
+  const head = graphBytes({ inputs: ['x'], outputs: ['h'], steps: [{ out: 'h', from: 'x', op: 'add', k: 1 }] });
+  const tail = graphBytes({ inputs: ['h'], outputs: ['y'], steps: [{ out: 'y', from: 'h', op: 'mul', k: 3 }] });
+  const plans: ClientPlan[] = [
+    { id: 'server', kind: 'server', crossing: [{ name: 'x', source: 'input' }], headOutputs: [], tailOutputs: ['y'], digest: `${digest}-server` },
+    { id: 'split-1', kind: 'split', crossing: [{ name: 'h', source: 'head' }], headOutputs: [], tailOutputs: ['y'], digest: `${digest}-split-1` },
+    { id: 'device', kind: 'device', crossing: [], headOutputs: ['y'], tailOutputs: [], digest: `${digest}-device` },
+  ];
+  return {
+    name: 'fake',
+    digest,
+    inputs: [{ name: 'x', dtype: 'FP32', shape: ['N', 4] }],
+    outputs: [{ name: 'y', dtype: 'FP32', shape: ['N', 4] }],
+    plans,
+    halves(planId) {
+      if (planId === 'server') return { head: null, tail: full };
+      if (planId === 'split-1') return { head, tail };
+      return { head: full, tail: null };
+    },
+    local: (x) => x.map((v) => (v + 1) * 3),
+  };
+}
+
+export type ServerBehaviour =
+  | { kind: 'answer'; delayMs?: number; scale?: number }
+  | { kind: 'error'; code: string }
+  | { kind: 'silent' };
+
+/**
+ * A fake server behind an in-memory transport. It runs the model's tails with FakeRuntime and
+ * can be told to delay, refuse, stay silent, drop every connection, or refuse connections.
+ */
+export class FakeServer implements Transport {
+  behaviour: ServerBehaviour = { kind: 'answer' };
+  /** Overrides the hello answer's model list (digest mismatch tests). */
+  ackModels: HelloAckMessage['models'] | undefined;
+  refuse: 'down' | 'unauthorized' | undefined;
+  readonly requests: InferRequestMessage[] = [];
+  connects = 0;
+  private readonly open = new Set<TransportHandlers>();
+  private readonly runtime = new FakeRuntime();
+
+  constructor(private readonly model: SplitModel<ClientPlan>) {}
+
+  async connect(_url: string, handlers: TransportHandlers): Promise<TransportConnection> {
+    if (this.refuse === 'down') throw new CarboncpError('CARBONCP_CONNECTION_LOST', 'connect ECONNREFUSED (fake)');
+    this.connects += 1;
+    this.open.add(handlers);
+    let closed = false;
+    const close = (code: number, reason: string) => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(handlers);
+      setTimeout(() => handlers.close(code, reason), 0);
+    };
+    const reply = (message: Message) => setTimeout(() => !closed && handlers.message(encodeFrame(message)), 0);
+    return {
+      send: (bytes) => {
+        if (closed) throw new Error('socket closed');
+        // Copy into an odd offset, as ws may hand frames over at any offset.
+        const shifted = new Uint8Array(bytes.byteLength + 1).subarray(1);
+        shifted.set(bytes);
+        void this.handle(decodeFrame(shifted), reply, close);
+      },
+      close: (code = 1000, reason = '') => close(code, reason),
+    };
+  }
+
+  /** Closes every open connection abruptly (as a killed server would). */
+  dropAll(): void {
+    for (const handlers of [...this.open]) {
+      this.open.delete(handlers);
+      setTimeout(() => handlers.close(1006, ''), 0);
+    }
+  }
+
+  private async handle(message: Message, reply: (m: Message) => void, close: (code: number, reason: string) => void) {
+    if (message.type === MessageType.Hello) {
+      if (this.refuse === 'unauthorized') {
+        reply({ type: MessageType.Error, requestId: 0, body: { code: 'CARBONCP_UNAUTHORIZED', message: 'bad token' } });
+        setTimeout(() => close(1008, 'unauthorized'), 5);
+        return;
+      }
+      reply({
+        type: MessageType.HelloAck,
+        requestId: 0,
+        body: {
+          protocol_version: 1,
+          server: 'fake',
+          execution_provider: 'cpu',
+          models: this.ackModels ?? message.body.models,
+          limits: { max_payload: 1 << 20, max_queue: 16 },
+        },
+      });
+      return;
+    }
+    if (message.type !== MessageType.InferRequest) return;
+    this.requests.push(message.body);
+    const behaviour = this.behaviour;
+    if (behaviour.kind === 'silent') return;
+    if (behaviour.kind === 'error') {
+      reply({ type: MessageType.Error, requestId: message.requestId, body: { code: behaviour.code, message: 'fake failure', request_id: message.requestId } });
+      return;
+    }
+    const { tail } = this.model.halves(message.body.plan_id);
+    const session = await this.runtime.load(tail as Uint8Array);
+    const feeds: Record<string, FakeTensor> = {};
+    for (const wire of message.body.inputs) {
+      const restored = wire.parameters?.original_datatype ? decompressTensor(wire) : wire;
+      feeds[wire.name] = this.runtime.tensor(restored.datatype, tensorToArray(restored), restored.shape);
+    }
+    const outputs = await session.run(feeds);
+    const scale = behaviour.scale ?? 1;
+    const respond = () =>
+      reply({
+        type: MessageType.InferResponse,
+        requestId: message.requestId,
+        body: {
+          model_name: message.body.model_name,
+          plan_id: message.body.plan_id,
+          outputs: Object.entries(outputs).map(([name, t]) =>
+            tensorFromArray(name, (t.data as Float32Array).map((v) => v * scale), [...t.dims], 'FP32'),
+          ),
+          parameters: { server_ms: 0.5, queue_ms: 0.25, batch_size: 1, execution_provider: 'cpu' },
+        },
+      });
+    if (behaviour.delayMs) setTimeout(respond, behaviour.delayMs);
+    else respond();
+  }
+}
+
+/** mulberry32 for seeded test inputs. */
+export function seededFloats(seed: number, length: number): Float32Array {
+  let state = seed >>> 0;
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1;
+  }
+  return out;
+}

@@ -1,0 +1,142 @@
+import type { Compression, DataType } from '@carboncp/protocol';
+
+/**
+ * The client logic only needs this much of a tensor; onnxruntime's `Tensor` (Node and web) fits
+ * it structurally, so the same logic runs over either runtime.
+ */
+export type TensorData =
+  | Float32Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Int32Array
+  | BigInt64Array;
+
+export interface RuntimeTensor {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
+/** One loaded model (a full model, a head or a tail) ready to run. */
+export interface RuntimeSession<T extends RuntimeTensor> {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, T>): Promise<Record<string, T>>;
+  release(): Promise<void>;
+}
+
+/** Platform code that runs ONNX bytes: onnxruntime-node here, onnxruntime-web later. */
+export interface Runtime<T extends RuntimeTensor> {
+  load(bytes: Uint8Array, label: string): Promise<RuntimeSession<T>>;
+  /** Builds a runtime tensor from wire data (FP16 as raw bits, BOOL as bytes). */
+  tensor(datatype: DataType, data: TensorData, dims: number[]): T;
+  /** The wire datatype and a typed view of a runtime tensor's data; throws for types the wire cannot carry. */
+  describe(tensor: T): { datatype: DataType; data: TensorData };
+}
+
+/** Receives what an open connection delivers. */
+export interface TransportHandlers {
+  message(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+export interface TransportConnection {
+  send(bytes: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Platform code that opens a binary message channel: `ws` here, the browser WebSocket later. */
+export interface Transport {
+  connect(url: string, handlers: TransportHandlers): Promise<TransportConnection>;
+}
+
+/** The parts of a core `CrossingTensor` the client uses. */
+export interface ClientCrossingTensor {
+  name: string;
+  source: 'input' | 'head';
+}
+
+/** The parts of a core `Plan` the client uses; core's Plan satisfies it. */
+export interface ClientPlan {
+  id: string;
+  kind: 'device' | 'server' | 'split';
+  crossing: readonly ClientCrossingTensor[];
+  headOutputs: readonly string[];
+  tailOutputs: readonly string[];
+  digest: string;
+}
+
+export interface ClientTensorInfo {
+  name: string;
+  dtype: string;
+  shape: readonly (number | string)[];
+}
+
+/**
+ * Everything the client knows about its model: identity, signature, the plans of its partition
+ * and the bytes of every half (the device holds both halves so that it can always fall back).
+ */
+export interface SplitModel<P extends ClientPlan = ClientPlan> {
+  name: string;
+  digest: string;
+  inputs: readonly ClientTensorInfo[];
+  outputs: readonly ClientTensorInfo[];
+  plans: readonly P[];
+  /** Model bytes of a plan's halves: 'device' -> head = full model; 'server' -> tail = full model. */
+  halves(planId: string): { head: Uint8Array | null; tail: Uint8Array | null };
+}
+
+export type RequestPath = 'local' | 'split' | 'remote' | 'local-fallback';
+
+export interface RequestTelemetry {
+  planId: string;
+  /** 'local': cut 'device'; 'split'/'remote': the tail ran on the server; 'local-fallback': it was meant to, but ran here. */
+  path: RequestPath;
+  headMs: number;
+  /** Round trip minus the server's compute and queue time: encoding, network, decoding. */
+  transferMs: number;
+  serverMs: number;
+  queueMs: number;
+  tailLocalMs: number;
+  totalMs: number;
+  /** Frame bytes sent and received for this request (0 when nothing crossed). */
+  bytesUp: number;
+  bytesDown: number;
+  compression: Compression;
+  error?: { code: string; message: string };
+}
+
+export interface InferOptions {
+  cut?: 'device' | 'server' | (string & {});
+  compression?: Compression;
+  timeoutMs?: number;
+}
+
+export interface InferResult<T extends RuntimeTensor> {
+  outputs: Record<string, T>;
+  telemetry: RequestTelemetry;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/** Counters over the client's life; `lateResponses` are responses that came after their request had resolved. */
+export interface ClientStats {
+  requests: number;
+  split: number;
+  remote: number;
+  local: number;
+  localFallback: number;
+  timeouts: number;
+  lateResponses: number;
+  connects: number;
+  disconnects: number;
+  errors: Record<string, number>;
+}
+
+export interface ReconnectOptions {
+  initialMs: number;
+  maxMs: number;
+  /** Seed of the jitter; the same seed gives the same delays. */
+  seed?: number;
+}

@@ -1,0 +1,29 @@
+/**
+ * @carboncp/device/node: the device SDK for Node and Electron's main process.
+ * The client logic is platform-neutral (../client); this entry binds it to onnxruntime-node
+ * and ws.
+ */
+export { createClient, type CreateClientOptions, type CarboncpClient } from './node/create-client.js';
+export { OrtRuntime, type OrtRuntimeOptions } from './node/ort-runtime.js';
+export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
+export { SplitClient, type SplitClientOptions } from './client/split-client.js';
+export { splitModelFromPartition } from './client/split-model.js';
+export { Backoff, seededRandom } from './client/backoff.js';
+export type {
+  ClientPlan,
+  ClientStats,
+  ConnectionState,
+  InferOptions,
+  InferResult,
+  ReconnectOptions,
+  RequestPath,
+  RequestTelemetry,
+  Runtime,
+  RuntimeSession,
+  RuntimeTensor,
+  SplitModel,
+  TensorData,
+  Transport,
+  TransportConnection,
+  TransportHandlers,
+} from './client/types.js';

@@ -1,0 +1,82 @@
+import { basename } from 'node:path';
+import { loadModel, type LoadedModel, type Partition, type PartitionOptions, type Plan } from '@carboncp/core';
+import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
+import { CarboncpError, type Compression } from '@carboncp/protocol';
+import type * as ort from 'onnxruntime-node';
+import { SplitClient } from '../client/split-client.js';
+import { splitModelFromPartition } from '../client/split-model.js';
+import type { ReconnectOptions } from '../client/types.js';
+import { OrtRuntime } from './ort-runtime.js';
+import { WsTransport } from './ws-transport.js';
+
+export interface CreateClientOptions {
+  /** Path of an .onnx file, or its bytes. */
+  model: string | Uint8Array;
+  /** Name the server knows the model by; default: file name without .onnx ('model' for bytes). */
+  modelName?: string;
+  /** ws:// or wss:// URL of a carboncp server. */
+  server: string;
+  token?: string;
+  /** Per request, from send to response; default 10000. On expiry the tail runs locally. */
+  timeoutMs?: number;
+  /** Concrete input shapes for models with symbolic dimensions (used to size the crossing tensors). */
+  inputShapes?: Record<string, number[]>;
+  /** Reconnect backoff: exponential from initialMs, capped at maxMs, with seeded jitter; default 250..10000. */
+  reconnect?: ReconnectOptions;
+  /** Default activation compression of crossing tensors; default 'none'. */
+  compression?: Compression;
+  /** Cut used when infer() names none; default 'server'. */
+  defaultCut?: string;
+  /** Passed to the partitioner (maxWidth, ...); must match the server's for the plan ids to agree. */
+  partition?: Omit<PartitionOptions, 'inputShapes'>;
+  /** onnxruntime threads per session on the device. */
+  intraOpNumThreads?: number;
+  /** How long the hello may take; default 5000. */
+  handshakeTimeoutMs?: number;
+  /** Largest frame accepted from the server; default 64 MiB. */
+  maxPayload?: number;
+}
+
+/** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
+export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partition: Partition };
+
+/**
+ * Loads and partitions the model, then connects to the server (one attempt; when it fails the
+ * client still works, falling back to local execution and reconnecting in the background).
+ * Rejects when the model cannot be read or the server refuses the token or protocol version.
+ */
+export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
+  if (options === null || typeof options !== 'object') {
+    throw new CarboncpError('CARBONCP_BAD_OPTION', 'createClient needs an options object');
+  }
+  if (typeof options.server !== 'string' || !/^wss?:\/\//.test(options.server)) {
+    throw new CarboncpError('CARBONCP_BAD_OPTION', `server must be a ws:// or wss:// URL, got ${JSON.stringify(options.server)}`);
+  }
+  const model = await readModel(options.model, options.modelName);
+  const partition = await partitionWithProbe(model, {
+    ...options.partition,
+    ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
+  });
+  const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
+  const client = await SplitClient.open({
+    model: splitModelFromPartition(partition),
+    runtime: new OrtRuntime(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    transport: new WsTransport({ maxPayload }),
+    server: options.server,
+    maxPayload,
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs']),
+  });
+  return Object.assign(client, { partition });
+}
+
+async function readModel(model: string | Uint8Array, name: string | undefined): Promise<LoadedModel> {
+  if (typeof model === 'string') return readModelFile(model, name ?? basename(model).replace(/\.onnx$/i, ''));
+  if (model instanceof Uint8Array) return loadModel(model, name ?? 'model');
+  throw new CarboncpError('CARBONCP_BAD_OPTION', `model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
+}
+
+function pickDefined<O extends object, K extends keyof O>(source: O, keys: K[]): Partial<Pick<O, K>> {
+  const picked: Partial<Pick<O, K>> = {};
+  for (const key of keys) if (source[key] !== undefined) picked[key] = source[key];
+  return picked;
+}

@@ -1,0 +1,73 @@
+import { CarboncpError, type DataType } from '@carboncp/protocol';
+import * as ort from 'onnxruntime-node';
+import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
+
+const ORT_TYPE: Record<DataType, ort.Tensor.Type> = {
+  FP32: 'float32',
+  FP16: 'float16',
+  INT8: 'int8',
+  UINT8: 'uint8',
+  INT32: 'int32',
+  INT64: 'int64',
+  BOOL: 'bool',
+};
+const WIRE_TYPE = new Map<string, DataType>(Object.entries(ORT_TYPE).map(([wire, type]) => [type, wire as DataType]));
+
+export interface OrtRuntimeOptions {
+  /** Threads per session (onnxruntime's intraOpNumThreads); default: onnxruntime's choice. */
+  intraOpNumThreads?: number;
+}
+
+/** Runs ONNX bytes with onnxruntime-node on the CPU (an edge device has no server GPU). */
+export class OrtRuntime implements Runtime<ort.Tensor> {
+  constructor(private readonly options: OrtRuntimeOptions = {}) {}
+
+  async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, {
+        executionProviders: ['cpu'],
+        ...(this.options.intraOpNumThreads ? { intraOpNumThreads: this.options.intraOpNumThreads } : {}),
+      });
+    } catch (error) {
+      throw new CarboncpError('CARBONCP_BAD_MODEL', `onnxruntime cannot load ${label}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return {
+      inputNames: session.inputNames,
+      outputNames: session.outputNames,
+      run: async (feeds) => (await session.run(feeds)) as Record<string, ort.Tensor>,
+      release: () => session.release(),
+    };
+  }
+
+  tensor(datatype: DataType, data: TensorData, dims: number[]): ort.Tensor {
+    const type = ORT_TYPE[datatype];
+    if (!type) throw new CarboncpError('CARBONCP_BAD_TENSOR', `datatype ${datatype} has no onnxruntime equivalent`);
+    return new ort.Tensor(type, data as ort.Tensor.DataTypeMap[typeof type], dims);
+  }
+
+  describe(tensor: ort.Tensor): { datatype: DataType; data: TensorData } {
+    if (!(tensor instanceof ort.Tensor) && (typeof tensor !== 'object' || tensor === null || !('type' in tensor))) {
+      throw new CarboncpError('CARBONCP_BAD_TENSOR', `expected an onnxruntime Tensor, got ${describeValue(tensor)}`);
+    }
+    const datatype = WIRE_TYPE.get(tensor.type);
+    if (!datatype) {
+      throw new CarboncpError(
+        'CARBONCP_BAD_TENSOR',
+        `tensor type '${tensor.type}' cannot cross the wire (supported: ${[...WIRE_TYPE.keys()].join(', ')})`,
+      );
+    }
+    if (tensor.location !== undefined && tensor.location !== 'cpu') {
+      throw new CarboncpError('CARBONCP_BAD_TENSOR', `tensor data is on '${tensor.location}', the device client needs CPU tensors`);
+    }
+    return { datatype, data: tensor.data as TensorData };
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} (wrap it in new ort.Tensor(type, data, dims))`;
+  return typeof value;
+}

@@ -1,0 +1,61 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import WebSocket from 'ws';
+import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
+
+export interface WsTransportOptions {
+  /** Largest frame accepted from the server, bytes; ws closes the socket with 1009 beyond it. */
+  maxPayload?: number;
+  /** Connect timeout, ms; default 5000. */
+  connectTimeoutMs?: number;
+}
+
+/** The Node transport: one `ws` WebSocket per connection, binary frames, no compression. */
+export class WsTransport implements Transport {
+  constructor(private readonly options: WsTransportOptions = {}) {}
+
+  connect(url: string, handlers: TransportHandlers): Promise<TransportConnection> {
+    return new Promise((resolve, reject) => {
+      let socket: WebSocket;
+      try {
+        socket = new WebSocket(url, {
+          perMessageDeflate: false,
+          maxPayload: this.options.maxPayload ?? 64 * 1024 * 1024,
+          handshakeTimeout: this.options.connectTimeoutMs ?? 5_000,
+        });
+      } catch (error) {
+        reject(new CarboncpError('CARBONCP_BAD_OPTION', `invalid server URL '${url}': ${(error as Error).message}`, { cause: error }));
+        return;
+      }
+      socket.binaryType = 'nodebuffer';
+      let opened = false;
+      socket.on('open', () => {
+        opened = true;
+        // Frames are small and latency-bound: send each at once.
+        (socket as unknown as { _socket?: { setNoDelay?: (on: boolean) => void } })._socket?.setNoDelay?.(true);
+        resolve({
+          send: (bytes) => socket.send(bytes, { binary: true }),
+          close: (code, reason) => {
+            if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
+          },
+        });
+      });
+      socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+        if (!isBinary) return;
+        // A Buffer may sit at any offset of a pooled ArrayBuffer: the protocol decoder copies
+        // before making typed views, so the view is passed as is.
+        const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+        handlers.message(bytes);
+      });
+      socket.on('error', (error) => {
+        if (!opened) {
+          reject(new CarboncpError(ErrorCode.CONNECTION_LOST, `cannot connect to ${url}: ${error.message}`, { cause: error }));
+          socket.terminate();
+        }
+      });
+      socket.on('close', (code, reason) => {
+        if (opened) handlers.close(code, reason.toString('utf8'));
+        else reject(new CarboncpError(ErrorCode.CONNECTION_LOST, `connection to ${url} closed before it opened (${code})`));
+      });
+    });
+  }
+}
