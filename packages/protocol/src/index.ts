@@ -1,2 +1,12 @@
 export * from './errors.js';
 export * from './messages.js';
+export { ErrorCode, CloseCode, CONNECTION_CLOSE_CODES, isErrorCode, errorToMessage, errorFromMessage } from './error-codes.js';
+export { DATATYPES, bytesPerElement, isDataType, type TensorArray } from './datatypes.js';
+export { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_HEADER_BYTES, type DecodeOptions } from './limits.js';
+export { encodeFrame, encodeFrameParts, TENSOR_ALIGNMENT } from './frame-encoder.js';
+export { decodeFrame } from './frame-decoder.js';
+export { FrameReader } from './frame-reader.js';
+export { validateHeader, validateTensorHeader, type TensorHeader, type ValidatedHeader } from './validate-header.js';
+export { tensorFromArray, tensorToArray, compressTensor, decompressTensor } from './tensor-codec.js';
+export { float32ToFloat16Bits, float16BitsToFloat32, float32ToFloat16, float16BitsToFloat32Value } from './float16.js';
+export { chooseUint8Parameters, quantizeUint8, dequantize, type AffineParameters } from './quantize.js';

@@ -1,0 +1,117 @@
+import { CarboncpError } from './errors.js';
+import { ErrorCode } from './error-codes.js';
+import type { DataType } from './messages.js';
+
+export const DATATYPES: readonly DataType[] = ['FP32', 'FP16', 'INT8', 'UINT8', 'INT32', 'INT64', 'BOOL'];
+
+const BYTES_PER_ELEMENT: Readonly<Record<DataType, number>> = {
+  FP32: 4,
+  FP16: 2,
+  INT8: 1,
+  UINT8: 1,
+  INT32: 4,
+  INT64: 8,
+  BOOL: 1,
+};
+
+/** The typed array that holds each datatype: FP16 as raw IEEE half bits, BOOL as one byte (0/1). */
+export type TensorArray = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+
+export function isDataType(value: unknown): value is DataType {
+  return typeof value === 'string' && Object.hasOwn(BYTES_PER_ELEMENT, value);
+}
+
+export function bytesPerElement(datatype: DataType): number {
+  if (!isDataType(datatype)) {
+    throw new CarboncpError(
+      ErrorCode.BAD_TENSOR,
+      `unknown datatype ${JSON.stringify(datatype)}; expected one of ${DATATYPES.join(', ')}`,
+    );
+  }
+  return BYTES_PER_ELEMENT[datatype];
+}
+
+/** Constructs the typed array of a datatype over existing memory (no copy). */
+export function typedArrayView(datatype: DataType, buffer: ArrayBufferLike, byteOffset: number, length: number): TensorArray {
+  switch (datatype) {
+    case 'FP32':
+      return new Float32Array(buffer, byteOffset, length);
+    case 'FP16':
+      return new Uint16Array(buffer, byteOffset, length);
+    case 'INT8':
+      return new Int8Array(buffer, byteOffset, length);
+    case 'UINT8':
+    case 'BOOL':
+      return new Uint8Array(buffer, byteOffset, length);
+    case 'INT32':
+      return new Int32Array(buffer, byteOffset, length);
+    case 'INT64':
+      return new BigInt64Array(buffer, byteOffset, length);
+  }
+}
+
+/** The datatype a typed array carries when the caller names none (Uint8Array means UINT8, not BOOL). */
+export function datatypeOfArray(data: unknown): DataType | undefined {
+  if (data instanceof Float32Array) return 'FP32';
+  if (data instanceof Uint16Array) return 'FP16';
+  if (data instanceof Int8Array) return 'INT8';
+  if (data instanceof Uint8Array) return 'UINT8';
+  if (data instanceof Int32Array) return 'INT32';
+  if (data instanceof BigInt64Array) return 'INT64';
+  return undefined;
+}
+
+/** Whether the typed array class can hold the datatype (UINT8 and BOOL share Uint8Array). */
+export function arrayFitsDatatype(data: TensorArray, datatype: DataType): boolean {
+  const natural = datatypeOfArray(data);
+  return natural === datatype || (natural === 'UINT8' && datatype === 'BOOL');
+}
+
+/**
+ * Number of elements of a shape, rejecting anything that is not an array of non-negative safe
+ * integers or whose product leaves the safe integer range.
+ */
+export function elementCount(shape: unknown, what: string): number {
+  if (!Array.isArray(shape)) {
+    throw new CarboncpError(ErrorCode.BAD_TENSOR, `${what}.shape must be an array of dimensions, got ${describe(shape)}`);
+  }
+  let count = 1;
+  let overflow = false;
+  for (let i = 0; i < shape.length; i++) {
+    const dim: unknown = shape[i];
+    if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) {
+      throw new CarboncpError(
+        ErrorCode.BAD_TENSOR,
+        `${what}.shape[${i}] must be a non-negative safe integer, got ${describe(dim)}`,
+      );
+    }
+    count *= dim;
+    if (!Number.isSafeInteger(count)) {
+      overflow = true;
+      count = 1;
+    }
+  }
+  // A zero dimension anywhere makes an otherwise overflowing product a valid empty tensor.
+  if (shape.includes(0)) return 0;
+  if (overflow) {
+    throw new CarboncpError(
+      ErrorCode.BAD_TENSOR,
+      `${what}.shape [${shape.join(', ')}] overflows the element count (product exceeds 2^53 - 1)`,
+    );
+  }
+  return count;
+}
+
+/** A short, bounded rendering of an untrusted value for error messages. */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return `array of length ${value.length}`;
+  if (typeof value === 'bigint') return `bigint ${value}`;
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,35 @@
+import { describe } from './datatypes.js';
+import { CarboncpError } from './errors.js';
+import { ErrorCode } from './error-codes.js';
+
+/** Same default as ws's maxPayload, so a frame ws accepts is one carboncp accepts. */
+export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+/** JSON headers are a few hundred bytes; a megabyte bounds the cost of parsing a hostile one. */
+export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024;
+
+export interface DecodeOptions {
+  /** Largest whole frame accepted, in bytes (default 100 MiB). */
+  maxPayload?: number;
+  /** Largest JSON header accepted, in bytes (default 1 MiB). */
+  maxHeaderBytes?: number;
+}
+
+export interface DecodeLimits {
+  maxPayload: number;
+  maxHeaderBytes: number;
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${name} must be a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function resolveLimits(options: DecodeOptions | undefined): DecodeLimits {
+  return {
+    maxPayload: positiveInteger(options?.maxPayload, 'maxPayload', DEFAULT_MAX_PAYLOAD),
+    maxHeaderBytes: positiveInteger(options?.maxHeaderBytes, 'maxHeaderBytes', DEFAULT_MAX_HEADER_BYTES),
+  };
+}

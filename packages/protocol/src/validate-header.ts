@@ -1,0 +1,265 @@
+import { bytesPerElement, describe, elementCount, isDataType, DATATYPES } from './datatypes.js';
+import { CarboncpError } from './errors.js';
+import { ErrorCode } from './error-codes.js';
+import { MessageType, type TensorParameters } from './messages.js';
+
+/** A tensor as it appears in the JSON header: everything but the bytes. */
+export interface TensorHeader {
+  name: string;
+  datatype: (typeof DATATYPES)[number];
+  shape: number[];
+  parameters: TensorParameters & { binary_data_size: number };
+}
+
+export interface ValidatedHeader {
+  /** The header object itself, now known to match the message type's shape. */
+  body: Record<string, unknown>;
+  /** The tensors whose bytes follow the header, in order (empty for messages without tensors). */
+  tensors: TensorHeader[];
+  /** Sum of their binary_data_size. */
+  tensorBytes: number;
+}
+
+type Json = Record<string, unknown>;
+type Fail = (message: string) => never;
+
+const COMPRESSIONS = ['none', 'fp16', 'int8'];
+const U32_MAX = 0xffffffff;
+
+function badFrame(message: string): never {
+  throw new CarboncpError(ErrorCode.BAD_FRAME, message);
+}
+
+function badTensor(message: string): never {
+  throw new CarboncpError(ErrorCode.BAD_TENSOR, message);
+}
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function object(value: unknown, path: string, fail: Fail = badFrame): Json {
+  if (!isPlainObject(value)) fail(`${path} must be an object, got ${kindOf(value)}`);
+  return value;
+}
+
+function string(o: Json, key: string, path: string, { optional = false, nonEmpty = true } = {}, fail: Fail = badFrame): void {
+  const value = o[key];
+  if (value === undefined && optional) return;
+  if (typeof value !== 'string') fail(`${path}.${key} must be a string, got ${describe(value)}`);
+  if (nonEmpty && value.length === 0) fail(`${path}.${key} must not be empty`);
+}
+
+interface NumberRule {
+  optional?: boolean;
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** Whether min itself is excluded. */
+  exclusiveMin?: boolean;
+}
+
+function number(o: Json, key: string, path: string, rule: NumberRule = {}, fail: Fail = badFrame): void {
+  const value = o[key];
+  if (value === undefined && rule.optional) return;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!rule.integer || Number.isSafeInteger(value)) &&
+    (rule.min === undefined || (rule.exclusiveMin ? value > rule.min : value >= rule.min)) &&
+    (rule.max === undefined || value <= rule.max);
+  if (!ok) {
+    const wanted = [
+      rule.integer ? 'an integer' : 'a finite number',
+      rule.min === undefined ? '' : rule.exclusiveMin ? `> ${rule.min}` : `>= ${rule.min}`,
+      rule.max === undefined ? '' : `<= ${rule.max}`,
+    ]
+      .filter(Boolean)
+      .join(' ');
+    fail(`${path}.${key} must be ${wanted}, got ${describe(value)}`);
+  }
+}
+
+function array(o: Json, key: string, path: string, { optional = false } = {}, fail: Fail = badFrame): unknown[] | undefined {
+  const value = o[key];
+  if (value === undefined && optional) return undefined;
+  if (!Array.isArray(value)) fail(`${path}.${key} must be an array, got ${describe(value)}`);
+  return value;
+}
+
+function modelRefs(o: Json, path: string): void {
+  const models = array(o, 'models', path) ?? [];
+  models.forEach((entry, i) => {
+    const at = `${path}.models[${i}]`;
+    const model = object(entry, at);
+    string(model, 'name', at);
+    string(model, 'digest', at);
+    const plans = array(model, 'plans', at, { optional: true });
+    plans?.forEach((p, j) => {
+      const planAt = `${at}.plans[${j}]`;
+      const plan = object(p, planAt);
+      string(plan, 'id', planAt);
+      string(plan, 'digest', planAt);
+    });
+  });
+}
+
+const QUANTIZED_RANGE: Readonly<Record<string, [number, number]>> = { INT8: [-128, 127], UINT8: [0, 255] };
+
+/** Validates one tensor header; returns its byte size. */
+export function validateTensorHeader(value: unknown, path: string): TensorHeader {
+  const t = object(value, path, badTensor);
+  string(t, 'name', path, {}, badTensor);
+  const at = `${path} (${JSON.stringify(t.name)})`;
+  if (!isDataType(t.datatype)) {
+    badTensor(`${at}.datatype must be one of ${DATATYPES.join(', ')}, got ${describe(t.datatype)}`);
+  }
+  const count = elementCount(t.shape, at);
+  const parameters = object(t.parameters, `${at}.parameters`, badTensor);
+  number(parameters, 'binary_data_size', `${at}.parameters`, { integer: true, min: 0 }, badTensor);
+  const size = parameters.binary_data_size as number;
+  const elementSize = bytesPerElement(t.datatype);
+  // count * elementSize can leave the safe range even when count is safe; compare without the product.
+  if (size / elementSize !== count) {
+    badTensor(
+      `${at}: binary_data_size is ${size} bytes, but shape [${(t.shape as number[]).join(', ')}] of ${t.datatype} ` +
+        `needs ${count} x ${elementSize} = ${count * elementSize} bytes`,
+    );
+  }
+  number(parameters, 'scale', `${at}.parameters`, { optional: true, min: 0 }, badTensor);
+  const range = QUANTIZED_RANGE[t.datatype];
+  number(
+    parameters,
+    'zero_point',
+    `${at}.parameters`,
+    range ? { optional: true, integer: true, min: range[0], max: range[1] } : { optional: true },
+    badTensor,
+  );
+  const original = parameters.original_datatype;
+  if (original !== undefined) {
+    if (!isDataType(original)) {
+      badTensor(`${at}.parameters.original_datatype must be one of ${DATATYPES.join(', ')}, got ${describe(original)}`);
+    }
+    const compressed =
+      t.datatype === 'FP16' || (range !== undefined && parameters.scale !== undefined && parameters.zero_point !== undefined);
+    if (!compressed) {
+      badTensor(
+        `${at}.parameters.original_datatype is ${original}, but a ${t.datatype} tensor` +
+          `${range ? ' without scale and zero_point' : ''} is not a compressed form of it`,
+      );
+    }
+  }
+  return t as unknown as TensorHeader;
+}
+
+function tensorList(o: Json, key: string, path: string): TensorHeader[] {
+  const list = array(o, key, path) ?? [];
+  const names = new Set<string>();
+  return list.map((entry, i) => {
+    const tensor = validateTensorHeader(entry, `${key}[${i}]`);
+    if (names.has(tensor.name)) badTensor(`${key}[${i}]: tensor name ${JSON.stringify(tensor.name)} appears twice`);
+    names.add(tensor.name);
+    return tensor;
+  });
+}
+
+function inferRequest(o: Json): TensorHeader[] {
+  const path = 'infer request';
+  string(o, 'id', path, { optional: true, nonEmpty: false });
+  for (const key of ['model_name', 'plan_id', 'plan_digest', 'model_digest']) string(o, key, path);
+  const tensors = tensorList(o, 'inputs', path);
+  array(o, 'outputs', path, { optional: true })?.forEach((entry, i) => {
+    string(object(entry, `${path}.outputs[${i}]`), 'name', `${path}.outputs[${i}]`);
+  });
+  if (o.parameters !== undefined) {
+    const parameters = object(o.parameters, `${path}.parameters`);
+    const compression = parameters.compression;
+    if (compression !== undefined && !COMPRESSIONS.includes(compression as string)) {
+      badFrame(`${path}.parameters.compression must be one of ${COMPRESSIONS.join(', ')}, got ${describe(compression)}`);
+    }
+    number(parameters, 'timeout_ms', `${path}.parameters`, { optional: true, min: 0, exclusiveMin: true });
+  }
+  return tensors;
+}
+
+function inferResponse(o: Json): TensorHeader[] {
+  const path = 'infer response';
+  string(o, 'id', path, { optional: true, nonEmpty: false });
+  string(o, 'model_name', path);
+  string(o, 'plan_id', path);
+  const tensors = tensorList(o, 'outputs', path);
+  const parameters = object(o.parameters, `${path}.parameters`);
+  number(parameters, 'server_ms', `${path}.parameters`, { min: 0 });
+  number(parameters, 'queue_ms', `${path}.parameters`, { min: 0 });
+  number(parameters, 'batch_size', `${path}.parameters`, { integer: true, min: 1 });
+  string(parameters, 'execution_provider', `${path}.parameters`);
+  return tensors;
+}
+
+function validateBody(type: MessageType, o: Json): TensorHeader[] {
+  switch (type) {
+    case MessageType.Hello:
+      number(o, 'protocol_version', 'hello', { integer: true, min: 1 });
+      string(o, 'client', 'hello');
+      string(o, 'token', 'hello', { optional: true, nonEmpty: false });
+      modelRefs(o, 'hello');
+      return [];
+    case MessageType.HelloAck: {
+      number(o, 'protocol_version', 'hello ack', { integer: true, min: 1 });
+      string(o, 'server', 'hello ack');
+      string(o, 'execution_provider', 'hello ack');
+      modelRefs(o, 'hello ack');
+      const limits = object(o.limits, 'hello ack.limits');
+      number(limits, 'max_payload', 'hello ack.limits', { integer: true, min: 1 });
+      number(limits, 'max_queue', 'hello ack.limits', { integer: true, min: 0 });
+      return [];
+    }
+    case MessageType.InferRequest:
+      return inferRequest(o);
+    case MessageType.InferResponse:
+      return inferResponse(o);
+    case MessageType.Error:
+      string(o, 'code', 'error');
+      string(o, 'message', 'error', { nonEmpty: false });
+      number(o, 'request_id', 'error', { optional: true, integer: true, min: 0, max: U32_MAX });
+      return [];
+    case MessageType.Ping:
+      number(o, 't', 'ping');
+      return [];
+    case MessageType.Pong: {
+      number(o, 't', 'pong');
+      number(o, 'queue_depth', 'pong', { integer: true, min: 0 });
+      number(o, 'in_flight', 'pong', { integer: true, min: 0 });
+      const tail = object(o.tail_ms, 'pong.tail_ms');
+      for (const plan of Object.keys(tail)) number(tail, plan, 'pong.tail_ms', { min: 0 });
+      if (o.carbon_intensity !== undefined) {
+        const carbon = object(o.carbon_intensity, 'pong.carbon_intensity');
+        number(carbon, 'value_g_per_kwh', 'pong.carbon_intensity', { min: 0 });
+        string(carbon, 'source', 'pong.carbon_intensity');
+      }
+      return [];
+    }
+    default:
+      return badFrame(`unknown message type ${describe(type)}`);
+  }
+}
+
+/**
+ * Checks that a JSON header has the shape its message type requires: required fields present with
+ * the right types, tensor shapes of non-negative safe integers whose element count times element
+ * size equals binary_data_size. Throws CARBONCP_BAD_FRAME for message fields and
+ * CARBONCP_BAD_TENSOR for tensor fields, naming the field and the numbers.
+ */
+export function validateHeader(type: MessageType, header: unknown): ValidatedHeader {
+  if (!isPlainObject(header)) badFrame(`JSON header must be an object, got ${kindOf(header)}`);
+  const tensors = validateBody(type, header);
+  let tensorBytes = 0;
+  for (const t of tensors) tensorBytes += t.parameters.binary_data_size;
+  return { body: header, tensors, tensorBytes };
+}
