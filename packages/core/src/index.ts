@@ -1,4 +1,10 @@
 export { CarboncpError, isCarboncpError } from '@carboncp/protocol';
 export { decodeModel, encodeModel } from './onnx/proto.js';
+export type { ModelProto } from './onnx/proto.js';
 export { bytesPerElement, dtypeOfElemType, type DType } from './onnx/dtype.js';
 export { loadModel, sha256Hex, type LoadedModel, type TensorInfo } from './model/load-model.js';
+export { partition, getPlan, extractPlan } from './partition.js';
+export { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionOptions, type Plan } from './plan/plan-types.js';
+export { nodeFlops, type FlopsContext } from './flops/op-flops.js';
+export { resolveInputShapes, validateInputShapes } from './shapes/input-shapes.js';
+export { BATCH_DIM } from './shapes/shape-table.js';

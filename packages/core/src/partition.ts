@@ -1,0 +1,137 @@
+import { CarboncpError } from '@carboncp/protocol';
+import type { LoadedModel } from './model/load-model.js';
+import { analyseModel, type ModelAnalysis } from './plan/analysis.js';
+import { enumerateCuts, type CutDefinition } from './graph/cut-enumeration.js';
+import { planDigest } from './plan/digest.js';
+import { buildHalf } from './plan/extract.js';
+import { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionOptions, type Plan } from './plan/plan-types.js';
+import { validateInputShapes } from './shapes/input-shapes.js';
+
+// The analysis a partition was computed from, kept out of the (JSON-friendly) Partition object.
+const analyses = new WeakMap<Partition, { analysis: ModelAnalysis; cuts: Map<string, CutDefinition> }>();
+
+function crossingTensor(analysis: ModelAnalysis, name: string, source: 'input' | 'head'): CrossingTensor {
+  const known = analysis.shapes.get(name);
+  return {
+    name,
+    dtype: known?.dtype ?? 'UNKNOWN',
+    shape: known?.shape ?? [],
+    bytesPerSample: analysis.shapes.bytesPerSample(name),
+    source,
+  };
+}
+
+const sum = (crossing: CrossingTensor[]): number => crossing.reduce((total, c) => total + c.bytesPerSample, 0);
+
+/**
+ * Lists every plan of a model: 'server' (all on the server), one 'split-<k>' per cut whose
+ * crossing set has at most maxWidth tensors, and 'device' (all on the device). Shapes come from
+ * the model's declarations and options.valueShapes (a probe run); nothing is guessed.
+ */
+export async function partition(model: LoadedModel, options: PartitionOptions = {}): Promise<Partition> {
+  const maxWidth = options.maxWidth ?? DEFAULT_MAX_WIDTH;
+  if (!Number.isInteger(maxWidth) || maxWidth < 1) {
+    throw new CarboncpError('CARBONCP_BAD_OPTION', `maxWidth must be a positive integer, got ${String(maxWidth)}`);
+  }
+  validateInputShapes(model, options.inputShapes);
+  const analysis = analyseModel(model.model, options);
+  const n = analysis.compute.length;
+  const totalFlops = analysis.flopsBefore[n];
+  const outputs = analysis.index.outputs;
+
+  const serverCrossing = analysis.index.inputs.map((name) => crossingTensor(analysis, name, 'input'));
+  const drafts: Omit<Plan, 'digest'>[] = [
+    {
+      id: 'server',
+      kind: 'server',
+      crossing: serverCrossing,
+      bytesPerSample: sum(serverCrossing),
+      headFlops: 0,
+      tailFlops: totalFlops,
+      headParamBytes: 0,
+      tailParamBytes: analysis.totalParamBytes,
+      headOutputs: [],
+      tailOutputs: [...outputs],
+    },
+  ];
+  const cuts = new Map<string, CutDefinition>();
+  for (const cut of enumerateCuts(analysis.index, analysis.constants, analysis, maxWidth)) {
+    const id = `split-${cut.k}`;
+    cuts.set(id, cut);
+    const crossing = cut.crossing.map((c) => crossingTensor(analysis, c.name, c.source));
+    drafts.push({
+      id,
+      kind: 'split',
+      crossing,
+      bytesPerSample: sum(crossing),
+      headFlops: analysis.flopsBefore[cut.k],
+      tailFlops: totalFlops - analysis.flopsBefore[cut.k],
+      headParamBytes: analysis.headParamBytes[cut.k],
+      tailParamBytes: analysis.tailParamBytes[cut.k],
+      headOutputs: cut.headOutputs,
+      tailOutputs: cut.tailOutputs,
+    });
+  }
+  drafts.push({
+    id: 'device',
+    kind: 'device',
+    crossing: [],
+    bytesPerSample: 0,
+    headFlops: totalFlops,
+    tailFlops: 0,
+    headParamBytes: analysis.totalParamBytes,
+    tailParamBytes: 0,
+    headOutputs: [...outputs],
+    tailOutputs: [],
+  });
+  const plans = await Promise.all(drafts.map(async (draft): Promise<Plan> => ({ ...draft, digest: await planDigest(model.digest, draft) })));
+  const result: Partition = { model, plans };
+  analyses.set(result, { analysis, cuts });
+  return result;
+}
+
+export function getPlan(partition: Partition, id: string): Plan {
+  const plan = partition.plans.find((p) => p.id === id);
+  if (!plan) {
+    const ids = partition.plans.map((p) => p.id);
+    const shown = ids.length > 12 ? [...ids.slice(0, 11), `... (${ids.length - 12} more) ...`, ids[ids.length - 1]] : ids;
+    throw new CarboncpError('CARBONCP_UNKNOWN_PLAN', `model '${partition.model.name}' has no plan '${id}'; valid ids: ${shown.join(', ')}`, {
+      details: { validIds: ids },
+    });
+  }
+  return plan;
+}
+
+/**
+ * The head and tail of a plan as ONNX bytes. 'server': no head, the tail is the model itself;
+ * 'device': the head is the model itself, no tail. Outputs of the head are its crossing
+ * tensors (in plan order) followed by the graph outputs it produces.
+ */
+export function extractPlan(partition: Partition, planOrId: Plan | string): { head: Uint8Array | null; tail: Uint8Array | null; plan: Plan } {
+  const plan = getPlan(partition, typeof planOrId === 'string' ? planOrId : planOrId.id);
+  if (plan.kind === 'server') return { head: null, tail: partition.model.bytes, plan };
+  if (plan.kind === 'device') return { head: partition.model.bytes, tail: null, plan };
+  const state = analyses.get(partition);
+  if (!state) {
+    throw new CarboncpError('CARBONCP_BAD_OPTION', 'this Partition was not made by partition() in this process (no analysis attached); call partition() again');
+  }
+  const { analysis, cuts } = state;
+  const cut = cuts.get(plan.id)!;
+  const headCompute = analysis.compute.slice(0, cut.k);
+  const tailCompute = analysis.compute.slice(cut.k);
+  const headSent = plan.crossing.filter((c) => c.source === 'head').map((c) => c.name);
+  const headInputs = analysis.index.inputs.filter((name) => headCompute.some((info) => info.inputs.includes(name)));
+  const head = buildHalf(analysis, plan, {
+    part: 'head',
+    compute: headCompute,
+    inputs: headInputs,
+    outputs: [...new Set([...headSent, ...plan.headOutputs])],
+  });
+  const tail = buildHalf(analysis, plan, {
+    part: 'tail',
+    compute: tailCompute,
+    inputs: plan.crossing.map((c) => c.name),
+    outputs: plan.tailOutputs,
+  });
+  return { head, tail, plan };
+}

@@ -1,0 +1,61 @@
+import { CarboncpError } from '@carboncp/protocol';
+import type { LoadedModel } from '../model/load-model.js';
+
+/**
+ * Checks user-given input shapes against the model: the input must exist, the rank must match,
+ * fixed dims must agree, and every dim must be a positive integer.
+ */
+export function validateInputShapes(model: LoadedModel, inputShapes: Record<string, number[]> | undefined): void {
+  for (const [name, dims] of Object.entries(inputShapes ?? {})) {
+    const input = model.inputs.find((i) => i.name === name);
+    if (!input) {
+      throw new CarboncpError(
+        'CARBONCP_UNKNOWN_INPUT',
+        `model '${model.name}' has no input '${name}'; its inputs are: ${model.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ')}`,
+      );
+    }
+    if (!Array.isArray(dims) || dims.some((d) => !Number.isInteger(d) || d <= 0)) {
+      throw new CarboncpError('CARBONCP_BAD_INPUT_SHAPE', `input '${name}': shape [${String(dims)}] must be a list of positive integers`);
+    }
+    if (input.shape.length > 0 && dims.length !== input.shape.length) {
+      throw new CarboncpError(
+        'CARBONCP_BAD_INPUT_SHAPE',
+        `input '${name}' has rank ${input.shape.length} ([${input.shape.join(', ')}]), but the shape given has ${dims.length} dims: [${dims.join(', ')}]`,
+      );
+    }
+    input.shape.forEach((expected, i) => {
+      if (typeof expected === 'number' && expected !== dims[i]) {
+        throw new CarboncpError(
+          'CARBONCP_BAD_INPUT_SHAPE',
+          `input '${name}' has a fixed size ${expected} in dim ${i} ([${input.shape.join(', ')}]), but the shape given has ${dims[i]}: [${dims.join(', ')}]`,
+        );
+      }
+    });
+  }
+}
+
+/**
+ * Concrete shapes for every input: the user's where given; otherwise the declared shape with a
+ * symbolic leading (batch) dim set to 1. Any other symbolic dim needs the user to choose.
+ */
+export function resolveInputShapes(model: LoadedModel, inputShapes: Record<string, number[]> | undefined): Record<string, number[]> {
+  validateInputShapes(model, inputShapes);
+  const resolved: Record<string, number[]> = {};
+  for (const input of model.inputs) {
+    const given = inputShapes?.[input.name];
+    if (given) {
+      resolved[input.name] = [...given];
+      continue;
+    }
+    const open = input.shape.map((d, i) => ({ d, i })).filter(({ d, i }) => typeof d !== 'number' && i > 0);
+    if (open.length > 0 || input.shape.length === 0) {
+      const example = input.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : '?')).join(',');
+      throw new CarboncpError(
+        'CARBONCP_SHAPE_REQUIRED',
+        `input '${input.name}' has symbolic dims ([${input.shape.join(', ')}]); give its size, e.g. --input-shape ${input.name}=${example}`,
+      );
+    }
+    resolved[input.name] = input.shape.map((d) => (typeof d === 'number' ? d : 1));
+  }
+  return resolved;
+}
