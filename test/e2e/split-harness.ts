@@ -1,0 +1,124 @@
+// Shared helpers of the split-*.test.ts suites: an independent local reference, output
+// comparison, and a TCP proxy that can hold or sever a live connection.
+import { Socket, createServer, type Server } from 'node:net';
+import * as ort from 'onnxruntime-node';
+
+/** Whole-model inference in a session of its own: the reference every split result must match. */
+export async function referenceRunner(file: string): Promise<{
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}> {
+  const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+  return {
+    run: async (feeds) => (await session.run(feeds)) as Record<string, ort.Tensor>,
+    release: () => session.release(),
+  };
+}
+
+/** Largest |a - b| over every output; Infinity when an output is missing or sizes differ. */
+export function maxAbsDiffAll(actual: Record<string, ort.Tensor>, expected: Record<string, ort.Tensor>): number {
+  let worst = 0;
+  for (const [name, reference] of Object.entries(expected)) {
+    const tensor = actual[name];
+    if (!tensor || tensor.data.length !== reference.data.length) return Infinity;
+    const a = tensor.data as ArrayLike<number | bigint>;
+    const b = reference.data as ArrayLike<number | bigint>;
+    for (let i = 0; i < b.length; i++) {
+      const diff = Math.abs(Number(a[i]) - Number(b[i]));
+      if (!(diff <= worst)) worst = Number.isNaN(diff) ? Infinity : diff;
+    }
+  }
+  return worst;
+}
+
+/** Largest |b| over every output, to state errors relative to the output's scale. */
+export function maxAbs(outputs: Record<string, ort.Tensor>): number {
+  let worst = 0;
+  for (const tensor of Object.values(outputs)) {
+    for (const value of tensor.data as ArrayLike<number | bigint>) worst = Math.max(worst, Math.abs(Number(value)));
+  }
+  return worst;
+}
+
+/** mulberry32: seeded choices in tests. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Picks `count` distinct items in a seeded order. */
+export function seededSample<T>(items: readonly T[], count: number, seed: number): T[] {
+  const random = seededRandom(seed);
+  const pool = [...items];
+  const picked: T[] = [];
+  while (picked.length < count && pool.length > 0) picked.push(pool.splice(Math.floor(random() * pool.length), 1)[0]);
+  return picked;
+}
+
+/**
+ * A TCP proxy in front of a server. `hold()` keeps the server's bytes from reaching the device
+ * (requests stay in flight), `kill()` destroys every socket at once, as a crashed server or a
+ * dropped network would, and frees the port.
+ */
+export class TcpProxy {
+  bytesUp = 0;
+  bytesHeld = 0;
+  private holding = false;
+  private readonly sockets = new Set<Socket>();
+  private constructor(private readonly server: Server, readonly port: number) {}
+
+  static async start(targetPort: number, port = 0): Promise<TcpProxy> {
+    let proxy: TcpProxy | undefined;
+    const server = createServer((client) => {
+      const upstream = new Socket();
+      upstream.connect(targetPort, '127.0.0.1');
+      const owner = proxy as TcpProxy;
+      owner.sockets.add(client).add(upstream);
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
+      client.on('data', (chunk: Buffer) => {
+        owner.bytesUp += chunk.byteLength;
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (owner.holding) owner.bytesHeld += chunk.byteLength;
+        else client.write(chunk);
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    proxy = new TcpProxy(server, address.port);
+    return proxy;
+  }
+
+  hold(): void {
+    this.holding = true;
+  }
+
+  async kill(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
