@@ -1,0 +1,122 @@
+/**
+ * The HTTP side of the server port: KServe-v2-like health and model metadata, and Prometheus
+ * metrics. WebSocket upgrades on the same port are handled elsewhere (server.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Plan, TensorInfo } from '@carboncp/core';
+import type { ServedModel } from './model-registry.js';
+import type { ServerMetrics } from './metrics.js';
+
+export const SERVER_NAME = 'carboncp';
+export const SERVER_VERSION = '0.1.0';
+
+export interface HttpContext {
+  models: ReadonlyMap<string, ServedModel>;
+  metrics: ServerMetrics;
+  /** False while shutting down: load balancers should stop sending traffic. */
+  isReady: () => boolean;
+  executionProvider: () => string;
+}
+
+/** KServe v2 writes -1 for a dimension that is not fixed. */
+function kserveTensor(info: TensorInfo): { name: string; datatype: string; shape: number[] } {
+  return { name: info.name, datatype: info.dtype, shape: info.shape.map((d) => (typeof d === 'number' ? d : -1)) };
+}
+
+function planMetadata(plan: Plan) {
+  return {
+    id: plan.id,
+    kind: plan.kind,
+    digest: plan.digest,
+    served: plan.kind !== 'device',
+    bytes_per_sample: Number.isFinite(plan.bytesPerSample) ? plan.bytesPerSample : null,
+    crossing: plan.crossing.map((c) => ({
+      name: c.name,
+      datatype: c.dtype,
+      shape: c.shape,
+      bytes_per_sample: Number.isFinite(c.bytesPerSample) ? c.bytesPerSample : null,
+      source: c.source,
+    })),
+    head_outputs: plan.headOutputs,
+    tail_outputs: plan.tailOutputs,
+  };
+}
+
+export function modelMetadata(model: ServedModel, executionProvider: string) {
+  return {
+    name: model.name,
+    versions: ['1'],
+    platform: 'onnx',
+    inputs: model.loaded.inputs.map(kserveTensor),
+    outputs: model.loaded.outputs.map(kserveTensor),
+    // carboncp additions: what a device needs to check that it holds the same model and plans.
+    digest: model.loaded.digest,
+    execution_provider: executionProvider,
+    plans: model.partition.plans.map(planMetadata),
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(head ? undefined : text);
+}
+
+export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void handle(ctx, req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { error: `internal error: ${(error as Error).message}` }, false);
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const head = req.method === 'HEAD';
+  if (req.method !== 'GET' && !head) {
+    res.setHeader('allow', 'GET, HEAD');
+    sendJson(res, 405, { error: `method ${req.method} not allowed; use GET` }, false);
+    return;
+  }
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+  if (path === '/v2/health/live') {
+    sendJson(res, 200, { live: true }, head);
+    return;
+  }
+  if (path === '/v2/health/ready') {
+    const ready = ctx.isReady();
+    sendJson(res, ready ? 200 : 503, { ready }, head);
+    return;
+  }
+  if (path === '/v2') {
+    sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }, head);
+    return;
+  }
+  if (path === '/metrics') {
+    const text = await ctx.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(head ? undefined : text);
+    return;
+  }
+  const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready)?$/.exec(path);
+  if (match) {
+    const name = decodeURIComponent(match[1]);
+    const model = ctx.models.get(name);
+    if (!model) {
+      sendJson(res, 404, { error: `unknown model '${name}'; this server has ${[...ctx.models.keys()].map((n) => `'${n}'`).join(', ')}` }, head);
+      return;
+    }
+    if (match[2] !== undefined && match[2] !== '1') {
+      sendJson(res, 404, { error: `model '${name}' has no version '${match[2]}'; its only version is '1'` }, head);
+      return;
+    }
+    if (match[3]) {
+      const ready = ctx.isReady();
+      sendJson(res, ready ? 200 : 503, { name, ready }, head);
+      return;
+    }
+    sendJson(res, 200, modelMetadata(model, ctx.executionProvider()), head);
+    return;
+  }
+  sendJson(res, 404, { error: `no route for ${path}; try /v2/health/live, /v2/health/ready, /v2/models/{name} or /metrics` }, head);
+}

@@ -1,0 +1,6 @@
+export { startServer, type CarboncpServer } from './server.js';
+export type { ServerOptions, CarbonIntensity } from './options.js';
+export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
+export type { BatchingOptions } from './request-queue.js';
+export type { ServedModel } from './model-registry.js';
+export { modelMetadata } from './http-routes.js';

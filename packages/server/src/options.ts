@@ -1,0 +1,116 @@
+import type { ExecutionProvider } from '@carboncp/core/node';
+import { CarboncpError } from '@carboncp/protocol';
+import type { BatchingOptions } from './request-queue.js';
+
+export interface CarbonIntensity {
+  value_g_per_kwh: number;
+  source: string;
+}
+
+export interface ServerOptions {
+  /** .onnx files or directories of them; the model name is the file name without .onnx. */
+  models: string[];
+  /**
+   * Input shapes per model name, for models with symbolic non-batch input dims: plan digests
+   * cover the cut shapes, so give the shapes the device partitions with, e.g.
+   * { 'ppocr-cls': { x: [1, 3, 48, 192] } }. The batch size does not matter.
+   */
+  inputShapes?: Record<string, Record<string, number[]>>;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8765; 0 picks a free port. */
+  port?: number;
+  /** When set, a client's hello must carry it. */
+  token?: string;
+  /** Tried in order for every tail session. Default ['cuda', 'cpu']. */
+  executionProviders?: ExecutionProvider[];
+  /** Largest accepted message in bytes. Default 64 MiB. */
+  maxPayload?: number;
+  /** Requests that may wait for the tail executor before new ones get CARBONCP_BUSY. Default 256. */
+  maxQueue?: number;
+  /** Dynamic batching of requests for the same plan. Default off. */
+  batching?: BatchingOptions | false;
+  /** Byte bound of the LRU tail-session cache (estimated from tail weights). Default 1 GiB. */
+  sessionCacheBytes?: number;
+  /** Reported in every pong, for carbon-aware clients. */
+  carbonIntensity?: CarbonIntensity;
+  /** A connection that sends no hello within this time is closed. Default 10000. */
+  helloTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ResolvedOptions {
+  models: string[];
+  inputShapes: Record<string, Record<string, number[]>>;
+  host: string;
+  port: number;
+  token: string | undefined;
+  executionProviders: ExecutionProvider[];
+  maxPayload: number;
+  maxQueue: number;
+  batching: BatchingOptions | false;
+  sessionCacheBytes: number;
+  carbonIntensity: CarbonIntensity | undefined;
+  helloTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8765,
+  executionProviders: ['cuda', 'cpu'] as ExecutionProvider[],
+  maxPayload: 64 * 1024 * 1024,
+  maxQueue: 256,
+  sessionCacheBytes: 1024 * 1024 * 1024,
+  helloTimeoutMs: 10_000,
+};
+
+function bad(message: string): CarboncpError {
+  return new CarboncpError('CARBONCP_BAD_OPTIONS', message);
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw bad(`${name} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  if (!options || !Array.isArray(options.models)) throw bad('options.models must be an array of .onnx files or directories');
+  const port = options.port ?? DEFAULTS.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port must be an integer in 0..65535, got ${String(port)}`);
+  const executionProviders = options.executionProviders?.length ? options.executionProviders : DEFAULTS.executionProviders;
+  for (const ep of executionProviders) {
+    if (ep !== 'cuda' && ep !== 'cpu') throw bad(`unknown execution provider '${String(ep)}' (use 'cuda' or 'cpu')`);
+  }
+  if (options.token !== undefined && options.token.length === 0) throw bad('token must not be empty');
+  const carbon = options.carbonIntensity;
+  if (carbon !== undefined && (!Number.isFinite(carbon.value_g_per_kwh) || carbon.value_g_per_kwh < 0 || typeof carbon.source !== 'string')) {
+    throw bad(`carbonIntensity must be { value_g_per_kwh: number >= 0, source: string }, got ${JSON.stringify(carbon)}`);
+  }
+  let batching: BatchingOptions | false = false;
+  if (options.batching) {
+    batching = {
+      maxBatch: positiveInteger('batching.maxBatch', options.batching.maxBatch, 1),
+      windowMs: options.batching.windowMs,
+    };
+    if (!Number.isFinite(batching.windowMs) || batching.windowMs < 0) {
+      throw bad(`batching.windowMs must be a finite number >= 0, got ${String(batching.windowMs)}`);
+    }
+  }
+  return {
+    models: options.models,
+    inputShapes: options.inputShapes ?? {},
+    host: options.host ?? DEFAULTS.host,
+    port,
+    token: options.token,
+    executionProviders,
+    maxPayload: positiveInteger('maxPayload', options.maxPayload, DEFAULTS.maxPayload),
+    maxQueue: positiveInteger('maxQueue', options.maxQueue, DEFAULTS.maxQueue),
+    batching,
+    sessionCacheBytes: positiveInteger('sessionCacheBytes', options.sessionCacheBytes, DEFAULTS.sessionCacheBytes),
+    carbonIntensity: carbon,
+    helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
+    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+  };
+}

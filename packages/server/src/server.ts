@@ -1,0 +1,223 @@
+/**
+ * startServer: one node:http server carrying both the HTTP endpoints and the WebSocket protocol
+ * (ws in noServer mode, attached on upgrade), the model registry, the bounded request queue,
+ * the tail executor with its LRU session cache, and graceful shutdown.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Plan } from '@carboncp/core';
+import type { ExecutionProvider } from '@carboncp/core/node';
+import { CarboncpError, CloseCode, ErrorCode } from '@carboncp/protocol';
+import { WebSocketServer } from 'ws';
+import { ClientConnection, type ConnectionContext } from './client-connection.js';
+import { resolveExecutionProvider } from './execution-provider.js';
+import { createHttpHandler } from './http-routes.js';
+import type { InferJob } from './infer-job.js';
+import { LatencyWindow } from './latency-window.js';
+import { createMetrics } from './metrics.js';
+import { loadServedModels, type ServedModel } from './model-registry.js';
+import { resolveOptions, type ServerOptions } from './options.js';
+import { RequestQueue } from './request-queue.js';
+import { SessionCache } from './session-cache.js';
+import { TailExecutor, type TailSession } from './tail-executor.js';
+import { tailIsBatchable } from './tail-tensors.js';
+
+export interface CarboncpServer {
+  /** ws://host:port */
+  url: string;
+  /** http://host:port (the same port) */
+  httpUrl: string;
+  port: number;
+  /** The execution provider tails run on ('cuda' or 'cpu'). */
+  readonly executionProvider: string;
+  /** The models served, by name. */
+  readonly models: ReadonlyMap<string, ServedModel>;
+  /**
+   * Graceful shutdown: stop accepting connections and requests (new ones get
+   * CARBONCP_SHUTTING_DOWN), let queued and running requests finish for up to `drainMs`
+   * (default 10000; the rest get CARBONCP_SHUTTING_DOWN), then close every connection with 1001.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message;
+      reject(new CarboncpError('CARBONCP_LISTEN', `cannot listen on ${host}:${port}: ${why}`, { cause: error }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function refuseUpgrade(socket: Duplex, status: string, message: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServer(options: ServerOptions): Promise<CarboncpServer> {
+  const opts = resolveOptions(options);
+  const log = opts.log;
+  const resolved = resolveExecutionProvider(opts.executionProviders);
+  if (resolved.provider === null) throw new CarboncpError('CARBONCP_BAD_OPTIONS', resolved.reason);
+  let executionProvider: ExecutionProvider = resolved.provider;
+  log(`execution provider: ${executionProvider} (${resolved.reason})`);
+
+  const models = await loadServedModels(opts.models, opts.inputShapes, log);
+  const batchable = new Map<string, boolean>();
+  const isBatchable = (model: ServedModel, plan: Plan): boolean => {
+    const key = `${model.name}/${plan.id}`;
+    let value = batchable.get(key);
+    if (value === undefined) {
+      const outputs = model.loaded.outputs.filter((o) => plan.tailOutputs.includes(o.name));
+      value = outputs.length === plan.tailOutputs.length && tailIsBatchable(plan.crossing, outputs);
+      batchable.set(key, value);
+    }
+    return value;
+  };
+
+  const connections = new Set<ClientConnection>();
+  const sessions = new SessionCache<TailSession>({
+    maxBytes: opts.sessionCacheBytes,
+    dispose: (tail) => tail.session.release(),
+    onEvict: (key, bytes) => log(`session cache: evicted ${key} (${(bytes / 1e6).toFixed(2)} MB) to stay under ${(opts.sessionCacheBytes / 1e6).toFixed(2)} MB`),
+  });
+  const latency = new LatencyWindow();
+  // The gauges read the queue at scrape time; it exists by then.
+  let queue: RequestQueue<InferJob> | undefined;
+  const metrics = createMetrics({
+    queueDepth: () => queue?.depth ?? 0,
+    inFlight: () => queue?.inFlight ?? 0,
+    sessionCacheEntries: () => sessions.size,
+    sessionCacheBytes: () => sessions.totalBytes,
+    connections: () => connections.size,
+  });
+  const executor = new TailExecutor({
+    sessions,
+    executionProviders: [executionProvider, ...opts.executionProviders.filter((ep) => ep !== executionProvider)],
+    metrics,
+    latency,
+    log,
+    onSessionProvider: (provider) => {
+      if (provider !== executionProvider) {
+        log(`execution provider: ${provider} (a tail session could not open on ${executionProvider} and fell back)`);
+        executionProvider = provider;
+      }
+    },
+  });
+  const requestQueue = new RequestQueue<InferJob>({
+    maxQueue: opts.maxQueue,
+    batching: opts.batching,
+    execute: (jobs) => executor.execute(jobs),
+    onError: (error, jobs) => {
+      const message = `unexpected failure running the tail: ${(error as Error)?.message ?? String(error)}`;
+      log(`error ${ErrorCode.INTERNAL}: ${message}`);
+      for (const job of jobs) job.replier.sendError(job.requestId, ErrorCode.INTERNAL, message);
+    },
+  });
+  queue = requestQueue;
+
+  let shuttingDown = false;
+  const context: ConnectionContext = {
+    options: opts,
+    models,
+    queue: requestQueue,
+    metrics,
+    latency,
+    isBatchable,
+    executionProvider: () => executionProvider,
+    shuttingDown: () => shuttingDown,
+    log,
+  };
+
+  const http = createServer(
+    createHttpHandler({ models, metrics, isReady: () => !shuttingDown, executionProvider: () => executionProvider }),
+  );
+  // Headers count against ws's limit too; a little room lets an over-limit frame reach the
+  // decoder, which answers CARBONCP_PAYLOAD_TOO_LARGE before closing with 1009.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload + 64 * 1024, perMessageDeflate: false });
+  http.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => undefined);
+    if (shuttingDown) {
+      refuseUpgrade(socket, '503 Service Unavailable', 'carboncp server is shutting down');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      const connection = new ClientConnection(ws, context, remote);
+      connections.add(connection);
+      ws.on('close', () => connections.delete(connection));
+    });
+  });
+
+  try {
+    await listen(http, opts.port, opts.host);
+  } catch (error) {
+    await sessions.clear();
+    throw error;
+  }
+  const port = (http.address() as AddressInfo).port;
+  const host = hostForUrl(opts.host);
+  const url = `ws://${host}:${port}`;
+  const httpUrl = `http://${host}:${port}`;
+  log(
+    `carboncp server listening on ${url} (HTTP on ${httpUrl}); ${models.size} model(s): ${[...models.keys()].join(', ')}; ` +
+      `max-queue ${opts.maxQueue}, max-payload ${opts.maxPayload} bytes, batching ${opts.batching ? `max ${opts.batching.maxBatch} within ${opts.batching.windowMs} ms` : 'off'}` +
+      `${opts.token !== undefined ? ', token required' : ''}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = async (drainMs: number): Promise<void> => {
+    shuttingDown = true;
+    requestQueue.close();
+    const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    const drained = await requestQueue.drain(drainMs);
+    if (!drained) {
+      const left = requestQueue.takeAll();
+      log(`shutdown: ${left.length} queued request(s) not run within ${drainMs} ms`);
+      for (const job of left) {
+        job.replier.sendError(job.requestId, ErrorCode.SHUTTING_DOWN, `the server shut down before this request ran (drain limit ${drainMs} ms)`);
+      }
+      // A batch already running finishes on its own; wait for it so its answer goes out.
+      await requestQueue.drain(60_000);
+    }
+    const open = [...connections];
+    for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'carboncp server shutting down');
+    const allClosed = Promise.all(open.map((c) => c.whenClosed()));
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 2000).unref());
+    if ((await Promise.race([allClosed, timeout])) === 'timeout') {
+      for (const connection of open) connection.terminate();
+    }
+    wss.close();
+    http.closeAllConnections();
+    await stopped;
+    await sessions.clear();
+    log('carboncp server stopped');
+  };
+
+  return {
+    url,
+    httpUrl,
+    port,
+    get executionProvider() {
+      return executionProvider;
+    },
+    models,
+    close(closeOptions = {}) {
+      closing ??= close(closeOptions.drainMs ?? 10_000);
+      return closing;
+    },
+  };
+}

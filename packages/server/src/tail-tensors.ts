@@ -1,0 +1,186 @@
+/**
+ * Moving tensors between the wire and onnxruntime for a tail: check the request's tensors
+ * against the plan's crossing tensors before anything runs, and concatenate / split along the
+ * batch dimension for dynamic batching. The batch dimension is the outermost one, so joining
+ * requests is a byte concatenation and splitting is slicing, whatever the dtype.
+ */
+import type { CrossingTensor, TensorInfo } from '@carboncp/core';
+import {
+  CarboncpError,
+  bytesPerElement,
+  decompressTensor,
+  tensorFromArray,
+  tensorToArray,
+  type DataType,
+  type WireTensor,
+} from '@carboncp/protocol';
+import * as ort from 'onnxruntime-node';
+
+const ORT_TYPE_OF: Record<DataType, ort.Tensor.Type> = {
+  FP32: 'float32',
+  FP16: 'float16',
+  INT8: 'int8',
+  UINT8: 'uint8',
+  INT32: 'int32',
+  INT64: 'int64',
+  BOOL: 'bool',
+};
+
+const WIRE_TYPE_OF: Partial<Record<string, DataType>> = Object.fromEntries(
+  Object.entries(ORT_TYPE_OF).map(([wire, ortType]) => [ortType, wire as DataType]),
+);
+
+function badTensor(message: string, details?: Record<string, unknown>): CarboncpError {
+  return new CarboncpError('CARBONCP_BAD_TENSOR', message, details ? { details } : {});
+}
+
+function describeShape(shape: readonly (number | string)[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * Decompresses the request's tensors and checks them against the plan's crossing tensors: the
+ * same names (no missing, no extra), the same dtype, the same rank, equal fixed dims, positive
+ * integer symbolic dims and a byte size that matches the shape. Returns them in crossing order.
+ */
+export function checkCrossingInputs(crossing: readonly CrossingTensor[], received: readonly WireTensor[]): WireTensor[] {
+  const byName = new Map<string, WireTensor>();
+  for (const tensor of received) {
+    if (byName.has(tensor.name)) throw badTensor(`input '${tensor.name}' is sent twice`);
+    byName.set(tensor.name, tensor);
+  }
+  const expected = new Set(crossing.map((c) => c.name));
+  const extra = [...byName.keys()].filter((name) => !expected.has(name));
+  if (extra.length > 0) {
+    throw badTensor(
+      `unexpected input(s) ${extra.map((n) => `'${n}'`).join(', ')}; this plan's tail takes ${[...expected].map((n) => `'${n}'`).join(', ')}`,
+    );
+  }
+  return crossing.map((want) => {
+    const got = byName.get(want.name);
+    if (!got) throw badTensor(`missing input '${want.name}' (${want.dtype} ${describeShape(want.shape)})`);
+    let tensor: WireTensor;
+    try {
+      tensor = decompressTensor(got);
+    } catch (cause) {
+      throw new CarboncpError('CARBONCP_BAD_TENSOR', `input '${want.name}' cannot be decompressed: ${(cause as Error).message}`, { cause });
+    }
+    if (tensor.datatype !== want.dtype) {
+      throw badTensor(`input '${want.name}' has datatype ${tensor.datatype}, expected ${want.dtype}`);
+    }
+    // The partitioner leaves the shape empty (and bytesPerSample NaN) when it could not infer it.
+    const shapeKnown = !(want.shape.length === 0 && Number.isNaN(want.bytesPerSample));
+    if (shapeKnown && tensor.shape.length !== want.shape.length) {
+      throw badTensor(
+        `input '${want.name}' has shape ${describeShape(tensor.shape)} (rank ${tensor.shape.length}), expected ${describeShape(want.shape)} (rank ${want.shape.length})`,
+      );
+    }
+    tensor.shape.forEach((dim, axis) => {
+      const wanted = want.shape[axis];
+      if (!Number.isInteger(dim) || dim < 0) {
+        throw badTensor(`input '${want.name}' has an invalid dimension ${dim} at axis ${axis}`);
+      }
+      if (shapeKnown && typeof wanted === 'number' && wanted >= 0 && dim !== wanted) {
+        throw badTensor(
+          `input '${want.name}' has shape ${describeShape(tensor.shape)}, expected ${describeShape(want.shape)} (axis ${axis} must be ${wanted})`,
+        );
+      }
+    });
+    const elements = tensor.shape.reduce((a, b) => a * b, 1);
+    const expectedBytes = elements * bytesPerElement(tensor.datatype);
+    if (tensor.data.byteLength !== expectedBytes) {
+      throw badTensor(
+        `input '${want.name}' carries ${tensor.data.byteLength} bytes, but ${tensor.datatype} ${describeShape(tensor.shape)} needs ${expectedBytes}`,
+      );
+    }
+    return tensor;
+  });
+}
+
+/**
+ * Whether requests for this tail may be batched: every crossing tensor's first dim is the same
+ * symbolic dim, and no tail output has a fixed first dim (an output that is not per-sample could
+ * not be split back).
+ */
+export function tailIsBatchable(crossing: readonly CrossingTensor[], tailOutputs: readonly TensorInfo[]): boolean {
+  if (crossing.length === 0) return false;
+  const batchDim = crossing[0].shape[0];
+  if (typeof batchDim !== 'string') return false;
+  if (!crossing.every((c) => c.shape.length > 0 && c.shape[0] === batchDim)) return false;
+  return tailOutputs.every((o) => o.shape.length === 0 ? false : typeof o.shape[0] === 'string');
+}
+
+/**
+ * The key under which requests can share a tail run: the plan, and every input's dtype and
+ * non-batch dims; null when the inputs disagree on the batch size.
+ */
+export function batchKeyOf(planKey: string, inputs: readonly WireTensor[]): { key: string; samples: number } | null {
+  const samples = inputs[0]?.shape[0];
+  if (samples === undefined || samples < 1) return null;
+  const parts = [planKey];
+  for (const tensor of inputs) {
+    if (tensor.shape[0] !== samples) return null;
+    parts.push(`${tensor.name}:${tensor.datatype}:${tensor.shape.slice(1).join('x')}`);
+  }
+  return { key: parts.join('|'), samples };
+}
+
+export function toOrtTensor(tensor: WireTensor): ort.Tensor {
+  const type = ORT_TYPE_OF[tensor.datatype];
+  if (!type) throw badTensor(`input '${tensor.name}' has unsupported datatype ${String(tensor.datatype)}`);
+  const data = tensorToArray(tensor);
+  return new ort.Tensor(type, data as ort.Tensor.DataTypeMap[typeof type], tensor.shape);
+}
+
+/** Joins the same input of several requests along the batch dimension. */
+export function concatBatch(parts: readonly WireTensor[]): WireTensor {
+  if (parts.length === 1) return parts[0];
+  const total = parts.reduce((n, t) => n + t.data.byteLength, 0);
+  const data = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    data.set(part.data, offset);
+    offset += part.data.byteLength;
+  }
+  const samples = parts.reduce((n, t) => n + t.shape[0], 0);
+  const first = parts[0];
+  return { name: first.name, datatype: first.datatype, shape: [samples, ...first.shape.slice(1)], data };
+}
+
+type OrtData = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+
+function ortData(name: string, tensor: ort.Tensor): { datatype: DataType; data: OrtData } {
+  const datatype = WIRE_TYPE_OF[tensor.type];
+  if (!datatype) {
+    throw new CarboncpError(
+      'CARBONCP_INTERNAL',
+      `tail output '${name}' has type ${tensor.type}, which the carboncp wire format does not carry (${Object.keys(ORT_TYPE_OF).join(', ')})`,
+    );
+  }
+  return { datatype, data: tensor.data as OrtData };
+}
+
+export function fromOrtTensor(name: string, tensor: ort.Tensor): WireTensor {
+  const { datatype, data } = ortData(name, tensor);
+  return tensorFromArray(name, data, [...tensor.dims], datatype);
+}
+
+/**
+ * Splits a batched output back into one tensor per request (`samples[i]` rows each). Returns
+ * null when the output's first dim is not the batch size, i.e. the output is not per-sample.
+ */
+export function splitBatch(name: string, tensor: ort.Tensor, samples: readonly number[]): WireTensor[] | null {
+  const total = samples.reduce((a, b) => a + b, 0);
+  if (tensor.dims.length === 0 || tensor.dims[0] !== total) return null;
+  const { datatype, data } = ortData(name, tensor);
+  const perSample = data.length / total;
+  const rest = tensor.dims.slice(1);
+  const out: WireTensor[] = [];
+  let row = 0;
+  for (const count of samples) {
+    const slice = data.subarray(row * perSample, (row + count) * perSample) as OrtData;
+    out.push(tensorFromArray(name, slice, [count, ...rest], datatype));
+    row += count;
+  }
+  return out;
+}

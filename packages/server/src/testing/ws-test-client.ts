@@ -1,0 +1,117 @@
+/**
+ * A minimal carboncp client for the server's own tests, built from protocol functions only (the
+ * real client lives in @carboncp/device). It keeps every message it receives so that tests can
+ * wait for a response by request id, and records how the connection closed.
+ */
+import {
+  MessageType,
+  PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  type InferRequestMessage,
+  type Message,
+} from '@carboncp/protocol';
+import WebSocket from 'ws';
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+export class TestClient {
+  readonly received: Message[] = [];
+  readonly closed: Promise<Closed>;
+  private waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+  private nextId = 1;
+
+  private constructor(private readonly ws: WebSocket) {
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on('error', () => undefined);
+    ws.on('message', (data: Buffer) => {
+      const message = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { maxPayload: 1 << 30 });
+      this.received.push(message);
+      const waiter = this.waiters.find((w) => w.match(message));
+      if (waiter) {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        waiter.resolve(message);
+      }
+    });
+  }
+
+  static connect(url: string): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { maxPayload: 1 << 30 });
+      const client = new TestClient(ws);
+      ws.once('open', () => resolve(client));
+      ws.once('error', reject);
+    });
+  }
+
+  get readyState(): number {
+    return this.ws.readyState;
+  }
+
+  allocateId(): number {
+    return this.nextId++;
+  }
+
+  send(message: Message): void {
+    this.ws.send(encodeFrame(message));
+  }
+
+  sendRaw(data: Uint8Array | string): void {
+    this.ws.send(data, { binary: typeof data !== 'string' });
+  }
+
+  /** The first message (already received or arriving later) that matches. */
+  waitFor(match: (m: Message) => boolean, timeoutMs = 20_000): Promise<Message> {
+    const seen = this.received.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  /** The response or error for a request id. */
+  answer(requestId: number): Promise<Message> {
+    return this.waitFor(
+      (m) => (m.type === MessageType.InferResponse || m.type === MessageType.Error) && m.requestId === requestId,
+    );
+  }
+
+  hello(token?: string, version = PROTOCOL_VERSION): Promise<Message> {
+    this.send({
+      type: MessageType.Hello,
+      requestId: 0,
+      body: { protocol_version: version, client: 'server-test', models: [], ...(token === undefined ? {} : { token }) },
+    });
+    return this.waitFor((m) => m.type === MessageType.HelloAck || m.type === MessageType.Error);
+  }
+
+  /** Sends an infer request and returns its request id. */
+  sendInfer(body: InferRequestMessage, requestId = this.allocateId()): number {
+    this.send({ type: MessageType.InferRequest, requestId, body });
+    return requestId;
+  }
+
+  infer(body: InferRequestMessage): Promise<Message> {
+    return this.answer(this.sendInfer(body));
+  }
+
+  async ping(t = 1): Promise<Message> {
+    const before = this.received.length;
+    this.send({ type: MessageType.Ping, requestId: 0, body: { t } });
+    return this.waitFor((m) => m.type === MessageType.Pong && this.received.indexOf(m) >= before);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
