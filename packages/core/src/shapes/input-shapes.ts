@@ -48,7 +48,7 @@ export function resolveInputShapes(model: LoadedModel, inputShapes: Record<strin
       continue;
     }
     const open = input.shape.map((d, i) => ({ d, i })).filter(({ d, i }) => typeof d !== 'number' && i > 0);
-    if (open.length > 0 || input.shape.length === 0) {
+    if (open.length > 0) {
       const example = input.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : '?')).join(',');
       throw new CarboncpError(
         'CARBONCP_SHAPE_REQUIRED',
