@@ -75,13 +75,16 @@ function number(o: Json, key: string, path: string, rule: NumberRule = {}, fail:
     (rule.min === undefined || (rule.exclusiveMin ? value > rule.min : value >= rule.min)) &&
     (rule.max === undefined || value <= rule.max);
   if (!ok) {
-    const wanted = [
-      rule.integer ? 'an integer' : 'a finite number',
-      rule.min === undefined ? '' : rule.exclusiveMin ? `> ${rule.min}` : `>= ${rule.min}`,
-      rule.max === undefined ? '' : `<= ${rule.max}`,
-    ]
-      .filter(Boolean)
-      .join(' ');
+    const kind = rule.integer ? 'an integer' : 'a finite number';
+    const bound =
+      rule.min !== undefined && rule.max !== undefined
+        ? ` in ${rule.min}..${rule.max}`
+        : rule.min !== undefined
+          ? rule.exclusiveMin
+            ? ` > ${rule.min}`
+            : ` >= ${rule.min}`
+          : '';
+    const wanted = kind + bound;
     fail(`${path}.${key} must be ${wanted}, got ${describe(value)}`);
   }
 }
