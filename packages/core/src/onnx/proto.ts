@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProtoSchema,
   AttributeProto_AttributeType,
+  FunctionProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
@@ -22,6 +23,7 @@ import {
 } from 'onnx-buf';
 import type {
   AttributeProto,
+  FunctionProto,
   GraphProto,
   ModelProto,
   NodeProto,
@@ -34,6 +36,7 @@ import { CarboncpError } from '@carboncp/protocol';
 
 export type {
   AttributeProto,
+  FunctionProto,
   GraphProto,
   ModelProto,
   NodeProto,
@@ -45,6 +48,7 @@ export type {
 export {
   AttributeProtoSchema,
   AttributeProto_AttributeType,
+  FunctionProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
