@@ -8,3 +8,5 @@ export { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionO
 export { nodeFlops, type FlopsContext } from './flops/op-flops.js';
 export { resolveInputShapes, validateInputShapes } from './shapes/input-shapes.js';
 export { BATCH_DIM } from './shapes/shape-table.js';
+// The fluent ONNX builder (model zoo generators and tests build graphs with it).
+export * from './onnx/model-builder.js';
