@@ -73,7 +73,7 @@ export function tensorFromArray(
     data: bytesOf(data),
     parameters: { ...parameters, binary_data_size: data.byteLength },
   };
-  validateTensorHeader(tensor, `tensor ${JSON.stringify(name)}`);
+  validateTensorHeader(tensor, 'tensor');
   return tensor;
 }
 
