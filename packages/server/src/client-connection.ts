@@ -12,6 +12,8 @@ import {
   CarboncpError,
   CloseCode,
   ErrorCode,
+  FIXED_HEADER_BYTES,
+  FRAME_MAGIC,
   MessageType,
   PROTOCOL_VERSION,
   decodeFrame,
@@ -65,6 +67,14 @@ function sha256(text: string): Buffer {
 
 function short(digest: string): string {
   return digest.length > 16 ? `${digest.slice(0, 16)}...` : digest;
+}
+
+/** Type and request id of a frame whose fixed header is intact, without decoding the rest. */
+function peekFixedHeader(bytes: Uint8Array): { type: number; requestId: number } | undefined {
+  if (bytes.length < FIXED_HEADER_BYTES) return undefined;
+  const u32 = (at: number) => (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+  if (u32(0) !== FRAME_MAGIC || bytes[4] !== PROTOCOL_VERSION) return undefined;
+  return { type: bytes[5], requestId: u32(8) };
 }
 
 export class ClientConnection implements JobReplier {
@@ -179,7 +189,7 @@ export class ClientConnection implements JobReplier {
     try {
       message = decodeFrame(bytes, { maxPayload: this.ctx.options.maxPayload });
     } catch (error) {
-      this.onUndecodable(error);
+      this.onUndecodable(error, bytes);
       return;
     }
     try {
@@ -195,12 +205,14 @@ export class ClientConnection implements JobReplier {
     }
   }
 
-  private onUndecodable(error: unknown): void {
+  private onUndecodable(error: unknown, bytes: Uint8Array): void {
     const failure = isCarboncpError(error)
       ? error
       : new CarboncpError(ErrorCode.BAD_FRAME, `frame could not be decoded: ${(error as Error)?.message ?? String(error)}`);
-    const requestId = typeof failure.details?.requestId === 'number' ? failure.details.requestId : 0;
-    const type = failure.details?.type;
+    // The decoder refuses an oversized frame before reading its header; the id is still there.
+    const peeked = peekFixedHeader(bytes);
+    const requestId = typeof failure.details?.requestId === 'number' ? failure.details.requestId : (peeked?.requestId ?? 0);
+    const type = failure.details?.type ?? peeked?.type;
     const perRequest =
       this.helloDone &&
       requestId !== 0 &&
