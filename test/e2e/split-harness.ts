@@ -1,6 +1,7 @@
 // Shared helpers of the split-*.test.ts suites: an independent local reference, output
 // comparison, and a TCP proxy that can hold or sever a live connection.
 import { Socket, createServer, type Server } from 'node:net';
+import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 /** Whole-model inference in a session of its own: the reference every split result must match. */
@@ -121,4 +122,9 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The name a server gives a model file: its file name without .onnx. */
+export function modelNameOf(file: string): string {
+  return basename(file).replace(/\.onnx$/i, '');
 }

@@ -8,21 +8,23 @@ import { ensureModel, listModels } from '@carboncp/models';
 import type { Compression } from '@carboncp/protocol';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maxAbs, maxAbsDiffAll, referenceRunner, seededSample } from './split-harness.js';
+import { maxAbs, maxAbsDiffAll, modelNameOf, referenceRunner, seededSample } from './split-harness.js';
 
 const TOL = 1e-4;
 /**
- * Largest output error allowed with compression at a middle cut, relative to the largest |output|.
+ * Largest output error allowed with compression at a middle cut, relative to the largest |output|
+ * (or absolute where outputs are below 1, e.g. probabilities).
  * fp16 keeps 11 significant bits per activation, int8 256 levels over each tensor's range; the
- * bounds are about 4x the errors measured (test/bench/results/split.md).
+ * bounds are about 5x the errors measured (test/bench/results/split.md).
  */
 export const COMPRESSION_BOUNDS: Record<string, Record<Exclude<Compression, 'none'>, number>> = {
-  resnet18: { fp16: 5e-3, int8: 2e-1 },
-  mobilenetv2: { fp16: 5e-3, int8: 2e-1 },
-  'transformer-encoder': { fp16: 5e-3, int8: 2e-1 },
-  'ppocr-det': { fp16: 5e-3, int8: 2e-1 },
-  'ppocr-cls': { fp16: 5e-3, int8: 2e-1 },
-  'ppocr-rec': { fp16: 5e-3, int8: 2e-1 },
+  resnet18: { fp16: 2e-5, int8: 5e-4 },
+  mobilenetv2: { fp16: 1e-6, int8: 5e-5 },
+  'transformer-encoder': { fp16: 5e-5, int8: 1e-2 },
+  // A random image gives a near-zero probability map, so this bound says little (see split.md).
+  'ppocr-det': { fp16: 1e-5, int8: 1e-5 },
+  'ppocr-cls': { fp16: 1e-4, int8: 5e-3 },
+  'ppocr-rec': { fp16: 5e-4, int8: 1e-2 },
 };
 
 // CARBONCP_E2E_MODELS=resnet18,ppocr-cls runs a subset while working on one model.
@@ -34,7 +36,8 @@ const compressionRows: string[] = [];
 
 beforeAll(async () => {
   for (const model of zoo) files.set(model.name, await ensureModel(model.name));
-  server = await startServer({ models: [...files.values()], host: '127.0.0.1', port: 0, executionProviders: ['cpu'], log: () => {} });
+  const inputShapes = Object.fromEntries(zoo.map((m) => [modelNameOf(files.get(m.name) as string), m.inputShapes]));
+  server = await startServer({ models: [...files.values()], inputShapes, host: '127.0.0.1', port: 0, executionProviders: ['cpu'], log: () => {} });
 });
 
 afterAll(async () => {
@@ -87,7 +90,7 @@ describe.each(zoo.map((m) => [m.name, m] as const))('split inference over ws: %s
     const cut = middleCut(client.plans);
     const feeds = seededInputs(client.partition.model, model.inputShapes, 99);
     const expected = await reference.run(feeds);
-    const scale = Math.max(maxAbs(expected), 1e-6);
+    const scale = Math.max(maxAbs(expected), 1);
     const plain = await client.infer(feeds, { cut: cut.id });
     for (const compression of ['fp16', 'int8'] as const) {
       const { outputs, telemetry } = await client.infer(feeds, { cut: cut.id, compression });

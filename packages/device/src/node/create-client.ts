@@ -19,7 +19,10 @@ export interface CreateClientOptions {
   token?: string;
   /** Per request, from send to response; default 10000. On expiry the tail runs locally. */
   timeoutMs?: number;
-  /** Concrete input shapes for models with symbolic dimensions (used to size the crossing tensors). */
+  /**
+   * Concrete input shapes for models with symbolic dimensions: they size the crossing tensors,
+   * and infer() then requires them (every dimension but a symbolic batch dimension).
+   */
   inputShapes?: Record<string, number[]>;
   /** Reconnect backoff: exponential from initialMs, capped at maxMs, with seeded jitter; default 250..10000. */
   reconnect?: ReconnectOptions;
@@ -59,7 +62,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   });
   const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
   const client = await SplitClient.open({
-    model: splitModelFromPartition(partition),
+    model: splitModelFromPartition(partition, options.inputShapes),
     runtime: new OrtRuntime(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     transport: new WsTransport({ maxPayload }),
     server: options.server,
