@@ -178,7 +178,14 @@ async function runModel(
 ): Promise<DemoModelReport> {
   const { name, file, inputShapes } = await resolveModel(spec);
   io.err(`[demo] ${name}: starting a server and partitioning ${file}`);
-  const server = await startServer({ models: [file], host: '127.0.0.1', port: 0, log: () => {} });
+  const served = basename(file).replace(/\.onnx$/i, '');
+  const server = await startServer({
+    models: [file],
+    host: '127.0.0.1',
+    port: 0,
+    ...(inputShapes ? { inputShapes: { [served]: inputShapes } } : {}),
+    log: () => {},
+  });
   let client: CarboncpClient | undefined;
   try {
     client = await createClient({ model: file, server: server.url, ...(inputShapes ? { inputShapes } : {}), compression: options.compression });

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import type { Plan } from '@carboncp/core';
+import { isCarboncpError } from '@carboncp/protocol';
+import { EXIT, type Io } from '../command.js';
+import { chooseCuts, command, parseDemoArgs } from './demo.js';
+
+function capture(): Io & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t) };
+}
+
+const plan = (id: string, kind: Plan['kind'], bytesPerSample: number): Plan => ({
+  id, kind, bytesPerSample, crossing: [], headFlops: 0, tailFlops: 0, headParamBytes: 0, tailParamBytes: 0, headOutputs: [], tailOutputs: [], digest: id,
+});
+
+describe('carboncp demo flags', () => {
+  it('parses every flag and defaults the tolerance by compression', () => {
+    expect(parseDemoArgs([])).toMatchObject({ models: ['resnet18', 'ppocr-cls'], runs: 3, compression: 'none', tol: 1e-4, json: false });
+    expect(parseDemoArgs(['--model', 'ppocr-cls', '--cuts', 'server, split-3', '--runs', '2', '--compression', 'int8', '--json'])).toMatchObject({
+      models: ['ppocr-cls'], cuts: ['server', 'split-3'], runs: 2, compression: 'int8', tol: 0.5, json: true,
+    });
+    expect(parseDemoArgs(['--tol', '0.01']).tol).toBe(0.01);
+  });
+
+  it.each([
+    [['--runs', '0'], /--runs must be an integer/],
+    [['--compression', 'gzip'], /--compression must be none, fp16 or int8/],
+    [['--model'], /--model needs a value/],
+    [['--frobnicate'], /unknown option '--frobnicate'/],
+    [['--tol', '-1'], /--tol must be a non-negative number/],
+  ])('rejects %j', (args, pattern) => {
+    let error: unknown;
+    try {
+      parseDemoArgs(args as string[]);
+    } catch (e) {
+      error = e;
+    }
+    expect(isCarboncpError(error, 'CARBONCP_USAGE')).toBe(true);
+    expect((error as Error).message).toMatch(pattern);
+  });
+
+  it('chooses server, three spread splits that send less than the input, and device', () => {
+    const plans = [plan('server', 'server', 1000), ...Array.from({ length: 20 }, (_, i) => plan(`split-${i + 1}`, 'split', i < 4 ? 4000 : 500)), plan('device', 'device', 0)];
+    const cuts = chooseCuts(plans);
+    expect(cuts[0]).toBe('server');
+    expect(cuts.at(-1)).toBe('device');
+    expect(cuts).toHaveLength(5);
+    for (const id of cuts.slice(1, -1)) expect(Number(id.slice(6))).toBeGreaterThan(4);
+  });
+});
+
+describe('carboncp demo run', () => {
+  it('serves ppocr-cls, runs the chosen cuts split over ws and matches local inference', async () => {
+    const io = capture();
+    const code = await command.run(['--model', 'ppocr-cls', '--runs', '1', '--json'], io);
+    const report = JSON.parse(io.stdout.join('\n')) as { ok: boolean; models: { model: string; splits: number; rows: { cut: string; path: string; maxAbsDiff: number; bytesUp: number }[] }[] };
+    expect(code, io.stderr.join('\n')).toBe(EXIT.OK);
+    expect(report.ok).toBe(true);
+    const [model] = report.models;
+    expect(model.model).toBe('ppocr-cls');
+    expect(model.splits).toBeGreaterThan(3);
+    expect(model.rows.map((r) => r.cut)[0]).toBe('server');
+    expect(model.rows.map((r) => r.path)).toEqual(['remote', 'split', 'split', 'split', 'local']);
+    for (const row of model.rows) expect(row.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(model.rows[0].bytesUp).toBeGreaterThan(3 * 48 * 192 * 4);
+    expect(model.rows.at(-1)?.bytesUp).toBe(0);
+  });
+
+  it('fails with a bad-input error for an unknown cut', async () => {
+    const io = capture();
+    await expect(command.run(['--model', 'ppocr-cls', '--cuts', 'split-999999'], io)).rejects.toMatchObject({ code: 'CARBONCP_UNKNOWN_PLAN' });
+  });
+});
