@@ -13,7 +13,8 @@ export interface VerifyOptions {
   tol?: number;
   seed?: number;
   inputShapes?: Record<string, number[]>;
-  onProgress?: (done: number, total: number, planId: string) => void;
+  /** Called after each plan; `result` is that plan's outcome. */
+  onProgress?: (done: number, total: number, planId: string, result: VerifyResult) => void;
 }
 
 export interface VerifyResult {
@@ -68,8 +69,9 @@ export async function verifyPlans(partition: Partition, options: VerifyOptions =
       const diff = got ? maxAbsDiff(expected, got) : Number.POSITIVE_INFINITY;
       worst = Math.max(worst, diff);
     }
-    results.push({ planId: plan.id, maxAbsDiff: worst, ok: worst <= tol });
-    options.onProgress?.(i + 1, plans.length, plan.id);
+    const result = { planId: plan.id, maxAbsDiff: worst, ok: worst <= tol };
+    results.push(result);
+    options.onProgress?.(i + 1, plans.length, plan.id, result);
   }
   return results;
 }

@@ -59,3 +59,22 @@ export function resolveInputShapes(model: LoadedModel, inputShapes: Record<strin
   }
   return resolved;
 }
+
+/**
+ * Parses command-line shape specs `NAME=d0,d1,...` (repeatable) into a record; a malformed spec
+ * or a name given twice is CARBONCP_BAD_INPUT_SHAPE.
+ */
+export function parseInputShapeSpecs(specs: readonly string[]): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (const spec of specs) {
+    const at = spec.lastIndexOf('=');
+    const name = spec.slice(0, at);
+    const dims = spec.slice(at + 1).split(/[,x]/).map((d) => d.trim());
+    if (at <= 0 || dims.some((d) => !/^\d+$/.test(d)) || dims.some((d) => Number(d) <= 0)) {
+      throw new CarboncpError('CARBONCP_BAD_INPUT_SHAPE', `--input-shape '${spec}' is not NAME=DIM,DIM,... with positive integer dims (e.g. x=1,3,224,224)`);
+    }
+    if (name in shapes) throw new CarboncpError('CARBONCP_BAD_INPUT_SHAPE', `--input-shape names input '${name}' twice`);
+    shapes[name] = dims.map(Number);
+  }
+  return shapes;
+}
