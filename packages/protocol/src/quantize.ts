@@ -1,6 +1,8 @@
 import { CarboncpError } from './errors.js';
 import { ErrorCode } from './error-codes.js';
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** real = scale * (q - zeroPoint), the ONNX QuantizeLinear / KServe convention. */
 export interface AffineParameters {
   scale: number;
@@ -18,7 +20,8 @@ export function chooseUint8Parameters(x: Float32Array): AffineParameters {
   let max = 0;
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    if (!Number.isFinite(v)) throwNonFinite(i, v);
+    // One comparison pair rejects NaN and both infinities.
+    if (!(v >= -FLOAT32_MAX && v <= FLOAT32_MAX)) throwNonFinite(i, v);
     if (v < min) min = v;
     else if (v > max) max = v;
   }
@@ -41,10 +44,12 @@ export function quantizeUint8(x: Float32Array): { data: Uint8Array } & AffinePar
   const { scale, zeroPoint } = chooseUint8Parameters(x);
   const data = new Uint8Array(x.length);
   if (scale === 0) return { data, scale, zeroPoint };
+  // floor(v + zeroPoint + 0.5) is Math.round(v) + zeroPoint for integer zero points, and cheaper.
+  const offset = zeroPoint + 0.5;
   for (let i = 0; i < x.length; i++) {
     // Division rather than multiplying by 1/scale: the reciprocal's rounding could push a value
     // just over a rounding boundary and break the scale / 2 bound.
-    const q = Math.round(x[i] / scale) + zeroPoint;
+    const q = Math.floor(x[i] / scale + offset);
     data[i] = q < 0 ? 0 : q > 255 ? 255 : q;
   }
   return { data, scale, zeroPoint };

@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+/**
+ * Loopback round trip (127.0.0.1 only) of the 602,112-byte FP32 tensor of a 224x224 split:
+ *   raw TCP echo (node:net)          the physical limit here
+ *   bare ws echo of the same bytes   what any WebSocket transport pays
+ *   carboncp infer frame             client encodes, ws sends, the server decodes and re-encodes
+ *                                    an infer response with the same tensor, client decodes
+ *   carboncp, fragmented             the same frames sent as encodeFrameParts fragments (no tensor copy)
+ * Each runs in two child processes, with ws's native masking (bufferutil) and with the pure-JS path
+ * (WS_NO_BUFFER_UTIL=1 set before ws loads). Needs dist: `node scripts/pnpm.mjs exec tsc -b packages/protocol`.
+ * Usage: node test/bench/transport.bench.mjs [--rounds 7] [--per-round 200]
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const TENSOR_BYTES = 602_112;
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at === -1 ? fallback : Number(args[at + 1]);
+};
+const ROUNDS = option('rounds', 7);
+const PER_ROUND = option('per-round', 200);
+const WARMUP = 100;
+
+if (process.env.CARBONCP_BENCH_CHILD === undefined) {
+  const results = [];
+  for (const mode of ['native', 'js']) {
+    const env = { ...process.env, CARBONCP_BENCH_CHILD: mode };
+    if (mode === 'js') env.WS_NO_BUFFER_UTIL = '1';
+    else delete env.WS_NO_BUFFER_UTIL;
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], { env, encoding: 'utf8' });
+    if (child.status !== 0) {
+      process.stderr.write(child.stderr);
+      process.exit(child.status ?? 1);
+    }
+    results.push(JSON.parse(child.stdout.trim().split('\n').pop()));
+  }
+  const ms = (x) => x.toFixed(3);
+  console.log(`node ${process.version}, ${ROUNDS} rounds x ${PER_ROUND} sequential round trips, ${TENSOR_BYTES} B each way`);
+  console.log('| masking | variant | median ms/RT | best round ms/RT | GB/s (2x bytes / median) | vs bare ws | vs raw TCP |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const tcp = r.variants.find((v) => v.name === 'raw TCP echo').median;
+    const ws = r.variants.find((v) => v.name === 'bare ws echo').median;
+    for (const v of r.variants) {
+      const gbps = (2 * TENSOR_BYTES) / (v.median / 1e3) / 1e9;
+      console.log(`| ${r.masking} | ${v.name} | ${ms(v.median)} | ${ms(v.best)} | ${gbps.toFixed(2)} | ${(v.median / ws).toFixed(2)}x | ${(v.median / tcp).toFixed(2)}x |`);
+    }
+    console.log(`\n${r.masking}: ${r.detail}; aligned tensor views on receive: ${r.alignedViews}`);
+  }
+  process.exit(0);
+}
+
+// ---- child: one masking mode ----
+const require = createRequire(import.meta.url);
+let protocol;
+try {
+  protocol = await import('@carboncp/protocol');
+} catch (error) {
+  console.error(`cannot load @carboncp/protocol from dist (${error.message}); run: node scripts/pnpm.mjs exec tsc -b packages/protocol`);
+  process.exit(2);
+}
+const { decodeFrame, encodeFrame, encodeFrameParts, MessageType, tensorFromArray, tensorToArray } = protocol;
+const { WebSocket, WebSocketServer } = await import('ws');
+
+/** Which masking ws really uses: node:http's, bufferutil's native addon, or its JavaScript loop. */
+function maskingInUse() {
+  const wsRequire = createRequire(require.resolve('ws'));
+  const bufferUtil = wsRequire('./lib/buffer-util.js');
+  const source = bufferUtil.mask.toString();
+  let addon = 'bufferutil not resolvable from ws';
+  try {
+    const loaded = wsRequire('bufferutil');
+    addon = /\[native code\]/.test(loaded.mask.toString()) ? 'bufferutil resolves from ws and is native' : 'bufferutil resolves but is its JS fallback';
+  } catch {
+    // addon stays "not resolvable"
+  }
+  const active = source.includes('websocketMask') ? 'node:http websocketMask' : source.includes('bufferUtil.mask') ? 'bufferutil native' : 'JavaScript loop';
+  return { active, detail: `ws masks with: ${active} (WS_NO_BUFFER_UTIL=${process.env.WS_NO_BUFFER_UTIL ?? 'unset'}; ${addon})` };
+}
+
+let seed = 99;
+const values = new Float32Array(TENSOR_BYTES / 4).map(() => {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed / 2 ** 32 - 0.5;
+});
+const payload = Buffer.from(values.buffer);
+const request = (id) => ({
+  type: MessageType.InferRequest,
+  requestId: id,
+  body: {
+    model_name: 'resnet',
+    plan_id: 'cut-12',
+    plan_digest: 'a'.repeat(64),
+    model_digest: 'b'.repeat(64),
+    inputs: [tensorFromArray('activation', values, [1, 3, 224, 224])],
+  },
+});
+const response = (req) => ({
+  type: MessageType.InferResponse,
+  requestId: req.requestId,
+  body: {
+    model_name: req.body.model_name,
+    plan_id: req.body.plan_id,
+    outputs: [{ ...req.body.inputs[0], name: 'tail_input_echo' }],
+    parameters: { server_ms: 0, queue_ms: 0, batch_size: 1, execution_provider: 'cpu' },
+  },
+});
+
+function sendParts(ws, parts) {
+  parts.forEach((part, i) => ws.send(part, { binary: true, fin: i === parts.length - 1 }));
+}
+
+/** Runs `roundTrip` WARMUP times, then ROUNDS x PER_ROUND times; ms per round trip per round. */
+async function measure(roundTrip) {
+  for (let i = 0; i < WARMUP; i++) await roundTrip();
+  const perRound = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < PER_ROUND; i++) await roundTrip();
+    perRound.push(Number(process.hrtime.bigint() - start) / 1e6 / PER_ROUND);
+  }
+  const sorted = [...perRound].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], best: sorted[0] };
+}
+
+async function rawTcp() {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => socket.write(chunk));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = net.connect(server.address().port, '127.0.0.1');
+  client.setNoDelay(true);
+  await new Promise((resolve) => client.once('connect', resolve));
+  let pending;
+  let received = 0;
+  client.on('data', (chunk) => {
+    received += chunk.length;
+    if (received >= TENSOR_BYTES) {
+      received -= TENSOR_BYTES;
+      pending();
+    }
+  });
+  const result = await measure(
+    () =>
+      new Promise((resolve) => {
+        pending = resolve;
+        client.write(payload);
+      }),
+  );
+  client.destroy();
+  await new Promise((resolve) => server.close(resolve));
+  return result;
+}
+
+/** A ws server running `onMessage`, a connected client, and a measured round trip. */
+async function overWs(onMessage, roundTrip) {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (ws) => ws.on('message', (data) => onMessage(ws, data)));
+  const client = new WebSocket(`ws://127.0.0.1:${server.address().port}`);
+  await new Promise((resolve, reject) => {
+    client.once('open', resolve);
+    client.once('error', reject);
+  });
+  let pending;
+  client.on('message', (data) => pending(data));
+  const result = await measure(
+    () =>
+      new Promise((resolve) => {
+        const onReply = (check) => {
+          pending = (data) => resolve(check(data));
+        };
+        roundTrip(client, onReply);
+      }),
+  );
+  client.close();
+  for (const ws of server.clients) ws.terminate();
+  await new Promise((resolve) => server.close(resolve));
+  return result;
+}
+
+let alignedViews = 0;
+let received = 0;
+function checkResponse(data) {
+  const message = decodeFrame(data);
+  const out = tensorToArray(message.body.outputs[0]);
+  if (out.length !== values.length || out[1] !== values[1]) throw new Error('echoed tensor differs');
+  received++;
+  if (out.buffer === data.buffer) alignedViews++;
+}
+
+const masking = maskingInUse();
+const variants = [];
+variants.push({ name: 'raw TCP echo', ...(await rawTcp()) });
+variants.push({
+  name: 'bare ws echo',
+  ...(await overWs(
+    (ws, data) => ws.send(data),
+    (client, expect) => {
+      expect((data) => {
+        if (data.length !== TENSOR_BYTES) throw new Error('short echo');
+      });
+      client.send(payload);
+    },
+  )),
+});
+let nextId = 1;
+variants.push({
+  name: 'carboncp frame (encodeFrame)',
+  ...(await overWs(
+    (ws, data) => ws.send(encodeFrame(response(decodeFrame(data)))),
+    (client, expect) => {
+      expect(checkResponse);
+      client.send(encodeFrame(request(nextId++)));
+    },
+  )),
+});
+variants.push({
+  name: 'carboncp frame (encodeFrameParts as ws fragments)',
+  ...(await overWs(
+    (ws, data) => sendParts(ws, encodeFrameParts(response(decodeFrame(data)))),
+    (client, expect) => {
+      expect(checkResponse);
+      sendParts(client, encodeFrameParts(request(nextId++)));
+    },
+  )),
+});
+console.log(JSON.stringify({ masking: masking.active, detail: masking.detail, alignedViews: `${alignedViews}/${received}`, variants }));
