@@ -61,6 +61,9 @@ export async function findModelFiles(paths: readonly string[]): Promise<{ name: 
  */
 export type ModelInputShapes = Record<string, Record<string, number[]>>;
 
+/** The inputShapes key whose shapes apply to every model that has an input of that name. */
+export const ANY_MODEL = '*';
+
 export async function loadServedModels(
   paths: readonly string[],
   inputShapes: ModelInputShapes,
@@ -68,7 +71,7 @@ export async function loadServedModels(
 ): Promise<Map<string, ServedModel>> {
   const models = new Map<string, ServedModel>();
   const files = await findModelFiles(paths);
-  const unknown = Object.keys(inputShapes).filter((name) => !files.some((f) => f.name === name));
+  const unknown = Object.keys(inputShapes).filter((name) => name !== ANY_MODEL && !files.some((f) => f.name === name));
   if (unknown.length > 0) {
     throw new CarboncpError(
       'CARBONCP_BAD_OPTIONS',
@@ -77,7 +80,9 @@ export async function loadServedModels(
   }
   for (const { name, path } of files) {
     const loaded = await readModelFile(path, name);
-    const shapes = inputShapes[name];
+    const shared = Object.entries(inputShapes[ANY_MODEL] ?? {}).filter(([input]) => loaded.inputs.some((i) => i.name === input));
+    const merged = { ...Object.fromEntries(shared), ...inputShapes[name] };
+    const shapes = Object.keys(merged).length > 0 ? merged : undefined;
     let partition: Partition;
     try {
       partition = await partitionWithProbe(loaded, shapes ? { inputShapes: shapes } : {});

