@@ -51,10 +51,7 @@ export class Net {
     return { name, dtype, shape };
   }
 
-  output(value: Value, name = value.name): void {
-    if (name !== value.name) {
-      throw new CarboncpError('CARBONCP_BAD_GRAPH', `output '${name}' must be produced under that name (got '${value.name}')`);
-    }
+  output(value: Value): void {
     this.builder.output(value.name, value.dtype, value.shape);
   }
 

@@ -229,7 +229,7 @@ export function makeValueInfo(name: string, dtype: ElemType, shape: Dim[] | null
 /**
  * Attribute values. A plain JS number is an INT when it is an integer and a FLOAT otherwise;
  * wrap it with `float()` / `floats()` where ONNX wants a float that happens to be whole
- * (e.g. Clip bounds, LayerNormalization epsilon 1 is rare, but alpha=1.0 is not).
+ * (Gemm's alpha = 1.0, for instance: onnxruntime rejects an INT there).
  */
 export type AttrValue =
   | number
