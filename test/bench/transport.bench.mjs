@@ -8,7 +8,10 @@
  *   carboncp, fragmented             the same frames sent as encodeFrameParts fragments (no tensor copy)
  * Each runs in two child processes, with ws's native masking (bufferutil) and with the pure-JS path
  * (WS_NO_BUFFER_UTIL=1 set before ws loads). Needs dist: `node scripts/pnpm.mjs exec tsc -b packages/protocol`.
- * Usage: node test/bench/transport.bench.mjs [--rounds 7] [--per-round 200]
+ * Variants are interleaved round by round (the machine is shared). Servers listen on 127.0.0.1 only
+ * and are closed at the end.
+ * Ratios are paired: the median over rounds of (variant / baseline) within the same round.
+ * Usage: node test/bench/transport.bench.mjs [--rounds 31] [--per-round 40]
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -21,8 +24,8 @@ const option = (name, fallback) => {
   const at = args.indexOf(`--${name}`);
   return at === -1 ? fallback : Number(args[at + 1]);
 };
-const ROUNDS = option('rounds', 7);
-const PER_ROUND = option('per-round', 200);
+const ROUNDS = option('rounds', 31);
+const PER_ROUND = option('per-round', 40);
 const WARMUP = 100;
 
 if (process.env.CARBONCP_BENCH_CHILD === undefined) {
@@ -40,14 +43,12 @@ if (process.env.CARBONCP_BENCH_CHILD === undefined) {
   }
   const ms = (x) => x.toFixed(3);
   console.log(`node ${process.version}, ${ROUNDS} rounds x ${PER_ROUND} sequential round trips, ${TENSOR_BYTES} B each way`);
-  console.log('| masking | variant | median ms/RT | best round ms/RT | GB/s (2x bytes / median) | vs bare ws | vs raw TCP |');
+  console.log('| masking | variant | median ms/RT | best round ms/RT | GB/s (2x bytes / median) | vs bare ws (paired) | vs raw TCP (paired) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {
-    const tcp = r.variants.find((v) => v.name === 'raw TCP echo').median;
-    const ws = r.variants.find((v) => v.name === 'bare ws echo').median;
     for (const v of r.variants) {
       const gbps = (2 * TENSOR_BYTES) / (v.median / 1e3) / 1e9;
-      console.log(`| ${r.masking} | ${v.name} | ${ms(v.median)} | ${ms(v.best)} | ${gbps.toFixed(2)} | ${(v.median / ws).toFixed(2)}x | ${(v.median / tcp).toFixed(2)}x |`);
+      console.log(`| ${r.masking} | ${v.name} | ${ms(v.median)} | ${ms(v.best)} | ${gbps.toFixed(2)} | ${v.vsWs.toFixed(2)}x | ${v.vsTcp.toFixed(2)}x |`);
     }
     console.log(`\n${r.masking}: ${r.detail}; aligned tensor views on receive: ${r.alignedViews}`);
   }
@@ -114,17 +115,31 @@ function sendParts(ws, parts) {
   parts.forEach((part, i) => ws.send(part, { binary: true, fin: i === parts.length - 1 }));
 }
 
-/** Runs `roundTrip` WARMUP times, then ROUNDS x PER_ROUND times; ms per round trip per round. */
-async function measure(roundTrip) {
-  for (let i = 0; i < WARMUP; i++) await roundTrip();
-  const perRound = [];
+/**
+ * Runs every variant's round trip WARMUP times, then ROUNDS rounds of PER_ROUND round trips each,
+ * interleaving the variants round by round so that load from other processes on this shared
+ * machine falls on all of them alike. Returns ms per round trip: median and best round.
+ */
+async function measureInterleaved(variants) {
+  for (const v of variants) for (let i = 0; i < WARMUP; i++) await v.roundTrip();
+  const perRound = variants.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < PER_ROUND; i++) await roundTrip();
-    perRound.push(Number(process.hrtime.bigint() - start) / 1e6 / PER_ROUND);
+    for (const [k, v] of variants.entries()) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < PER_ROUND; i++) await v.roundTrip();
+      perRound[k].push(Number(process.hrtime.bigint() - start) / 1e6 / PER_ROUND);
+    }
   }
-  const sorted = [...perRound].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)], best: sorted[0] };
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const pairedRatio = (k, base) => median(perRound[k].map((x, r) => x / perRound[base][r]));
+  // Variant 0 is raw TCP and variant 1 bare ws: the two baselines.
+  return variants.map((v, k) => ({
+    name: v.name,
+    median: median(perRound[k]),
+    best: Math.min(...perRound[k]),
+    vsTcp: pairedRatio(k, 0),
+    vsWs: pairedRatio(k, 1),
+  }));
 }
 
 async function rawTcp() {
@@ -145,20 +160,22 @@ async function rawTcp() {
       pending();
     }
   });
-  const result = await measure(
-    () =>
+  return {
+    name: 'raw TCP echo',
+    roundTrip: () =>
       new Promise((resolve) => {
         pending = resolve;
         client.write(payload);
       }),
-  );
-  client.destroy();
-  await new Promise((resolve) => server.close(resolve));
-  return result;
+    close: async () => {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /** A ws server running `onMessage`, a connected client, and a measured round trip. */
-async function overWs(onMessage, roundTrip) {
+async function overWs(name, onMessage, roundTrip) {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((resolve) => server.once('listening', resolve));
   server.on('connection', (ws) => ws.on('message', (data) => onMessage(ws, data)));
@@ -169,19 +186,20 @@ async function overWs(onMessage, roundTrip) {
   });
   let pending;
   client.on('message', (data) => pending(data));
-  const result = await measure(
-    () =>
+  return {
+    name,
+    roundTrip: () =>
       new Promise((resolve) => {
-        const onReply = (check) => {
+        roundTrip(client, (check) => {
           pending = (data) => resolve(check(data));
-        };
-        roundTrip(client, onReply);
+        });
       }),
-  );
-  client.close();
-  for (const ws of server.clients) ws.terminate();
-  await new Promise((resolve) => server.close(resolve));
-  return result;
+    close: async () => {
+      client.close();
+      for (const ws of server.clients) ws.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 let alignedViews = 0;
@@ -195,39 +213,36 @@ function checkResponse(data) {
 }
 
 const masking = maskingInUse();
-const variants = [];
-variants.push({ name: 'raw TCP echo', ...(await rawTcp()) });
-variants.push({
-  name: 'bare ws echo',
-  ...(await overWs(
+let nextId = 1;
+const setups = [
+  await rawTcp(),
+  await overWs(
+    'bare ws echo',
     (ws, data) => ws.send(data),
-    (client, expect) => {
-      expect((data) => {
+    (client, onReply) => {
+      onReply((data) => {
         if (data.length !== TENSOR_BYTES) throw new Error('short echo');
       });
       client.send(payload);
     },
-  )),
-});
-let nextId = 1;
-variants.push({
-  name: 'carboncp frame (encodeFrame)',
-  ...(await overWs(
+  ),
+  await overWs(
+    'carboncp frame (encodeFrame)',
     (ws, data) => ws.send(encodeFrame(response(decodeFrame(data)))),
-    (client, expect) => {
-      expect(checkResponse);
+    (client, onReply) => {
+      onReply(checkResponse);
       client.send(encodeFrame(request(nextId++)));
     },
-  )),
-});
-variants.push({
-  name: 'carboncp frame (encodeFrameParts as ws fragments)',
-  ...(await overWs(
+  ),
+  await overWs(
+    'carboncp frame (encodeFrameParts as ws fragments)',
     (ws, data) => sendParts(ws, encodeFrameParts(response(decodeFrame(data)))),
-    (client, expect) => {
-      expect(checkResponse);
+    (client, onReply) => {
+      onReply(checkResponse);
       sendParts(client, encodeFrameParts(request(nextId++)));
     },
-  )),
-});
+  ),
+];
+const variants = await measureInterleaved(setups);
+for (const setup of setups) await setup.close();
 console.log(JSON.stringify({ masking: masking.active, detail: masking.detail, alignedViews: `${alignedViews}/${received}`, variants }));

@@ -12,6 +12,11 @@
  *   12..15 JSON header length in bytes (u32)
  *   16..   JSON header (UTF-8), then the raw tensor bytes of every tensor in header order,
  *          each exactly `parameters.binary_data_size` bytes, nothing after the last one.
+ *
+ * The encoder pads the JSON header with spaces (valid JSON whitespace, counted in the header
+ * length) so the first tensor starts at a multiple of 8 bytes from the frame start; decoders never
+ * rely on that. Flags must be 0 in version 1. A frame carries no total length: on a byte stream
+ * the reader adds the tensors' binary_data_size to find the end (see FrameReader).
  */
 export const PROTOCOL_VERSION = 1;
 export const FRAME_MAGIC = 0x57504343; // "CCPW" read as a little-endian u32
