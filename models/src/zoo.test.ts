@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel, isCarboncpError } from '@carboncp/core';
@@ -126,6 +127,33 @@ describe('ensureModel', () => {
     const before = await stat(path);
     expect(await ensureModel('mobilenetv2', { cacheDir })).toBe(path);
     expect((await stat(path)).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('never lets another process see a partial file', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'carboncp-zoo-'));
+    dirs.push(cacheDir);
+    const expectedSize = (await buildModel('mobilenetv2')).byteLength;
+    const target = join(cacheDir, 'mobilenetv2.v1.onnx');
+    // A separate process polls the target path while this one writes it, and reports every
+    // size it saw until the file is complete; an in-place write would show partial sizes.
+    const watcher = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { statSync } from 'node:fs';
+      const seen = new Set();
+      const end = Date.now() + 60000;
+      process.stdout.write('ready\\n');
+      while (Date.now() < end && !seen.has(${expectedSize})) {
+        try { seen.add(statSync(${JSON.stringify(target)}).size); } catch {}
+      }
+      process.stdout.write(JSON.stringify([...seen]));
+    `]);
+    const closed = new Promise<void>((resolve) => watcher.once('close', () => resolve()));
+    let output = '';
+    const ready = new Promise<void>((resolve) => watcher.stdout.once('data', () => resolve()));
+    watcher.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await ready;
+    await ensureModel('mobilenetv2', { cacheDir });
+    await closed;
+    expect(JSON.parse(output.slice(output.indexOf('\n') + 1))).toEqual([expectedSize]);
   });
 
   it('reports a cache directory it cannot write to', async () => {
