@@ -127,6 +127,25 @@ describe('ModelBuilder', () => {
     ]);
   });
 
+  it('writes FP16 and INT64 initializers that onnxruntime reads back', async () => {
+    // Normal, negative, largest finite, subnormal (6e-6) and an inexact value; fp16 keeps 11 bits.
+    const values = [0, 1, -2.5, 65504, 6e-6, 0.1, -1234.5];
+    const bytes = new ModelBuilder({ name: 'fp16' })
+      .input('x', 'FP32', [values.length])
+      .initializer('h', 'FP16', [values.length], values)
+      .initializer('i', 'INT64', [2], [-3n, 2 ** 40])
+      .node('Cast', ['h'], ['hf'], { to: 1 })
+      .node('Add', ['x', 'hf'], ['y'])
+      .node('Identity', ['i'], ['ints'])
+      .output('y', 'FP32', [values.length])
+      .output('ints', 'INT64', [2])
+      .toBytes();
+    const out = await run(bytes, { x: new ort.Tensor('float32', new Float32Array(values.length), [values.length]) });
+    const got = Array.from(out.y.data as Float32Array);
+    values.forEach((v, i) => expect(Math.abs(got[i] - v)).toBeLessThanOrEqual(Math.max(Math.abs(v) * 2 ** -11, 2 ** -24)));
+    expect(Array.from(out.ints.data as BigInt64Array)).toEqual([-3n, 2n ** 40n]);
+  });
+
   it('types attributes: integers, floats, forced floats, strings, lists', () => {
     const T = AttributeProto_AttributeType;
     expect(makeAttribute('a', 3).type).toBe(T.INT);
@@ -142,6 +161,7 @@ describe('ModelBuilder', () => {
   it('rejects bad input with clear CarboncpErrors', () => {
     expect(() => makeTensor('w', 'FP32', [2, 2], [1, 2, 3])).toThrow(/'w': 3 values given, but dims \[2, 2\] hold 4/);
     expect(() => makeTensor('w', 'FP32', [-1], [])).toThrow(CarboncpError);
+    expect(() => makeTensor('shape', 'INT64', [2], [1, 2.5])).toThrow(/element 1 is 2.5, not an integer, but the type is INT64/);
     expect(() => makeTensor('w', 'NOPE' as never, [1], [1])).toThrow(/unknown element type 'NOPE'/);
     expect(() => makeAttribute('a', [])).toThrow(/empty list/);
     expect(() => new ModelBuilder({ name: 'dup' }).input('x', 'FP32', [1]).input('x', 'FP32', [1])).toThrow(/'x' is defined twice/);

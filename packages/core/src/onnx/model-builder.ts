@@ -119,8 +119,7 @@ export type TensorData =
   | Int16Array
   | Int32Array
   | BigInt64Array
-  | number[]
-  | bigint[]
+  | (number | bigint)[]
   | boolean[]
   | RandomSpec;
 
@@ -167,6 +166,14 @@ function encodeTensorData(name: string, dtype: ElemType, dims: number[], data: T
     const copy = new Uint8Array(values.byteLength);
     copy.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     return copy;
+  }
+  if (dtype.startsWith('INT') || dtype === 'UINT8') {
+    for (let i = 0; i < count; i++) {
+      const v = values[i];
+      if (typeof v === 'number' && !Number.isInteger(v)) {
+        throw new CarboncpError('CARBONCP_BAD_TENSOR', `tensor '${name}': element ${i} is ${v}, not an integer, but the type is ${dtype}`);
+      }
+    }
   }
   const bytes = new Uint8Array(count * elemTypeBytes(dtype));
   const view = new DataView(bytes.buffer);
