@@ -16,6 +16,12 @@ const WIRE_TYPE = new Map<string, DataType>(Object.entries(ORT_TYPE).map(([wire,
 export interface OrtRuntimeOptions {
   /** Threads per session (onnxruntime's intraOpNumThreads); default: onnxruntime's choice. */
   intraOpNumThreads?: number;
+  /**
+   * Let idle onnxruntime worker threads busy-wait for the next run (onnxruntime's default).
+   * Default false here: on a device, spinning burns energy and steals the cores that the rest of
+   * the app (and, in the demo, the server's tail) needs between requests.
+   */
+  allowSpinning?: boolean;
 }
 
 /** Runs ONNX bytes with onnxruntime-node on the CPU (an edge device has no server GPU). */
@@ -28,6 +34,7 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
       session = await ort.InferenceSession.create(bytes, {
         executionProviders: ['cpu'],
         ...(this.options.intraOpNumThreads ? { intraOpNumThreads: this.options.intraOpNumThreads } : {}),
+        extra: { session: { intra_op: { allow_spinning: this.options.allowSpinning ? '1' : '0' } } },
       });
     } catch (error) {
       throw new CarboncpError('CARBONCP_BAD_MODEL', `onnxruntime cannot load ${label}: ${(error as Error).message}`, {
