@@ -80,6 +80,10 @@ describe('generated models', () => {
       expect(Buffer.compare(Buffer.from(bytes), Buffer.from(again))).toBe(0);
       expect(generatedParameterCount(name)).toBe(expected[name].parameters);
 
+      // A cache file from an older generator must carry an older version in its name.
+      const cached = await readFile(await ensureModel(name));
+      expect(Buffer.compare(cached, Buffer.from(bytes)), `stale ${name} in the cache: bump its version in registry.ts`).toBe(0);
+
       const outputs = await runModel(bytes, getZooModel(name).inputShapes);
       const output = outputs[expected[name].output];
       expect(output.dims).toEqual(expected[name].dims);
