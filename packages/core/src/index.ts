@@ -6,7 +6,7 @@ export { loadModel, sha256Hex, type LoadedModel, type TensorInfo } from './model
 export { partition, getPlan, extractPlan } from './partition.js';
 export { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionOptions, type Plan } from './plan/plan-types.js';
 export { nodeFlops, type FlopsContext } from './flops/op-flops.js';
-export { parseInputShapeSpecs, resolveInputShapes, validateInputShapes } from './shapes/input-shapes.js';
+export { inputsNeedingShapes, parseInputShapeSpecs, resolveInputShapes, validateInputShapes } from './shapes/input-shapes.js';
 export { BATCH_DIM } from './shapes/shape-table.js';
 // The fluent ONNX builder (model zoo generators and tests build graphs with it).
 export * from './onnx/model-builder.js';

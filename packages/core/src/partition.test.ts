@@ -6,6 +6,8 @@ import { getPlan, partition } from './partition.js';
 import type { Partition } from './plan/plan-types.js';
 import { partitionWithProbe } from './node/partition-with-probe.js';
 import { verifyPlans } from './node/verify.js';
+import { ocrModelPath } from './node/ocr-model-path.js';
+import { readModelFile } from './node/read-model.js';
 
 /** Crossing sets of the split plans, keyed by id, for compact assertions. */
 function crossingSets(p: Partition): Record<string, string[]> {
@@ -180,6 +182,26 @@ describe('cut enumeration on hand-built graphs', () => {
     const other = await partition(await loadModel(encodeModel(changed)));
     expect(other.model.digest).not.toBe(one.model.digest);
     for (const [i, plan] of other.plans.entries()) expect(plan.digest).not.toBe(one.plans[i].digest);
+  });
+
+  it('digests depend on the model bytes and the cut only: not on input shapes, nor on a probe', async () => {
+    const cls = await readModelFile(ocrModelPath('ch_ppocr_mobile_v2.0_cls_infer.onnx'));
+    const small = await partitionWithProbe(cls, { inputShapes: { x: [1, 3, 48, 192] } });
+    const large = await partitionWithProbe(cls, { inputShapes: { x: [2, 3, 64, 256] } });
+    const bare = await partition(cls);
+    const split = small.plans.find((p) => p.kind === 'split' && p.crossing[0].source === 'head')!;
+    // The probes really did measure different crossing shapes...
+    expect(getPlan(large, split.id).crossing[0].shape).not.toEqual(split.crossing[0].shape);
+    expect(getPlan(bare, split.id).crossing[0].shape).toBeNull();
+    // ...and the digests are the same.
+    expect(large.plans.map((p) => [p.id, p.digest])).toEqual(small.plans.map((p) => [p.id, p.digest]));
+    expect(bare.plans.map((p) => [p.id, p.digest])).toEqual(small.plans.map((p) => [p.id, p.digest]));
+    expect(new Set(small.plans.map((p) => p.digest)).size).toBe(small.plans.length);
+    const changed = decodeModel(cls.bytes);
+    changed.producerVersion = 'changed';
+    const other = await partition(await loadModel(encodeModel(changed), cls.name));
+    expect(other.plans.map((p) => p.id)).toEqual(small.plans.map((p) => p.id));
+    for (const [i, plan] of other.plans.entries()) expect(plan.digest).not.toBe(small.plans[i].digest);
   });
 
   it('unknown plan ids are CARBONCP_UNKNOWN_PLAN listing the valid ones', async () => {

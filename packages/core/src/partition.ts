@@ -15,7 +15,7 @@ function crossingTensor(analysis: ModelAnalysis, name: string, source: 'input' |
   return {
     name,
     dtype: known?.dtype ?? 'UNKNOWN',
-    shape: known?.shape ?? [],
+    shape: known?.shape ?? null,
     bytesPerSample: analysis.shapes.bytesPerSample(name),
     source,
   };
@@ -26,7 +26,10 @@ const sum = (crossing: CrossingTensor[]): number => crossing.reduce((total, c) =
 /**
  * Lists every plan of a model: 'server' (all on the server), one 'split-<k>' per cut whose
  * crossing set has at most maxWidth tensors, and 'device' (all on the device). Shapes come from
- * the model's declarations and options.valueShapes (a probe run); nothing is guessed.
+ * the model's declarations, options.inputShapes and options.valueShapes (a probe run); nothing
+ * is guessed, so without a probe a crossing shape may be partly symbolic or unknown (null), with
+ * NaN sizes and FLOPs. Dtypes the model leaves out are propagated from its inputs. Plan ids,
+ * crossing sets and digests depend only on the model bytes.
  */
 export async function partition(model: LoadedModel, options: PartitionOptions = {}): Promise<Partition> {
   const maxWidth = options.maxWidth ?? DEFAULT_MAX_WIDTH;

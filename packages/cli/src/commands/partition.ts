@@ -103,8 +103,9 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MiB`;
 }
 
-function formatShape(shape: (number | string)[]): string {
-  return `[${shape.join(',')}]`;
+/** A shape of unknown rank (partitioned without a probe) shows as [?]. */
+function formatShape(shape: (number | string)[] | null): string {
+  return shape === null ? '[?]' : `[${shape.join(',')}]`;
 }
 
 function mflops(flops: number): string {

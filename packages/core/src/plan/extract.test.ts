@@ -111,4 +111,30 @@ describe('extractPlan', () => {
     const results = await verifyPlans(p, { plans: picked, tol: 1e-4, inputShapes: { x: [1, 3, 48, 192] } });
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
   });
+
+  it('PP-OCR classifier partitioned without a probe: typed, shape-free tail inputs; halves run at 48x192 and 64x256', async () => {
+    const source = await loadModel(await readFile(ocrModelPath('ch_ppocr_mobile_v2.0_cls_infer.onnx')), 'cls');
+    const p = await partition(source);
+    const splits = p.plans.filter((plan) => plan.kind === 'split');
+    const picked = [splits[0], splits[Math.floor(splits.length / 2)], splits[splits.length - 1]];
+    for (const plan of picked) {
+      expect(plan.bytesPerSample).toBeNaN();
+      const tail = decodeModel(extractPlan(p, plan).tail!);
+      for (const input of tail.graph!.input) {
+        const type = input.type!.value;
+        expect(type.case).toBe('tensorType');
+        if (type.case !== 'tensorType') continue;
+        expect(type.value.elemType, input.name).toBe(1);
+        const crossing = plan.crossing.find((c) => c.name === input.name)!;
+        // Rank unknown: no shape at all, so any crossing size is accepted.
+        if (crossing.shape === null) expect(type.value.shape, input.name).toBeUndefined();
+        else expect(type.value.shape!.dim.every((d) => d.value.case === 'dimValue' || d.value.case === 'dimParam')).toBe(true);
+      }
+    }
+    for (const dims of [[1, 3, 48, 192], [2, 3, 64, 256]]) {
+      const results = await verifyPlans(p, { plans: picked.map((plan) => plan.id), tol: 1e-4, seed: 3, inputShapes: { x: dims } });
+      expect(results.map((r) => r.ok), `x ${dims.join('x')}`).toEqual([true, true, true]);
+      for (const r of results) expect(r.maxAbsDiff).toBeLessThan(1e-4);
+    }
+  });
 });

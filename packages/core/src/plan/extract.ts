@@ -73,8 +73,17 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
     }
     return makeValueInfoFor(name, known.dtype, known.shape);
   };
-  const crossingInfo = (c: Plan['crossing'][number]): ValueInfoProto =>
-    makeValueInfoFor(c.name, c.dtype, c.shape.length === 0 && Number.isNaN(c.bytesPerSample) ? undefined : c.shape);
+  // Symbolic dims become dim_param and an unknown rank no shape at all, so a tail partitioned
+  // without a probe accepts the crossing tensors of any input size.
+  const crossingInfo = (c: Plan['crossing'][number]): ValueInfoProto => {
+    if (c.dtype === 'UNKNOWN') {
+      throw new CarboncpError(
+        'CARBONCP_SHAPE_UNKNOWN',
+        `cut '${plan.id}': the type of crossing tensor '${c.name}' is unknown (an op carboncp has no dtype rule for), so the ${spec.part} cannot declare it; partition with a probe run (partitionWithProbe, or the CLI's default)`,
+      );
+    }
+    return makeValueInfoFor(c.name, c.dtype, c.shape ?? undefined);
+  };
   const graphInput = new Map(graph.input.map((v) => [v.name, v]));
   const graphOutput = new Map(graph.output.map((v) => [v.name, v]));
   const crossing = new Map(plan.crossing.map((c) => [c.name, c]));

@@ -3,10 +3,16 @@ import type { LoadedModel } from '../model/load-model.js';
 
 export interface CrossingTensor {
   name: string;
+  /** Known without a probe for every op with a dtype rule (see shapes/dtype-inference.ts); 'UNKNOWN' otherwise. */
   dtype: DType;
-  /** Batch dimension kept symbolic, e.g. ['N', 64, 56, 56]; [] when the shape is unknown. */
-  shape: (number | string)[];
-  /** NaN only if the shape is truly unknown. */
+  /**
+   * Batch dimension kept symbolic, e.g. ['N', 64, 56, 56]. Other dims are numbers where the
+   * model declares them or a probe measured them, and symbolic (the model's dim_param, or '?')
+   * where they depend on the request's input shapes. null: the rank is unknown (partitioned
+   * without a probe, and the model declares nothing for this tensor). [] is a scalar.
+   */
+  shape: (number | string)[] | null;
+  /** NaN when any dim but the batch is not a number (or the dtype is unknown): the size depends on the request. */
   bytesPerSample: number;
   /** 'input': a raw model input the tail needs; the device sends it as is. */
   source: 'input' | 'head';
@@ -18,7 +24,7 @@ export interface Plan {
   kind: 'device' | 'server' | 'split';
   /** What the device sends: the model inputs for 'server', [] for 'device'. */
   crossing: CrossingTensor[];
-  /** Sum over crossing. */
+  /** Sum over crossing; NaN when some crossing size is unknown. */
   bytesPerSample: number;
   /** FLOPs per sample (a multiply-add counts 2); NaN where a needed shape is unknown. */
   headFlops: number;
@@ -30,7 +36,11 @@ export interface Plan {
   headOutputs: string[];
   /** Graph outputs the tail produces. */
   tailOutputs: string[];
-  /** sha256 hex over the source model digest and the cut. */
+  /**
+   * sha256 hex over the source model digest and the cut's definition (id, crossing names and
+   * sources, head/tail outputs): the same for the same model bytes whatever input shapes, probe
+   * or none, were used to partition.
+   */
   digest: string;
 }
 

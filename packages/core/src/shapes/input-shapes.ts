@@ -35,6 +35,17 @@ export function validateInputShapes(model: LoadedModel, inputShapes: Record<stri
 }
 
 /**
+ * The inputs whose size the model leaves open beyond the batch (a symbolic dim after the first)
+ * and for which no shape is given: a probe run cannot size them, so without shapes a partition
+ * is made without a probe (cut sizes unknown).
+ */
+export function inputsNeedingShapes(model: LoadedModel, inputShapes: Record<string, number[]> | undefined): string[] {
+  return model.inputs
+    .filter((input) => !inputShapes?.[input.name] && input.shape.some((d, i) => typeof d !== 'number' && i > 0))
+    .map((input) => input.name);
+}
+
+/**
  * Concrete shapes for every input: the user's where given; otherwise the declared shape with a
  * symbolic leading (batch) dim set to 1. Any other symbolic dim needs the user to choose.
  */

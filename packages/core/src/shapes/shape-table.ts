@@ -1,5 +1,6 @@
 import { bytesPerElement, dtypeOfElemType, tensorTypeInfo, type DType } from '../onnx/dtype.js';
 import type { GraphIndex } from '../graph/graph-index.js';
+import { inferOutputDtypes } from './dtype-inference.js';
 
 /** The symbol the partitioner writes for the batch dimension of every tensor it reports. */
 export const BATCH_DIM = 'N';
@@ -8,7 +9,8 @@ export interface ValueShape {
   dtype: DType;
   /**
    * Batch dimension as BATCH_DIM when the value has one; other symbolic dims as the model names
-   * them; undefined when only the dtype is known.
+   * them ('?' for a dim the model leaves unnamed); undefined when the rank is unknown (only the
+   * dtype is known). [] is a scalar.
    */
   shape: (number | string)[] | undefined;
 }
@@ -26,7 +28,9 @@ export interface ShapeSources {
 /**
  * What is known about every value's type and shape, from the model's own declarations
  * (graph inputs/outputs, value_info, initializer dims) and, taking precedence, a probe run.
- * Nothing is inferred: a value no source describes stays unknown.
+ * Shapes are never inferred: a value no source describes has an unknown shape. Element types
+ * the sources leave out are propagated through the graph (see dtype-inference.ts), since they
+ * are fixed by the model itself.
  */
 export class ShapeTable {
   private readonly table = new Map<string, ValueShape>();
@@ -55,6 +59,25 @@ export class ShapeTable {
       const dtype = sources.valueTypes?.get(name) ?? this.table.get(name)?.dtype ?? 'UNKNOWN';
       const batched = sources.batchValues?.has(name) ?? false;
       this.table.set(name, { dtype, shape: dims.map((d, i) => (i === 0 && batched ? BATCH_DIM : d)) });
+    }
+    this.propagateDtypes(index);
+  }
+
+  /** Fills in unknown dtypes of node outputs, in topological order so inputs come first. */
+  private propagateDtypes(index: GraphIndex): void {
+    const dtypeOf = (name: string | undefined): DType | undefined => {
+      const dtype = name ? this.table.get(name)?.dtype : undefined;
+      return dtype === 'UNKNOWN' ? undefined : dtype;
+    };
+    for (const info of index.nodes) {
+      const node = info.node;
+      if (node.output.every((name) => name === '' || dtypeOf(name) !== undefined)) continue;
+      const inferred = inferOutputDtypes(node, (i) => dtypeOf(node.input[i]));
+      node.output.forEach((name, i) => {
+        const dtype = inferred[i];
+        if (name === '' || dtype === undefined || dtypeOf(name) !== undefined) return;
+        this.table.set(name, { dtype, shape: this.table.get(name)?.shape });
+      });
     }
   }
 
