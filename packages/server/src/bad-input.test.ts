@@ -1,5 +1,5 @@
 import type { Partition, Plan } from '@carboncp/core';
-import { FRAME_MAGIC, MessageType, encodeFrame, tensorFromArray, tensorToArray, type WireTensor } from '@carboncp/protocol';
+import { FRAME_MAGIC, MessageType, encodeFrame, tensorFromArray, tensorToArray, type InferRequestMessage, type WireTensor } from '@carboncp/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type CarboncpServer } from './index.js';
 import {
@@ -13,7 +13,7 @@ import {
   loadClsPartition,
   middleSplit,
 } from './testing/fixtures.js';
-import { writeFragileModel } from './testing/fragile-model.js';
+import { writeFragileModels } from './testing/fragile-model.js';
 import { TestClient } from './testing/ws-test-client.js';
 
 const TOKEN = 'test-token-7f3a';
@@ -24,15 +24,15 @@ let split: Plan;
 let splitInputs: WireTensor[];
 let server: CarboncpServer;
 let witness: TestClient;
-let fragile: Awaited<ReturnType<typeof writeFragileModel>>;
+let fragile: Awaited<ReturnType<typeof writeFragileModels>>;
 
 beforeAll(async () => {
   partition = await loadClsPartition();
   split = middleSplit(partition);
   splitInputs = await crossingFor(partition, split, clsInputs(partition, 11));
-  fragile = await writeFragileModel();
+  fragile = await writeFragileModels();
   server = await startServer({
-    models: [CLS_PATH, fragile.path],
+    models: [CLS_PATH, fragile.fragilePath, fragile.lookupPath],
     inputShapes: CLS_INPUT_SHAPES,
     port: 0,
     token: TOKEN,
@@ -206,29 +206,43 @@ describe('request-level bad input gets an error frame with the request id; the c
     expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
   });
 
-  it('a tail that throws in onnxruntime: CARBONCP_INTERNAL with its message, server keeps serving', async () => {
-    const model = server.models.get('fragile');
-    expect(model).toBeDefined();
+  /** The first split of a served model whose tail reads a head output. */
+  function headSplit(name: string): { body: (x: WireTensor) => InferRequestMessage; crossing: string } {
+    const model = server.models.get(name);
+    expect(model, name).toBeDefined();
     const plan = [...model!.servable.values()].find((p) => p.kind === 'split' && p.crossing[0]?.source === 'head');
-    expect(plan, 'fragile model split plan').toBeDefined();
-    const x = tensorFromArray(plan!.crossing[0].name, Float32Array.from([1, -2, 3, -4, 5, -6, 7, -8]), [2, 4]);
-    const body = {
-      model_name: 'fragile',
-      plan_id: plan!.id,
-      plan_digest: plan!.digest,
-      model_digest: model!.loaded.digest,
-      inputs: [x],
+    expect(plan, `${name} split plan`).toBeDefined();
+    return {
+      crossing: plan!.crossing[0].name,
+      body: (x) => ({ model_name: name, plan_id: plan!.id, plan_digest: plan!.digest, model_digest: model!.loaded.digest, inputs: [x] }),
     };
-    const id = client.sendInfer(body);
+  }
+
+  it('a shape onnxruntime rejects inside the tail: CARBONCP_BAD_TENSOR with its message, server keeps serving', async () => {
+    const { body, crossing } = headSplit('fragile');
+    // [2, 4] passes the crossing check ([N, 4]); the tail's Reshape to [1, 4] refuses it.
+    const id = client.sendInfer(body(tensorFromArray(crossing, Float32Array.from([1, -2, 3, -4, 5, -6, 7, -8]), [2, 4])));
     const error = expectError(await client.answer(id));
-    expect(error.code).toBe('CARBONCP_INTERNAL');
-    expect(error.message).toMatch(/failed in onnxruntime/);
-    expect(error.message.length).toBeGreaterThan(60);
+    expect(error.code).toBe('CARBONCP_BAD_TENSOR');
+    expect(error.request_id).toBe(id);
+    expect(error.message).toMatch(/onnxruntime rejected the input tensors \(r FP32 \[2, 4\]\).*cannot be reshaped to the requested shape/s);
     // Batch size 1 is what the Reshape accepts: the same tail then answers.
     // The tail here is the Reshape alone (the head ran Relu): it returns the crossing values.
-    const ok = expectResponse(await client.infer({ ...body, inputs: [tensorFromArray(x.name, Float32Array.from([1, 2, 3, 4]), [1, 4])] }));
+    const ok = expectResponse(await client.infer(body(tensorFromArray(crossing, Float32Array.from([1, 2, 3, 4]), [1, 4]))));
     expect(ok.body.outputs[0].shape).toEqual([1, 4]);
     expect(Array.from(tensorToArray(ok.body.outputs[0]) as Float32Array)).toEqual([1, 2, 3, 4]);
+    await witnessIsServed();
+  });
+
+  it('a tail that fails in onnxruntime for another reason: CARBONCP_INTERNAL with its message, server keeps serving', async () => {
+    const { body, crossing } = headSplit('lookup');
+    const id = client.sendInfer(body(tensorFromArray(crossing, BigInt64Array.from([1n, 7n]), [2], 'INT64')));
+    const error = expectError(await client.answer(id));
+    expect(error.code).toBe('CARBONCP_INTERNAL');
+    expect(error.request_id).toBe(id);
+    expect(error.message).toMatch(/failed in onnxruntime.*out of data bounds/s);
+    const ok = expectResponse(await client.infer(body(tensorFromArray(crossing, BigInt64Array.from([3n, 0n]), [2], 'INT64'))));
+    expect(Array.from(tensorToArray(ok.body.outputs[0]) as Float32Array)).toEqual([40, 10]);
     await witnessIsServed();
   });
 });

@@ -1,14 +1,14 @@
 /**
  * The models a server serves: every .onnx file named on the command line or found in a named
  * directory, loaded and partitioned once at startup so that plan ids and digests are known
- * before the first client says hello. The partition depends only on the model bytes, so the
- * device, partitioning the same file, arrives at the same ids and digests.
+ * before the first client says hello. Plan ids and digests depend only on the model bytes, so the
+ * device, partitioning the same file with whatever input shapes, arrives at the same ones.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import type { LoadedModel, Partition, Plan } from '@carboncp/core';
-import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
-import { CarboncpError, isCarboncpError } from '@carboncp/protocol';
+import { inputsNeedingShapes, partition as partitionWithoutProbe, type LoadedModel, type Partition, type Plan } from '@carboncp/core';
+import { needsProbe, partitionWithProbe, readModelFile } from '@carboncp/core/node';
+import { CarboncpError } from '@carboncp/protocol';
 
 export interface ServedModel {
   name: string;
@@ -55,14 +55,29 @@ export async function findModelFiles(paths: readonly string[]): Promise<{ name: 
 }
 
 /**
- * Input shapes for the partition probe, by model name: the plan digests cover the crossing
- * shapes, so for a model with symbolic non-batch dims both sides must probe with the same
- * shapes (the batch size itself does not matter; it stays symbolic).
+ * Input shapes by model name, optional. Plan ids and digests depend only on the model bytes, so
+ * shapes never have to match the device's. With shapes, the server probes the model and checks
+ * every request's crossing tensors against the exact cut shapes (batch size aside). Without
+ * them, a model whose inputs have symbolic non-batch dims (images of any size) is partitioned
+ * without a probe: requests are checked for dtype, rank where known and fixed dims, and
+ * onnxruntime checks the rest.
  */
 export type ModelInputShapes = Record<string, Record<string, number[]>>;
 
 /** The inputShapes key whose shapes apply to every model that has an input of that name. */
 export const ANY_MODEL = '*';
+
+async function partitionServedModel(loaded: LoadedModel, shapes: Record<string, number[]> | undefined, log: (line: string) => void): Promise<Partition> {
+  const options = shapes ? { inputShapes: shapes } : {};
+  const unsized = inputsNeedingShapes(loaded, shapes);
+  if (unsized.length === 0 || !needsProbe(loaded, options)) return partitionWithProbe(loaded, options);
+  const open = unsized.map((name) => `${name} [${loaded.inputs.find((i) => i.name === name)!.shape.join(', ')}]`).join(', ');
+  log(
+    `model ${loaded.name}: cut sizes are unknown until input shapes are given (${open}; e.g. --input-shape ${loaded.name}:${unsized[0]}=...); ` +
+      'requests are checked for dtype, rank where known and fixed dims, onnxruntime checks the rest',
+  );
+  return partitionWithoutProbe(loaded, options);
+}
 
 export async function loadServedModels(
   paths: readonly string[],
@@ -83,20 +98,7 @@ export async function loadServedModels(
     const shared = Object.entries(inputShapes[ANY_MODEL] ?? {}).filter(([input]) => loaded.inputs.some((i) => i.name === input));
     const merged = { ...Object.fromEntries(shared), ...inputShapes[name] };
     const shapes = Object.keys(merged).length > 0 ? merged : undefined;
-    let partition: Partition;
-    try {
-      partition = await partitionWithProbe(loaded, shapes ? { inputShapes: shapes } : {});
-    } catch (cause) {
-      if (isCarboncpError(cause, 'CARBONCP_SHAPE_REQUIRED')) {
-        throw new CarboncpError(
-          'CARBONCP_SHAPE_REQUIRED',
-          `model '${name}' (${path}) has symbolic input dims, so its cut shapes (and plan digests) need concrete input shapes: ` +
-            `give the same input shapes the device uses (e.g. --input-shape ${name}:${loaded.inputs[0]?.name ?? 'input'}=1,...). ${cause.message}`,
-          { cause },
-        );
-      }
-      throw cause;
-    }
+    const partition = await partitionServedModel(loaded, shapes, log);
     const servable = new Map(partition.plans.filter((p) => p.kind !== 'device').map((p) => [p.id, p]));
     models.set(name, { name, path, loaded, partition, servable });
     log(`model ${name}: ${path} (sha256 ${loaded.digest.slice(0, 12)}, ${servable.size} servable plans)`);

@@ -11,10 +11,13 @@ export interface ServerOptions {
   /** .onnx files or directories of them; the model name is the file name without .onnx. */
   models: string[];
   /**
-   * Input shapes per model name, for models with symbolic non-batch input dims: plan digests
-   * cover the cut shapes, so give the shapes the device partitions with, e.g.
-   * { 'ppocr-cls': { x: [1, 3, 48, 192] } }. The batch size does not matter. Shapes under the
-   * key '*' apply to every model that has an input of that name.
+   * Optional input shapes per model name, e.g. { 'ppocr-cls': { x: [1, 3, 48, 192] } } (the
+   * batch size does not matter; shapes under the key '*' apply to every model that has an input
+   * of that name). Plan digests do not depend on them. Given, the server probes the model and
+   * checks every request's crossing tensors against the exact cut shapes. Left out for a model
+   * with symbolic non-batch input dims, the server partitions it without a probe and accepts
+   * requests of any size: it checks dtype, rank where known and fixed dims, onnxruntime the
+   * rest (its shape errors come back as CARBONCP_BAD_TENSOR).
    */
   inputShapes?: Record<string, Record<string, number[]>>;
   /** Default 127.0.0.1. */

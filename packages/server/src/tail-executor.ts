@@ -1,18 +1,25 @@
 /**
  * Runs batches of infer jobs on their plan's tail session and answers each job. Sessions come
  * from the LRU cache and are built on first use from the plan's tail, extracted from the source
- * model by core. Any failure inside onnxruntime is answered as CARBONCP_INTERNAL to the jobs of
- * that batch; it never escapes to the process.
+ * model by core. When onnxruntime refuses a request's tensors (a shape or type the tail cannot
+ * take, which a server without input shapes leaves it to find) that request gets
+ * CARBONCP_BAD_TENSOR; any other failure inside onnxruntime is CARBONCP_INTERNAL. A batched run
+ * that fails is retried one request at a time, so each request gets its own answer. Nothing
+ * escapes to the process.
  */
 import { extractPlan } from '@carboncp/core';
 import { createSession, type ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError, isCarboncpError, type WireTensor } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode, isCarboncpError, type WireTensor } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import type { InferJob } from './infer-job.js';
 import type { LatencyWindow } from './latency-window.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SessionCache } from './session-cache.js';
+import { isInputRejection } from './onnxruntime-errors.js';
 import { concatBatch, fromOrtTensor, splitBatch, toOrtTensor } from './tail-tensors.js';
+
+/** The outputs of one job and how many requests shared its run, or why its run failed. */
+type JobOutcome = { outputs: WireTensor[]; batchSize: number } | { error: unknown };
 
 export interface TailSession {
   session: ort.InferenceSession;
@@ -52,9 +59,9 @@ export class TailExecutor {
       return;
     }
     try {
-      let outputs: WireTensor[][];
+      let outcomes: JobOutcome[];
       try {
-        outputs = await this.runBatch(lease.value.session, live, labels);
+        outcomes = await this.runBatch(lease.value.session, live, labels);
       } catch (error) {
         this.fail(live, error, `the tail of ${first.planKey} failed in onnxruntime`);
         return;
@@ -63,11 +70,16 @@ export class TailExecutor {
       const finished = performance.now();
       live.forEach((job, index) => {
         this.ctx.metrics.queueWait.observe(labels, (started - job.receivedAt) / 1000);
-        job.replier.sendResponse(job.requestId, outputs[index], job, {
+        const outcome = outcomes[index];
+        if ('error' in outcome) {
+          this.failRun(job, outcome.error);
+          return;
+        }
+        job.replier.sendResponse(job.requestId, outcome.outputs, job, {
           server_ms: finished - job.receivedAt,
           queue_ms: started - job.receivedAt,
           tail_ms: finished - started,
-          batch_size: live.length,
+          batch_size: outcome.batchSize,
           execution_provider: provider,
         });
         this.ctx.metrics.requests.inc(labels);
@@ -97,34 +109,60 @@ export class TailExecutor {
     return opened;
   }
 
-  /** One session run for the whole batch, split back per job; one run per job when splitting fails. */
-  private async runBatch(session: ort.InferenceSession, jobs: InferJob[], labels: { model: string; plan: string }): Promise<WireTensor[][]> {
+  /**
+   * One session run for the whole batch, split back per job; one run per job when splitting
+   * fails or the batched run throws (then each job's own run decides whether it was at fault).
+   */
+  private async runBatch(session: ort.InferenceSession, jobs: InferJob[], labels: { model: string; plan: string }): Promise<JobOutcome[]> {
     const plan = jobs[0].plan;
     if (jobs.length > 1) {
       const feeds: Record<string, ort.Tensor> = {};
       plan.crossing.forEach((c, i) => {
         feeds[c.name] = toOrtTensor(concatBatch(jobs.map((job) => job.inputs[i])));
       });
-      const result = await this.timedRun(session, feeds, plan.tailOutputs, labels, jobs);
-      const samples = jobs.map((job) => job.samples);
-      const perOutput = plan.tailOutputs.map((name) => splitBatch(name, result[name], samples));
-      if (perOutput.every((parts) => parts !== null)) {
-        this.ctx.metrics.batchSize.observe(labels, jobs.length);
-        return jobs.map((_, j) => perOutput.map((parts) => (parts as WireTensor[])[j]));
+      let result: ort.InferenceSession.OnnxValueMapType | undefined;
+      try {
+        result = await this.timedRun(session, feeds, plan.tailOutputs, labels, jobs);
+      } catch (error) {
+        this.ctx.log(`tail ${jobs[0].planKey}: the batched run failed (${(error as Error)?.message ?? String(error)}); running the batch one request at a time`);
       }
-      this.ctx.log(`tail ${jobs[0].planKey}: an output is not per-sample; running the batch one request at a time`);
+      if (result) {
+        const samples = jobs.map((job) => job.samples);
+        const perOutput = plan.tailOutputs.map((name) => splitBatch(name, result[name], samples));
+        if (perOutput.every((parts) => parts !== null)) {
+          this.ctx.metrics.batchSize.observe(labels, jobs.length);
+          return jobs.map((_, j) => ({ outputs: perOutput.map((parts) => (parts as WireTensor[])[j]), batchSize: jobs.length }));
+        }
+        this.ctx.log(`tail ${jobs[0].planKey}: an output is not per-sample; running the batch one request at a time`);
+      }
     }
-    const answers: WireTensor[][] = [];
+    const outcomes: JobOutcome[] = [];
     for (const job of jobs) {
-      const feeds: Record<string, ort.Tensor> = {};
-      plan.crossing.forEach((c, i) => {
-        feeds[c.name] = toOrtTensor(job.inputs[i]);
-      });
-      const result = await this.timedRun(session, feeds, plan.tailOutputs, labels, [job]);
-      this.ctx.metrics.batchSize.observe(labels, 1);
-      answers.push(plan.tailOutputs.map((name) => fromOrtTensor(name, result[name])));
+      try {
+        const feeds: Record<string, ort.Tensor> = {};
+        plan.crossing.forEach((c, i) => {
+          feeds[c.name] = toOrtTensor(job.inputs[i]);
+        });
+        const result = await this.timedRun(session, feeds, plan.tailOutputs, labels, [job]);
+        this.ctx.metrics.batchSize.observe(labels, 1);
+        outcomes.push({ outputs: plan.tailOutputs.map((name) => fromOrtTensor(name, result[name])), batchSize: 1 });
+      } catch (error) {
+        outcomes.push({ error });
+      }
     }
-    return answers;
+    return outcomes;
+  }
+
+  /** Answers a job whose own run failed: CARBONCP_BAD_TENSOR when onnxruntime refused its tensors. */
+  private failRun(job: InferJob, error: unknown): void {
+    if (!isInputRejection(error)) {
+      this.fail([job], error, `the tail of ${job.planKey} failed in onnxruntime`);
+      return;
+    }
+    const shapes = job.inputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(', ')}]`).join(', ');
+    const message = `model '${job.model.name}' plan '${job.plan.id}': onnxruntime rejected the input tensors (${shapes}): ${(error as Error).message.trim()}`;
+    this.ctx.log(`error ${ErrorCode.BAD_TENSOR}: ${message}`);
+    job.replier.sendError(job.requestId, ErrorCode.BAD_TENSOR, message);
   }
 
   private async timedRun(

@@ -38,6 +38,20 @@ describe('checkCrossingInputs', () => {
     expect(() => checkCrossingInputs(crossing, [tensor])).toThrow(pattern);
   });
 
+  it('partitioned without input shapes: any rank and size passes, the dtype and byte count are still checked', () => {
+    const unsized: CrossingTensor[] = [{ name: 'h', dtype: 'FP32', shape: null, bytesPerSample: Number.NaN, source: 'head' }];
+    const partly: CrossingTensor[] = [{ name: 'h', dtype: 'FP32', shape: ['N', 2, 'H'], bytesPerSample: Number.NaN, source: 'head' }];
+    expect(checkCrossingInputs(unsized, [tensorFromArray('h', seeded(8, 10), [5, 2])])[0].shape).toEqual([5, 2]);
+    expect(checkCrossingInputs(unsized, [tensorFromArray('h', seeded(8, 6), [1, 2, 3])])[0].shape).toEqual([1, 2, 3]);
+    expect(checkCrossingInputs(partly, [tensorFromArray('h', seeded(8, 14), [1, 2, 7])])[0].shape).toEqual([1, 2, 7]);
+    expect(() => checkCrossingInputs(partly, [tensorFromArray('h', seeded(8, 7), [1, 7])])).toThrow(/expected \[N, 2, H\] \(rank 3\)/);
+    expect(() => checkCrossingInputs(partly, [tensorFromArray('h', seeded(8, 21), [1, 3, 7])])).toThrow(/axis 1 must be 2/);
+    expect(() => checkCrossingInputs(unsized, [tensorFromArray('h', new Int32Array(6), [1, 6], 'INT32')])).toThrow(/datatype INT32, expected FP32/);
+    expect(() => checkCrossingInputs(unsized, [{ ...tensorFromArray('h', seeded(8, 6), [1, 6]), shape: [1, 7] }])).toThrow(/carries 24 bytes/);
+    expect(() => checkCrossingInputs(unsized, [])).toThrow(/missing input 'h' \(FP32 \(rank unknown\)\)/);
+    expect(tailIsBatchable(unsized, [{ name: 'y', dtype: 'FP32', shape: ['N', 5] }])).toBe(false);
+  });
+
   it('refuses a tensor sent twice and a missing one', () => {
     const t = tensorFromArray('h', seeded(4, 6), [1, 2, 3]);
     expect(() => checkCrossingInputs(crossing, [t, t])).toThrow(/sent twice/);

@@ -34,14 +34,16 @@ function badTensor(message: string, details?: Record<string, unknown>): Carboncp
   return new CarboncpError('CARBONCP_BAD_TENSOR', message, details ? { details } : {});
 }
 
-function describeShape(shape: readonly (number | string)[]): string {
-  return `[${shape.join(', ')}]`;
+function describeShape(shape: readonly (number | string)[] | null): string {
+  return shape === null ? '(rank unknown)' : `[${shape.join(', ')}]`;
 }
 
 /**
  * Decompresses the request's tensors and checks them against the plan's crossing tensors: the
- * same names (no missing, no extra), the same dtype, the same rank, equal fixed dims, positive
- * integer symbolic dims and a byte size that matches the shape. Returns them in crossing order.
+ * same names (no missing, no extra), the same dtype, the same rank (where the partition knows
+ * it: null is an unknown rank), equal fixed dims, non-negative integer dims and a byte size that
+ * matches the shape. What the partition does not know (a server started without input shapes)
+ * is left to onnxruntime. Returns them in crossing order.
  */
 export function checkCrossingInputs(crossing: readonly CrossingTensor[], received: readonly WireTensor[]): WireTensor[] {
   const byName = new Map<string, WireTensor>();
@@ -68,19 +70,18 @@ export function checkCrossingInputs(crossing: readonly CrossingTensor[], receive
     if (tensor.datatype !== want.dtype) {
       throw badTensor(`input '${want.name}' has datatype ${tensor.datatype}, expected ${want.dtype}`);
     }
-    // The partitioner leaves the shape empty (and bytesPerSample NaN) when it could not infer it.
-    const shapeKnown = !(want.shape.length === 0 && Number.isNaN(want.bytesPerSample));
-    if (shapeKnown && tensor.shape.length !== want.shape.length) {
+    const wantShape = want.shape;
+    if (wantShape !== null && tensor.shape.length !== wantShape.length) {
       throw badTensor(
-        `input '${want.name}' has shape ${describeShape(tensor.shape)} (rank ${tensor.shape.length}), expected ${describeShape(want.shape)} (rank ${want.shape.length})`,
+        `input '${want.name}' has shape ${describeShape(tensor.shape)} (rank ${tensor.shape.length}), expected ${describeShape(wantShape)} (rank ${wantShape.length})`,
       );
     }
     tensor.shape.forEach((dim, axis) => {
-      const wanted = want.shape[axis];
+      const wanted = wantShape?.[axis];
       if (!Number.isInteger(dim) || dim < 0) {
         throw badTensor(`input '${want.name}' has an invalid dimension ${dim} at axis ${axis}`);
       }
-      if (shapeKnown && typeof wanted === 'number' && wanted >= 0 && dim !== wanted) {
+      if (typeof wanted === 'number' && wanted >= 0 && dim !== wanted) {
         throw badTensor(
           `input '${want.name}' has shape ${describeShape(tensor.shape)}, expected ${describeShape(want.shape)} (axis ${axis} must be ${wanted})`,
         );
@@ -100,13 +101,14 @@ export function checkCrossingInputs(crossing: readonly CrossingTensor[], receive
 /**
  * Whether requests for this tail may be batched: every crossing tensor's first dim is the same
  * symbolic dim, and no tail output has a fixed first dim (an output that is not per-sample could
- * not be split back).
+ * not be split back). A crossing tensor of unknown rank (no input shapes given) is not known to
+ * carry the batch first, so its tail is never batched.
  */
 export function tailIsBatchable(crossing: readonly CrossingTensor[], tailOutputs: readonly TensorInfo[]): boolean {
   if (crossing.length === 0) return false;
-  const batchDim = crossing[0].shape[0];
+  const batchDim = crossing[0].shape?.[0];
   if (typeof batchDim !== 'string') return false;
-  if (!crossing.every((c) => c.shape.length > 0 && c.shape[0] === batchDim)) return false;
+  if (!crossing.every((c) => c.shape !== null && c.shape.length > 0 && c.shape[0] === batchDim)) return false;
   return tailOutputs.every((o) => o.shape.length === 0 ? false : typeof o.shape[0] === 'string');
 }
 

@@ -42,6 +42,19 @@ describe('carboncp serve', () => {
     await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();
   });
 
+  it('starts without --input-shape for a model with symbolic image dims; the plan metadata then has unknown cut sizes', async () => {
+    const io = captureIo();
+    const done = main(['serve', '--models', CLS, '--port', '0', '--ep', 'cpu'], io);
+    const [, url] = await waitForLine(io.errLines, /listening on ws:\/\/\S+ \(HTTP on (http:\/\/[^)\s]+)\)/);
+    expect(io.errLines.join('\n')).toMatch(/model ch_ppocr_mobile_v2\.0_cls_infer: cut sizes are unknown until input shapes are given \(x \[p2o\.DynamicDimension\.0, 3, /);
+    type Crossing = { shape: unknown; bytes_per_sample: unknown };
+    const meta = (await (await fetch(`${url}/v2/models/ch_ppocr_mobile_v2.0_cls_infer`)).json()) as { plans: { id: string; crossing: Crossing[] }[] };
+    const split = meta.plans.find((p) => p.id === 'split-1')!;
+    expect(split.crossing[0]).toMatchObject({ shape: null, bytes_per_sample: null });
+    stopServing();
+    expect(await done).toBe(0);
+  });
+
   it('exits 2 on a bad command line and 3 on a missing model', async () => {
     const io = captureIo();
     expect(await main(['serve'], io)).toBe(2);

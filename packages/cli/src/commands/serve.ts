@@ -15,9 +15,11 @@ Every .onnx file given (or found in a given directory) is served under its file 
 Options:
   --models PATH...            .onnx files or directories of them (repeatable, several values)
   --input-shape [MODEL:]NAME=D,D,...
-                              input shape for models with symbolic non-batch dims, the same as
-                              the device uses (plan digests cover cut shapes); without MODEL:
-                              it applies to every model with an input NAME (repeatable)
+                              optional input shape (repeatable; without MODEL: it applies to
+                              every model with an input NAME). Plan digests do not depend on
+                              it. Given, the server probes the model and checks requests
+                              against the exact cut shapes; left out for a model with symbolic
+                              image dims, it serves requests of any size (cut sizes unknown)
   --host HOST                 interface to listen on (default ${SERVER_DEFAULTS.host})
   --port PORT                 port (default ${SERVER_DEFAULTS.port}; 0 picks a free one)
   --token TOKEN               require this token in every client's hello (or set CARBONCP_TOKEN)
