@@ -4,6 +4,7 @@
  * model read and written back is byte-identical; swap the library here and nowhere else.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import {
   AttributeProtoSchema,
   AttributeProto_AttributeType,
@@ -33,6 +34,7 @@ import type {
   ValueInfoProto,
 } from 'onnx-buf';
 import { CarboncpError } from '@carboncp/protocol';
+import { encodeSpliced, type SplicedField, type SplicedMessage } from './model-encoder.js';
 
 export type {
   AttributeProto,
@@ -88,6 +90,71 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   return model;
 }
 
+/**
+ * Encodes a model into one buffer of exactly its size, byte-identical to protobuf-es' toBinary
+ * but without toBinary's growing buffer and final copy, which briefly took up to 3x the
+ * weights (see model-encoder.ts). Above protobuf's 2 GiB limit: CARBONCP_MODEL_TOO_LARGE.
+ */
 export function encodeModel(model: ModelProto): Uint8Array {
-  return toBinary(ModelProtoSchema, model);
+  if (!model.graph) return toBinary(ModelProtoSchema, model);
+  return encodeSpliced(spliced(ModelProtoSchema, model, { graph: [graphPart(model.graph)] }));
+}
+
+// Weights sit in raw_data, of initializers or of Constant nodes' tensor attributes (Paddle and
+// some PyTorch exports), also inside subgraphs: the parts below reach exactly those, and leave
+// every other message whole to toBinary, being small.
+
+function graphPart(graph: GraphProto): SplicedMessage {
+  return spliced(GraphProtoSchema, graph, { node: graph.node.map(nodePart), initializer: graph.initializer.map(tensorPart) });
+}
+
+function nodePart(node: NodeProto): Uint8Array | SplicedMessage {
+  if (!node.attribute.some(holdsTensorsOrGraphs)) return toBinary(NodeProtoSchema, node);
+  return spliced(NodeProtoSchema, node, { attribute: node.attribute.map(attributePart) });
+}
+
+function attributePart(attribute: AttributeProto): Uint8Array | SplicedMessage {
+  if (!holdsTensorsOrGraphs(attribute)) return toBinary(AttributeProtoSchema, attribute);
+  return spliced(AttributeProtoSchema, attribute, {
+    t: attribute.t ? [tensorPart(attribute.t)] : [],
+    g: attribute.g ? [graphPart(attribute.g)] : [],
+    tensors: attribute.tensors.map(tensorPart),
+    graphs: attribute.graphs.map(graphPart),
+  });
+}
+
+function holdsTensorsOrGraphs(attribute: AttributeProto): boolean {
+  return attribute.t !== undefined || attribute.g !== undefined || attribute.tensors.length > 0 || attribute.graphs.length > 0;
+}
+
+function tensorPart(tensor: TensorProto): Uint8Array | SplicedMessage {
+  if (tensor.rawData.byteLength === 0) return toBinary(TensorProtoSchema, tensor);
+  return spliced(TensorProtoSchema, tensor, { rawData: [tensor.rawData] });
+}
+
+/**
+ * `message` encoded without the fields named in `parts`, whose values are given instead (a
+ * singular field unset: no value). Only a shallow copy is encoded: the caller's message is
+ * never touched. Unknown fields are encoded apart, as the encoder writes them last.
+ */
+function spliced<Desc extends DescMessage>(
+  schema: Desc,
+  message: MessageShape<Desc>,
+  parts: { [K in keyof MessageShape<Desc>]?: (Uint8Array | SplicedMessage)[] },
+): SplicedMessage {
+  const shell: Record<string, unknown> = { ...message, $unknown: undefined };
+  const fields: SplicedField[] = [];
+  for (const [localName, values] of Object.entries(parts) as [string, (Uint8Array | SplicedMessage)[]][]) {
+    const field = schema.field[localName] as DescMessage['fields'][number] | undefined;
+    if (!field) throw new CarboncpError('CARBONCP_INTERNAL', `model encoder: ${schema.typeName} has no field '${localName}'`);
+    // An undefined singular field or an empty list is one that toBinary does not write.
+    shell[localName] = field.fieldKind === 'list' ? [] : undefined;
+    fields.push({ fieldNumber: field.number, values });
+  }
+  const unknownFields = message.$unknown;
+  return {
+    known: toBinary(schema, shell as MessageShape<Desc>),
+    unknown: unknownFields?.length ? toBinary(schema, Object.assign(create(schema), { $unknown: unknownFields })) : new Uint8Array(0),
+    fields,
+  };
 }
