@@ -1,5 +1,5 @@
 import type { Partition, Plan } from '@carboncp/core';
-import { MessageType, tensorToArray, type Message, type WireTensor } from '@carboncp/protocol';
+import { MessageType, tensorFromArray, tensorToArray, type InferRequestMessage, type Message, type WireTensor } from '@carboncp/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type CarboncpServer } from './index.js';
 import {
@@ -14,6 +14,7 @@ import {
   maxAbsDiff,
   middleSplit,
 } from './testing/fixtures.js';
+import { writeFragileModels } from './testing/fragile-model.js';
 import { TestClient } from './testing/ws-test-client.js';
 
 let partition: Partition;
@@ -133,6 +134,40 @@ describe('dynamic batching', () => {
     });
     const metrics = await (await fetch(`${batched.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/carboncp_batch_size_bucket\{le="1",model="[^"]+",plan="split-\d+"\} \d+/);
+  });
+});
+
+describe('a batched run that fails', () => {
+  it('is rerun one request at a time, so each request gets its own answer', async () => {
+    const fragile = await writeFragileModels();
+    try {
+      const s = await start({ models: [fragile.fragilePath], inputShapes: {}, batching: { maxBatch: 8, windowMs: 200 } });
+      const model = s.models.get('fragile')!;
+      const plan = model.servable.get('split-1')!;
+      const body = (values: number[], shape: number[]): InferRequestMessage => ({
+        model_name: 'fragile',
+        plan_id: plan.id,
+        plan_digest: plan.digest,
+        model_digest: model.loaded.digest,
+        inputs: [tensorFromArray(plan.crossing[0].name, Float32Array.from(values), shape)],
+      });
+      const c = await client(s);
+      // Together they make a [4, 4] batch, which the tail's Reshape to [1, 4] refuses.
+      const [a, b, bad] = await Promise.all([
+        c.infer(body([1, 2, 3, 4], [1, 4])),
+        c.infer(body([5, 6, 7, 8], [1, 4])),
+        c.infer(body([1, 2, 3, 4, 5, 6, 7, 8], [2, 4])),
+      ]);
+      expect(logs.some((line) => line.includes('the batched run failed'))).toBe(true);
+      expect(outputsOf(a).map((t) => Array.from(t))).toEqual([[1, 2, 3, 4]]);
+      expect(outputsOf(b).map((t) => Array.from(t))).toEqual([[5, 6, 7, 8]]);
+      expect(expectResponse(a).body.parameters.batch_size).toBe(1);
+      expect(bad.type === MessageType.Error && bad.body.code).toBe('CARBONCP_BAD_TENSOR');
+    } finally {
+      await server?.close({ drainMs: 1000 });
+      server = undefined;
+      await fragile.cleanup();
+    }
   });
 });
 

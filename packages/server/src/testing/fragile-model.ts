@@ -6,8 +6,10 @@ import { ModelBuilder } from '@carboncp/core';
 /**
  * Two small models whose tails fail inside onnxruntime on requests the server's own checks let
  * through, in a temporary directory:
- * - fragile.onnx: y = Reshape(Relu(x), [1, 4]) with x declared [N, 4]. Any batch size but 1 is a
- *   shape onnxruntime rejects (the request's fault: CARBONCP_BAD_TENSOR).
+ * - fragile.onnx: y = Reshape(Relu(x), [1, 4]) with x and y declared [N, 4]. Any batch size but 1
+ *   is a shape onnxruntime rejects (the request's fault: CARBONCP_BAD_TENSOR); as the
+ *   declarations look batchable, a batch of several one-sample requests fails as a whole while
+ *   each request alone runs.
  * - lookup.onnx: y = Gather(table, Abs(i)) with table FP32 [4] and i INT64 [N]. An index of 4 or
  *   more has a valid shape and type; the Gather fails on its value (CARBONCP_INTERNAL).
  */
@@ -18,7 +20,7 @@ export async function writeFragileModels(): Promise<{ dir: string; fragilePath: 
     .node('Relu', ['x'], ['r'])
     .valueInfo('r', 'FP32', ['N', 4])
     .node('Reshape', ['r', 'target_shape'], ['y'])
-    .output('y', 'FP32', [1, 4])
+    .output('y', 'FP32', ['N', 4])
     .toBytes();
   const lookup = new ModelBuilder({ name: 'lookup' })
     .input('i', 'INT64', ['N'])
