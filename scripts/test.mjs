@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: set up (install from the lockfile, build), then run every vitest suite and close
-// with one plain summary line ("tests: N passed, N failed") that CI logs can be read by.
+// `npm test`: set up (install from the lockfile, build), type-check the tests, run every vitest
+// suite and close with one plain summary line ("tests: N passed, N failed") for CI logs.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,17 @@ const script = (name) => fileURLToPath(new URL(name, import.meta.url));
 
 const setup = spawnSync(process.execPath, [script('setup.mjs')], { stdio: 'inherit', cwd: root });
 if (setup.status !== 0) process.exit(setup.status ?? 1);
+
+// vitest transpiles without type-checking; tsc -b checks the shipped sources only. This checks
+// everything else (tests, fixtures, e2e suites, benchmarks) against the sources.
+const typecheck = spawnSync(process.execPath, [script('pnpm.mjs'), 'exec', 'tsc', '-p', 'tsconfig.tests.json'], {
+  stdio: 'inherit',
+  cwd: root,
+});
+if (typecheck.status !== 0) {
+  process.stdout.write('tests: type-check of test files failed (tsc -p tsconfig.tests.json)\n');
+  process.exit(typecheck.status ?? 1);
+}
 
 mkdirSync(`${root}/.tmp`, { recursive: true });
 const report = `${root}/.tmp/vitest-report.json`;

@@ -94,6 +94,6 @@ afterAll(async () => {
       `| ${mode} | ${clients} | ${Math.max(...s.rates).toFixed(0)} | ${pct(s.rates, 0.5).toFixed(0)} | ${pct(s.latencies, 0.5).toFixed(2)} | ${pct(s.latencies, 0.99).toFixed(2)} | ${meanBatch.toFixed(2)} |`,
     );
   }
-  console.log(`\nserver throughput, ${partition.model.name} ${plan.id} (crossing ${plan.crossing.map((c) => `${c.name} [${c.shape.join(',')}]`).join(' ')}, ${plan.bytesPerSample} B/sample)\n${rows.join('\n')}\n`);
+  console.log(`\nserver throughput, ${partition.model.name} ${plan.id} (crossing ${plan.crossing.map((c) => `${c.name} [${c.shape?.join(',') ?? '?'}]`).join(' ')}, ${plan.bytesPerSample} B/sample)\n${rows.join('\n')}\n`);
   for (const server of servers.values()) await server.close({ drainMs: 1000 });
 });

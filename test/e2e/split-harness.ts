@@ -36,7 +36,7 @@ export function maxAbsDiffAll(actual: Record<string, ort.Tensor>, expected: Reco
 export function maxAbs(outputs: Record<string, ort.Tensor>): number {
   let worst = 0;
   for (const tensor of Object.values(outputs)) {
-    for (const value of tensor.data as ArrayLike<number | bigint>) worst = Math.max(worst, Math.abs(Number(value)));
+    for (const value of tensor.data as Iterable<number | bigint>) worst = Math.max(worst, Math.abs(Number(value)));
   }
   return worst;
 }
