@@ -3,6 +3,7 @@
 import { Socket, createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { mulberry32 } from '@carboncp/core';
 
 /** Whole-model inference in a session of its own: the reference every split result must match. */
 export async function referenceRunner(file: string): Promise<{
@@ -41,21 +42,9 @@ export function maxAbs(outputs: Record<string, ort.Tensor>): number {
   return worst;
 }
 
-/** mulberry32: seeded choices in tests. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Picks `count` distinct items in a seeded order. */
 export function seededSample<T>(items: readonly T[], count: number, seed: number): T[] {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const pool = [...items];
   const picked: T[] = [];
   while (picked.length < count && pool.length > 0) picked.push(pool.splice(Math.floor(random() * pool.length), 1)[0]);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '@carboncp/core';
 import { verifyPlans } from '@carboncp/core/node';
 import { listModels } from '@carboncp/models';
 import { partitionZooModel, type Manifest } from '@carboncp/models/manifest';
@@ -20,14 +21,7 @@ const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('../../models/man
 /** A seeded sample of `count` ids (mulberry32-driven partial Fisher-Yates), in their original order. */
 function seededSample(ids: string[], count: number, seed: number): string[] {
   if (ids.length <= count) return ids;
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const pool = ids.map((_, i) => i);
   for (let i = 0; i < count; i++) {
     const j = i + Math.floor(next() * (pool.length - i));

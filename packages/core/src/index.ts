@@ -8,5 +8,6 @@ export { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionO
 export { nodeFlops, type FlopsContext } from './flops/op-flops.js';
 export { inputsNeedingShapes, parseInputShapeSpecs, resolveInputShapes, validateInputShapes } from './shapes/input-shapes.js';
 export { BATCH_DIM } from './shapes/shape-table.js';
+export { mulberry32, seedFromString, seededNormal, seededUniform } from './random.js';
 // The fluent ONNX builder (model zoo generators and tests build graphs with it).
 export * from './onnx/model-builder.js';

@@ -8,7 +8,7 @@ export { OrtRuntime, type OrtRuntimeOptions } from './node/ort-runtime.js';
 export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
 export { SplitClient, type SplitClientOptions } from './client/split-client.js';
 export { splitModelFromPartition } from './client/split-model.js';
-export { Backoff, seededRandom } from './client/backoff.js';
+export { Backoff } from './client/backoff.js';
 export type {
   ClientPlan,
   ClientStats,

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { CarboncpError } from '@carboncp/protocol';
 import type { LoadedModel } from '../model/load-model.js';
-import { mulberry32 } from '../onnx/model-builder.js';
+import { mulberry32 } from '../random.js';
 import { ortTypeOfDtype, type DType } from '../onnx/dtype.js';
 import { resolveInputShapes } from '../shapes/input-shapes.js';
 

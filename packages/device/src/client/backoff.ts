@@ -1,16 +1,5 @@
+import { mulberry32 } from '@carboncp/core';
 import type { ReconnectOptions } from './types.js';
-
-/** mulberry32: a tiny seeded PRNG, enough to decorrelate reconnecting clients reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Exponential backoff with "equal jitter": attempt n waits between half and all of
@@ -27,7 +16,8 @@ export class Backoff {
         `reconnect needs 0 < initialMs <= maxMs, got initialMs=${options.initialMs} maxMs=${options.maxMs}`,
       );
     }
-    this.random = seededRandom(options.seed ?? 0x5eed);
+    // Seeded: the same seed repeats the same delays (tests); different seeds decorrelate devices.
+    this.random = mulberry32(options.seed ?? 0x5eed);
   }
 
   /** Delay before the next attempt, in ms; each call counts one attempt. */

@@ -13,6 +13,7 @@ import {
   type InferRequestMessage,
   type Message,
 } from '@carboncp/protocol';
+import { seededUniform } from '@carboncp/core';
 import type {
   ClientPlan,
   Runtime,
@@ -217,16 +218,7 @@ export class FakeServer implements Transport {
   }
 }
 
-/** mulberry32 for seeded test inputs. */
+/** Seeded test inputs, uniform in [-1, 1). */
 export function seededFloats(seed: number, length: number): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1;
-  }
-  return out;
+  return seededUniform(seed, length, -1, 1);
 }
