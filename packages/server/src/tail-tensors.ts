@@ -5,8 +5,10 @@
  * requests is a byte concatenation and splitting is slicing, whatever the dtype.
  */
 import type { CrossingTensor, TensorInfo } from '@carboncp/core';
+import { ortTypeOf, wireTypeOf } from '@carboncp/core/node';
 import {
   CarboncpError,
+  DATATYPES,
   bytesPerElement,
   decompressTensor,
   tensorFromArray,
@@ -15,20 +17,6 @@ import {
   type WireTensor,
 } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
-
-const ORT_TYPE_OF: Record<DataType, ort.Tensor.Type> = {
-  FP32: 'float32',
-  FP16: 'float16',
-  INT8: 'int8',
-  UINT8: 'uint8',
-  INT32: 'int32',
-  INT64: 'int64',
-  BOOL: 'bool',
-};
-
-const WIRE_TYPE_OF: Partial<Record<string, DataType>> = Object.fromEntries(
-  Object.entries(ORT_TYPE_OF).map(([wire, ortType]) => [ortType, wire as DataType]),
-);
 
 function badTensor(message: string, details?: Record<string, unknown>): CarboncpError {
   return new CarboncpError('CARBONCP_BAD_TENSOR', message, details ? { details } : {});
@@ -128,7 +116,7 @@ export function batchKeyOf(planKey: string, inputs: readonly WireTensor[]): { ke
 }
 
 export function toOrtTensor(tensor: WireTensor): ort.Tensor {
-  const type = ORT_TYPE_OF[tensor.datatype];
+  const type = ortTypeOf(tensor.datatype);
   if (!type) throw badTensor(`input '${tensor.name}' has unsupported datatype ${String(tensor.datatype)}`);
   const data = tensorToArray(tensor);
   return new ort.Tensor(type, data as ort.Tensor.DataTypeMap[typeof type], tensor.shape);
@@ -152,11 +140,11 @@ export function concatBatch(parts: readonly WireTensor[]): WireTensor {
 type OrtData = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
 
 function ortData(name: string, tensor: ort.Tensor): { datatype: DataType; data: OrtData } {
-  const datatype = WIRE_TYPE_OF[tensor.type];
+  const datatype = wireTypeOf(tensor.type);
   if (!datatype) {
     throw new CarboncpError(
       'CARBONCP_INTERNAL',
-      `tail output '${name}' has type ${tensor.type}, which the carboncp wire format does not carry (${Object.keys(ORT_TYPE_OF).join(', ')})`,
+      `tail output '${name}' has type ${tensor.type}, which the carboncp wire format does not carry (${DATATYPES.join(', ')})`,
     );
   }
   return { datatype, data: tensor.data as OrtData };

@@ -1,17 +1,7 @@
+import { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from '@carboncp/core/node';
 import { CarboncpError, type DataType } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
 import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
-
-const ORT_TYPE: Record<DataType, ort.Tensor.Type> = {
-  FP32: 'float32',
-  FP16: 'float16',
-  INT8: 'int8',
-  UINT8: 'uint8',
-  INT32: 'int32',
-  INT64: 'int64',
-  BOOL: 'bool',
-};
-const WIRE_TYPE = new Map<string, DataType>(Object.entries(ORT_TYPE).map(([wire, type]) => [type, wire as DataType]));
 
 export interface OrtRuntimeOptions {
   /** Threads per session (onnxruntime's intraOpNumThreads); default: onnxruntime's choice. */
@@ -50,7 +40,7 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
   }
 
   tensor(datatype: DataType, data: TensorData, dims: number[]): ort.Tensor {
-    const type = ORT_TYPE[datatype];
+    const type = ortTypeOf(datatype);
     if (!type) throw new CarboncpError('CARBONCP_BAD_TENSOR', `datatype ${datatype} has no onnxruntime equivalent`);
     return new ort.Tensor(type, data as ort.Tensor.DataTypeMap[typeof type], dims);
   }
@@ -59,11 +49,11 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
     if (!(tensor instanceof ort.Tensor) && (typeof tensor !== 'object' || tensor === null || !('type' in tensor))) {
       throw new CarboncpError('CARBONCP_BAD_TENSOR', `expected an onnxruntime Tensor, got ${describeValue(tensor)}`);
     }
-    const datatype = WIRE_TYPE.get(tensor.type);
+    const datatype = wireTypeOf(tensor.type);
     if (!datatype) {
       throw new CarboncpError(
         'CARBONCP_BAD_TENSOR',
-        `tensor type '${tensor.type}' cannot cross the wire (supported: ${[...WIRE_TYPE.keys()].join(', ')})`,
+        `tensor type '${tensor.type}' cannot cross the wire (supported: ${WIRE_ORT_TYPES.join(', ')})`,
       );
     }
     if (tensor.location !== undefined && tensor.location !== 'cpu') {
