@@ -4,6 +4,7 @@ import { Socket, createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '@carboncp/core';
+import { maxAbsDiffOfOutputs } from '@carboncp/core/node';
 
 /** Whole-model inference in a session of its own: the reference every split result must match. */
 export async function referenceRunner(file: string): Promise<{
@@ -17,20 +18,9 @@ export async function referenceRunner(file: string): Promise<{
   };
 }
 
-/** Largest |a - b| over every output; Infinity when an output is missing or sizes differ. */
+/** Largest |a - b| over every output; Infinity when an output is missing, a shape differs or any NaN appears. */
 export function maxAbsDiffAll(actual: Record<string, ort.Tensor>, expected: Record<string, ort.Tensor>): number {
-  let worst = 0;
-  for (const [name, reference] of Object.entries(expected)) {
-    const tensor = actual[name];
-    if (!tensor || tensor.data.length !== reference.data.length) return Infinity;
-    const a = tensor.data as ArrayLike<number | bigint>;
-    const b = reference.data as ArrayLike<number | bigint>;
-    for (let i = 0; i < b.length; i++) {
-      const diff = Math.abs(Number(a[i]) - Number(b[i]));
-      if (!(diff <= worst)) worst = Number.isNaN(diff) ? Infinity : diff;
-    }
-  }
-  return worst;
+  return maxAbsDiffOfOutputs(actual, expected, { equalNaN: false });
 }
 
 /** Largest |b| over every output, to state errors relative to the output's scale. */

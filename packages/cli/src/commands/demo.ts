@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Plan } from '@carboncp/core';
-import { seededInputs } from '@carboncp/core/node';
+import { maxAbsDiffOfOutputs, seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { CarboncpError, type Compression } from '@carboncp/protocol';
 import { startServer } from '@carboncp/server';
-import type * as ort from 'onnxruntime-node';
 import { EXIT, type Command, type Io } from '../command.js';
 
 const DEFAULT_MODELS = ['resnet18', 'ppocr-cls'];
@@ -138,22 +137,6 @@ export function chooseCuts(plans: readonly Plan[]): string[] {
   ];
 }
 
-export function maxAbsDiff(actual: Record<string, ort.Tensor>, expected: Record<string, ort.Tensor>): number {
-  let worst = 0;
-  for (const [name, reference] of Object.entries(expected)) {
-    const tensor = actual[name];
-    if (!tensor || tensor.data.length !== reference.data.length) return Infinity;
-    const a = tensor.data as ArrayLike<number | bigint>;
-    const b = reference.data as ArrayLike<number | bigint>;
-    for (let i = 0; i < b.length; i++) {
-      const diff = Math.abs(Number(a[i]) - Number(b[i]));
-      if (Number.isNaN(diff)) return Infinity;
-      if (diff > worst) worst = diff;
-    }
-  }
-  return worst;
-}
-
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
@@ -212,7 +195,8 @@ async function runModel(
       let worst = 0;
       for (let run = 0; run <= options.runs; run++) {
         const { outputs, telemetry } = await client.infer(feeds, { cut });
-        worst = Math.max(worst, maxAbsDiff(outputs, reference));
+        // Strict about NaN: a cut whose outputs are NaN like the reference's has shown nothing.
+        worst = Math.max(worst, maxAbsDiffOfOutputs(outputs, reference, { equalNaN: false }));
         if (run > 0) samples.push(telemetry); // run 0 loads the sessions
       }
       const fellBack = samples.find((t) => t.path === 'local-fallback');

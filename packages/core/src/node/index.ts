@@ -6,5 +6,6 @@ export { partitionWithProbe, needsProbe } from './partition-with-probe.js';
 export { seededInputs, seededTensor } from './seeded-inputs.js';
 export { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from './ort-types.js';
 export { runPlanLocally } from './run-plan.js';
-export { verifyPlans, maxAbsDiff, type VerifyOptions, type VerifyResult } from './verify.js';
+export { verifyPlans, type VerifyOptions, type VerifyResult } from './verify.js';
+export { maxAbsDiff, maxAbsDiffOfOutputs, type MaxAbsDiffOptions } from './max-abs-diff.js';
 export { writePlanFiles, jsonNumbers, type PlanFile } from './plan-files.js';
