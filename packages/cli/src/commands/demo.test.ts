@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Plan } from '@carboncp/core';
 import { isCarboncpError } from '@carboncp/protocol';
 import { EXIT, type Io } from '../command.js';
-import { chooseCuts, command, parseDemoArgs } from './demo.js';
+import { chooseCuts, command, formatReport, parseDemoArgs, type DemoModelReport } from './demo.js';
 
 function capture(): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -47,6 +47,30 @@ describe('carboncp demo flags', () => {
     expect(cuts.at(-1)).toBe('device');
     expect(cuts).toHaveLength(5);
     for (const id of cuts.slice(1, -1)) expect(Number(id.slice(6))).toBeGreaterThan(4);
+  });
+});
+
+describe('carboncp demo report', () => {
+  const report = (sizes: number[]): DemoModelReport => ({
+    model: 'toy',
+    file: '/models/toy.onnx',
+    inputShapes: { x: [1, 3, 8, 8] },
+    inputBytes: 768,
+    splits: sizes.length + 2,
+    worthShipping: sizes.map((bytesPerSample, i) => ({ id: `split-${i + 1}`, bytesPerSample })),
+    rows: [],
+  });
+
+  it('names the cheapest cuts that send less than the input, smallest first, at most six', () => {
+    const text = formatReport(report([512, 256, 700, 128, 640, 384, 200, 600]), 1e-4);
+    expect(text).toContain(
+      '10 split cuts, 8 send less than the input; cheapest: split-4 0.1 KiB, split-7 0.2 KiB, split-2 0.3 KiB, split-6 0.4 KiB, split-1 0.5 KiB, split-8 0.6 KiB, …',
+    );
+  });
+
+  it('lists them all without an ellipsis when there are few, and none when no cut is cheaper than the input', () => {
+    expect(formatReport(report([300, 100]), 1e-4)).toContain('2 send less than the input; cheapest: split-2 0.1 KiB, split-1 0.3 KiB\n');
+    expect(formatReport(report([]), 1e-4)).toMatch(/2 split cuts, 0 send less than the input\n/);
   });
 });
 
