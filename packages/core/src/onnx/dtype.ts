@@ -31,23 +31,19 @@ const ELEMENT_TYPES: Record<number, ElementType> = {
   16: { dtype: 'BF16', bytes: 2, ort: 'bfloat16' },
 };
 
+const BY_DTYPE = new Map(Object.entries(ELEMENT_TYPES).map(([code, type]) => [type.dtype, { code: Number(code), ...type }]));
+
 export function dtypeOfElemType(elemType: number): DType {
   return ELEMENT_TYPES[elemType]?.dtype ?? `ONNX_TYPE_${elemType}`;
 }
 
 export function elemTypeOfDtype(dtype: DType): number | undefined {
-  for (const [key, value] of Object.entries(ELEMENT_TYPES)) {
-    if (value.dtype === dtype) return Number(key);
-  }
-  return undefined;
+  return BY_DTYPE.get(dtype)?.code;
 }
 
 /** Bytes per element; NaN for variable-size (string) or unknown types. */
 export function bytesPerElement(dtype: DType): number {
-  for (const value of Object.values(ELEMENT_TYPES)) {
-    if (value.dtype === dtype) return value.bytes;
-  }
-  return Number.NaN;
+  return BY_DTYPE.get(dtype)?.bytes ?? Number.NaN;
 }
 
 export function dtypeOfOrtType(ortType: string): DType {
@@ -58,10 +54,7 @@ export function dtypeOfOrtType(ortType: string): DType {
 }
 
 export function ortTypeOfDtype(dtype: DType): string | undefined {
-  for (const value of Object.values(ELEMENT_TYPES)) {
-    if (value.dtype === dtype) return value.ort;
-  }
-  return undefined;
+  return BY_DTYPE.get(dtype)?.ort;
 }
 
 /** dtype and shape of a tensor TypeProto; dims without value or name are '?'. */

@@ -163,18 +163,27 @@ export function makeTensor(name: string, dtype: ElemType, dims: number[], data: 
 }
 
 export function makeValueInfo(name: string, dtype: ElemType, shape: Dim[] | null): ValueInfoProto {
-  const tensorType = create(TypeProto_TensorSchema, { elemType: elemTypeCode(dtype) });
+  for (const d of shape ?? []) {
+    if (typeof d === 'number' && (!Number.isInteger(d) || d < 0)) {
+      throw new CarboncpError('CARBONCP_BAD_SHAPE', `value '${name}': dimension ${d} is not a non-negative integer`);
+    }
+  }
+  return tensorValueInfo(name, elemTypeCode(dtype), shape);
+}
+
+/**
+ * A tensor ValueInfoProto of an ONNX element type code (no checks): numbers become dim_value,
+ * strings dim_param, a null shape stays unranked.
+ */
+export function tensorValueInfo(name: string, elemType: number, shape: readonly Dim[] | null): ValueInfoProto {
+  const tensorType = create(TypeProto_TensorSchema, { elemType });
   if (shape !== null) {
     tensorType.shape = create(TensorShapeProtoSchema, {
-      dim: shape.map((d) => {
-        if (typeof d === 'number') {
-          if (!Number.isInteger(d) || d < 0) {
-            throw new CarboncpError('CARBONCP_BAD_SHAPE', `value '${name}': dimension ${d} is not a non-negative integer`);
-          }
-          return create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(d) } });
-        }
-        return create(TensorShapeProto_DimensionSchema, { value: { case: 'dimParam', value: d } });
-      }),
+      dim: shape.map((d) =>
+        create(TensorShapeProto_DimensionSchema, {
+          value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d },
+        }),
+      ),
     });
   }
   return create(ValueInfoProtoSchema, {
