@@ -10,11 +10,9 @@ import { ocrModelPath, type OcrModelFile } from '../node/ocr-model-path.js';
 import { extractPlan } from '../partition.js';
 import { GraphBuilder, ModelBuilder, makeTensor } from './model-builder.js';
 import {
-  FunctionProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
-  OperatorSetIdProtoSchema,
   StringStringEntryProtoSchema,
   TensorProtoSchema,
   TensorProto_DataType,
@@ -23,6 +21,7 @@ import {
   encodeModel,
   type ModelProto,
 } from './proto.js';
+import { doubleItFunction } from './model-functions.test-support.js';
 
 const require = createRequire(import.meta.url);
 
@@ -70,16 +69,7 @@ function kitchenSink(): ModelProto {
   model.domain = 'org.carboncp';
   model.modelVersion = 3n;
   model.metadataProps.push(create(StringStringEntryProtoSchema, { key: 'license', value: 'Apache-2.0' }));
-  model.functions.push(
-    create(FunctionProtoSchema, {
-      name: 'DoubleIt',
-      domain: 'carboncp.test',
-      input: ['a'],
-      output: ['b'],
-      node: [create(NodeProtoSchema, { opType: 'Add', input: ['a', 'a'], output: ['b'] })],
-      opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
-    }),
-  );
+  model.functions.push(doubleItFunction());
   const graph = model.graph!;
   graph.docString = 'graph doc';
   graph.metadataProps.push(create(StringStringEntryProtoSchema, { key: 'stage', value: 'test' }));

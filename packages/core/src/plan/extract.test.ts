@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ModelBuilder } from '../onnx/model-builder.js';
-import { FunctionProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, StringStringEntryProtoSchema, create, decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
+import { OperatorSetIdProtoSchema, StringStringEntryProtoSchema, create, decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
+import { doubleItFunction } from '../onnx/model-functions.test-support.js';
 import { loadModel } from '../model/load-model.js';
 import { extractPlan, getPlan, partition } from '../partition.js';
 import { partitionWithProbe } from '../node/partition-with-probe.js';
@@ -40,16 +41,7 @@ function decorated(): Uint8Array {
     .build();
   model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'carboncp.test', version: 1n }));
   model.metadataProps.push(create(StringStringEntryProtoSchema, { key: 'license', value: 'Apache-2.0' }));
-  model.functions.push(
-    create(FunctionProtoSchema, {
-      name: 'DoubleIt',
-      domain: 'carboncp.test',
-      input: ['a'],
-      output: ['b'],
-      node: [create(NodeProtoSchema, { opType: 'Add', input: ['a', 'a'], output: ['b'] })],
-      opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
-    }),
-  );
+  model.functions.push(doubleItFunction());
   return encodeModel(model);
 }
 
