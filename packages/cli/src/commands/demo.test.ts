@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '@carboncp/core';
 import { isCarboncpError } from '@carboncp/protocol';
-import { EXIT, type Io } from '../command.js';
+import { EXIT } from '../command.js';
+import { capture } from '../testing/cli-fixtures.js';
 import { chooseCuts, command, formatReport, parseDemoArgs, type DemoModelReport } from './demo.js';
-
-function capture(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t) };
-}
 
 const plan = (id: string, kind: Plan['kind'], bytesPerSample: number): Plan => ({
   id, kind, bytesPerSample, crossing: [], headFlops: 0, tailFlops: 0, headParamBytes: 0, tailParamBytes: 0, headOutputs: [], tailOutputs: [], digest: id,

@@ -1,25 +1,16 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelBuilder, decodeModel } from '@carboncp/core';
-import { ocrModelPath } from '@carboncp/core/node';
-import { EXIT, type Io } from '../command.js';
+import { EXIT } from '../command.js';
 import { main } from '../main.js';
+import { CLS, capture, useTempDir } from '../testing/cli-fixtures.js';
 
-function capture(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t) };
-}
-
-const CLS = ocrModelPath('ch_ppocr_mobile_v2.0_cls_infer.onnx');
-let dir: string;
+const tmp = useTempDir('carboncp-cli-partition-');
 let residual: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'carboncp-cli-partition-'));
-  residual = join(dir, 'residual.onnx');
+  residual = join(tmp.path, 'residual.onnx');
   await writeFile(
     residual,
     new ModelBuilder({ name: 'residual' })
@@ -33,9 +24,6 @@ beforeAll(async () => {
       .output('y', 'FP32', ['N', 4])
       .toBytes(),
   );
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('carboncp partition', () => {
@@ -79,7 +67,7 @@ describe('carboncp partition', () => {
   });
 
   it('--at ID --out DIR writes head.onnx, tail.onnx and plan.json', async () => {
-    const out = join(dir, 'cls-split');
+    const out = join(tmp.path, 'cls-split');
     const io = capture();
     expect(await main(['partition', CLS, '--input-shape', 'x=1,3,48,192', '--at', 'split-10', '--out', out], io)).toBe(EXIT.OK);
     expect((await readdir(out)).sort()).toEqual(['head.onnx', 'plan.json', 'tail.onnx']);
@@ -92,15 +80,15 @@ describe('carboncp partition', () => {
   });
 
   it('bad input: garbage, truncated model, missing file, unknown cut, bad shapes (exit 3)', async () => {
-    const garbage = join(dir, 'garbage.onnx');
+    const garbage = join(tmp.path, 'garbage.onnx');
     await writeFile(garbage, 'this is not an onnx model at all');
-    const truncated = join(dir, 'truncated.onnx');
+    const truncated = join(tmp.path, 'truncated.onnx');
     await writeFile(truncated, (await readFile(CLS)).subarray(0, 100_000));
     const cases: [string[], RegExp][] = [
       [['partition', garbage], /CARBONCP_BAD_MODEL/],
       [['partition', truncated], /CARBONCP_BAD_MODEL: .*truncated\.onnx/],
-      [['partition', join(dir, 'missing.onnx')], /CARBONCP_NOT_FOUND/],
-      [['partition', residual, '--at', 'split-42', '--out', join(dir, 'never')], /CARBONCP_UNKNOWN_PLAN: .*valid ids: server, split-1, split-2, split-3, device/],
+      [['partition', join(tmp.path, 'missing.onnx')], /CARBONCP_NOT_FOUND/],
+      [['partition', residual, '--at', 'split-42', '--out', join(tmp.path, 'never')], /CARBONCP_UNKNOWN_PLAN: .*valid ids: server, split-1, split-2, split-3, device/],
       [['partition', CLS, '--input-shape', 'x=1,3,48'], /CARBONCP_BAD_INPUT_SHAPE: input 'x' has rank 4/],
       [['partition', CLS, '--input-shape', 'x=1,1,48,192'], /CARBONCP_BAD_INPUT_SHAPE: .*fixed size 3 in dim 1/],
       [['partition', CLS, '--input-shape', 'x=1,3,a,192'], /CARBONCP_BAD_INPUT_SHAPE: --input-shape 'x=1,3,a,192'/],
@@ -113,16 +101,16 @@ describe('carboncp partition', () => {
       expect(io.stderr.join('\n')).toMatch(pattern);
       expect(io.stdout).toEqual([]);
     }
-    expect((await readdir(dir)).filter((n) => n.startsWith('never') || n.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(tmp.path)).filter((n) => n.startsWith('never') || n.includes('.tmp-'))).toEqual([]);
   });
 
   it('--out into a path that cannot be written fails and leaves nothing behind', async () => {
-    const blocker = join(dir, 'blocker');
+    const blocker = join(tmp.path, 'blocker');
     await writeFile(blocker, 'a file where a directory would go');
     const io = capture();
     expect(await main(['partition', residual, '--at', 'split-1', '--out', join(blocker, 'out')], io)).toBe(EXIT.BAD_INPUT);
     expect(io.stderr.join('\n')).toMatch(/CARBONCP_IO: cannot create/);
-    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(tmp.path)).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('bad command lines exit 2; --help prints the usage', async () => {

