@@ -50,7 +50,7 @@ describe('carboncp demo report', () => {
     model: 'toy',
     file: '/models/toy.onnx',
     inputShapes: { x: [1, 3, 8, 8] },
-    inputBytes: 768,
+    inputBytes: 4096,
     splits: sizes.length + 2,
     worthShipping: sizes.map((bytesPerSample, i) => ({ id: `split-${i + 1}`, bytesPerSample })),
     rows: [],
@@ -59,12 +59,12 @@ describe('carboncp demo report', () => {
   it('names the cheapest cuts that send less than the input, smallest first, at most six', () => {
     const text = formatReport(report([512, 256, 700, 128, 640, 384, 200, 600]), 1e-4);
     expect(text).toContain(
-      '10 split cuts, 8 send less than the input; cheapest: split-4 0.1 KiB, split-7 0.2 KiB, split-2 0.3 KiB, split-6 0.4 KiB, split-1 0.5 KiB, split-8 0.6 KiB, …',
+      '10 split cuts, 8 send less than the input; cheapest: split-4 128 B, split-7 200 B, split-2 256 B, split-6 384 B, split-1 512 B, split-8 600 B, …',
     );
   });
 
-  it('lists them all without an ellipsis when there are few, and none when no cut is cheaper than the input', () => {
-    expect(formatReport(report([300, 100]), 1e-4)).toContain('2 send less than the input; cheapest: split-2 0.1 KiB, split-1 0.3 KiB\n');
+  it('lists them all without an ellipsis when there are few (bytes below 1 KiB as B), and none when no cut is cheaper than the input', () => {
+    expect(formatReport(report([3072, 100]), 1e-4)).toContain('2 send less than the input; cheapest: split-2 100 B, split-1 3.0 KiB\n');
     expect(formatReport(report([]), 1e-4)).toMatch(/2 split cuts, 0 send less than the input\n/);
   });
 });

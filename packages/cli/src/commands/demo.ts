@@ -12,7 +12,7 @@ const DEFAULT_MODELS = ['resnet18', 'ppocr-cls'];
 /** Output error allowed per compression; 'none' must match local inference (float noise only). */
 export const DEMO_TOLERANCE: Record<Compression, number> = { none: 1e-4, fp16: 5e-2, int8: 5e-1 };
 
-const usage = `Usage: carboncp demo [--model NAME|PATH] [--cuts ID,ID,...] [--runs N] [--compression fp16|int8] [--tol X] [--json]
+const usage = `Usage: carboncp demo [--model NAME|PATH]... [--cuts ID,ID,...] [--runs N] [--compression none|fp16|int8] [--tol X] [--json]
 
 Starts a carboncp server on 127.0.0.1 (a free port), connects a device client to it and runs
 split inference at several cuts, printing per cut the bytes sent and the head, transfer, tail
@@ -20,8 +20,8 @@ and total milliseconds (median of the runs), and the largest difference from run
 model locally.
 
 Options:
-  --model NAME|PATH   a zoo model (${listModels().map((m) => m.name).join(', ')}) or an .onnx file;
-                      repeatable; default: ${DEFAULT_MODELS.join(' and ')}
+  --model NAME|PATH   a zoo model or an .onnx file; repeatable; default: ${DEFAULT_MODELS.join(' and ')}
+                      zoo: ${listModels().map((m) => m.name).join(', ')}
   --cuts ID,...       plan ids to run (see 'carboncp partition'); default: server, three splits
                       (early, middle, late; preferring those that send less than the input), device
   --runs N            timed runs per cut after one warm-up run; default 3
@@ -226,7 +226,8 @@ async function runModel(
 /** How many of the cuts that send less than the input the text report names. */
 const CHEAPEST_LISTED = 6;
 
-const kb = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KiB` : '?');
+/** Bytes for people: whole bytes below 1 KiB (a cut after the last layer sends a few), else KiB. */
+const formatBytes = (bytes: number) => (!Number.isFinite(bytes) ? '?' : bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`);
 
 export function formatReport(report: DemoModelReport, tol: number): string {
   const shapes = Object.entries(report.inputShapes).map(([n, s]) => `${n} [${s.join(', ')}]`).join(', ');
@@ -234,10 +235,10 @@ export function formatReport(report: DemoModelReport, tol: number): string {
   const cheapest = [...worth].sort((a, b) => a.bytesPerSample - b.bytesPerSample).slice(0, CHEAPEST_LISTED);
   const lines = [
     `${report.model}  (${report.file})`,
-    `  input ${shapes || '(model shapes)'}: ${kb(report.inputBytes)} per sample; ${report.splits} split cuts, ` +
+    `  input ${shapes || '(model shapes)'}: ${formatBytes(report.inputBytes)} per sample; ${report.splits} split cuts, ` +
       `${worth.length} send less than the input` +
       (worth.length
-        ? `; cheapest: ${cheapest.map((p) => `${p.id} ${kb(p.bytesPerSample)}`).join(', ')}${worth.length > CHEAPEST_LISTED ? ', …' : ''}`
+        ? `; cheapest: ${cheapest.map((p) => `${p.id} ${formatBytes(p.bytesPerSample)}`).join(', ')}${worth.length > CHEAPEST_LISTED ? ', …' : ''}`
         : ''),
     '',
   ];
