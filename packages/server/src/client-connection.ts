@@ -17,7 +17,7 @@ import {
   MessageType,
   PROTOCOL_VERSION,
   decodeFrame,
-  encodeFrame,
+  encodeFrameParts,
   isCarboncpError,
   type HelloMessage,
   type InferRequestMessage,
@@ -35,6 +35,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestQueue } from './request-queue.js';
 import { batchKeyOf, checkCrossingInputs } from './tail-tensors.js';
+import { sendFrameParts } from './ws-fragments.js';
 
 export interface ConnectionContext {
   options: ResolvedOptions;
@@ -156,9 +157,10 @@ export class ClientConnection implements JobReplier {
 
   private send(message: Message): void {
     if (!this.open) return;
-    let frame: Uint8Array;
+    let parts: Uint8Array[];
     try {
-      frame = encodeFrame(message);
+      // Parts, not one buffer: tail outputs go out without being copied into a frame.
+      parts = encodeFrameParts(message);
     } catch (error) {
       // Only a tail output the wire cannot carry gets here; the client still needs an answer.
       if (message.type === MessageType.Error) throw error;
@@ -166,8 +168,8 @@ export class ClientConnection implements JobReplier {
       this.sendError(message.requestId, ErrorCode.INTERNAL, `the response could not be encoded: ${detail}`);
       return;
     }
-    this.ctx.metrics.bytesSent.inc(frame.byteLength);
-    this.ws.send(frame);
+    this.ctx.metrics.bytesSent.inc(parts.reduce((sum, part) => sum + part.byteLength, 0));
+    sendFrameParts(this.ws, parts);
   }
 
   /** Error frame, then close: for errors that leave the connection unusable. */

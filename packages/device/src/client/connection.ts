@@ -27,6 +27,19 @@ export interface ConnectionOptions {
   onDown(error: CarboncpError): void;
 }
 
+function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let total = 0;
+  for (const part of parts) total += part.byteLength;
+  const joined = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.byteLength;
+  }
+  return joined;
+}
+
 // Errors that retrying cannot fix: the first attempt reports them to createClient instead.
 const FATAL_CODES: ReadonlySet<string> = new Set([ErrorCode.UNAUTHORIZED, ErrorCode.UNSUPPORTED_VERSION]);
 const POLICY_VIOLATION = 1008;
@@ -59,11 +72,16 @@ export class Connection {
     }
   }
 
-  /** Sends a frame if the connection is open; false otherwise. */
-  send(frame: Uint8Array): boolean {
+  /**
+   * Sends a frame, whole or as encodeFrameParts' parts (one message either way), if the
+   * connection is open; false otherwise.
+   */
+  send(frame: Uint8Array | readonly Uint8Array[]): boolean {
     if (this.state !== 'open' || !this.socket) return false;
     try {
-      this.socket.send(frame);
+      if (!Array.isArray(frame)) this.socket.send(frame as Uint8Array);
+      else if (this.socket.sendParts) this.socket.sendParts(frame);
+      else this.socket.send(joinParts(frame));
       return true;
     } catch (error) {
       this.lastError = new CarboncpError(ErrorCode.CONNECTION_LOST, `sending to ${this.options.url} failed`, {

@@ -2,7 +2,7 @@ import {
   CarboncpError,
   ErrorCode,
   MessageType,
-  encodeFrame,
+  encodeFrameParts,
   type Compression,
   type HelloAckMessage,
   type InferResponseMessage,
@@ -242,9 +242,11 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   ): Promise<{ ok: true; outputs: Record<string, T> } | { ok: false; error: CarboncpError }> {
     const sendStarted = now();
     const { id, settled } = this.table.open(timeoutMs);
-    let frame: Uint8Array;
+    // Parts, not one buffer: the tensors are not copied into a frame (the transport sends the
+    // parts as one message).
+    let frame: Uint8Array[];
     try {
-      frame = encodeFrame({
+      frame = encodeFrameParts({
         type: MessageType.InferRequest,
         requestId: id,
         body: {
@@ -262,16 +264,17 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       this.table.finish(id, { ok: false, error: asCarboncpError(error, ErrorCode.BAD_TENSOR) });
       return settledToOutcome(await settled);
     }
-    if (frame.byteLength > this.maxPayload) {
+    const frameBytes = frame.reduce((sum, part) => sum + part.byteLength, 0);
+    if (frameBytes > this.maxPayload) {
       this.table.finish(id, {
         ok: false,
         error: new CarboncpError(
           ErrorCode.PAYLOAD_TOO_LARGE,
-          `request of ${frame.byteLength} bytes exceeds the server's limit of ${this.maxPayload} bytes`,
+          `request of ${frameBytes} bytes exceeds the server's limit of ${this.maxPayload} bytes`,
         ),
       });
     } else if (this.connection.send(frame)) {
-      telemetry.bytesUp = frame.byteLength;
+      telemetry.bytesUp = frameBytes;
     } else {
       this.table.finish(id, {
         ok: false,

@@ -42,7 +42,14 @@ export interface TransportHandlers {
 }
 
 export interface TransportConnection {
+  /** Sends one binary message. */
   send(bytes: Uint8Array): void;
+  /**
+   * Optional: sends the concatenation of `parts` as one binary message without joining them first
+   * (a frame from encodeFrameParts: header, then views of the tensors' own memory, which must not
+   * change until sent). Without it the client joins the parts and calls send.
+   */
+  sendParts?(parts: readonly Uint8Array[]): void;
   close(code?: number, reason?: string): void;
 }
 

@@ -1,6 +1,7 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
+import { sendFrameParts } from './ws-fragments.js';
 
 export interface WsTransportOptions {
   /** Largest frame accepted from the server, bytes; ws closes the socket with 1009 beyond it. */
@@ -9,7 +10,10 @@ export interface WsTransportOptions {
   connectTimeoutMs?: number;
 }
 
-/** The Node transport: one `ws` WebSocket per connection, binary frames, no compression. */
+/**
+ * The Node transport: one `ws` WebSocket per connection, binary frames, no compression. A request
+ * given as encodeFrameParts' parts goes out as one message in fragments (see ws-fragments.ts).
+ */
 export class WsTransport implements Transport {
   constructor(private readonly options: WsTransportOptions = {}) {}
 
@@ -34,6 +38,7 @@ export class WsTransport implements Transport {
         (socket as unknown as { _socket?: { setNoDelay?: (on: boolean) => void } })._socket?.setNoDelay?.(true);
         resolve({
           send: (bytes) => socket.send(bytes, { binary: true }),
+          sendParts: (parts) => sendFrameParts(socket, parts),
           close: (code, reason) => {
             if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
           },

@@ -1,0 +1,44 @@
+import { WebSocketServer } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { WsTransport } from './ws-transport.js';
+
+function part(k: number, length: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => (k * 37 + i) & 0xff);
+}
+
+describe('WsTransport', () => {
+  it('sends parts as one message (fragments for large parts), in order with whole sends', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const { port } = wss.address() as { port: number };
+    const received: Buffer[] = [];
+    const allReceived = new Promise<void>((resolve) => {
+      wss.on('connection', (ws) =>
+        ws.on('message', (data: Buffer) => {
+          received.push(data);
+          if (received.length === 3) resolve();
+        }),
+      );
+    });
+    const connection = await new WsTransport().connect(`ws://127.0.0.1:${port}`, { message: () => undefined, close: () => undefined });
+    try {
+      const tensor = part(1, 200_000);
+      const snapshot = Array.from(tensor);
+      const large = [part(0, 300), tensor];
+      const small = [part(2, 40), part(3, 1000)];
+      connection.sendParts!(large);
+      connection.send(part(4, 7));
+      connection.sendParts!(small);
+      await allReceived;
+      expect(received.map((m) => m.length)).toEqual([200_300, 7, 1040]);
+      expect(Buffer.compare(received[0], Buffer.concat(large))).toBe(0);
+      expect(Buffer.compare(received[2], Buffer.concat(small))).toBe(0);
+      // ws masks client frames: into its own buffer, never the caller's tensor.
+      expect(Array.from(tensor)).toEqual(snapshot);
+    } finally {
+      connection.close(1000, 'done');
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
