@@ -6,8 +6,11 @@
  *   carboncp infer frame             client encodes, ws sends, the server decodes and re-encodes
  *                                    an infer response with the same tensor, client decodes
  *   carboncp, fragmented             the same frames sent as encodeFrameParts fragments (no tensor copy)
+ *                                    with the server's sendFrameParts (packages/server/src/ws-fragments.ts):
+ *                                    what the server and the device's WsTransport send since they use parts
  * Each runs in two child processes, with ws's native masking (bufferutil) and with the pure-JS path
- * (WS_NO_BUFFER_UTIL=1 set before ws loads). Needs dist: `node scripts/pnpm.mjs exec tsc -b packages/protocol`.
+ * (WS_NO_BUFFER_UTIL=1 set before ws loads). Needs dist: `node scripts/pnpm.mjs exec tsc -b packages/server`
+ * (builds protocol too).
  * Variants are interleaved round by round (the machine is shared). Servers listen on 127.0.0.1 only
  * and are closed at the end.
  * Ratios are paired: the median over rounds of (variant / baseline) within the same round.
@@ -65,6 +68,13 @@ try {
   process.exit(2);
 }
 const { decodeFrame, encodeFrame, encodeFrameParts, MessageType, tensorFromArray, tensorToArray } = protocol;
+let sendFrameParts;
+try {
+  ({ sendFrameParts } = await import('../../packages/server/dist/ws-fragments.js'));
+} catch (error) {
+  console.error(`cannot load packages/server/dist/ws-fragments.js (${error.message}); run: node scripts/pnpm.mjs exec tsc -b packages/server`);
+  process.exit(2);
+}
 const { WebSocket, WebSocketServer } = await import('ws');
 
 /** Which masking ws really uses: node:http's, bufferutil's native addon, or its JavaScript loop. */
@@ -110,10 +120,6 @@ const response = (req) => ({
     parameters: { server_ms: 0, queue_ms: 0, batch_size: 1, execution_provider: 'cpu' },
   },
 });
-
-function sendParts(ws, parts) {
-  parts.forEach((part, i) => ws.send(part, { binary: true, fin: i === parts.length - 1 }));
-}
 
 /**
  * Runs every variant's round trip WARMUP times, then ROUNDS rounds of PER_ROUND round trips each,
@@ -235,11 +241,11 @@ const setups = [
     },
   ),
   await overWs(
-    'carboncp frame (encodeFrameParts as ws fragments)',
-    (ws, data) => sendParts(ws, encodeFrameParts(response(decodeFrame(data)))),
+    'carboncp frame (encodeFrameParts + sendFrameParts: ws fragments, as shipped)',
+    (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrame(data)))),
     (client, onReply) => {
       onReply(checkResponse);
-      sendParts(client, encodeFrameParts(request(nextId++)));
+      sendFrameParts(client, encodeFrameParts(request(nextId++)));
     },
   ),
 ];
