@@ -25,6 +25,7 @@ import {
   type ModelRef,
   type PingMessage,
   type WireTensor,
+  sendFrameParts,
 } from '@carboncp/protocol';
 import type { RawData, WebSocket } from 'ws';
 import { SERVER_NAME, SERVER_VERSION } from './http-routes.js';
@@ -35,7 +36,6 @@ import type { ServerMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestQueue } from './request-queue.js';
 import { batchKeyOf, checkCrossingInputs } from './tail-tensors.js';
-import { sendFrameParts } from './ws-fragments.js';
 
 export interface ConnectionContext {
   options: ResolvedOptions;

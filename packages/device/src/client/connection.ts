@@ -3,6 +3,7 @@ import {
   ErrorCode,
   MessageType,
   PROTOCOL_VERSION,
+  concatParts,
   decodeFrame,
   encodeFrame,
   type HelloAckMessage,
@@ -25,19 +26,6 @@ export interface ConnectionOptions {
   onMessage(message: Message, frameBytes: number): void;
   /** An open connection went away; everything in flight on it is lost. */
   onDown(error: CarboncpError): void;
-}
-
-function joinParts(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  for (const part of parts) total += part.byteLength;
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
 }
 
 // Errors that retrying cannot fix: the first attempt reports them to createClient instead.
@@ -81,7 +69,7 @@ export class Connection {
     try {
       if (!Array.isArray(frame)) this.socket.send(frame as Uint8Array);
       else if (this.socket.sendParts) this.socket.sendParts(frame);
-      else this.socket.send(joinParts(frame));
+      else this.socket.send(concatParts(frame));
       return true;
     } catch (error) {
       this.lastError = new CarboncpError(ErrorCode.CONNECTION_LOST, `sending to ${this.options.url} failed`, {

@@ -1,7 +1,6 @@
-import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode, sendFrameParts } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
-import { sendFrameParts } from './ws-fragments.js';
 
 export interface WsTransportOptions {
   /** Largest frame accepted from the server, bytes; ws closes the socket with 1009 beyond it. */
@@ -12,7 +11,7 @@ export interface WsTransportOptions {
 
 /**
  * The Node transport: one `ws` WebSocket per connection, binary frames, no compression. A request
- * given as encodeFrameParts' parts goes out as one message in fragments (see ws-fragments.ts).
+ * given as encodeFrameParts' parts goes out as one message in fragments (see @carboncp/protocol's frame-fragments.ts).
  */
 export class WsTransport implements Transport {
   constructor(private readonly options: WsTransportOptions = {}) {}

@@ -7,8 +7,9 @@
  * below that size a copy costs less than the extra frame header and socket write a fragment
  * takes. Large tensors go as fragments of their own.
  *
- * The same as @carboncp/server's ws-fragments.ts (the server cannot import the device package
- * nor the other way round; @carboncp/protocol is where a shared copy would belong).
+ * It lives here, not in the device or the server (which may not import each other), and needs
+ * no `ws` import: any sink with ws 8's `send(data, { binary, fin })` will do. A browser
+ * WebSocket cannot send fragments; its transport sends `concatParts(parts)` instead.
  */
 
 /** The one method of a `ws` WebSocket used here (ws 8: `fin: false` sends a non-final fragment). */
@@ -18,9 +19,10 @@ export interface FragmentSink {
 
 export const JOIN_BELOW_BYTES = 64 * 1024;
 
-function join(parts: readonly Uint8Array[], byteLength: number): Uint8Array {
+/** The parts as one buffer (no copy when there is only one part). */
+export function concatParts(parts: readonly Uint8Array[], byteLength = parts.reduce((n, p) => n + p.byteLength, 0)): Uint8Array {
   if (parts.length === 1) return parts[0];
-  const joined = Buffer.allocUnsafe(byteLength);
+  const joined = new Uint8Array(byteLength);
   let offset = 0;
   for (const part of parts) {
     joined.set(part, offset);
@@ -36,7 +38,7 @@ export function fragmentsOf(parts: readonly Uint8Array[], joinBelow = JOIN_BELOW
   let pendingBytes = 0;
   const flush = () => {
     if (pending.length === 0) return;
-    fragments.push(join(pending, pendingBytes));
+    fragments.push(concatParts(pending, pendingBytes));
     pending = [];
     pendingBytes = 0;
   };
@@ -58,9 +60,9 @@ export function fragmentsOf(parts: readonly Uint8Array[], joinBelow = JOIN_BELOW
  * Sends the parts as one binary message. The fragments go out in one synchronous loop: ws queues
  * and writes sends in call order, and no other code runs between the calls, so no other message's
  * data can land between two fragments (ws may still send a ping or pong there, which RFC 6455
- * allows). A client masks what it sends, and ws masks into a buffer of its own, so normally it
- * keeps no reference to the tensors once this returns; still, they must not change until sent
- * (the client never writes to a crossing tensor).
+ * allows). The tensors' memory must not change until it is written: a server sends unmasked, so
+ * ws writes that memory itself (tail outputs are never reused); a client masks into a buffer of
+ * its own, and never writes to a crossing tensor anyway.
  */
 export function sendFrameParts(ws: FragmentSink, parts: readonly Uint8Array[]): void {
   const fragments = fragmentsOf(parts);
