@@ -6,10 +6,10 @@
  *   carboncp infer frame             client encodes, ws sends, the server decodes and re-encodes
  *                                    an infer response with the same tensor, client decodes
  *   carboncp, fragmented             the same frames sent as encodeFrameParts fragments (no tensor copy)
- *                                    with the server's sendFrameParts (packages/server/src/ws-fragments.ts):
+ *                                    with the protocol's sendFrameParts (packages/protocol/src/frame-fragments.ts):
  *                                    what the server and the device's WsTransport send since they use parts
  * Each runs in two child processes, with ws's native masking (bufferutil) and with the pure-JS path
- * (WS_NO_BUFFER_UTIL=1 set before ws loads). Needs dist: `node scripts/pnpm.mjs exec tsc -b packages/server`
+ * (WS_NO_BUFFER_UTIL=1 set before ws loads). Needs dist: `node scripts/pnpm.mjs exec tsc -b packages/protocol`
  * (builds protocol too).
  * Variants are interleaved round by round (the machine is shared). Servers listen on 127.0.0.1 only
  * and are closed at the end.
@@ -68,13 +68,7 @@ try {
   process.exit(2);
 }
 const { decodeFrame, encodeFrame, encodeFrameParts, MessageType, tensorFromArray, tensorToArray } = protocol;
-let sendFrameParts;
-try {
-  ({ sendFrameParts } = await import('../../packages/server/dist/ws-fragments.js'));
-} catch (error) {
-  console.error(`cannot load packages/server/dist/ws-fragments.js (${error.message}); run: node scripts/pnpm.mjs exec tsc -b packages/server`);
-  process.exit(2);
-}
+const { sendFrameParts } = protocol;
 const { WebSocket, WebSocketServer } = await import('ws');
 
 /** Which masking ws really uses: node:http's, bufferutil's native addon, or its JavaScript loop. */
