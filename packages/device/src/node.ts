@@ -21,6 +21,8 @@ export type {
   Runtime,
   RuntimeSession,
   RuntimeTensor,
+  ServerContext,
+  ServerContextOptions,
   SplitModel,
   TensorData,
   Transport,

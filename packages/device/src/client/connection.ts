@@ -11,6 +11,8 @@ import {
   type Message,
 } from '@carboncp/protocol';
 import { Backoff } from './backoff.js';
+import { Keepalive } from './keepalive.js';
+import { PingTracker, type PongReceipt } from './ping-tracker.js';
 import type { ConnectionState, ReconnectOptions, Transport, TransportConnection } from './types.js';
 
 export interface ConnectionOptions {
@@ -20,12 +22,18 @@ export interface ConnectionOptions {
   reconnect: ReconnectOptions;
   handshakeTimeoutMs: number;
   maxPayload: number;
+  /** Ping after this long without a frame from the server; 0: never. */
+  keepaliveMs: number;
+  /** A keepalive ping unanswered this long marks the connection dead. */
+  keepaliveTimeoutMs: number;
   /** A handshake completed: the server's answer, to decide which plans are usable remotely. */
   onOpen(ack: HelloAckMessage): void;
   /** A request-level frame (InferResponse, or Error with a request id). */
   onMessage(message: Message, frameBytes: number): void;
   /** An open connection went away; everything in flight on it is lost. */
   onDown(error: CarboncpError): void;
+  /** A pong answered one of our pings (keepalive or ping()). */
+  onPong?(receipt: PongReceipt): void;
 }
 
 // Errors that retrying cannot fix: the first attempt reports them to createClient instead.
@@ -35,7 +43,8 @@ const POLICY_VIOLATION = 1008;
 /**
  * One logical connection to the server that survives drops: it performs the hello handshake,
  * hands request-level frames to the client, and reconnects with capped, jittered backoff until
- * closed. Events of a superseded socket are ignored (each attempt has its own generation).
+ * closed. Events of a superseded socket are ignored (each attempt has its own generation). While
+ * open, a keepalive pings an idle server and treats an unanswered ping as a dropped connection.
  */
 export class Connection {
   state: ConnectionState = 'connecting';
@@ -45,10 +54,17 @@ export class Connection {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly backoff: Backoff;
   private readonly waiters = new Set<() => void>();
+  private readonly pings = new PingTracker();
+  private readonly keepalive: Keepalive;
   private closed = false;
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoff = new Backoff(options.reconnect);
+    this.keepalive = new Keepalive({
+      idleMs: options.keepaliveMs,
+      timeoutMs: options.keepaliveTimeoutMs,
+      ping: (timeoutMs) => this.ping(timeoutMs),
+    });
   }
 
   /** First attempt. Resolves when it settles either way (the device works offline), rejects only on a fatal answer. */
@@ -79,6 +95,20 @@ export class Connection {
     }
   }
 
+  /**
+   * Sends a Ping and resolves with the Pong; rejects with CARBONCP_CONNECTION_LOST when not
+   * connected (or the connection drops first), CARBONCP_TIMEOUT when no pong comes in timeoutMs.
+   */
+  ping(timeoutMs: number): Promise<PongReceipt> {
+    const notConnected = () =>
+      new CarboncpError(
+        ErrorCode.CONNECTION_LOST,
+        `cannot ping ${this.options.url}: not connected` + (this.lastError ? ` (${this.lastError.code}: ${this.lastError.message})` : ''),
+      );
+    if (this.state !== 'open') return Promise.reject(notConnected());
+    return this.pings.ping((frame) => this.send(frame), timeoutMs, notConnected);
+  }
+
   /** Resolves once the connection is open; rejects with CARBONCP_NOT_READY after timeoutMs. */
   ready(timeoutMs: number): Promise<void> {
     if (this.state === 'open') return Promise.resolve();
@@ -106,6 +136,8 @@ export class Connection {
     this.closed = true;
     this.state = 'closed';
     clearTimeout(this.timer);
+    this.keepalive.stop();
+    this.pings.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the ping was in flight'));
     this.generation += 1;
     const socket = this.socket;
     this.socket = undefined;
@@ -160,6 +192,7 @@ export class Connection {
             this.backoff.reset();
             this.lastError = undefined;
             this.options.onOpen(message.body);
+            this.keepalive.start((error) => this.keepaliveExpired(generation, error));
             for (const waiter of [...this.waiters]) waiter();
             settle(undefined);
           } else if (message.type === MessageType.Error) {
@@ -167,6 +200,12 @@ export class Connection {
             this.socket?.close(1000, 'refused');
             this.dropped(generation, false);
           }
+          return;
+        }
+        this.keepalive.frameReceived();
+        if (message.type === MessageType.Pong) {
+          const receipt = this.pings.onPong(message.requestId, message.body);
+          if (receipt) this.options.onPong?.(receipt);
           return;
         }
         if (message.type === MessageType.Error && message.requestId === 0) {
@@ -222,15 +261,35 @@ export class Connection {
     });
   }
 
+  /**
+   * The server left a keepalive ping unanswered: the connection counts as dropped (requests in
+   * flight fail over, reconnect with backoff) and the socket is torn down without waiting for a
+   * closing handshake a dead peer would never complete.
+   */
+  private keepaliveExpired(generation: number, cause: CarboncpError): void {
+    if (generation !== this.generation || this.closed || this.state !== 'open') return;
+    this.lastError = new CarboncpError(
+      ErrorCode.CONNECTION_LOST,
+      `server ${this.options.url} did not answer a keepalive ping within ${this.options.keepaliveTimeoutMs} ms ` +
+        `(${cause.code}); the connection is taken as dead`,
+      { cause },
+    );
+    const socket = this.socket;
+    this.dropped(generation, true);
+    if (socket?.terminate) socket.terminate();
+    else socket?.close(1000, 'keepalive timeout');
+  }
+
   private dropped(generation: number, wasOpen: boolean): void {
     if (generation !== this.generation || this.closed) return;
     this.generation += 1; // later events of this socket are stale
     this.socket = undefined;
     this.state = 'connecting';
+    this.keepalive.stop();
     if (wasOpen) {
-      this.options.onDown(
-        this.lastError ?? new CarboncpError(ErrorCode.CONNECTION_LOST, `connection to ${this.options.url} lost`),
-      );
+      const error = this.lastError ?? new CarboncpError(ErrorCode.CONNECTION_LOST, `connection to ${this.options.url} lost`);
+      this.pings.failAll(error);
+      this.options.onDown(error);
     }
     const delay = this.backoff.next();
     clearTimeout(this.timer);

@@ -12,6 +12,7 @@ import {
   type HelloAckMessage,
   type InferRequestMessage,
   type Message,
+  type PongMessage,
 } from '@carboncp/protocol';
 import { seededUniform } from '@carboncp/core';
 import type {
@@ -117,7 +118,10 @@ export type ServerBehaviour =
 
 /**
  * A fake server behind an in-memory transport. It runs the model's tails with FakeRuntime and
- * can be told to delay, refuse, stay silent, drop every connection, or refuse connections.
+ * can be told to delay, refuse, stay silent, drop every connection, or refuse connections. It
+ * answers pings with `pongContext(n)` for the n-th ping (from 1) after `pongDelayMs(n)`, echoing
+ * the ping's request id or, like a server that answers pings at connection level, request id 0;
+ * or not at all (`pong: 'silent'`).
  */
 export class FakeServer implements Transport {
   behaviour: ServerBehaviour = { kind: 'answer' };
@@ -125,7 +129,13 @@ export class FakeServer implements Transport {
   ackModels: HelloAckMessage['models'] | undefined;
   refuse: 'down' | 'unauthorized' | undefined;
   readonly requests: InferRequestMessage[] = [];
+  pong: 'answer' | 'silent' = 'answer';
+  pongRequestId: 'echo' | 'zero' = 'echo';
+  pongDelayMs: (n: number) => number = () => 0;
+  pongContext: (n: number) => Omit<PongMessage, 't'> = () => ({ queue_depth: 0, in_flight: 0, tail_ms: {} });
+  readonly pings: { requestId: number; t: number }[] = [];
   connects = 0;
+  terminations = 0;
   private readonly open = new Set<TransportHandlers>();
   private readonly runtime = new FakeRuntime();
 
@@ -142,7 +152,7 @@ export class FakeServer implements Transport {
       this.open.delete(handlers);
       setTimeout(() => handlers.close(code, reason), 0);
     };
-    const reply = (message: Message) => setTimeout(() => !closed && handlers.message(encodeFrame(message)), 0);
+    const reply = (message: Message, delayMs = 0) => setTimeout(() => !closed && handlers.message(encodeFrame(message)), delayMs);
     return {
       send: (bytes) => {
         if (closed) throw new Error('socket closed');
@@ -152,6 +162,10 @@ export class FakeServer implements Transport {
         void this.handle(decodeFrame(shifted), reply, close);
       },
       close: (code = 1000, reason = '') => close(code, reason),
+      terminate: () => {
+        this.terminations += 1;
+        close(1006, '');
+      },
     };
   }
 
@@ -163,7 +177,7 @@ export class FakeServer implements Transport {
     }
   }
 
-  private async handle(message: Message, reply: (m: Message) => void, close: (code: number, reason: string) => void) {
+  private async handle(message: Message, reply: (m: Message, delayMs?: number) => void, close: (code: number, reason: string) => void) {
     if (message.type === MessageType.Hello) {
       if (this.refuse === 'unauthorized') {
         reply({ type: MessageType.Error, requestId: 0, body: { code: 'CARBONCP_UNAUTHORIZED', message: 'bad token' } });
@@ -181,6 +195,18 @@ export class FakeServer implements Transport {
           limits: { max_payload: 1 << 20, max_queue: 16 },
         },
       });
+      return;
+    }
+    if (message.type === MessageType.Ping) {
+      this.pings.push({ requestId: message.requestId, t: message.body.t });
+      if (this.pong === 'silent') return;
+      const n = this.pings.length;
+      const pong: Message = {
+        type: MessageType.Pong,
+        requestId: this.pongRequestId === 'echo' ? message.requestId : 0,
+        body: { t: message.body.t, ...this.pongContext(n) },
+      };
+      reply(pong, this.pongDelayMs(n));
       return;
     }
     if (message.type !== MessageType.InferRequest) return;

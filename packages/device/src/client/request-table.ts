@@ -12,11 +12,20 @@ interface Pending<R> {
  * by its timeout, or by a dropped connection, whichever comes first; whatever arrives for an id
  * afterwards is dropped and counted in `late`.
  */
+export interface RequestTableOptions {
+  /** What an entry is, in timeout messages; default 'request'. */
+  label?: string;
+  /** Unref the timeout timers (Node), so that entries alone never keep a process alive. */
+  unrefTimers?: boolean;
+}
+
 export class RequestTable<R> {
   private readonly pending = new Map<number, Pending<R>>();
   private readonly retired = new Set<number>();
   private nextId = 1;
   late = 0;
+
+  constructor(private readonly options: RequestTableOptions = {}) {}
 
   get size(): number {
     return this.pending.size;
@@ -29,9 +38,10 @@ export class RequestTable<R> {
       const timer = setTimeout(() => {
         this.finish(id, {
           ok: false,
-          error: new CarboncpError('CARBONCP_TIMEOUT', `request ${id} got no response within ${timeoutMs} ms`),
+          error: new CarboncpError('CARBONCP_TIMEOUT', `${this.options.label ?? 'request'} ${id} got no response within ${timeoutMs} ms`),
         });
       }, timeoutMs);
+      if (this.options.unrefTimers) (timer as { unref?: () => void }).unref?.();
       this.pending.set(id, { timer, settle: resolve });
     });
     return { id, settled };

@@ -10,6 +10,7 @@ import {
 } from '@carboncp/protocol';
 import { Connection } from './connection.js';
 import { checkInputs } from './input-check.js';
+import type { PongReceipt } from './ping-tracker.js';
 import { describeModel, remotePlanStatus } from './plan-check.js';
 import { RequestTable } from './request-table.js';
 import { emptyStats, recordRequest } from './stats.js';
@@ -24,6 +25,8 @@ import type {
   Runtime,
   RuntimeSession,
   RuntimeTensor,
+  ServerContext,
+  ServerContextOptions,
   SplitModel,
   Transport,
 } from './types.js';
@@ -46,6 +49,13 @@ export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPla
   /** Largest frame accepted from the server; default 64 MiB. */
   maxPayload?: number;
   clientName?: string;
+  /**
+   * Ping the server after this long without a frame from it, to notice a server that went
+   * silent; default 15000, 0 disables.
+   */
+  keepaliveMs?: number;
+  /** A keepalive ping unanswered this long drops the connection (requests fail over, reconnect); default keepaliveMs. */
+  keepaliveTimeoutMs?: number;
 }
 
 interface Reply {
@@ -82,6 +92,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   private remote = new Map<string, CarboncpError | null>();
   private maxPayload = Infinity;
   private closed = false;
+  private latestContext: ServerContext | undefined;
   private readonly options: Required<Pick<SplitClientOptions<T, P>, 'timeoutMs' | 'defaultCut' | 'compression'>>;
 
   private constructor(options: SplitClientOptions<T, P>) {
@@ -96,12 +107,20 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     checkPositive('timeoutMs', this.options.timeoutMs);
     checkCompression(this.options.compression);
     this.planById(this.options.defaultCut);
+    const keepaliveMs = options.keepaliveMs ?? 15_000;
+    if (!(typeof keepaliveMs === 'number' && Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
+      throw new CarboncpError('CARBONCP_BAD_OPTION', `keepaliveMs must be 0 (off) or a positive number of milliseconds, got ${String(keepaliveMs)}`);
+    }
+    const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? (keepaliveMs > 0 ? keepaliveMs : 15_000);
+    checkPositive('keepaliveTimeoutMs', keepaliveTimeoutMs);
     this.connection = new Connection({
       url: options.server,
       transport: options.transport,
       reconnect: options.reconnect ?? { initialMs: 250, maxMs: 10_000 },
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
       maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
+      keepaliveMs,
+      keepaliveTimeoutMs,
       hello: () => ({
         protocol_version: 0,
         client: options.clientName ?? '@carboncp/device',
@@ -114,6 +133,9 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         this.remote = new Map();
         this.counters.disconnects += 1;
         this.table.failAll(error);
+      },
+      onPong: (receipt) => {
+        this.latestContext = this.contextOf(receipt);
       },
     });
   }
@@ -141,6 +163,26 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     const plan = this.planById(planId);
     const error = this.remoteError(plan);
     return error ? { usable: false, error: { code: error.code, message: error.message } } : { usable: true };
+  }
+
+  /**
+   * Asks the server for its current context (a Ping; the Pong answers): queue depth, requests
+   * executing, recent tail latency of this model's plans, carbon intensity, and the round trip
+   * measured here. Rejects with CARBONCP_CONNECTION_LOST when not connected (or the connection
+   * drops before the answer), CARBONCP_TIMEOUT when no answer comes within timeoutMs (default
+   * 5000), CARBONCP_SHUTTING_DOWN on a closed client. A timeout does not drop the connection
+   * (keepalive decides that).
+   */
+  async serverContext(options: ServerContextOptions = {}): Promise<ServerContext> {
+    if (this.closed) throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'serverContext() called on a closed client');
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    checkPositive('timeoutMs', timeoutMs);
+    return this.contextOf(await this.connection.ping(timeoutMs));
+  }
+
+  /** The most recent server context, from serverContext() or a keepalive pong; kept across reconnects (see receivedAt). */
+  get lastServerContext(): ServerContext | undefined {
+    return this.latestContext;
   }
 
   stats(): ClientStats {
@@ -324,6 +366,36 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         error: new CarboncpError(message.body.code, `server: ${message.body.message}`),
       });
     }
+  }
+
+  private contextOf({ pong, rttMs, receivedAt }: PongReceipt): ServerContext {
+    const context: ServerContext = {
+      queueDepth: pong.queue_depth,
+      inFlight: pong.in_flight,
+      tailMs: this.tailMsOfModel(pong.tail_ms ?? {}),
+      rttMs,
+      receivedAt,
+    };
+    const carbon = pong.carbon_intensity;
+    if (carbon) context.carbonIntensity = { valueGPerKwh: carbon.value_g_per_kwh, source: carbon.source };
+    return context;
+  }
+
+  /**
+   * The server keys tail latencies 'model/plan', and by bare plan id too when it serves a single
+   * model. Bare ids are used only when no key names a model, since with keys of another model
+   * they would be that model's plans.
+   */
+  private tailMsOfModel(tailMs: Record<string, number>): Record<string, number> {
+    const prefix = `${this.model.name}/`;
+    const keys = Object.keys(tailMs);
+    const bareUsable = keys.every((key) => !key.includes('/'));
+    const out: Record<string, number> = {};
+    for (const plan of this.plans) {
+      const value = tailMs[prefix + plan.id] ?? (bareUsable ? tailMs[plan.id] : undefined);
+      if (typeof value === 'number' && Number.isFinite(value)) out[plan.id] = value;
+    }
+    return out;
   }
 
   private remoteError(plan: P): CarboncpError | null {

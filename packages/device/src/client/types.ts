@@ -51,6 +51,11 @@ export interface TransportConnection {
    */
   sendParts?(parts: readonly Uint8Array[]): void;
   close(code?: number, reason?: string): void;
+  /**
+   * Optional: drops the connection at once, without a closing handshake (used when the server
+   * stopped answering, so a close would only wait). Without it the client calls close().
+   */
+  terminate?(): void;
 }
 
 /** Platform code that opens a binary message channel: `ws` here, the browser WebSocket later. */
@@ -126,6 +131,33 @@ export interface InferResult<T extends RuntimeTensor> {
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/**
+ * The server's load and grid context as its answer to a ping gave it (see
+ * `SplitClient.serverContext()`): what a calibrator weighs to decide where to cut.
+ */
+export interface ServerContext {
+  /** Requests waiting in the server's queue, over all its clients, when it answered. */
+  queueDepth: number;
+  /** Requests in the batch the server was executing when it answered. */
+  inFlight: number;
+  /**
+   * Recent tail compute time on the server (ms, p50 over its last runs of that plan), by plan
+   * id of this client's model. A plan the server has not run lately is absent.
+   */
+  tailMs: Record<string, number>;
+  /** Carbon intensity of the grid that powers the server, when the server was given one. */
+  carbonIntensity?: { valueGPerKwh: number; source: string };
+  /** Ping sent to pong received, measured on the device's monotonic clock (ms). */
+  rttMs: number;
+  /** When the pong arrived, ms since the epoch (Date.now()). */
+  receivedAt: number;
+}
+
+export interface ServerContextOptions {
+  /** How long to wait for the pong; default 5000. */
+  timeoutMs?: number;
+}
 
 /** Counters over the client's life; `lateResponses` are responses that came after their request had resolved. */
 export interface ClientStats {

@@ -38,6 +38,13 @@ export interface CreateClientOptions {
   handshakeTimeoutMs?: number;
   /** Largest frame accepted from the server; default 64 MiB. */
   maxPayload?: number;
+  /**
+   * Ping the server after this long without a frame from it, so that a server gone silent is
+   * noticed; default 15000, 0 disables.
+   */
+  keepaliveMs?: number;
+  /** A keepalive ping unanswered this long drops the connection: requests in flight run locally, the client reconnects; default keepaliveMs. */
+  keepaliveTimeoutMs?: number;
 }
 
 /** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
@@ -67,7 +74,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs']),
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs']),
   });
   return Object.assign(client, { partition });
 }

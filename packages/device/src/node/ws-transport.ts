@@ -41,6 +41,7 @@ export class WsTransport implements Transport {
           close: (code, reason) => {
             if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
           },
+          terminate: () => socket.terminate(),
         });
       });
       socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {

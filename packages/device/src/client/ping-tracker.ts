@@ -1,0 +1,66 @@
+import { CarboncpError, MessageType, encodeFrame, type PongMessage } from '@carboncp/protocol';
+import { RequestTable } from './request-table.js';
+
+/** A pong matched to its ping. */
+export interface PongReceipt {
+  pong: PongMessage;
+  /** Ping sent to pong received, on the device's monotonic clock. */
+  rttMs: number;
+  /** When the pong arrived, ms since the epoch. */
+  receivedAt: number;
+}
+
+/**
+ * Pings in flight on one connection. A pong is matched by its frame's request id, as the protocol
+ * says; a pong with request id 0 (a server that answers pings as connection-level messages) is
+ * matched by the echoed `t`, which is unique among the pings in flight. Every ping settles once:
+ * by its pong, its timeout (CARBONCP_TIMEOUT) or failAll.
+ */
+export class PingTracker {
+  private readonly table = new RequestTable<PongReceipt>({ label: 'ping', unrefTimers: true });
+  private readonly sent = new Map<number, { t: number; at: number }>();
+  private lastT = 0;
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  /**
+   * Sends a ping through `send` (false: not sent, and `notSent()` says why) and resolves with the
+   * matching pong; rejects with a CarboncpError.
+   */
+  async ping(send: (frame: Uint8Array) => boolean, timeoutMs: number, notSent: () => CarboncpError): Promise<PongReceipt> {
+    const { id, settled } = this.table.open(timeoutMs);
+    const at = performance.now();
+    // `t` is the send time, nudged so that no two pings in flight share it.
+    const t = Math.max(at, this.lastT + 0.001);
+    this.lastT = t;
+    this.sent.set(id, { t, at });
+    if (!send(encodeFrame({ type: MessageType.Ping, requestId: id, body: { t } }))) {
+      this.table.finish(id, { ok: false, error: notSent() });
+    }
+    const outcome = await settled;
+    this.sent.delete(id);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  /** Settles the ping a pong answers; returns the receipt, or undefined for a pong that matches no ping in flight. */
+  onPong(requestId: number, pong: PongMessage): PongReceipt | undefined {
+    const id = requestId !== 0 ? requestId : this.idOfT(pong.t);
+    const ping = id === undefined ? undefined : this.sent.get(id);
+    if (id === undefined || !ping) return undefined;
+    const receipt: PongReceipt = { pong, rttMs: performance.now() - ping.at, receivedAt: Date.now() };
+    return this.table.finish(id, { ok: true, value: receipt }) ? receipt : undefined;
+  }
+
+  /** Settles every ping in flight with `error` (the connection went away or was closed). */
+  failAll(error: CarboncpError): void {
+    this.table.failAll(error);
+  }
+
+  private idOfT(t: number): number | undefined {
+    for (const [id, ping] of this.sent) if (ping.t === t) return id;
+    return undefined;
+  }
+}
