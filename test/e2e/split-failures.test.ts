@@ -1,7 +1,7 @@
 // Failure paths over real sockets: bad input is refused before anything is sent; a server that
 // dies with requests in flight costs no request (each resolves once, locally), and the client
 // reconnects when a server is back on the same port; a server with other model bytes is never
-// trusted with a tensor.
+// trusted with a tensor; a server whose answers stop arriving is found out by the keepalive.
 import { mkdtemp, rm, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +152,48 @@ describe('a server that dies mid-request', () => {
       if (telemetry.path === 'local-fallback') expect(telemetry.error?.code).toMatch(/^CARBONCP_/);
       expect(maxAbsDiffAll(outputs, await reference.run(inputs[i]))).toBeLessThanOrEqual(TOL);
     }
+  });
+});
+
+describe('a server whose answers stop arriving (the socket stays open)', () => {
+  it('is taken for dead by the keepalive: requests in flight run locally, each once, then the client reconnects', async () => {
+    const server = await serve();
+    const proxy = await TcpProxy.start(server.port);
+    cleanup.push(() => proxy.kill());
+    const client = await connect(`ws://127.0.0.1:${proxy.port}`, { keepaliveMs: 300, keepaliveTimeoutMs: 300, timeoutMs: 60_000, handshakeTimeoutMs: 1_000 });
+    await client.ready(10_000);
+    const cut = middle(client);
+    const warm = seededInputs(client.partition.model, inputShapes, 31);
+    expect((await client.infer(warm, { cut })).telemetry.path).toBe('split');
+
+    // Nothing the server sends reaches the device from here on, and nothing closes the socket:
+    // only the keepalive can tell (the request timeout is a minute away).
+    proxy.hold();
+    const inputs = Array.from({ length: 8 }, (_, i) => seededInputs(client.partition.model, inputShapes, 700 + i));
+    const resolutions = new Array<number>(inputs.length).fill(0);
+    const pending = inputs.map((feeds, i) =>
+      client.infer(feeds, { cut: i % 2 ? cut : 'server' }).then((result) => {
+        resolutions[i] += 1;
+        return result;
+      }),
+    );
+    const results: InferResult<ort.Tensor>[] = await Promise.all(pending);
+    proxy.release();
+    expect(resolutions).toEqual(inputs.map(() => 1));
+    for (const [i, { outputs, telemetry }] of results.entries()) {
+      expect(telemetry.path).toBe('local-fallback');
+      expect(telemetry.error?.code).toBe('CARBONCP_CONNECTION_LOST');
+      expect(telemetry.error?.message).toMatch(/did not answer a keepalive ping within 300 ms/);
+      expect(maxAbsDiffAll(outputs, await reference.run(inputs[i]))).toBeLessThanOrEqual(TOL);
+    }
+    expect(proxy.bytesHeld).toBeGreaterThan(0);
+
+    await waitFor(() => client.stats().connects >= 2 && client.state === 'open', 10_000, 'the client to reconnect');
+    const back = await client.infer(warm, { cut });
+    expect(back.telemetry.path).toBe('split');
+    expect(maxAbsDiffAll(back.outputs, await reference.run(warm))).toBeLessThanOrEqual(TOL);
+    expect(client.stats()).toMatchObject({ requests: 10, split: 2, localFallback: 8, timeouts: 0, lateResponses: 0 });
+    expect(client.stats().disconnects).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -43,8 +43,9 @@ export function seededSample<T>(items: readonly T[], count: number, seed: number
 
 /**
  * A TCP proxy in front of a server. `hold()` keeps the server's bytes from reaching the device
- * (requests stay in flight), `kill()` destroys every socket at once, as a crashed server or a
- * dropped network would, and frees the port.
+ * (requests stay in flight; the bytes are dropped, as a dead network path would), `release()`
+ * lets later bytes through again, `kill()` destroys every socket at once, as a crashed server or
+ * a dropped network would, and frees the port.
  */
 export class TcpProxy {
   bytesUp = 0;
@@ -86,6 +87,10 @@ export class TcpProxy {
 
   hold(): void {
     this.holding = true;
+  }
+
+  release(): void {
+    this.holding = false;
   }
 
   async kill(): Promise<void> {
