@@ -26,223 +26,227 @@ let server: CarboncpServer;
 let witness: TestClient;
 let fragile: Awaited<ReturnType<typeof writeFragileModels>>;
 
-beforeAll(async () => {
-  partition = await loadClsPartition();
-  split = middleSplit(partition);
-  splitInputs = await crossingFor(partition, split, clsInputs(partition, 11));
-  fragile = await writeFragileModels();
-  server = await startServer({
-    models: [CLS_PATH, fragile.fragilePath, fragile.lookupPath],
-    inputShapes: CLS_INPUT_SHAPES,
-    port: 0,
-    token: TOKEN,
-    maxPayload: MAX_PAYLOAD,
-    log: () => undefined,
-  });
-  witness = await TestClient.connect(server.url);
-  expect((await witness.hello(TOKEN)).type).toBe(MessageType.HelloAck);
-});
-
-afterAll(async () => {
-  await server?.close({ drainMs: 1000 });
-  await fragile?.cleanup();
-});
-
-/** The other client still gets correct answers after each bad input. */
-async function witnessIsServed(): Promise<void> {
-  const response = expectResponse(await witness.infer(inferBody(partition, split, splitInputs)));
-  expect(response.body.outputs.map((o) => o.name)).toEqual(split.tailOutputs);
-}
-
-async function readyClient(): Promise<TestClient> {
-  const client = await TestClient.connect(server.url);
-  expect((await client.hello(TOKEN)).type).toBe(MessageType.HelloAck);
-  return client;
-}
-
-/** A client whose connection must be closed by the server with an error first. */
-async function expectClosedWith(client: TestClient, code: string, closeCode: number): Promise<string> {
-  const error = expectError(await client.waitFor((m) => m.type === MessageType.Error));
-  expect(error.code).toBe(code);
-  const closed = await client.closed;
-  expect(closed.code).toBe(closeCode);
-  return error.message;
-}
-
-describe('auth', () => {
-  it('refuses a hello without a token: CARBONCP_UNAUTHORIZED, close 1008', async () => {
-    const client = await TestClient.connect(server.url);
-    await client.hello();
-    expect(await expectClosedWith(client, 'CARBONCP_UNAUTHORIZED', 1008)).toMatch(/requires a token/);
-    await witnessIsServed();
-  });
-
-  it('refuses a wrong token: CARBONCP_UNAUTHORIZED, close 1008', async () => {
-    const client = await TestClient.connect(server.url);
-    await client.hello('wrong-token');
-    expect(await expectClosedWith(client, 'CARBONCP_UNAUTHORIZED', 1008)).toMatch(/token in the hello is wrong/);
-    await witnessIsServed();
-  });
-
-  it('refuses an infer request before the hello: CARBONCP_UNAUTHORIZED, close 1008', async () => {
-    const client = await TestClient.connect(server.url);
-    client.sendInfer(inferBody(partition, split, splitInputs));
-    expect(await expectClosedWith(client, 'CARBONCP_UNAUTHORIZED', 1008)).toMatch(/before the hello/);
-  });
-});
-
-describe('connection-level bad input closes that connection only', () => {
-  it('garbage bytes: CARBONCP_BAD_FRAME, close 1002', async () => {
-    const client = await readyClient();
-    client.sendRaw(Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff));
-    expect(await expectClosedWith(client, 'CARBONCP_BAD_FRAME', 1002)).toMatch(/bad magic/);
-    await witnessIsServed();
-  });
-
-  it('a text message: CARBONCP_BAD_FRAME, close 1002', async () => {
-    const client = await readyClient();
-    client.sendRaw('{"hello": true}');
-    expect(await expectClosedWith(client, 'CARBONCP_BAD_FRAME', 1002)).toMatch(/text message/);
-    await witnessIsServed();
-  });
-
-  it('a frame of another protocol version: CARBONCP_UNSUPPORTED_VERSION, close 1002', async () => {
-    const client = await readyClient();
-    const frame = encodeFrame({ type: MessageType.Ping, requestId: 0, body: { t: 1 } });
-    frame[4] = 9;
-    client.sendRaw(frame);
-    expect(await expectClosedWith(client, 'CARBONCP_UNSUPPORTED_VERSION', 1002)).toMatch(/version 9/);
-    await witnessIsServed();
-  });
-
-  it('a hello asking for another protocol version: CARBONCP_UNSUPPORTED_VERSION, close 1002', async () => {
-    const client = await TestClient.connect(server.url);
-    await client.hello(TOKEN, 2);
-    expect(await expectClosedWith(client, 'CARBONCP_UNSUPPORTED_VERSION', 1002)).toMatch(/version 2/);
-  });
-
-  it('a frame over max-payload but within ws slack: CARBONCP_PAYLOAD_TOO_LARGE with the request id, close 1009', async () => {
-    const client = await readyClient();
-    const big = tensorFromArray(splitInputs[0].name, new Float32Array(MAX_PAYLOAD / 4), [MAX_PAYLOAD / 4]);
-    const id = client.sendInfer(inferBody(partition, split, [big]));
-    const error = expectError(await client.answer(id));
-    expect(error.code).toBe('CARBONCP_PAYLOAD_TOO_LARGE');
-    expect(error.request_id).toBe(id);
-    expect((await client.closed).code).toBe(1009);
-    await witnessIsServed();
-  });
-
-  it('a message far over ws maxPayload: close 1009', async () => {
-    const client = await readyClient();
-    client.sendRaw(new Uint8Array(MAX_PAYLOAD * 2));
-    expect((await client.closed).code).toBe(1009);
-    await witnessIsServed();
-  });
-});
-
-describe('request-level bad input gets an error frame with the request id; the connection stays open', () => {
-  let client: TestClient;
+// Every test runs against both executors: tails on the event loop, and on a worker thread.
+describe.each(['main', 'worker'] as const)('executor %s', (executor) => {
   beforeAll(async () => {
-    client = await readyClient();
+    partition = await loadClsPartition();
+    split = middleSplit(partition);
+    splitInputs = await crossingFor(partition, split, clsInputs(partition, 11));
+    fragile = await writeFragileModels();
+    server = await startServer({
+      models: [CLS_PATH, fragile.fragilePath, fragile.lookupPath],
+      executor,
+      inputShapes: CLS_INPUT_SHAPES,
+      port: 0,
+      token: TOKEN,
+      maxPayload: MAX_PAYLOAD,
+      log: () => undefined,
+    });
+    witness = await TestClient.connect(server.url);
+    expect((await witness.hello(TOKEN)).type).toBe(MessageType.HelloAck);
   });
 
-  async function expectRequestError(body: Parameters<TestClient['infer']>[0], code: string, pattern: RegExp): Promise<void> {
-    const id = client.sendInfer(body);
-    const error = expectError(await client.answer(id));
+  afterAll(async () => {
+    await server?.close({ drainMs: 1000 });
+    await fragile?.cleanup();
+  });
+
+  /** The other client still gets correct answers after each bad input. */
+  async function witnessIsServed(): Promise<void> {
+    const response = expectResponse(await witness.infer(inferBody(partition, split, splitInputs)));
+    expect(response.body.outputs.map((o) => o.name)).toEqual(split.tailOutputs);
+  }
+
+  async function readyClient(): Promise<TestClient> {
+    const client = await TestClient.connect(server.url);
+    expect((await client.hello(TOKEN)).type).toBe(MessageType.HelloAck);
+    return client;
+  }
+
+  /** A client whose connection must be closed by the server with an error first. */
+  async function expectClosedWith(client: TestClient, code: string, closeCode: number): Promise<string> {
+    const error = expectError(await client.waitFor((m) => m.type === MessageType.Error));
     expect(error.code).toBe(code);
-    expect(error.request_id).toBe(id);
-    expect(error.message).toMatch(pattern);
-    // Same connection, next request: still served.
-    expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
-    await witnessIsServed();
+    const closed = await client.closed;
+    expect(closed.code).toBe(closeCode);
+    return error.message;
   }
 
-  it('unknown model', () =>
-    expectRequestError({ ...inferBody(partition, split, splitInputs), model_name: 'nope' }, 'CARBONCP_UNKNOWN_MODEL', /unknown model 'nope'.*'fragile'/));
+  describe('auth', () => {
+    it('refuses a hello without a token: CARBONCP_UNAUTHORIZED, close 1008', async () => {
+      const client = await TestClient.connect(server.url);
+      await client.hello();
+      expect(await expectClosedWith(client, 'CARBONCP_UNAUTHORIZED', 1008)).toMatch(/requires a token/);
+      await witnessIsServed();
+    });
 
-  it('unknown plan', () =>
-    expectRequestError({ ...inferBody(partition, split, splitInputs), plan_id: 'split-99999' }, 'CARBONCP_UNKNOWN_PLAN', /no plan 'split-99999'/));
+    it('refuses a wrong token: CARBONCP_UNAUTHORIZED, close 1008', async () => {
+      const client = await TestClient.connect(server.url);
+      await client.hello('wrong-token');
+      expect(await expectClosedWith(client, 'CARBONCP_UNAUTHORIZED', 1008)).toMatch(/token in the hello is wrong/);
+      await witnessIsServed();
+    });
 
-  it("the 'device' plan (nothing to serve)", () =>
-    expectRequestError({ ...inferBody(partition, split, splitInputs), plan_id: 'device' }, 'CARBONCP_UNKNOWN_PLAN', /entirely on the device/));
-
-  it('wrong model digest', () =>
-    expectRequestError({ ...inferBody(partition, split, splitInputs), model_digest: '0'.repeat(64) }, 'CARBONCP_DIGEST_MISMATCH', /model digest/));
-
-  it('wrong plan digest', () =>
-    expectRequestError({ ...inferBody(partition, split, splitInputs), plan_digest: 'f'.repeat(64) }, 'CARBONCP_DIGEST_MISMATCH', /plan digest/));
-
-  it('wrong shape', () => {
-    const [t] = splitInputs;
-    const shape = [...t.shape];
-    const last = shape.length - 1;
-    shape[last - 1] *= 2;
-    shape[last] /= 2; // same byte count, wrong layout
-    return expectRequestError(inferBody(partition, split, [{ ...t, shape }]), 'CARBONCP_BAD_TENSOR', /expected \[N, /);
+    it('refuses an infer request before the hello: CARBONCP_UNAUTHORIZED, close 1008', async () => {
+      const client = await TestClient.connect(server.url);
+      client.sendInfer(inferBody(partition, split, splitInputs));
+      expect(await expectClosedWith(client, 'CARBONCP_UNAUTHORIZED', 1008)).toMatch(/before the hello/);
+    });
   });
 
-  it('wrong dtype', () => {
-    const [t] = splitInputs;
-    const asInt = tensorFromArray(t.name, new Int32Array(t.data.byteLength / 4), t.shape, 'INT32');
-    return expectRequestError(inferBody(partition, split, [asInt]), 'CARBONCP_BAD_TENSOR', /datatype INT32, expected FP32/);
+  describe('connection-level bad input closes that connection only', () => {
+    it('garbage bytes: CARBONCP_BAD_FRAME, close 1002', async () => {
+      const client = await readyClient();
+      client.sendRaw(Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff));
+      expect(await expectClosedWith(client, 'CARBONCP_BAD_FRAME', 1002)).toMatch(/bad magic/);
+      await witnessIsServed();
+    });
+
+    it('a text message: CARBONCP_BAD_FRAME, close 1002', async () => {
+      const client = await readyClient();
+      client.sendRaw('{"hello": true}');
+      expect(await expectClosedWith(client, 'CARBONCP_BAD_FRAME', 1002)).toMatch(/text message/);
+      await witnessIsServed();
+    });
+
+    it('a frame of another protocol version: CARBONCP_UNSUPPORTED_VERSION, close 1002', async () => {
+      const client = await readyClient();
+      const frame = encodeFrame({ type: MessageType.Ping, requestId: 0, body: { t: 1 } });
+      frame[4] = 9;
+      client.sendRaw(frame);
+      expect(await expectClosedWith(client, 'CARBONCP_UNSUPPORTED_VERSION', 1002)).toMatch(/version 9/);
+      await witnessIsServed();
+    });
+
+    it('a hello asking for another protocol version: CARBONCP_UNSUPPORTED_VERSION, close 1002', async () => {
+      const client = await TestClient.connect(server.url);
+      await client.hello(TOKEN, 2);
+      expect(await expectClosedWith(client, 'CARBONCP_UNSUPPORTED_VERSION', 1002)).toMatch(/version 2/);
+    });
+
+    it('a frame over max-payload but within ws slack: CARBONCP_PAYLOAD_TOO_LARGE with the request id, close 1009', async () => {
+      const client = await readyClient();
+      const big = tensorFromArray(splitInputs[0].name, new Float32Array(MAX_PAYLOAD / 4), [MAX_PAYLOAD / 4]);
+      const id = client.sendInfer(inferBody(partition, split, [big]));
+      const error = expectError(await client.answer(id));
+      expect(error.code).toBe('CARBONCP_PAYLOAD_TOO_LARGE');
+      expect(error.request_id).toBe(id);
+      expect((await client.closed).code).toBe(1009);
+      await witnessIsServed();
+    });
+
+    it('a message far over ws maxPayload: close 1009', async () => {
+      const client = await readyClient();
+      client.sendRaw(new Uint8Array(MAX_PAYLOAD * 2));
+      expect((await client.closed).code).toBe(1009);
+      await witnessIsServed();
+    });
   });
 
-  it('missing input', () => expectRequestError(inferBody(partition, split, []), 'CARBONCP_BAD_TENSOR', /missing input/));
+  describe('request-level bad input gets an error frame with the request id; the connection stays open', () => {
+    let client: TestClient;
+    beforeAll(async () => {
+      client = await readyClient();
+    });
 
-  it('an extra input', () => {
-    const extra = tensorFromArray('surprise', new Float32Array(4), [1, 4]);
-    return expectRequestError(inferBody(partition, split, [...splitInputs, extra]), 'CARBONCP_BAD_TENSOR', /unexpected input\(s\) 'surprise'/);
-  });
+    async function expectRequestError(body: Parameters<TestClient['infer']>[0], code: string, pattern: RegExp): Promise<void> {
+      const id = client.sendInfer(body);
+      const error = expectError(await client.answer(id));
+      expect(error.code).toBe(code);
+      expect(error.request_id).toBe(id);
+      expect(error.message).toMatch(pattern);
+      // Same connection, next request: still served.
+      expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
+      await witnessIsServed();
+    }
 
-  it('a frame with a broken JSON header but an intact fixed header', async () => {
-    const frame = encodeFrame({ type: MessageType.InferRequest, requestId: 4242, body: inferBody(partition, split, splitInputs) });
-    frame[16] = 0x7b; // '{'
-    frame[17] = 0x7b; // '{{' is not JSON
-    expect(frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)).toBe(FRAME_MAGIC | 0);
-    client.sendRaw(frame);
-    const error = expectError(await client.answer(4242));
-    expect(error.code).toBe('CARBONCP_BAD_FRAME');
-    expect(error.request_id).toBe(4242);
-    expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
-  });
+    it('unknown model', () =>
+      expectRequestError({ ...inferBody(partition, split, splitInputs), model_name: 'nope' }, 'CARBONCP_UNKNOWN_MODEL', /unknown model 'nope'.*'fragile'/));
 
-  /** The first split of a served model whose tail reads a head output. */
-  function headSplit(name: string): { body: (x: WireTensor) => InferRequestMessage; crossing: string } {
-    const model = server.models.get(name);
-    expect(model, name).toBeDefined();
-    const plan = [...model!.servable.values()].find((p) => p.kind === 'split' && p.crossing[0]?.source === 'head');
-    expect(plan, `${name} split plan`).toBeDefined();
-    return {
-      crossing: plan!.crossing[0].name,
-      body: (x) => ({ model_name: name, plan_id: plan!.id, plan_digest: plan!.digest, model_digest: model!.loaded.digest, inputs: [x] }),
-    };
-  }
+    it('unknown plan', () =>
+      expectRequestError({ ...inferBody(partition, split, splitInputs), plan_id: 'split-99999' }, 'CARBONCP_UNKNOWN_PLAN', /no plan 'split-99999'/));
 
-  it('a shape onnxruntime rejects inside the tail: CARBONCP_BAD_TENSOR with its message, server keeps serving', async () => {
-    const { body, crossing } = headSplit('fragile');
-    // [2, 4] passes the crossing check ([N, 4]); the tail's Reshape to [1, 4] refuses it.
-    const id = client.sendInfer(body(tensorFromArray(crossing, Float32Array.from([1, -2, 3, -4, 5, -6, 7, -8]), [2, 4])));
-    const error = expectError(await client.answer(id));
-    expect(error.code).toBe('CARBONCP_BAD_TENSOR');
-    expect(error.request_id).toBe(id);
-    expect(error.message).toMatch(/onnxruntime rejected the input tensors \(r FP32 \[2, 4\]\).*cannot be reshaped to the requested shape/s);
-    // Batch size 1 is what the Reshape accepts: the same tail then answers.
-    // The tail here is the Reshape alone (the head ran Relu): it returns the crossing values.
-    const ok = expectResponse(await client.infer(body(tensorFromArray(crossing, Float32Array.from([1, 2, 3, 4]), [1, 4]))));
-    expect(ok.body.outputs[0].shape).toEqual([1, 4]);
-    expect(Array.from(tensorToArray(ok.body.outputs[0]) as Float32Array)).toEqual([1, 2, 3, 4]);
-    await witnessIsServed();
-  });
+    it("the 'device' plan (nothing to serve)", () =>
+      expectRequestError({ ...inferBody(partition, split, splitInputs), plan_id: 'device' }, 'CARBONCP_UNKNOWN_PLAN', /entirely on the device/));
 
-  it('a tail that fails in onnxruntime for another reason: CARBONCP_INTERNAL with its message, server keeps serving', async () => {
-    const { body, crossing } = headSplit('lookup');
-    const id = client.sendInfer(body(tensorFromArray(crossing, BigInt64Array.from([1n, 7n]), [2], 'INT64')));
-    const error = expectError(await client.answer(id));
-    expect(error.code).toBe('CARBONCP_INTERNAL');
-    expect(error.request_id).toBe(id);
-    expect(error.message).toMatch(/failed in onnxruntime.*out of data bounds/s);
-    const ok = expectResponse(await client.infer(body(tensorFromArray(crossing, BigInt64Array.from([3n, 0n]), [2], 'INT64'))));
-    expect(Array.from(tensorToArray(ok.body.outputs[0]) as Float32Array)).toEqual([40, 10]);
-    await witnessIsServed();
+    it('wrong model digest', () =>
+      expectRequestError({ ...inferBody(partition, split, splitInputs), model_digest: '0'.repeat(64) }, 'CARBONCP_DIGEST_MISMATCH', /model digest/));
+
+    it('wrong plan digest', () =>
+      expectRequestError({ ...inferBody(partition, split, splitInputs), plan_digest: 'f'.repeat(64) }, 'CARBONCP_DIGEST_MISMATCH', /plan digest/));
+
+    it('wrong shape', () => {
+      const [t] = splitInputs;
+      const shape = [...t.shape];
+      const last = shape.length - 1;
+      shape[last - 1] *= 2;
+      shape[last] /= 2; // same byte count, wrong layout
+      return expectRequestError(inferBody(partition, split, [{ ...t, shape }]), 'CARBONCP_BAD_TENSOR', /expected \[N, /);
+    });
+
+    it('wrong dtype', () => {
+      const [t] = splitInputs;
+      const asInt = tensorFromArray(t.name, new Int32Array(t.data.byteLength / 4), t.shape, 'INT32');
+      return expectRequestError(inferBody(partition, split, [asInt]), 'CARBONCP_BAD_TENSOR', /datatype INT32, expected FP32/);
+    });
+
+    it('missing input', () => expectRequestError(inferBody(partition, split, []), 'CARBONCP_BAD_TENSOR', /missing input/));
+
+    it('an extra input', () => {
+      const extra = tensorFromArray('surprise', new Float32Array(4), [1, 4]);
+      return expectRequestError(inferBody(partition, split, [...splitInputs, extra]), 'CARBONCP_BAD_TENSOR', /unexpected input\(s\) 'surprise'/);
+    });
+
+    it('a frame with a broken JSON header but an intact fixed header', async () => {
+      const frame = encodeFrame({ type: MessageType.InferRequest, requestId: 4242, body: inferBody(partition, split, splitInputs) });
+      frame[16] = 0x7b; // '{'
+      frame[17] = 0x7b; // '{{' is not JSON
+      expect(frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)).toBe(FRAME_MAGIC | 0);
+      client.sendRaw(frame);
+      const error = expectError(await client.answer(4242));
+      expect(error.code).toBe('CARBONCP_BAD_FRAME');
+      expect(error.request_id).toBe(4242);
+      expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
+    });
+
+    /** The first split of a served model whose tail reads a head output. */
+    function headSplit(name: string): { body: (x: WireTensor) => InferRequestMessage; crossing: string } {
+      const model = server.models.get(name);
+      expect(model, name).toBeDefined();
+      const plan = [...model!.servable.values()].find((p) => p.kind === 'split' && p.crossing[0]?.source === 'head');
+      expect(plan, `${name} split plan`).toBeDefined();
+      return {
+        crossing: plan!.crossing[0].name,
+        body: (x) => ({ model_name: name, plan_id: plan!.id, plan_digest: plan!.digest, model_digest: model!.loaded.digest, inputs: [x] }),
+      };
+    }
+
+    it('a shape onnxruntime rejects inside the tail: CARBONCP_BAD_TENSOR with its message, server keeps serving', async () => {
+      const { body, crossing } = headSplit('fragile');
+      // [2, 4] passes the crossing check ([N, 4]); the tail's Reshape to [1, 4] refuses it.
+      const id = client.sendInfer(body(tensorFromArray(crossing, Float32Array.from([1, -2, 3, -4, 5, -6, 7, -8]), [2, 4])));
+      const error = expectError(await client.answer(id));
+      expect(error.code).toBe('CARBONCP_BAD_TENSOR');
+      expect(error.request_id).toBe(id);
+      expect(error.message).toMatch(/onnxruntime rejected the input tensors \(r FP32 \[2, 4\]\).*cannot be reshaped to the requested shape/s);
+      // Batch size 1 is what the Reshape accepts: the same tail then answers.
+      // The tail here is the Reshape alone (the head ran Relu): it returns the crossing values.
+      const ok = expectResponse(await client.infer(body(tensorFromArray(crossing, Float32Array.from([1, 2, 3, 4]), [1, 4]))));
+      expect(ok.body.outputs[0].shape).toEqual([1, 4]);
+      expect(Array.from(tensorToArray(ok.body.outputs[0]) as Float32Array)).toEqual([1, 2, 3, 4]);
+      await witnessIsServed();
+    });
+
+    it('a tail that fails in onnxruntime for another reason: CARBONCP_INTERNAL with its message, server keeps serving', async () => {
+      const { body, crossing } = headSplit('lookup');
+      const id = client.sendInfer(body(tensorFromArray(crossing, BigInt64Array.from([1n, 7n]), [2], 'INT64')));
+      const error = expectError(await client.answer(id));
+      expect(error.code).toBe('CARBONCP_INTERNAL');
+      expect(error.request_id).toBe(id);
+      expect(error.message).toMatch(/failed in onnxruntime.*out of data bounds/s);
+      const ok = expectResponse(await client.infer(body(tensorFromArray(crossing, BigInt64Array.from([3n, 0n]), [2], 'INT64'))));
+      expect(Array.from(tensorToArray(ok.body.outputs[0]) as Float32Array)).toEqual([40, 10]);
+      await witnessIsServed();
+    });
   });
 });

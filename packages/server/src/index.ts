@@ -1,5 +1,5 @@
-export { startServer, type CarboncpServer } from './server.js';
-export type { ServerOptions, CarbonIntensity } from './options.js';
+export { startServer, type CarboncpServer, type ServerInternals } from './server.js';
+export type { ServerOptions, CarbonIntensity, Executor } from './options.js';
 export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
 export type { BatchingOptions } from './request-queue.js';
 export type { ServedModel } from './model-registry.js';

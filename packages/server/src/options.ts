@@ -2,6 +2,8 @@ import type { ExecutionProvider } from '@carboncp/core/node';
 import { CarboncpError } from '@carboncp/protocol';
 import type { BatchingOptions } from './request-queue.js';
 
+export type Executor = 'main' | 'worker';
+
 export interface CarbonIntensity {
   value_g_per_kwh: number;
   source: string;
@@ -34,7 +36,18 @@ export interface ServerOptions {
   maxQueue?: number;
   /** Dynamic batching of requests for the same plan. Default off. */
   batching?: BatchingOptions | false;
-  /** Byte bound of the LRU tail-session cache (estimated from tail weights). Default 1 GiB. */
+  /**
+   * Where tails run. 'worker' (default): on worker threads, so a running tail never blocks the
+   * event loop (frames, pings, health checks and timeouts keep being served). 'main': on the
+   * event loop thread, nothing crosses a thread. See the README's "Executor" section.
+   */
+  executor?: Executor;
+  /** Worker threads of the 'worker' executor, each running one batch at a time. Default 1. */
+  workers?: number;
+  /**
+   * Byte bound of the LRU tail-session cache (estimated from tail weights), over all workers: a
+   * plan open on two workers counts twice. Default 1 GiB.
+   */
   sessionCacheBytes?: number;
   /** Reported in every pong, for carbon-aware clients. */
   carbonIntensity?: CarbonIntensity;
@@ -53,6 +66,8 @@ export interface ResolvedOptions {
   maxPayload: number;
   maxQueue: number;
   batching: BatchingOptions | false;
+  executor: Executor;
+  workers: number;
   sessionCacheBytes: number;
   carbonIntensity: CarbonIntensity | undefined;
   helloTimeoutMs: number;
@@ -65,6 +80,8 @@ export const DEFAULTS = {
   executionProviders: ['cuda', 'cpu'] as ExecutionProvider[],
   maxPayload: 64 * 1024 * 1024,
   maxQueue: 256,
+  executor: 'worker' as Executor,
+  workers: 1,
   sessionCacheBytes: 1024 * 1024 * 1024,
   helloTimeoutMs: 10_000,
 };
@@ -102,6 +119,10 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
       throw bad(`batching.windowMs must be a finite number >= 0, got ${String(batching.windowMs)}`);
     }
   }
+  const executor = options.executor ?? DEFAULTS.executor;
+  if (executor !== 'main' && executor !== 'worker') throw bad(`executor must be 'main' or 'worker', got ${JSON.stringify(executor)}`);
+  const workers = positiveInteger('workers', options.workers, DEFAULTS.workers);
+  if (executor === 'main' && options.workers !== undefined) throw bad(`workers (${options.workers}) applies to executor 'worker' only`);
   return {
     models: options.models,
     inputShapes: options.inputShapes ?? {},
@@ -112,6 +133,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     maxPayload: positiveInteger('maxPayload', options.maxPayload, DEFAULTS.maxPayload),
     maxQueue: positiveInteger('maxQueue', options.maxQueue, DEFAULTS.maxQueue),
     batching,
+    executor,
+    workers,
     sessionCacheBytes: positiveInteger('sessionCacheBytes', options.sessionCacheBytes, DEFAULTS.sessionCacheBytes),
     carbonIntensity: carbon,
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),

@@ -52,6 +52,33 @@ describe('RequestQueue', () => {
     expect(await queue.drain(1000)).toBe(true);
   });
 
+  it('with concurrency 2 runs two batches at once, the next when one ends, and drains after both', async () => {
+    const exec = gatedExecutor();
+    const queue = new RequestQueue<TestJob>({ maxQueue: 10, batching: false, concurrency: 2, execute: exec.execute });
+    for (let i = 1; i <= 3; i++) queue.submit(job(i));
+    await tick();
+    expect(exec.batches).toEqual([[1], [2]]);
+    expect(queue.inFlight).toBe(2);
+    expect(queue.depth).toBe(1);
+    let drained = false;
+    void queue.drain(10_000).then((idle) => {
+      drained = idle;
+    });
+    exec.releaseAll();
+    await tick();
+    await tick();
+    expect(exec.batches).toEqual([[1], [2], [3]]);
+    expect(queue.inFlight).toBe(1);
+    expect(drained).toBe(false);
+    exec.releaseAll();
+    await tick();
+    expect(drained).toBe(true);
+  });
+
+  it('refuses a concurrency that is not a positive integer', () => {
+    expect(() => new RequestQueue<TestJob>({ maxQueue: 1, batching: false, concurrency: 0, execute: async () => undefined })).toThrow(/concurrency must be a positive integer/);
+  });
+
   it('refuses with CARBONCP_BUSY when max-queue jobs are waiting', async () => {
     const exec = gatedExecutor();
     const queue = new RequestQueue<TestJob>({ maxQueue: 2, batching: false, execute: exec.execute });

@@ -3,10 +3,11 @@ import { CarboncpError } from '@carboncp/protocol';
 /**
  * Bounded FIFO in front of the tail executor, with optional adaptive dynamic batching.
  *
- * onnxruntime-node runs a session synchronously on the event loop thread, so tails run one batch
- * at a time; running several at once would only interleave them. Requests wait here instead, and
- * the queue refuses new ones with CARBONCP_BUSY once `maxQueue` are waiting, so a burst is
- * answered quickly instead of growing memory without limit.
+ * onnxruntime-node runs a session synchronously on the thread that calls it, so one thread runs
+ * one batch at a time: the 'main' executor runs one batch at once (`concurrency` 1), the 'worker'
+ * executor one per worker thread. Requests wait here instead, and the queue refuses new ones with
+ * CARBONCP_BUSY once `maxQueue` are waiting, so a burst is answered quickly instead of growing
+ * memory without limit.
  *
  * Batching: a job with a `batchKey` may be run together with other waiting jobs carrying the same
  * key (same plan, same dtypes, same non-batch dims) until their samples reach `maxBatch`. The
@@ -27,6 +28,8 @@ import { CarboncpError } from '@carboncp/protocol';
  *   split into a batch of one (the first to come back, run at once) and a batch of the rest, and
  *   stay split. A wait that ends short lowers the expectation to what actually came; a lone
  *   client (previous batch: 1) never waits.
+ * With `concurrency` above 1, "idle" means a free slot: a batch starts whenever one is free, so
+ * batches are as full as what waits when a slot frees up.
  */
 export interface QueuedJob {
   /** Jobs with equal keys can be concatenated along the batch dimension; null = never batched. */
@@ -49,6 +52,8 @@ export interface RequestQueueOptions<J extends QueuedJob> {
   /** Runs one batch (one job when batching is off). Must settle; a rejection is reported to onError. */
   execute: (jobs: J[]) => Promise<void>;
   onError?: (error: unknown, jobs: J[]) => void;
+  /** Batches executed at the same time (one per worker thread). Default 1. */
+  concurrency?: number;
   now?: () => number;
 }
 
@@ -70,7 +75,13 @@ export class RequestQueue<J extends QueuedJob> {
   private readonly lastBatches = new Map<string, LastBatch>();
   private running = false;
   private closed = false;
+  /** Jobs in the batches being executed. */
   private executing = 0;
+  /** Batches being executed. */
+  private active = 0;
+  private readonly concurrency: number;
+  /** Wakes the pump when a batch ends while every slot is taken. */
+  private slotFreed: (() => void) | null = null;
   /** Set while the idle executor waits for company: the samples that end the wait, and how to end it. */
   private company: { key: string; samples: number; wake: () => void } | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -88,6 +99,11 @@ export class RequestQueue<J extends QueuedJob> {
         throw new CarboncpError('CARBONCP_BAD_OPTIONS', `batching.windowMs must be a finite number >= 0, got ${windowMs}`);
       }
     }
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `concurrency must be a positive integer, got ${concurrency}`);
+    }
+    this.concurrency = concurrency;
     this.options = options;
     this.now = options.now ?? (() => performance.now());
   }
@@ -97,7 +113,7 @@ export class RequestQueue<J extends QueuedJob> {
     return this.waiting.length;
   }
 
-  /** Jobs in the batch being executed. */
+  /** Jobs in the batches being executed. */
   get inFlight(): number {
     return this.executing;
   }
@@ -152,7 +168,14 @@ export class RequestQueue<J extends QueuedJob> {
   }
 
   private isIdle(): boolean {
-    return this.waiting.length === 0 && this.executing === 0 && !this.running;
+    return this.waiting.length === 0 && this.active === 0 && !this.running;
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   private async pump(): Promise<void> {
@@ -162,30 +185,49 @@ export class RequestQueue<J extends QueuedJob> {
       await nextCheckPhase();
       let idleSince = this.now();
       while (this.waiting.length > 0) {
+        if (this.active >= this.concurrency) {
+          await new Promise<void>((resolve) => {
+            this.slotFreed = resolve;
+          });
+          // A run on the event loop blocks it: let socket reads (and new jobs) in between batches.
+          await nextCheckPhase();
+          idleSince = this.now();
+          continue;
+        }
         await this.waitForCompany(idleSince);
         const batch = this.takeBatch();
         if (batch.length === 0) continue;
-        this.executing = batch.length;
-        try {
-          await this.options.execute(batch);
-        } catch (error) {
-          this.options.onError?.(error, batch);
-        } finally {
-          this.executing = 0;
-        }
-        // Session runs block the event loop: let socket reads (and new jobs) in between batches.
-        await nextCheckPhase();
-        idleSince = this.now();
-        this.remember(batch, idleSince);
+        this.start(batch);
       }
     } finally {
       this.running = false;
-      if (this.isIdle()) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const waiter of waiters) waiter();
-      }
+      this.notifyIfIdle();
     }
+  }
+
+  /** Executes a batch in a free slot; when it ends, the slot is free again. */
+  private start(batch: J[]): void {
+    this.active += 1;
+    this.executing += batch.length;
+    const done = () => {
+      this.active -= 1;
+      this.executing -= batch.length;
+      this.remember(batch, this.now());
+      const wake = this.slotFreed;
+      this.slotFreed = null;
+      wake?.();
+      this.notifyIfIdle();
+    };
+    let running: Promise<void>;
+    try {
+      running = this.options.execute(batch);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(done, (error: unknown) => {
+      this.options.onError?.(error, batch);
+      done();
+    });
   }
 
   /** How many samples the head job's batch should wait for (see the class comment); 0 = none. */

@@ -1,7 +1,8 @@
 /**
  * startServer: one node:http server carrying both the HTTP endpoints and the WebSocket protocol
  * (ws in noServer mode, attached on upgrade), the model registry, the bounded request queue,
- * the tail executor with its LRU session cache, and graceful shutdown.
+ * the tail executor (on the main thread or on worker threads) with its LRU session cache, and
+ * graceful shutdown.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,10 +19,11 @@ import { LatencyWindow } from './latency-window.js';
 import { createMetrics } from './metrics.js';
 import { loadServedModels, type ServedModel } from './model-registry.js';
 import { resolveOptions, type ServerOptions } from './options.js';
+import { MainThreadBackend } from './main-thread-backend.js';
 import { RequestQueue } from './request-queue.js';
-import { SessionCache } from './session-cache.js';
-import { TailExecutor, type TailSession } from './tail-executor.js';
+import { TailExecutor, type TailBackend } from './tail-executor.js';
 import { tailIsBatchable } from './tail-tensors.js';
+import { WorkerPoolBackend } from './tail-worker-pool.js';
 
 export interface CarboncpServer {
   /** ws://host:port */
@@ -66,7 +68,14 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export async function startServer(options: ServerOptions): Promise<CarboncpServer> {
+/** For the server's own tests: a tail worker entry that wraps the real one (e.g. to crash it). */
+export interface ServerInternals {
+  tailWorkerEntry?: URL;
+  /** Given to every tail worker as workerData.data. */
+  tailWorkerData?: unknown;
+}
+
+export async function startServer(options: ServerOptions, internals: ServerInternals = {}): Promise<CarboncpServer> {
   const opts = resolveOptions(options);
   const log = opts.log;
   const resolved = resolveExecutionProvider(opts.executionProviders);
@@ -88,11 +97,31 @@ export async function startServer(options: ServerOptions): Promise<CarboncpServe
   };
 
   const connections = new Set<ClientConnection>();
-  const sessions = new SessionCache<TailSession>({
-    maxBytes: opts.sessionCacheBytes,
-    dispose: (tail) => tail.session.release(),
-    onEvict: (key, bytes) => log(`session cache: evicted ${key} (${(bytes / 1e6).toFixed(2)} MB) to stay under ${(opts.sessionCacheBytes / 1e6).toFixed(2)} MB`),
-  });
+  const onSessionProvider = (provider: ExecutionProvider) => {
+    if (provider !== executionProvider) {
+      log(`execution provider: ${provider} (a tail session could not open on ${executionProvider} and fell back)`);
+      executionProvider = provider;
+    }
+  };
+  const backendOptions = {
+    sessionCacheBytes: opts.sessionCacheBytes,
+    executionProviders: [executionProvider, ...opts.executionProviders.filter((ep) => ep !== executionProvider)],
+    log,
+    onSessionProvider,
+  };
+  let backend: TailBackend;
+  let sessions: { size: number; totalBytes: number };
+  if (opts.executor === 'worker') {
+    const pool = new WorkerPoolBackend({ ...backendOptions, workers: opts.workers, entry: internals.tailWorkerEntry, data: internals.tailWorkerData });
+    await pool.start();
+    backend = pool;
+    sessions = pool.sessions;
+  } else {
+    const main = new MainThreadBackend(backendOptions);
+    backend = main;
+    sessions = main.sessions;
+  }
+  log(`executor: ${opts.executor === 'worker' ? `${opts.workers} worker thread(s)` : 'main thread'}`);
   const latency = new LatencyWindow();
   // The gauges read the queue at scrape time; it exists by then.
   let queue: RequestQueue<InferJob> | undefined;
@@ -103,22 +132,11 @@ export async function startServer(options: ServerOptions): Promise<CarboncpServe
     sessionCacheBytes: () => sessions.totalBytes,
     connections: () => connections.size,
   });
-  const executor = new TailExecutor({
-    sessions,
-    executionProviders: [executionProvider, ...opts.executionProviders.filter((ep) => ep !== executionProvider)],
-    metrics,
-    latency,
-    log,
-    onSessionProvider: (provider) => {
-      if (provider !== executionProvider) {
-        log(`execution provider: ${provider} (a tail session could not open on ${executionProvider} and fell back)`);
-        executionProvider = provider;
-      }
-    },
-  });
+  const executor = new TailExecutor({ backend, metrics, latency, log });
   const requestQueue = new RequestQueue<InferJob>({
     maxQueue: opts.maxQueue,
     batching: opts.batching,
+    concurrency: opts.executor === 'worker' ? opts.workers : 1,
     execute: (jobs) => executor.execute(jobs),
     onError: (error, jobs) => {
       const message = `unexpected failure running the tail: ${(error as Error)?.message ?? String(error)}`;
@@ -164,7 +182,7 @@ export async function startServer(options: ServerOptions): Promise<CarboncpServe
   try {
     await listen(http, opts.port, opts.host);
   } catch (error) {
-    await sessions.clear();
+    await backend.close();
     throw error;
   }
   const port = (http.address() as AddressInfo).port;
@@ -203,7 +221,8 @@ export async function startServer(options: ServerOptions): Promise<CarboncpServe
     wss.close();
     http.closeAllConnections();
     await stopped;
-    await sessions.clear();
+    // The queue has drained: no tail runs now. Releases the sessions and stops the workers.
+    await backend.close();
     log('carboncp server stopped');
   };
 

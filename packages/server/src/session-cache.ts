@@ -110,6 +110,14 @@ export class SessionCache<T> {
     await Promise.allSettled(this.disposals);
   }
 
+  /**
+   * Drops every session whose key matches, without onEvict (they are gone, not evicted for room:
+   * e.g. the sessions of a worker thread that died). Running ones end their leases first.
+   */
+  removeWhere(match: (key: string) => boolean): void {
+    for (const entry of [...this.entries.values()]) if (match(entry.key)) this.evict(entry, false);
+  }
+
   private evictOverBudget(keep: Entry<T>): void {
     for (const entry of [...this.entries.values()]) {
       if (this.bytes <= this.maxBytes) break;
@@ -117,10 +125,10 @@ export class SessionCache<T> {
     }
   }
 
-  private evict(entry: Entry<T>): void {
+  private evict(entry: Entry<T>, notify = true): void {
     this.remove(entry);
     entry.evicted = true;
-    this.options.onEvict?.(entry.key, entry.sizeBytes);
+    if (notify) this.options.onEvict?.(entry.key, entry.sizeBytes);
     if (entry.leases === 0 && entry.value !== undefined) this.dispose(entry);
   }
 

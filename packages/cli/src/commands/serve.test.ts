@@ -61,7 +61,7 @@ describe('carboncp serve', () => {
         '--models', 'a.onnx', 'dir', '--host', '0.0.0.0', '--port', '9000', '--token', 't', '--ep', 'cpu',
         '--max-payload', '1000', '--max-queue', '8', '--batch-max', '16', '--batch-window-ms', '1.5', '--cache-mb', '64',
         '--input-shape', 'x=1,3,48,192', '--input-shape', 'det:x=1,3,640,640', '--carbon-intensity', '420', '--carbon-source', 'grid',
-        '--drain-ms', '500', 'b.onnx',
+        '--drain-ms', '500', '--executor', 'worker', '--workers', '2', 'b.onnx',
       ],
       {},
     );
@@ -75,6 +75,8 @@ describe('carboncp serve', () => {
       maxPayload: 1000,
       maxQueue: 8,
       batching: { maxBatch: 16, windowMs: 1.5 },
+      executor: 'worker',
+      workers: 2,
       sessionCacheBytes: 64 * 1024 * 1024,
       carbonIntensity: { value_g_per_kwh: 420, source: 'grid' },
     });
@@ -83,5 +85,9 @@ describe('carboncp serve', () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--ep', 'tpu'], {})).toThrow(/--ep takes/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--batch-window-ms', '3'], {})).toThrow(/needs --batch-max/);
     expect(() => parseServeArgs(['--models'], {})).toThrow(/at least one/);
+    expect(parseServeArgs(['--models', 'm.onnx', '--executor', 'main'], {}).options.executor).toBe('main');
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'gpu'], {})).toThrow(/--executor takes main or worker, got 'gpu'/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--workers', '0'], {})).toThrow(/--workers must be an integer >= 1/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'main', '--workers', '2'], {})).toThrow(/--workers applies to --executor worker only/);
   });
 });

@@ -28,7 +28,13 @@ Options:
   --max-queue N               requests waiting before new ones get CARBONCP_BUSY (default ${SERVER_DEFAULTS.maxQueue})
   --batch-max N               enable dynamic batching: at most N samples per tail run
   --batch-window-ms MS        how long a request may wait for batch company (default 2)
-  --cache-mb MB               bound of the tail-session cache (default ${SERVER_DEFAULTS.sessionCacheBytes / 1024 / 1024})
+  --executor main|worker      where tails run (default ${SERVER_DEFAULTS.executor}): 'worker' runs them on worker
+                              threads, so health checks, metrics, pings and frame reads are
+                              answered while a tail runs; 'main' runs them on the event loop
+                              (no thread hop, but the server stalls for the length of each run)
+  --workers N                 worker threads, each running one batch at a time (default
+                              ${SERVER_DEFAULTS.workers}; only with --executor worker)
+  --cache-mb MB               bound of the tail-session cache, over all workers (default ${SERVER_DEFAULTS.sessionCacheBytes / 1024 / 1024})
   --carbon-intensity G        grid carbon intensity (gCO2e/kWh) reported to clients in pongs
   --carbon-source NAME        where that number comes from (default 'static')
   --drain-ms MS               how long shutdown waits for queued requests (default 10000)
@@ -122,6 +128,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'max-queue': { type: 'string' },
         'batch-max': { type: 'string' },
         'batch-window-ms': { type: 'string' },
+        executor: { type: 'string' },
+        workers: { type: 'string' },
         'cache-mb': { type: 'string' },
         'carbon-intensity': { type: 'string' },
         'carbon-source': { type: 'string' },
@@ -147,6 +155,10 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   const batchMax = integer(get('batch-max'), '--batch-max', 1);
   const windowMs = number(get('batch-window-ms'), '--batch-window-ms');
   if (windowMs !== undefined && batchMax === undefined) throw usageError('--batch-window-ms needs --batch-max');
+  const executor = get('executor');
+  if (executor !== undefined && executor !== 'main' && executor !== 'worker') throw usageError(`--executor takes main or worker, got '${executor}'`);
+  const workers = integer(get('workers'), '--workers', 1);
+  if (workers !== undefined && executor === 'main') throw usageError('--workers applies to --executor worker only');
   const cacheMb = number(get('cache-mb'), '--cache-mb');
   if (cacheMb !== undefined && cacheMb <= 0) throw usageError(`--cache-mb must be positive, got '${get('cache-mb')}'`);
   const carbon = number(get('carbon-intensity'), '--carbon-intensity');
@@ -166,6 +178,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(maxPayload !== undefined ? { maxPayload } : {}),
     ...(maxQueue !== undefined ? { maxQueue } : {}),
     ...(batchMax !== undefined ? { batching: { maxBatch: batchMax, windowMs: windowMs ?? 2 } } : {}),
+    ...(executor !== undefined ? { executor } : {}),
+    ...(workers !== undefined ? { workers } : {}),
     ...(cacheMb !== undefined ? { sessionCacheBytes: Math.max(1, Math.round(cacheMb * 1024 * 1024)) } : {}),
     ...(carbon !== undefined ? { carbonIntensity: { value_g_per_kwh: carbon, source: get('carbon-source') ?? 'static' } } : {}),
   };

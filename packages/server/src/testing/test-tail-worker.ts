@@ -1,0 +1,34 @@
+/**
+ * A tail worker entry for tests: the real worker (tail-worker.ts) plus a listener that runs first
+ * and acts on runs whose first crossing value is a marker:
+ * - EXIT_MARKER: process.exit(7) inside the worker;
+ * - THROW_MARKER: an uncaught error in the worker;
+ * - GATE_MARKER: blocks the worker thread (as a long tail would) until the test opens the gate,
+ *   a SharedArrayBuffer passed as workerData.data: the worker sets gate[1] = 1 when it blocks,
+ *   the test sets gate[0] = 1 and notifies to let the run go on.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ToWorker } from '../tail-worker-protocol.js';
+import { EXIT_MARKER, GATE_MARKER, THROW_MARKER } from './worker-markers.js';
+
+const gate = (workerData as { data?: SharedArrayBuffer }).data;
+
+function firstValue(message: Extract<ToWorker, { type: 'run' }>): number {
+  const data = message.feeds[0]?.data;
+  if (!data || data.byteLength < 4) return Number.NaN;
+  return new DataView(data.buffer, data.byteOffset, 4).getFloat32(0, true);
+}
+
+parentPort!.on('message', (message: ToWorker) => {
+  if (message.type !== 'run') return;
+  const marker = firstValue(message);
+  if (marker === EXIT_MARKER) process.exit(7);
+  if (marker === THROW_MARKER) throw new Error('test worker: deliberate uncaught error');
+  if (marker === GATE_MARKER && gate) {
+    const cells = new Int32Array(gate);
+    Atomics.store(cells, 1, 1);
+    Atomics.wait(cells, 0, 0, 60_000);
+  }
+});
+
+await import('../tail-worker.js');
