@@ -238,7 +238,7 @@ export class ClientConnection implements JobReplier {
         return;
       case MessageType.Ping:
         if (!this.requireHello('a ping')) return;
-        this.onPing(message.body);
+        this.onPing(message.body, message.requestId);
         return;
       default:
         this.fail(
@@ -301,11 +301,11 @@ export class ClientConnection implements JobReplier {
     });
   }
 
-  private onPing(ping: PingMessage): void {
+  private onPing(ping: PingMessage, requestId: number): void {
     const carbon = this.ctx.options.carbonIntensity;
     this.send({
       type: MessageType.Pong,
-      requestId: 0,
+      requestId,
       body: {
         t: ping.t,
         queue_depth: this.ctx.queue.depth,

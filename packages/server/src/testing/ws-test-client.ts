@@ -105,10 +105,12 @@ export class TestClient {
     return this.answer(this.sendInfer(body));
   }
 
-  async ping(t = 1): Promise<Message> {
-    const before = this.received.length;
-    this.send({ type: MessageType.Ping, requestId: 0, body: { t } });
-    return this.waitFor((m) => m.type === MessageType.Pong && this.received.indexOf(m) >= before);
+  private nextPingId = 0x7000_0000;
+
+  /** Sends a Ping with a request id of its own; resolves with the Pong that echoes that id. */
+  async ping(t = 1, requestId = this.nextPingId++): Promise<Message> {
+    this.send({ type: MessageType.Ping, requestId, body: { t } });
+    return this.waitFor((m) => m.type === MessageType.Pong && m.requestId === requestId);
   }
 
   close(): void {
