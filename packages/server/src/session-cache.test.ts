@@ -82,8 +82,8 @@ describe('SessionCache', () => {
     expect(lease.value).toBe('ok');
   });
 
-  it('clear() disposes everything, including a session still being built', async () => {
-    const { cache, disposed } = makeCache(100);
+  it('clear() disposes everything, including a session still being built, and reports no eviction', async () => {
+    const { cache, disposed, evicted } = makeCache(100);
     (await cache.acquire('a', 10, async () => 'a')).release();
     let finish: (value: string) => void = () => undefined;
     const pending = cache.acquire('b', 10, () => new Promise<string>((resolve) => (finish = resolve)));
@@ -93,6 +93,7 @@ describe('SessionCache', () => {
     await cleared;
     await flush();
     expect(disposed.sort()).toEqual(['a', 'b']);
+    expect(evicted).toEqual([]);
     expect(cache.size).toBe(0);
   });
 });

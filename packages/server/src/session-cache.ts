@@ -101,10 +101,13 @@ export class SessionCache<T> {
     };
   }
 
-  /** Evicts and disposes every session; waits for running ones to end their leases. */
+  /**
+   * Disposes every session (shutdown: not an eviction for room, so no onEvict); waits for running
+   * ones to end their leases.
+   */
   async clear(): Promise<void> {
     const entries = [...this.entries.values()];
-    for (const entry of entries) this.evict(entry);
+    for (const entry of entries) this.evict(entry, false);
     // Builds still running dispose their session as soon as they finish (see acquire).
     await Promise.allSettled(entries.map((entry) => entry.ready));
     await Promise.allSettled(this.disposals);
