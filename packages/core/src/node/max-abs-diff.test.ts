@@ -29,6 +29,14 @@ describe('maxAbsDiff', () => {
     expect(maxAbsDiff(f32([NaN, 1]), f32([NaN, 1.25]))).toBe(0.25);
     expect(maxAbsDiff(f32([NaN, 1]), f32([NaN, 1.25]), { equalNaN: false })).toBe(Infinity);
   });
+
+  it('counts infinities of the same sign as equal (Inf - Inf is NaN), of opposite signs or against a number as Infinity', () => {
+    expect(maxAbsDiff(f32([Infinity, -Infinity, 1]), f32([Infinity, -Infinity, 1.5]))).toBe(0.5);
+    expect(maxAbsDiff(f32([Infinity]), f32([Infinity]), { equalNaN: false })).toBe(0);
+    expect(maxAbsDiff(f32([Infinity]), f32([-Infinity]))).toBe(Infinity);
+    expect(maxAbsDiff(f32([Infinity]), f32([3e38]))).toBe(Infinity);
+    expect(maxAbsDiff(f32([-Infinity, 0]), f32([NaN, 0]))).toBe(Infinity);
+  });
 });
 
 describe('maxAbsDiffOfOutputs', () => {

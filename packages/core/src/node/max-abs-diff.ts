@@ -19,7 +19,8 @@ function toNumbers(tensor: ort.Tensor): ArrayLike<number> {
 
 /**
  * Largest |a - b| over two same-shaped tensors; Infinity when the shapes differ or one side has
- * NaN where the other has none (or any NaN, with equalNaN false).
+ * NaN where the other has none (or any NaN, with equalNaN false). Elements that are exactly
+ * equal count 0, infinities of the same sign included (their difference would be NaN).
  */
 export function maxAbsDiff(a: ort.Tensor, b: ort.Tensor, options: MaxAbsDiffOptions = {}): number {
   if (a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i])) return Number.POSITIVE_INFINITY;
@@ -28,6 +29,7 @@ export function maxAbsDiff(a: ort.Tensor, b: ort.Tensor, options: MaxAbsDiffOpti
   const y = toNumbers(b);
   let max = 0;
   for (let i = 0; i < x.length; i++) {
+    if (x[i] === y[i]) continue;
     if (equalNaN && Number.isNaN(x[i]) && Number.isNaN(y[i])) continue;
     const diff = Math.abs(x[i] - y[i]);
     if (!(diff <= max)) max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : diff;
