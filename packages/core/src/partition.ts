@@ -123,7 +123,11 @@ export function extractPlan(partition: Partition, planOrId: Plan | string): { he
   const headCompute = analysis.compute.slice(0, cut.k);
   const tailCompute = analysis.compute.slice(cut.k);
   const headSent = plan.crossing.filter((c) => c.source === 'head').map((c) => c.name);
-  const headInputs = analysis.index.inputs.filter((name) => headCompute.some((info) => info.inputs.includes(name)));
+  // A graph input that is also a graph output (passed through) is a head output at every cut,
+  // so the head takes it even where none of its nodes reads it.
+  const headInputs = analysis.index.inputs.filter(
+    (name) => plan.headOutputs.includes(name) || headCompute.some((info) => info.inputs.includes(name)),
+  );
   const head = buildHalf(analysis, plan, {
     part: 'head',
     compute: headCompute,

@@ -34,6 +34,7 @@ export async function loadModel(bytes: Uint8Array, name = 'model'): Promise<Load
   const model = decodeModel(bytes);
   const graph = model.graph!;
   const initializerNames = new Set(graph.initializer.map((t) => t.name));
+  for (const sparse of graph.sparseInitializer) if (sparse.values) initializerNames.add(sparse.values.name);
   const info = (valueInfo: { name: string; type?: Parameters<typeof tensorTypeInfo>[0] }): TensorInfo => {
     const typed = tensorTypeInfo(valueInfo.type);
     return { name: valueInfo.name, dtype: typed?.dtype ?? 'UNKNOWN', shape: typed?.shape ?? [] };
