@@ -53,14 +53,16 @@ function defaultEntry(): URL {
 class WorkerExited extends Error {}
 
 interface Pending {
-  resolve: (value: OpenedSession | TailRunResult) => void;
+  resolve: (value: OpenedSession | TailRunResult | null) => void;
   reject: (error: Error) => void;
+  settled: Promise<void>;
 }
 
 /** One worker thread and the calls waiting on it. */
 class TailWorker {
   readonly thread: Worker;
   readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
   busy = 0;
   alive = true;
   private readonly pending = new Map<number, Pending>();
@@ -75,6 +77,7 @@ class TailWorker {
   ) {
     const start = workerStart(entry, data);
     this.thread = new Worker(start.file, { workerData: start.workerData, name: `carboncp-tail-${slot}` });
+    this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
     let started = false;
     this.ready = new Promise((resolve, reject) => {
       this.thread.on('message', (message: FromWorker) => {
@@ -106,7 +109,14 @@ class TailWorker {
     this.ready.catch(() => undefined);
   }
 
-  call(message: WorkerCall, transfer: ArrayBuffer[] = []): Promise<OpenedSession | TailRunResult> {
+  /** Settles once nothing is waiting on this worker (or when it has exited). */
+  async idle(): Promise<void> {
+    while (this.alive && this.pending.size > 0) {
+      await Promise.race([Promise.allSettled([...this.pending.values()].map((call) => call.settled)), this.exited]);
+    }
+  }
+
+  call(message: WorkerCall, transfer: ArrayBuffer[] = []): Promise<OpenedSession | TailRunResult | null> {
     if (!this.alive) return Promise.reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
     const id = this.nextId++;
     // Not before 'ready': an entry that wraps the real worker may start its port before the real
@@ -118,7 +128,19 @@ class TailWorker {
             reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
             return;
           }
-          this.pending.set(id, { resolve, reject });
+          let settle!: () => void;
+          const settled = new Promise<void>((done) => (settle = done));
+          this.pending.set(id, {
+            resolve: (value) => {
+              settle();
+              resolve(value);
+            },
+            reject: (error) => {
+              settle();
+              reject(error);
+            },
+            settled,
+          });
           this.thread.postMessage({ ...message, id } as ToWorker, transfer);
         }),
       (error: Error) => Promise.reject(new WorkerExited(error.message)),
@@ -210,11 +232,37 @@ export class WorkerPoolBackend implements TailBackend {
     }
   }
 
-  /** Releases every session and stops the workers; call after the queue has drained. */
-  async close(): Promise<void> {
+  /**
+   * Stops the workers; call after the queue has drained. A run cannot be interrupted, and
+   * terminating a thread while onnxruntime is inside a call (a run that fails then throws into a
+   * dying thread) aborts the whole process, so each worker first finishes what it holds, then
+   * releases its sessions and ends by itself. Only a worker still busy after `stopTimeoutMs` (a
+   * hung run) is terminated, and that is logged.
+   */
+  async close(stopTimeoutMs = 30_000): Promise<void> {
     this.closing = true;
+    await Promise.all(this.workers.map((worker) => this.stop(worker, stopTimeoutMs)));
     await this.sessions.clear();
-    await Promise.all(this.workers.map((worker) => worker.thread.terminate()));
+  }
+
+  private async stop(worker: TailWorker, timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const graceful = (async () => {
+      await worker.idle();
+      await worker.call({ type: 'close' }).catch(() => undefined);
+      await worker.exited;
+    })();
+    try {
+      if ((await Promise.race([graceful, timedOut])) === 'timeout') {
+        this.options.log(`tail worker ${worker.slot} did not stop within ${timeoutMs} ms; terminating it`);
+        await worker.thread.terminate();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private spawn(slot: number): TailWorker {

@@ -13,7 +13,12 @@ export type ToWorker =
   /** Runs a batch on an open session; the reply's value is a TailRunResult. */
   | { type: 'run'; id: number; sessionId: number; spec: TailRunSpec; feeds: WireTensor[]; samples: number[] }
   /** Releases a session; no reply. */
-  | { type: 'release'; sessionId: number };
+  | { type: 'release'; sessionId: number }
+  /**
+   * Releases every session, replies, then closes the port so the thread ends by itself:
+   * terminating a thread while onnxruntime is inside a call can abort the whole process.
+   */
+  | { type: 'close'; id: number };
 
 export interface OpenedSession {
   provider: ExecutionProvider;
@@ -23,7 +28,7 @@ export interface OpenedSession {
 export type FromWorker =
   /** Sent once the worker's modules (onnxruntime included) are loaded. */
   | { type: 'ready' }
-  | { type: 'reply'; id: number; ok: true; value: OpenedSession | TailRunResult }
+  | { type: 'reply'; id: number; ok: true; value: OpenedSession | TailRunResult | null }
   | { type: 'reply'; id: number; ok: false; error: RunError };
 
 /** The ArrayBuffers under these tensors, each once: what a postMessage can transfer. */
@@ -36,4 +41,4 @@ export function buffersOf(tensors: Iterable<WireTensor>): ArrayBuffer[] {
 }
 
 /** A request that gets a reply, before the pool gives it an id. */
-export type WorkerCall = Extract<ToWorker, { type: 'open' | 'run' }> extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;
+export type WorkerCall = Extract<ToWorker, { type: 'open' | 'run' | 'close' }> extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;

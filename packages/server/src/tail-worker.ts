@@ -34,6 +34,14 @@ async function handle(message: ToWorker): Promise<void> {
     return;
   }
   try {
+    if (message.type === 'close') {
+      const open = [...sessions.values()];
+      sessions.clear();
+      await Promise.allSettled(open.map((session) => session.release()));
+      reply({ type: 'reply', id: message.id, ok: true, value: null });
+      port!.close();
+      return;
+    }
     if (message.type === 'open') {
       const started = performance.now();
       const opened = await createSession(message.tail, { executionProviders: message.executionProviders, log: () => undefined });

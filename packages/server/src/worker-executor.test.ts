@@ -136,6 +136,31 @@ describe('worker executor', () => {
     expect(logs.at(-1)).toBe('carboncp server stopped');
   });
 
+  it('close with no drain time lets a run in a worker finish, then asks the worker to end itself', async () => {
+    // Terminating a thread while onnxruntime is inside a call (a run, a session release) can
+    // abort the whole process, so close never terminates a worker that answers: it finishes its
+    // run, then gets a 'close' message, releases its sessions and ends by itself.
+    const gate = new SharedArrayBuffer(12);
+    const cells = new Int32Array(gate);
+    const server = await start({}, gate);
+    const c = await client(server);
+    const id = c.sendInfer(inferBody(partition, split, marked(GATE_MARKER)));
+    await untilBlocked(cells);
+    let closed = false;
+    const closing = server.close({ drainMs: 0 }).then(() => {
+      closed = true;
+    });
+    const answer = c.answer(id);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false);
+    openGate(cells);
+    await answer;
+    await closing;
+    expect(Atomics.load(cells, 2)).toBe(1);
+    expect(logs.some((line) => /terminating it/.test(line))).toBe(false);
+    expect(logs.at(-1)).toBe('carboncp server stopped');
+  });
+
   for (const [how, marker, why] of [
     ['process.exit', EXIT_MARKER, /exit code 7/],
     ['an uncaught error', THROW_MARKER, /uncaught error \(test worker: deliberate uncaught error\)/],

@@ -6,6 +6,8 @@
  * - GATE_MARKER: blocks the worker thread (as a long tail would) until the test opens the gate,
  *   a SharedArrayBuffer passed as workerData.data: the worker sets gate[1] = 1 when it blocks,
  *   the test sets gate[0] = 1 and notifies to let the run go on.
+ * With a gate of 3 or more cells, gate[2] counts the 'close' messages the worker receives (the
+ * pool asks a worker to end itself rather than terminating it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ToWorker } from '../tail-worker-protocol.js';
@@ -20,6 +22,7 @@ function firstValue(message: Extract<ToWorker, { type: 'run' }>): number {
 }
 
 parentPort!.on('message', (message: ToWorker) => {
+  if (message.type === 'close' && gate && gate.byteLength >= 12) Atomics.add(new Int32Array(gate), 2, 1);
   if (message.type !== 'run') return;
   const marker = firstValue(message);
   if (marker === EXIT_MARKER) process.exit(7);
