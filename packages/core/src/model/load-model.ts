@@ -1,5 +1,7 @@
+import { CarboncpError } from '@carboncp/protocol';
 import { decodeModel, type ModelProto } from '../onnx/proto.js';
 import { tensorTypeInfo, type DType } from '../onnx/dtype.js';
+import { findExternalTensor } from './external-data.js';
 
 export interface TensorInfo {
   name: string;
@@ -29,9 +31,20 @@ export async function sha256Hex(data: Uint8Array | string): Promise<string> {
 /**
  * Parses ONNX bytes (CARBONCP_BAD_MODEL when they are not a model) and lists the real inputs:
  * graph inputs that are also initializers (IR < 4 style defaults) are weights, not inputs.
+ * A model with weights in external data files is CARBONCP_EXTERNAL_DATA: carboncp hashes,
+ * splits, sends and runs the model bytes alone, so halves would point at files nobody has.
  */
 export async function loadModel(bytes: Uint8Array, name = 'model'): Promise<LoadedModel> {
   const model = decodeModel(bytes);
+  const external = findExternalTensor(model);
+  if (external) {
+    const file = external.location ? ` ('${external.location}')` : '';
+    throw new CarboncpError(
+      'CARBONCP_EXTERNAL_DATA',
+      `model '${name}' keeps the data of ${external.where} in an external file${file} (data_location EXTERNAL); carboncp needs every weight inside the .onnx bytes (it hashes, splits and sends them alone): save the model with its weights inline, e.g. onnx.save_model(onnx.load(path), out_path, save_as_external_data=False) (possible below 2 GB)`,
+      { details: { tensor: external.name, location: external.location } },
+    );
+  }
   const graph = model.graph!;
   const initializerNames = new Set(graph.initializer.map((t) => t.name));
   for (const sparse of graph.sparseInitializer) if (sparse.values) initializerNames.add(sparse.values.name);
