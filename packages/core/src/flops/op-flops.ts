@@ -13,10 +13,13 @@
  *   Layer/Instance/GroupNormalization  8 per element (mean, variance, normalise, scale, shift)
  *   Softmax         8 per element (max, subtract, exp, sum, divide)
  *   Reduce*         in;  Resize: out (nearest) or 4 * out (linear/cubic)
- * Data movement (Reshape, Transpose, Concat, Gather, Slice, Cast, ...) and unknown ops count 0.
+ * com.microsoft FusedConv, FusedGemm and FusedMatMul count as Conv, Gemm and MatMul.
+ * Data movement (Reshape, Transpose, Concat, Gather, Slice, Cast, ...), unknown ops and ops of
+ * domains other than the default one and com.microsoft (custom ops, model-local functions) count 0.
  * NaN means a shape the formula needs is unknown.
  */
 import type { NodeProto } from '../onnx/proto.js';
+import { MICROSOFT_DOMAIN, isDefaultDomain } from '../onnx/domains.js';
 import { intAttr, intsAttr, stringAttr } from './attributes.js';
 
 export interface FlopsContext {
@@ -34,9 +37,21 @@ const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'S
 const NORMALISATION = new Set(['LayerNormalization', 'InstanceNormalization', 'GroupNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'LpNormalization', 'MeanVarianceNormalization']);
 const REDUCTION = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare', 'ArgMax', 'ArgMin', 'CumSum', 'TopK']);
 
+// onnxruntime's optimiser fuses an activation (FusedConv, FusedGemm) or transposes and a scale
+// (FusedMatMul) into these contrib ops: their arithmetic is the base op's.
+const FUSED_CONTRIB_OPS: Record<string, string> = { FusedConv: 'Conv', FusedGemm: 'Gemm', FusedMatMul: 'MatMul' };
+
+/** The op whose formula applies: default-domain ops and com.microsoft contrib ops; other domains (custom ops, model-local functions) are unknown. */
+function formulaOp(node: NodeProto): string | undefined {
+  if (isDefaultDomain(node.domain)) return node.opType;
+  if (node.domain === MICROSOFT_DOMAIN) return FUSED_CONTRIB_OPS[node.opType] ?? node.opType;
+  return undefined;
+}
+
 export function nodeFlops(ctx: FlopsContext): number {
   const { node } = ctx;
-  const op = node.opType;
+  const op = formulaOp(node);
+  if (op === undefined) return 0;
   const out = ctx.output(0);
   const outCount = out ? product(out) : Number.NaN;
 
@@ -65,7 +80,9 @@ export function nodeFlops(ctx: FlopsContext): number {
     case 'QLinearMatMul': {
       const a = ctx.input(0);
       if (!a || !out) return Number.NaN;
-      return 2 * outCount * a[a.length - 1];
+      // FusedMatMul may transpose A (transA), which moves K to the second-to-last dim.
+      const k = intAttr(node, 'transA', 0) && a.length >= 2 ? a[a.length - 2] : a[a.length - 1];
+      return 2 * outCount * k;
     }
     case 'MaxPool':
     case 'AveragePool':

@@ -1,3 +1,4 @@
+import { isDefaultDomain } from '../onnx/domains.js';
 import type { GraphIndex, NodeInfo } from './graph-index.js';
 
 // Ops whose output changes from run to run although they read no graph input: copying them
@@ -20,7 +21,7 @@ export function constantSet(index: GraphIndex): ConstantSet {
   const values = new Set<string>(index.initializers.keys());
   const nodes = new Set<NodeInfo>();
   for (const info of index.nodes) {
-    if (NONDETERMINISTIC.has(info.node.opType) && info.node.domain === '') continue;
+    if (NONDETERMINISTIC.has(info.node.opType) && isDefaultDomain(info.node.domain)) continue;
     if (info.inputs.every((name) => values.has(name))) {
       nodes.add(info);
       for (const output of info.outputs) values.add(output);

@@ -6,6 +6,7 @@
  */
 import { dtypeOfElemType, tensorTypeInfo, type DType } from '../onnx/dtype.js';
 import type { GraphProto, NodeProto } from '../onnx/proto.js';
+import { isDefaultDomain } from '../onnx/domains.js';
 
 /** dtype of the node's explicit input i, undefined when unknown or the input is omitted. */
 export type InputDtype = (index: number) => DType | undefined;
@@ -137,17 +138,13 @@ const RULES: Record<string, Rule> = {
   Scan: subgraphOutput('body', 0),
 };
 
-/** Whether a node belongs to the default ONNX domain, the only one the rules describe. */
-function isDefaultDomain(node: NodeProto): boolean {
-  return node.domain === '' || node.domain === 'ai.onnx';
-}
-
 /**
  * The element type of each output of `node` (same order as node.output), undefined where no
  * rule applies or an input it depends on is unknown.
  */
 export function inferOutputDtypes(node: NodeProto, input: InputDtype): (DType | undefined)[] {
-  const rule = isDefaultDomain(node) ? RULES[node.opType] : undefined;
+  // The rules describe the default domain only.
+  const rule = isDefaultDomain(node.domain) ? RULES[node.opType] : undefined;
   return node.output.map((_name, output) => {
     const dtype = rule?.(node, input, output);
     // Element type 0 is onnx's UNDEFINED (a Cast without `to`, an undeclared subgraph output).

@@ -1,5 +1,6 @@
 import { bytesPerElement, dtypeOfElemType, tensorTypeInfo, type DType } from '../onnx/dtype.js';
 import type { GraphIndex } from '../graph/graph-index.js';
+import { isDefaultDomain } from '../onnx/domains.js';
 import { inferOutputDtypes } from './dtype-inference.js';
 
 /** The symbol the partitioner writes for the batch dimension of every tensor it reports. */
@@ -40,7 +41,7 @@ export class ShapeTable {
       this.table.set(name, { dtype: dtypeOfElemType(init.dataType), shape: init.dims.map(Number) });
     }
     for (const info of index.nodes) {
-      if (info.node.opType !== 'Constant' || info.node.domain !== '') continue;
+      if (info.node.opType !== 'Constant' || !isDefaultDomain(info.node.domain)) continue;
       const value = info.node.attribute.find((a) => a.name === 'value')?.t;
       if (value && info.outputs[0]) this.table.set(info.outputs[0], { dtype: dtypeOfElemType(value.dataType), shape: value.dims.map(Number) });
     }
