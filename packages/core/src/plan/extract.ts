@@ -13,6 +13,7 @@ import { constantClosure } from '../graph/constant-folding-set.js';
 import { makeValueInfoFor } from '../shapes/value-info.js';
 import type { ModelAnalysis } from './analysis.js';
 import type { Plan } from './plan-types.js';
+import { functionsUsedBy } from './used-functions.js';
 
 export interface HalfSpec {
   part: 'head' | 'tail';
@@ -26,7 +27,8 @@ export interface HalfSpec {
 /**
  * Builds one half as a standalone model: the compute nodes given, the constant nodes they (or
  * the outputs) need, only the initializers read, inputs and outputs with full type info, and
- * the source model's opsets, IR version, producer, metadata and local functions. Initializer
+ * the source model's opsets, IR version, producer and metadata, and the model-local functions
+ * its nodes call. Initializer
  * TensorProtos are shared with the source, never copied, so the only copy of the weights is the
  * one encodeModel writes.
  */
@@ -129,7 +131,7 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
       create(StringStringEntryProtoSchema, { key: 'carboncp.plan_id', value: plan.id }),
       create(StringStringEntryProtoSchema, { key: 'carboncp.plan_digest', value: plan.digest }),
     ],
-    functions: model.functions,
+    functions: functionsUsedBy(model.functions, half.node),
     graph: half,
   });
   return encodeModel(out);
