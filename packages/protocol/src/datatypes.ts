@@ -25,7 +25,7 @@ export function bytesPerElement(datatype: DataType): number {
   if (!isDataType(datatype)) {
     throw new CarboncpError(
       ErrorCode.BAD_TENSOR,
-      `unknown datatype ${JSON.stringify(datatype)}; expected one of ${DATATYPES.join(', ')}`,
+      `unknown datatype ${describe(datatype)}; expected one of ${DATATYPES.join(', ')}`,
     );
   }
   return BYTES_PER_ELEMENT[datatype];
@@ -96,10 +96,26 @@ export function elementCount(shape: unknown, what: string): number {
   if (overflow) {
     throw new CarboncpError(
       ErrorCode.BAD_TENSOR,
-      `${what}.shape [${shape.join(', ')}] overflows the element count (product exceeds 2^53 - 1)`,
+      `${what}.shape ${describeShape(shape)} overflows the element count (product exceeds 2^53 - 1)`,
     );
   }
   return count;
+}
+
+/**
+ * Index of the first byte of BOOL tensor data that is neither 0 nor 1, or -1. onnxruntime copies
+ * BOOL bytes into C++ bools, where any other value is undefined behaviour, so it never gets one.
+ */
+export function firstNonBooleanByte(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 1) return i;
+  return -1;
+}
+
+/** A shape for error messages, bounded: a hostile header may declare thousands of dims. */
+export function describeShape(shape: readonly unknown[]): string {
+  const MAX_DIMS = 16;
+  if (shape.length <= MAX_DIMS) return `[${shape.join(', ')}]`;
+  return `[${shape.slice(0, MAX_DIMS).join(', ')}, ... (rank ${shape.length})]`;
 }
 
 /** A short, bounded rendering of an untrusted value for error messages. */

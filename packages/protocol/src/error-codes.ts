@@ -32,6 +32,8 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /** The server is at a limit (its connection cap); the client may reconnect later. */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -26,7 +26,7 @@ function tensor(shape: unknown, size: unknown, datatype = 'FP32'): unknown {
   return { name: 'x', datatype, shape, parameters: { binary_data_size: size } };
 }
 
-function rejection(bytes: Uint8Array, options?: { maxPayload?: number; maxHeaderBytes?: number }): CarboncpError {
+function rejection(bytes: Uint8Array, options?: { maxPayload?: number; maxHeaderBytes?: number; maxTensors?: number }): CarboncpError {
   try {
     decodeFrame(bytes, options);
   } catch (error) {
@@ -178,6 +178,38 @@ describe('decodeFrame rejects bad input', () => {
     expect(rejection(rawFrame(MessageType.InferRequest, inferHeader([original]), new Uint8Array(4))).message).toBe(
       'inputs[0] ("q").parameters.original_datatype is FP32, but a INT32 tensor is not a compressed form of it',
     );
+  });
+
+  it('BOOL bytes other than 0 and 1, with the request id for an answer', () => {
+    const bool = tensor([3], 3, 'BOOL');
+    expect(decodeFrame(rawFrame(MessageType.InferRequest, inferHeader([bool]), Uint8Array.from([1, 0, 1]))).type).toBe(MessageType.InferRequest);
+    const error = rejection(rawFrame(MessageType.InferRequest, inferHeader([bool]), Uint8Array.from([1, 0, 255]), 31));
+    expect(error.code).toBe('CARBONCP_BAD_TENSOR');
+    expect(error.message).toBe('tensor "x" is BOOL, but byte 2 of its data is 255 (BOOL bytes must be 0 or 1)');
+    expect(error.details).toMatchObject({ requestId: 31, type: MessageType.InferRequest });
+  });
+
+  it('more tensors than maxTensors, refused before any is validated', () => {
+    // 2000 entries, none of them even a valid tensor: the count is checked first.
+    const many = rejection(rawFrame(MessageType.InferRequest, inferHeader(Array.from({ length: 2000 }, () => 0))));
+    expect(many.code).toBe('CARBONCP_BAD_TENSOR');
+    expect(many.message).toBe('infer request.inputs lists 2000 tensors, over the limit of 1024 tensors per message');
+    expect(many.details).toMatchObject({ requestId: 9 });
+    const three = Array.from({ length: 3 }, (_, i) => ({ ...(tensor([1], 1, 'UINT8') as object), name: `t${i}` }));
+    const frame = rawFrame(MessageType.InferRequest, inferHeader(three), new Uint8Array(3));
+    expect(decodeFrame(frame).type).toBe(MessageType.InferRequest);
+    expect(rejection(frame, { maxTensors: 2 }).message).toMatch(/lists 3 tensors, over the limit of 2 tensors per message/);
+    expect(() => decodeFrame(frame, { maxTensors: 0 })).toThrow(/maxTensors must be a positive integer, got 0/);
+  });
+
+  it('keeps error messages short whatever the size of the names and shapes sent', () => {
+    const longName = { name: 'n'.repeat(100_000), datatype: 'FP64', shape: [1], parameters: { binary_data_size: 8 } };
+    const named = rejection(rawFrame(MessageType.InferRequest, inferHeader([longName]), new Uint8Array(8)));
+    expect(named.message).toMatch(/^inputs\[0\] \("n{70,}\.\.\.\)\.datatype must be one of/);
+    expect(named.message.length).toBeLessThan(300);
+    const deep = rejection(rawFrame(MessageType.InferRequest, inferHeader([tensor(Array.from({ length: 5000 }, () => 2), 4)]), new Uint8Array(4)));
+    expect(deep.message).toMatch(/shape \[2, 2, .*, \.\.\. \(rank 5000\)\] overflows the element count/);
+    expect(deep.message.length).toBeLessThan(300);
   });
 
   it('non-Uint8Array input and bad options', () => {

@@ -1,4 +1,4 @@
-import { describe } from './datatypes.js';
+import { describe, firstNonBooleanByte } from './datatypes.js';
 import { CarboncpError } from './errors.js';
 import { CloseCode, ErrorCode } from './error-codes.js';
 import { readFixedHeader, type FixedHeader } from './frame-header.js';
@@ -55,7 +55,7 @@ export function checkHeaderLength(fixed: FixedHeader, limits: DecodeLimits, avai
 }
 
 /** Parses and validates the JSON header; `json` holds exactly its bytes. */
-export function parseHeader(fixed: FixedHeader, json: Uint8Array): ValidatedHeader {
+export function parseHeader(fixed: FixedHeader, json: Uint8Array, limits: DecodeLimits): ValidatedHeader {
   let header: unknown;
   try {
     header = JSON.parse(utf8.decode(json));
@@ -67,7 +67,7 @@ export function parseHeader(fixed: FixedHeader, json: Uint8Array): ValidatedHead
     );
   }
   try {
-    return validateHeader(fixed.type, header);
+    return validateHeader(fixed.type, header, limits);
   } catch (error) {
     throw inFrame(error, fixed);
   }
@@ -92,7 +92,15 @@ export function assembleMessage(fixed: FixedHeader, header: ValidatedHeader, fra
   for (const tensor of header.tensors) {
     const size = tensor.parameters.binary_data_size;
     // A view, not a copy: the tensor aliases the frame's memory.
-    (tensor as unknown as WireTensor).data = frame.subarray(offset, offset + size);
+    const data = frame.subarray(offset, offset + size);
+    if (tensor.datatype === 'BOOL') {
+      const at = firstNonBooleanByte(data);
+      if (at >= 0) {
+        const message = `tensor ${describe(tensor.name)} is BOOL, but byte ${at} of its data is ${data[at]} (BOOL bytes must be 0 or 1)`;
+        throw inFrame(new CarboncpError(ErrorCode.BAD_TENSOR, message), fixed);
+      }
+    }
+    (tensor as unknown as WireTensor).data = data;
     offset += size;
   }
   return { type: fixed.type, requestId: fixed.requestId, body: header.body } as unknown as Message;
@@ -121,7 +129,7 @@ export function decodeFrame(bytes: Uint8Array, options?: DecodeOptions): Message
   }
   const fixed = readFixedHeader(bytes);
   checkHeaderLength(fixed, limits, bytes.length);
-  const header = parseHeader(fixed, bytes.subarray(FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + fixed.headerLength));
+  const header = parseHeader(fixed, bytes.subarray(FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + fixed.headerLength), limits);
   return assembleMessage(fixed, header, bytes);
 }
 

@@ -73,7 +73,7 @@ export class FrameReader {
     const prefixLength = FIXED_HEADER_BYTES + fixed.headerLength;
     if (this.#header === undefined) {
       if (this.#buffered < prefixLength) return undefined;
-      this.#header = parseHeader(fixed, this.#peek(prefixLength).subarray(FIXED_HEADER_BYTES));
+      this.#header = parseHeader(fixed, this.#peek(prefixLength).subarray(FIXED_HEADER_BYTES), this.#limits);
       this.#frameLength = prefixLength + this.#header.tensorBytes;
       if (this.#frameLength > this.#limits.maxPayload) {
         throw payloadTooLarge('frame', this.#frameLength, this.#limits.maxPayload);

@@ -121,6 +121,15 @@ describe('compressTensor / decompressTensor', () => {
   const values = new Float32Array(4096).map(() => (random() - 0.3) * 8);
   const original = tensorFromArray('act', values, [1, 4, 32, 32]);
 
+  it('refuses BOOL data other than 0 and 1', () => {
+    expect(tensorFromArray('b', Uint8Array.from([0, 1, 1]), [3], 'BOOL').datatype).toBe('BOOL');
+    expect(codeOf(() => tensorFromArray('b', Uint8Array.from([0, 1, 2]), [3], 'BOOL'))).toBe(
+      'CARBONCP_BAD_TENSOR: tensor "b": BOOL data must hold only 0 and 1, but element 2 is 2',
+    );
+    // The same bytes as UINT8 are fine.
+    expect(tensorFromArray('u', Uint8Array.from([0, 1, 2]), [3]).datatype).toBe('UINT8');
+  });
+
   it("'none' and non-FP32 tensors pass through unchanged", () => {
     expect(compressTensor(original, 'none')).toBe(original);
     const ids = tensorFromArray('ids', new Int32Array([1, 2]), [2]);
@@ -182,7 +191,20 @@ describe('compressTensor / decompressTensor', () => {
       "CARBONCP_INVALID_ARGUMENT: unknown compression \"zstd\"; expected 'none', 'fp16' or 'int8'",
     );
     const noScale: WireTensor = { name: 'q', datatype: 'UINT8', shape: [1], data: new Uint8Array(1), parameters: { original_datatype: 'FP32' } };
-    expect(codeOf(() => decompressTensor(noScale))).toMatch(/a quantised UINT8 tensor needs a finite scale >= 0 and a zero_point, got scale undefined/);
+    expect(codeOf(() => decompressTensor(noScale))).toMatch(/a quantised UINT8 tensor needs a finite scale >= 0 and an integer zero_point in 0..255, got scale undefined/);
+    // Built in memory, so never checked by the decoder: decompressTensor checks the range itself.
+    const quantised = (datatype: 'UINT8' | 'INT8', zero_point: number, scale = 0.5): WireTensor => ({
+      name: 'q',
+      datatype,
+      shape: [1],
+      data: new Uint8Array(1),
+      parameters: { scale, zero_point, original_datatype: 'FP32' },
+    });
+    expect(codeOf(() => decompressTensor(quantised('UINT8', 300)))).toMatch(/integer zero_point in 0..255, got scale 0.5, zero_point 300/);
+    expect(codeOf(() => decompressTensor(quantised('UINT8', 1.5)))).toMatch(/zero_point 1.5/);
+    expect(codeOf(() => decompressTensor(quantised('INT8', 128)))).toMatch(/integer zero_point in -128..127, got scale 0.5, zero_point 128/);
+    expect(codeOf(() => decompressTensor(quantised('INT8', 0, Number.NaN)))).toMatch(/CARBONCP_BAD_TENSOR: .*scale null/);
+    expect(Array.from(tensorToArray(decompressTensor(quantised('INT8', -128))) as Float32Array)).toEqual([64]);
     const toInt: WireTensor = { name: 'h', datatype: 'FP16', shape: [1], data: new Uint8Array(2), parameters: { original_datatype: 'INT32' } };
     expect(codeOf(() => decompressTensor(toInt))).toMatch(/cannot restore original_datatype "INT32"; only FP32 is supported/);
   });

@@ -3,7 +3,9 @@ import {
   bytesPerElement,
   datatypeOfArray,
   describe,
+  describeShape,
   elementCount,
+  firstNonBooleanByte,
   isDataType,
   typedArrayView,
   type TensorArray,
@@ -46,25 +48,34 @@ export function tensorFromArray(
   if (natural === undefined) {
     throw new CarboncpError(
       ErrorCode.BAD_TENSOR,
-      `tensor ${JSON.stringify(name)}: data must be a Float32Array, Uint16Array, Int8Array, Uint8Array, Int32Array or BigInt64Array, got ${describe(data)}`,
+      `tensor ${describe(name)}: data must be a Float32Array, Uint16Array, Int8Array, Uint8Array, Int32Array or BigInt64Array, got ${describe(data)}`,
     );
   }
   const type = datatype ?? natural;
   if (!isDataType(type)) {
-    throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor ${JSON.stringify(name)}: unknown datatype ${describe(type)}`);
+    throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor ${describe(name)}: unknown datatype ${describe(type)}`);
   }
   if (!arrayFitsDatatype(data, type)) {
     throw new CarboncpError(
       ErrorCode.BAD_TENSOR,
-      `tensor ${JSON.stringify(name)}: a ${data.constructor.name} cannot hold ${type} (it holds ${natural})`,
+      `tensor ${describe(name)}: a ${data.constructor.name} cannot hold ${type} (it holds ${natural})`,
     );
   }
-  const count = elementCount(shape, `tensor ${JSON.stringify(name)}`);
+  const count = elementCount(shape, `tensor ${describe(name)}`);
   if (count !== data.length) {
     throw new CarboncpError(
       ErrorCode.BAD_TENSOR,
-      `tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] has ${count} elements, but data has ${data.length}`,
+      `tensor ${describe(name)}: shape ${describeShape(shape)} has ${count} elements, but data has ${data.length}`,
     );
+  }
+  if (type === 'BOOL') {
+    const at = firstNonBooleanByte(bytesOf(data));
+    if (at >= 0) {
+      throw new CarboncpError(
+        ErrorCode.BAD_TENSOR,
+        `tensor ${describe(name)}: BOOL data must hold only 0 and 1, but element ${at} is ${data[at]}`,
+      );
+    }
   }
   const tensor: WireTensor = {
     name,
@@ -85,17 +96,17 @@ export function tensorFromArray(
 export function tensorToArray(t: WireTensor): TensorArray {
   requireLittleEndianHost();
   if (!(t.data instanceof Uint8Array)) {
-    throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor ${JSON.stringify(t.name)}: data must be a Uint8Array, got ${describe(t.data)}`);
+    throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor ${describe(t.name)}: data must be a Uint8Array, got ${describe(t.data)}`);
   }
   if (!isDataType(t.datatype)) {
-    throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor ${JSON.stringify(t.name)}: unknown datatype ${describe(t.datatype)}`);
+    throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor ${describe(t.name)}: unknown datatype ${describe(t.datatype)}`);
   }
   const size = bytesPerElement(t.datatype);
-  const count = elementCount(t.shape, `tensor ${JSON.stringify(t.name)}`);
+  const count = elementCount(t.shape, `tensor ${describe(t.name)}`);
   if (t.data.byteLength !== count * size) {
     throw new CarboncpError(
       ErrorCode.BAD_TENSOR,
-      `tensor ${JSON.stringify(t.name)}: data is ${t.data.byteLength} bytes, but shape [${t.shape.join(', ')}] of ${t.datatype} needs ${count * size}`,
+      `tensor ${describe(t.name)}: data is ${t.data.byteLength} bytes, but shape ${describeShape(t.shape)} of ${t.datatype} needs ${count * size}`,
     );
   }
   const bytes = t.data.byteOffset % size === 0 ? t.data : t.data.slice();
@@ -156,7 +167,7 @@ export function compressTensor(t: WireTensor, compression: Compression): WireTen
 export function decompressTensor(t: WireTensor): WireTensor {
   const original = t.parameters?.original_datatype;
   if (original === undefined) return t;
-  const at = `tensor ${JSON.stringify(t.name)}`;
+  const at = `tensor ${describe(t.name)}`;
   if (original !== 'FP32') {
     throw new CarboncpError(ErrorCode.BAD_TENSOR, `${at}: cannot restore original_datatype ${describe(original)}; only FP32 is supported`);
   }
@@ -165,10 +176,21 @@ export function decompressTensor(t: WireTensor): WireTensor {
     values = float16BitsToFloat32(tensorToArray(t) as Uint16Array);
   } else if (t.datatype === 'UINT8' || t.datatype === 'INT8') {
     const { scale, zero_point: zeroPoint } = t.parameters ?? {};
-    if (typeof scale !== 'number' || !(scale >= 0) || !Number.isFinite(scale) || typeof zeroPoint !== 'number' || !Number.isFinite(zeroPoint)) {
+    // Checked here too, not only by the decoder: a tensor built in memory never went through it.
+    const [low, high] = t.datatype === 'UINT8' ? [0, 255] : [-128, 127];
+    if (
+      typeof scale !== 'number' ||
+      !(scale >= 0) ||
+      !Number.isFinite(scale) ||
+      typeof zeroPoint !== 'number' ||
+      !Number.isInteger(zeroPoint) ||
+      zeroPoint < low ||
+      zeroPoint > high
+    ) {
       throw new CarboncpError(
         ErrorCode.BAD_TENSOR,
-        `${at}: a quantised ${t.datatype} tensor needs a finite scale >= 0 and a zero_point, got scale ${describe(scale)}, zero_point ${describe(zeroPoint)}`,
+        `${at}: a quantised ${t.datatype} tensor needs a finite scale >= 0 and an integer zero_point in ${low}..${high}, ` +
+          `got scale ${describe(scale)}, zero_point ${describe(zeroPoint)}`,
       );
     }
     values = dequantize(tensorToArray(t) as Uint8Array | Int8Array, { scale, zeroPoint });

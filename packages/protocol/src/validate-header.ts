@@ -1,6 +1,7 @@
-import { bytesPerElement, describe, elementCount, isDataType, DATATYPES } from './datatypes.js';
+import { bytesPerElement, describe, describeShape, elementCount, isDataType, DATATYPES } from './datatypes.js';
 import { CarboncpError } from './errors.js';
 import { ErrorCode } from './error-codes.js';
+import { DEFAULT_MAX_TENSORS } from './limits.js';
 import { MessageType, type TensorParameters } from './messages.js';
 
 /** A tensor as it appears in the JSON header: everything but the bytes. */
@@ -119,7 +120,7 @@ const QUANTIZED_RANGE: Readonly<Record<string, [number, number]>> = { INT8: [-12
 export function validateTensorHeader(value: unknown, path: string): TensorHeader {
   const t = object(value, path, badTensor);
   string(t, 'name', path, {}, badTensor);
-  const at = `${path} (${JSON.stringify(t.name)})`;
+  const at = `${path} (${describe(t.name)})`;
   if (!isDataType(t.datatype)) {
     badTensor(`${at}.datatype must be one of ${DATATYPES.join(', ')}, got ${describe(t.datatype)}`);
   }
@@ -131,7 +132,7 @@ export function validateTensorHeader(value: unknown, path: string): TensorHeader
   // count * elementSize can leave the safe range even when count is safe; compare without the product.
   if (size / elementSize !== count) {
     badTensor(
-      `${at}: binary_data_size is ${size} bytes, but shape [${(t.shape as number[]).join(', ')}] of ${t.datatype} ` +
+      `${at}: binary_data_size is ${size} bytes, but shape ${describeShape(t.shape as number[])} of ${t.datatype} ` +
         `needs ${count} x ${elementSize} = ${count * elementSize} bytes`,
     );
   }
@@ -161,22 +162,26 @@ export function validateTensorHeader(value: unknown, path: string): TensorHeader
   return t as unknown as TensorHeader;
 }
 
-function tensorList(o: Json, key: string, path: string): TensorHeader[] {
+function tensorList(o: Json, key: string, path: string, maxTensors: number): TensorHeader[] {
   const list = array(o, key, path) ?? [];
+  // Before validating any entry: a hostile header may list thousands of tiny tensors.
+  if (list.length > maxTensors) {
+    badTensor(`${path}.${key} lists ${list.length} tensors, over the limit of ${maxTensors} tensors per message`);
+  }
   const names = new Set<string>();
   return list.map((entry, i) => {
     const tensor = validateTensorHeader(entry, `${key}[${i}]`);
-    if (names.has(tensor.name)) badTensor(`${key}[${i}]: tensor name ${JSON.stringify(tensor.name)} appears twice`);
+    if (names.has(tensor.name)) badTensor(`${key}[${i}]: tensor name ${describe(tensor.name)} appears twice`);
     names.add(tensor.name);
     return tensor;
   });
 }
 
-function inferRequest(o: Json): TensorHeader[] {
+function inferRequest(o: Json, maxTensors: number): TensorHeader[] {
   const path = 'infer request';
   string(o, 'id', path, { optional: true, nonEmpty: false });
   for (const key of ['model_name', 'plan_id', 'plan_digest', 'model_digest']) string(o, key, path);
-  const tensors = tensorList(o, 'inputs', path);
+  const tensors = tensorList(o, 'inputs', path, maxTensors);
   array(o, 'outputs', path, { optional: true })?.forEach((entry, i) => {
     string(object(entry, `${path}.outputs[${i}]`), 'name', `${path}.outputs[${i}]`);
   });
@@ -191,12 +196,12 @@ function inferRequest(o: Json): TensorHeader[] {
   return tensors;
 }
 
-function inferResponse(o: Json): TensorHeader[] {
+function inferResponse(o: Json, maxTensors: number): TensorHeader[] {
   const path = 'infer response';
   string(o, 'id', path, { optional: true, nonEmpty: false });
   string(o, 'model_name', path);
   string(o, 'plan_id', path);
-  const tensors = tensorList(o, 'outputs', path);
+  const tensors = tensorList(o, 'outputs', path, maxTensors);
   const parameters = object(o.parameters, `${path}.parameters`);
   number(parameters, 'server_ms', `${path}.parameters`, { min: 0 });
   number(parameters, 'queue_ms', `${path}.parameters`, { min: 0 });
@@ -205,7 +210,7 @@ function inferResponse(o: Json): TensorHeader[] {
   return tensors;
 }
 
-function validateBody(type: MessageType, o: Json): TensorHeader[] {
+function validateBody(type: MessageType, o: Json, maxTensors: number): TensorHeader[] {
   switch (type) {
     case MessageType.Hello:
       number(o, 'protocol_version', 'hello', { integer: true, min: 1 });
@@ -224,9 +229,9 @@ function validateBody(type: MessageType, o: Json): TensorHeader[] {
       return [];
     }
     case MessageType.InferRequest:
-      return inferRequest(o);
+      return inferRequest(o, maxTensors);
     case MessageType.InferResponse:
-      return inferResponse(o);
+      return inferResponse(o, maxTensors);
     case MessageType.Error:
       string(o, 'code', 'error');
       string(o, 'message', 'error', { nonEmpty: false });
@@ -256,12 +261,12 @@ function validateBody(type: MessageType, o: Json): TensorHeader[] {
 /**
  * Checks that a JSON header has the shape its message type requires: required fields present with
  * the right types, tensor shapes of non-negative safe integers whose element count times element
- * size equals binary_data_size. Throws CARBONCP_BAD_FRAME for message fields and
+ * size equals binary_data_size, at most `maxTensors` of them (default 1024). Throws CARBONCP_BAD_FRAME for message fields and
  * CARBONCP_BAD_TENSOR for tensor fields, naming the field and the numbers.
  */
-export function validateHeader(type: MessageType, header: unknown): ValidatedHeader {
+export function validateHeader(type: MessageType, header: unknown, options: { maxTensors?: number } = {}): ValidatedHeader {
   if (!isPlainObject(header)) badFrame(`JSON header must be an object, got ${kindOf(header)}`);
-  const tensors = validateBody(type, header);
+  const tensors = validateBody(type, header, options.maxTensors ?? DEFAULT_MAX_TENSORS);
   let tensorBytes = 0;
   for (const t of tensors) tensorBytes += t.parameters.binary_data_size;
   return { body: header, tensors, tensorBytes };
