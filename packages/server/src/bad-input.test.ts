@@ -197,6 +197,66 @@ describe.each(['main', 'worker'] as const)('executor %s', (executor) => {
       return expectRequestError(inferBody(partition, split, [...splitInputs, extra]), 'CARBONCP_BAD_TENSOR', /unexpected input\(s\) 'surprise'/);
     });
 
+    it('a model name of 100,000 characters: the error quotes it cut short', async () => {
+      const id = client.sendInfer({ ...inferBody(partition, split, splitInputs), model_name: 'm'.repeat(100_000) });
+      const error = expectError(await client.answer(id));
+      expect(error.code).toBe('CARBONCP_UNKNOWN_MODEL');
+      expect(error.message).toMatch(/^unknown model 'm{64}\.\.\.' \(100000 characters\); this server has /);
+      expect(error.message.length).toBeLessThan(400);
+      const plan = expectError(await client.infer({ ...inferBody(partition, split, splitInputs), plan_id: 'p'.repeat(50_000) }));
+      expect(plan.message).toMatch(/has no plan 'p{64}\.\.\.' \(50000 characters\)/);
+      expect(plan.message.length).toBeLessThan(400);
+      await witnessIsServed();
+    });
+
+    it('1100 tiny tensors: over the per-message limit, refused before each is checked', async () => {
+      // Written by hand: the encoder refuses to write such a frame.
+      const inputs = Array.from({ length: 1100 }, (_, i) => ({ name: `t${i}`, datatype: 'UINT8', shape: [1], parameters: { binary_data_size: 1 } }));
+      const { inputs: _, ...rest } = inferBody(partition, split, []);
+      const json = new TextEncoder().encode(JSON.stringify({ ...rest, inputs }));
+      const frame = new Uint8Array(16 + json.length + inputs.length);
+      const view = new DataView(frame.buffer);
+      view.setUint32(0, FRAME_MAGIC, true);
+      frame[4] = 1;
+      frame[5] = MessageType.InferRequest;
+      view.setUint32(8, 4545, true);
+      view.setUint32(12, json.length, true);
+      frame.set(json, 16);
+      client.sendRaw(frame);
+      const error = expectError(await client.answer(4545));
+      expect(error.code).toBe('CARBONCP_BAD_TENSOR');
+      expect(error.message).toBe('infer request.inputs lists 1100 tensors, over the limit of 1024 tensors per message');
+      expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
+      await witnessIsServed();
+    });
+
+    it('40 unexpected tensors: the error names a few of them', async () => {
+      const extra = Array.from({ length: 40 }, (_, i) => tensorFromArray(`extra${i}`, new Uint8Array(1), [1]));
+      return expectRequestError(
+        inferBody(partition, split, [...splitInputs, ...extra]),
+        'CARBONCP_BAD_TENSOR',
+        /unexpected input\(s\) 'extra0', 'extra1', .*'extra7' and 32 more; this plan's tail takes/,
+      );
+    });
+
+    it('BOOL bytes other than 0 and 1', async () => {
+      const flag = tensorFromArray('flag', Uint8Array.from([1, 0]), [2], 'BOOL');
+      const frame = encodeFrame({ type: MessageType.InferRequest, requestId: 4343, body: inferBody(partition, split, [...splitInputs, flag]) });
+      frame[frame.length - 1] = 7;
+      client.sendRaw(frame);
+      const error = expectError(await client.answer(4343));
+      expect(error.code).toBe('CARBONCP_BAD_TENSOR');
+      expect(error.message).toMatch(/tensor "flag" is BOOL, but byte 1 of its data is 7/);
+      expectResponse(await client.infer(inferBody(partition, split, splitInputs)));
+    });
+
+    it('an HTTP path that is not valid percent-encoding: 400, not 500', async () => {
+      const response = await fetch(`${server.httpUrl}/v2/models/%E0%A4%A`);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(/not valid percent-encoding/);
+      await witnessIsServed();
+    });
+
     it('a frame with a broken JSON header but an intact fixed header', async () => {
       const frame = encodeFrame({ type: MessageType.InferRequest, requestId: 4242, body: inferBody(partition, split, splitInputs) });
       frame[16] = 0x7b; // '{'

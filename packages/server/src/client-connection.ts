@@ -35,6 +35,7 @@ import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestQueue } from './request-queue.js';
+import { quoted, quotedList } from './quote.js';
 import { batchKeyOf, checkCrossingInputs } from './tail-tensors.js';
 
 export interface ConnectionContext {
@@ -81,6 +82,8 @@ function peekFixedHeader(bytes: Uint8Array): { type: number; requestId: number }
 export class ClientConnection implements JobReplier {
   private helloDone = false;
   private closed = false;
+  /** Request ids accepted and not answered yet: a second request under one of them is refused. */
+  private readonly pending = new Set<number>();
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
@@ -133,6 +136,7 @@ export class ClientConnection implements JobReplier {
   }
 
   sendResponse(requestId: number, outputs: WireTensor[], job: InferJob, parameters: Record<string, unknown>): void {
+    this.pending.delete(requestId);
     this.send({
       type: MessageType.InferResponse,
       requestId,
@@ -147,6 +151,7 @@ export class ClientConnection implements JobReplier {
   }
 
   sendError(requestId: number, code: string, message: string): void {
+    this.pending.delete(requestId);
     this.ctx.metrics.errors.inc({ code });
     this.send({
       type: MessageType.Error,
@@ -157,6 +162,18 @@ export class ClientConnection implements JobReplier {
 
   private send(message: Message): void {
     if (!this.open) return;
+    // Checked before sending, so that one answer of any size always goes out: only a backlog
+    // the client left unread counts against it.
+    const backlog = this.ws.bufferedAmount;
+    if (backlog > this.ctx.options.maxBufferedBytes) {
+      this.ctx.metrics.errors.inc({ code: ErrorCode.BUSY });
+      this.ctx.log(
+        `connection ${this.remote}: the client does not read its answers: ${backlog} bytes wait to be sent, over max-buffered-bytes ` +
+          `${this.ctx.options.maxBufferedBytes}; dropping the connection`,
+      );
+      this.terminate();
+      return;
+    }
     let parts: Uint8Array[];
     try {
       // Parts, not one buffer: tail outputs go out without being copied into a frame.
@@ -268,6 +285,14 @@ export class ClientConnection implements JobReplier {
       );
       return;
     }
+    if (this.ctx.shuttingDown()) {
+      this.fail(
+        new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new clients; reconnect to another server or retry later'),
+        0,
+        CloseCode.GOING_AWAY,
+      );
+      return;
+    }
     const expected = this.ctx.options.token;
     if (expected !== undefined) {
       const given = hello.token;
@@ -334,13 +359,24 @@ export class ClientConnection implements JobReplier {
       reject(ErrorCode.BAD_FRAME, 'an infer request needs a non-zero request id in the frame header, to match its response');
       return;
     }
+    if (this.pending.has(requestId)) {
+      // An answer under this id would be taken for the first request's: refuse at connection
+      // level (request id 0, no request_id), and the first request is still answered once.
+      this.sendError(
+        0,
+        ErrorCode.BAD_FRAME,
+        `request id ${requestId} is already in flight on this connection; this second request was dropped ` +
+          '(the first one will still be answered); use a new request id for every request in flight',
+      );
+      return;
+    }
     if (this.ctx.shuttingDown()) {
       reject(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new requests; reconnect to another server or retry later');
       return;
     }
     const model = this.ctx.models.get(request.model_name);
     if (!model) {
-      reject(ErrorCode.UNKNOWN_MODEL, `unknown model '${request.model_name}'; this server has ${[...this.ctx.models.keys()].map((n) => `'${n}'`).join(', ')}`);
+      reject(ErrorCode.UNKNOWN_MODEL, `unknown model ${quoted(request.model_name)}; this server has ${quotedList([...this.ctx.models.keys()], 32)}`);
       return;
     }
     if (request.model_digest !== model.loaded.digest) {
@@ -358,8 +394,8 @@ export class ClientConnection implements JobReplier {
       reject(
         ErrorCode.UNKNOWN_PLAN,
         onDevice
-          ? `plan '${request.plan_id}' of model '${model.name}' runs entirely on the device; there is no tail to serve`
-          : `model '${model.name}' has no plan '${request.plan_id}'; the server runs ${listed}`,
+          ? `plan ${quoted(request.plan_id)} of model '${model.name}' runs entirely on the device; there is no tail to serve`
+          : `model '${model.name}' has no plan ${quoted(request.plan_id)}; the server runs ${listed}`,
       );
       return;
     }
@@ -395,9 +431,11 @@ export class ClientConnection implements JobReplier {
       receivedAt: performance.now(),
       timeoutMs: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
     };
+    this.pending.add(requestId);
     try {
       this.ctx.queue.submit(job);
     } catch (error) {
+      // reject() below forgets the id again.
       if (!isCarboncpError(error)) throw error;
       reject(error.code, error.message);
     }

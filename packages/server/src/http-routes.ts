@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plan, TensorInfo } from '@carboncp/core';
 import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
+import { quoted, quotedList } from './quote.js';
 
 export const SERVER_NAME = 'carboncp';
 export const SERVER_VERSION = '0.1.0';
@@ -78,7 +79,13 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     sendJson(res, 405, { error: `method ${req.method} not allowed; use GET` }, false);
     return;
   }
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+  let path: string;
+  try {
+    path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+  } catch {
+    sendJson(res, 400, { error: `the request target ${quoted(req.url)} is not a valid URL path` }, head);
+    return;
+  }
   if (path === '/v2/health/live') {
     sendJson(res, 200, { live: true }, head);
     return;
@@ -100,14 +107,20 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   }
   const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready)?$/.exec(path);
   if (match) {
-    const name = decodeURIComponent(match[1]);
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1]);
+    } catch {
+      sendJson(res, 400, { error: `the model name in ${quoted(path)} is not valid percent-encoding` }, head);
+      return;
+    }
     const model = ctx.models.get(name);
     if (!model) {
-      sendJson(res, 404, { error: `unknown model '${name}'; this server has ${[...ctx.models.keys()].map((n) => `'${n}'`).join(', ')}` }, head);
+      sendJson(res, 404, { error: `unknown model ${quoted(name)}; this server has ${quotedList([...ctx.models.keys()], 32)}` }, head);
       return;
     }
     if (match[2] !== undefined && match[2] !== '1') {
-      sendJson(res, 404, { error: `model '${name}' has no version '${match[2]}'; its only version is '1'` }, head);
+      sendJson(res, 404, { error: `model '${name}' has no version ${quoted(match[2])}; its only version is '1'` }, head);
       return;
     }
     if (match[3]) {
@@ -118,5 +131,5 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     sendJson(res, 200, modelMetadata(model, ctx.executionProvider()), head);
     return;
   }
-  sendJson(res, 404, { error: `no route for ${path}; try /v2/health/live, /v2/health/ready, /v2/models/{name} or /metrics` }, head);
+  sendJson(res, 404, { error: `no route for ${quoted(path)}; try /v2/health/live, /v2/health/ready, /v2/models/{name} or /metrics` }, head);
 }

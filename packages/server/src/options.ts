@@ -53,6 +53,17 @@ export interface ServerOptions {
   carbonIntensity?: CarbonIntensity;
   /** A connection that sends no hello within this time is closed. Default 10000. */
   helloTimeoutMs?: number;
+  /**
+   * WebSocket connections open at once (those still before their hello included); one more gets
+   * CARBONCP_BUSY and close 1013 (try again later). Default 1024.
+   */
+  maxConnections?: number;
+  /**
+   * Bytes the server may hold unsent for one connection (ws bufferedAmount): a client that sends
+   * requests but does not read the answers is dropped once its backlog passes this, checked
+   * before each send, so one answer of any size always goes out. Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -71,6 +82,8 @@ export interface ResolvedOptions {
   sessionCacheBytes: number;
   carbonIntensity: CarbonIntensity | undefined;
   helloTimeoutMs: number;
+  maxConnections: number;
+  maxBufferedBytes: number;
   log: (line: string) => void;
 }
 
@@ -84,6 +97,8 @@ export const DEFAULTS = {
   workers: 1,
   sessionCacheBytes: 1024 * 1024 * 1024,
   helloTimeoutMs: 10_000,
+  maxConnections: 1024,
+  maxBufferedBytes: 64 * 1024 * 1024,
 };
 
 function bad(message: string): CarboncpError {
@@ -138,6 +153,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     sessionCacheBytes: positiveInteger('sessionCacheBytes', options.sessionCacheBytes, DEFAULTS.sessionCacheBytes),
     carbonIntensity: carbon,
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
+    maxConnections: positiveInteger('maxConnections', options.maxConnections, DEFAULTS.maxConnections),
+    maxBufferedBytes: positiveInteger('maxBufferedBytes', options.maxBufferedBytes, DEFAULTS.maxBufferedBytes),
     log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
 }

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Plan } from '@carboncp/core';
 import type { ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError, CloseCode, ErrorCode } from '@carboncp/protocol';
-import { WebSocketServer } from 'ws';
+import { CarboncpError, CloseCode, ErrorCode, MessageType, encodeFrame } from '@carboncp/protocol';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ClientConnection, type ConnectionContext } from './client-connection.js';
 import { resolveExecutionProvider } from './execution-provider.js';
 import { createHttpHandler } from './http-routes.js';
@@ -159,6 +159,28 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     log,
   };
 
+  // Refused in the protocol, not with an HTTP status: a client then reads why, and retries later.
+  let refused = 0;
+  let refusalLoggedAt = Number.NEGATIVE_INFINITY;
+  const refuseConnection = (ws: WebSocket, remote: string) => {
+    const message =
+      `the server has ${connections.size} connections open, its limit (max-connections ${opts.maxConnections}); ` +
+      'try again later or another server';
+    metrics.errors.inc({ code: ErrorCode.BUSY });
+    refused += 1;
+    // A flood of connections must not become a flood of log lines: one line per 10 s at most.
+    if (performance.now() - refusalLoggedAt >= 10_000) {
+      log(`connection ${remote} refused: ${message} (${refused} refused since the last such line)`);
+      refusalLoggedAt = performance.now();
+      refused = 0;
+    }
+    ws.on('error', () => undefined);
+    ws.send(encodeFrame({ type: MessageType.Error, requestId: 0, body: { code: ErrorCode.BUSY, message } }));
+    ws.close(CloseCode.TRY_AGAIN_LATER, 'CARBONCP_BUSY: max-connections reached');
+    // A client that never answers the close must not hold the socket.
+    setTimeout(() => ws.terminate(), 2000).unref();
+  };
+
   const http = createServer(
     createHttpHandler({ models, metrics, isReady: () => !shuttingDown, executionProvider: () => executionProvider }),
   );
@@ -173,6 +195,10 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      if (connections.size >= opts.maxConnections) {
+        refuseConnection(ws, remote);
+        return;
+      }
       const connection = new ClientConnection(ws, context, remote);
       connections.add(connection);
       ws.on('close', () => connections.delete(connection));

@@ -17,6 +17,7 @@ import {
   type WireTensor,
 } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
+import { quoted, quotedList } from './quote.js';
 
 function badTensor(message: string, details?: Record<string, unknown>): CarboncpError {
   return new CarboncpError('CARBONCP_BAD_TENSOR', message, details ? { details } : {});
@@ -36,14 +37,14 @@ function describeShape(shape: readonly (number | string)[] | null): string {
 export function checkCrossingInputs(crossing: readonly CrossingTensor[], received: readonly WireTensor[]): WireTensor[] {
   const byName = new Map<string, WireTensor>();
   for (const tensor of received) {
-    if (byName.has(tensor.name)) throw badTensor(`input '${tensor.name}' is sent twice`);
+    if (byName.has(tensor.name)) throw badTensor(`input ${quoted(tensor.name)} is sent twice`);
     byName.set(tensor.name, tensor);
   }
   const expected = new Set(crossing.map((c) => c.name));
   const extra = [...byName.keys()].filter((name) => !expected.has(name));
   if (extra.length > 0) {
     throw badTensor(
-      `unexpected input(s) ${extra.map((n) => `'${n}'`).join(', ')}; this plan's tail takes ${[...expected].map((n) => `'${n}'`).join(', ')}`,
+      `unexpected input(s) ${quotedList(extra)}; this plan's tail takes ${quotedList([...expected])}`,
     );
   }
   return crossing.map((want) => {

@@ -116,4 +116,13 @@ export class TestClient {
   close(): void {
     this.ws.close();
   }
+
+  /** Stops reading from the socket (a client that does not read its answers); sends still go out. */
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
 }
