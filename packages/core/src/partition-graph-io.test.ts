@@ -8,6 +8,7 @@ import { SparseTensorProtoSchema, create, decodeModel, encodeModel, type ModelPr
 import { loadModel } from './model/load-model.js';
 import { extractPlan, getPlan } from './partition.js';
 import type { Partition } from './plan/plan-types.js';
+import { tensorBytes } from './plan/analysis.js';
 import { partitionWithProbe } from './node/partition-with-probe.js';
 import { seededInputs } from './node/seeded-inputs.js';
 import { verifyPlans } from './node/verify.js';
@@ -24,6 +25,13 @@ function halvesIo(p: Partition): Record<string, { head: { inputs: string[]; outp
     result[plan.id] = { head: io(head), tail: io(tail) };
   }
   return result;
+}
+
+/** Initializer and Constant tensor bytes of a half: what a plan counts as its parameters. */
+function parameterBytes(bytes: Uint8Array): number {
+  const graph = decodeModel(bytes).graph!;
+  const constants = graph.node.filter((n) => n.opType === 'Constant').map((n) => n.attribute.find((a) => a.name === 'value')?.t);
+  return [...graph.initializer, ...constants].reduce((sum, t) => sum + (t ? tensorBytes(t) : 0), 0);
 }
 
 async function expectAllPlansEquivalent(p: Partition, inputShapes?: Record<string, number[]>): Promise<void> {
@@ -153,6 +161,12 @@ describe('pass-through, constant, duplicated and dead outputs; unused inputs', (
     expect(p.plans.filter((plan) => plan.kind === 'split').map((plan) => plan.crossing.map((c) => c.name))).toEqual([['h'], ['top']]);
     for (const id of ['split-1', 'split-2']) {
       expect(getPlan(p, id)).toMatchObject({ headOutputs: ['z', 'c', 'w'], tailOutputs: ['y', 'y'] });
+    }
+    // The head carries 'w' (12 bytes) and the Constant 'c' (8) for its outputs; TopK's 'k' (8) goes where TopK runs.
+    expect(p.plans.map((plan) => [plan.headParamBytes, plan.tailParamBytes])).toEqual([[0, 28], [20, 8], [28, 0], [28, 0]]);
+    for (const plan of p.plans.filter((pl) => pl.kind === 'split')) {
+      const { head, tail } = extractPlan(p, plan);
+      expect([parameterBytes(head!), parameterBytes(tail!)], plan.id).toEqual([plan.headParamBytes, plan.tailParamBytes]);
     }
     const io = halvesIo(p);
     expect(io['split-1'].head).toEqual({ inputs: ['x', 'z'], outputs: ['h', 'z', 'c', 'w'] });

@@ -56,9 +56,7 @@ export function analyseModel(model: ModelProto, sources: ShapeSources): ModelAna
     if (!firstUse.has(key)) firstUse.set(key, at);
     lastUse.set(key, at);
   };
-  compute.forEach((info, i) => {
-    const at = i + 1;
-    const names = info.inputs.filter((name) => constants.values.has(name));
+  const readConstants = (names: string[], at: number): void => {
     for (const name of names) {
       const init = index.initializers.get(name);
       if (init) touch(`init:${name}`, tensorBytes(init), at);
@@ -71,7 +69,11 @@ export function analyseModel(model: ModelProto, sources: ShapeSources): ModelAna
       const value = constNode.node.opType === 'Constant' ? constNode.node.attribute.find((a) => a.name === 'value')?.t : undefined;
       if (value) touch(`const:${constNode.fileIndex}`, tensorBytes(value), at);
     }
-  });
+  };
+  // Graph outputs that are initializers or made by constant nodes are head outputs at every
+  // split (position 0), so the head carries what makes them.
+  readConstants(index.outputs.filter((name) => constants.values.has(name)), 0);
+  compute.forEach((info, i) => readConstants(info.inputs.filter((name) => constants.values.has(name)), i + 1));
   const n = compute.length;
   const headParamBytes = new Array<number>(n + 1).fill(0);
   const tailParamBytes = new Array<number>(n + 1).fill(0);
