@@ -90,6 +90,26 @@ describe('Loop and Scan bodies reading outer names', () => {
   });
 });
 
+describe('If branches returning an outer value directly (the ONNX spec allows it)', () => {
+  it('the If depends on the values its branches return, and they cross until it runs', async () => {
+    const thenBranch = new GraphBuilder('then').output('h', 'FP32', ['N', 4]).buildGraph();
+    const elseBranch = new GraphBuilder('else').output('g', 'FP32', ['N', 4]).buildGraph();
+    const model = await loadModel(
+      new ModelBuilder({ name: 'pass-branches' })
+        .input('x', 'FP32', ['N', 4])
+        .input('flag', 'BOOL', [])
+        .node('Relu', ['x'], ['h'])
+        .node('Sigmoid', ['x'], ['g'])
+        .node('If', ['flag'], ['chosen'], { then_branch: thenBranch, else_branch: elseBranch })
+        .node('Tanh', ['chosen'], ['y'])
+        .output('y', 'FP32', ['N', 4])
+        .toBytes(),
+    );
+    const p = await partition(model);
+    expect(crossings(p)).toEqual([['x', 'flag'], ['flag', 'x', 'h'], ['flag', 'h', 'g'], ['chosen'], []]);
+  });
+});
+
 describe('ops of other domains', () => {
   it('com.microsoft FusedConv and Gelu: both halves keep the opset imports, FusedConv counts as a Conv', async () => {
     const model = await loadModel(

@@ -28,6 +28,9 @@ export function capturedNames(graph: GraphProto): Set<string> {
       for (const name of capturedNames(sub)) if (!defined.has(name)) captured.add(name);
     }
   }
+  // The ONNX spec lets a subgraph return an outer value directly (onnxruntime wants an Identity
+  // in between, other runtimes do not): that is a read too.
+  for (const output of graph.output) if (output.name !== '' && !defined.has(output.name)) captured.add(output.name);
   return captured;
 }
 
