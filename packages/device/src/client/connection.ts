@@ -53,7 +53,8 @@ export class Connection {
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly backoff: Backoff;
-  private readonly waiters = new Set<() => void>();
+  /** ready() calls waiting: opened() on the hello answer, failed() when the client closes. */
+  private readonly waiters = new Set<{ opened: () => void; failed: (error: CarboncpError) => void }>();
   private readonly pings = new PingTracker();
   private readonly keepalive: Keepalive;
   private closed = false;
@@ -112,14 +113,22 @@ export class Connection {
   /** Resolves once the connection is open; rejects with CARBONCP_NOT_READY after timeoutMs. */
   ready(timeoutMs: number): Promise<void> {
     if (this.state === 'open') return Promise.resolve();
+    if (this.closed) return Promise.reject(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'ready() called on a closed client'));
     return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
+      const waiter = {
+        opened: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+        failed: (error: CarboncpError) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          reject(error);
+        },
       };
       const timer = setTimeout(() => {
-        this.waiters.delete(done);
+        this.waiters.delete(waiter);
         reject(
           new CarboncpError(
             ErrorCode.NOT_READY,
@@ -128,7 +137,7 @@ export class Connection {
           ),
         );
       }, timeoutMs);
-      this.waiters.add(done);
+      this.waiters.add(waiter);
     });
   }
 
@@ -138,6 +147,9 @@ export class Connection {
     clearTimeout(this.timer);
     this.keepalive.stop();
     this.pings.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the ping was in flight'));
+    // A ready() still waiting would otherwise hold its timer (and the process) until it expires.
+    const closedError = new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed before it connected');
+    for (const waiter of [...this.waiters]) waiter.failed(closedError);
     this.generation += 1;
     const socket = this.socket;
     this.socket = undefined;
@@ -193,7 +205,7 @@ export class Connection {
             this.lastError = undefined;
             this.options.onOpen(message.body);
             this.keepalive.start((error) => this.keepaliveExpired(generation, error));
-            for (const waiter of [...this.waiters]) waiter();
+            for (const waiter of [...this.waiters]) waiter.opened();
             settle(undefined);
           } else if (message.type === MessageType.Error) {
             fail(new CarboncpError(message.body.code, `server refused the connection: ${message.body.message}`));

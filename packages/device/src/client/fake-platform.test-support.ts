@@ -13,6 +13,7 @@ import {
   type InferRequestMessage,
   type Message,
   type PongMessage,
+  type WireTensor,
 } from '@carboncp/protocol';
 import { seededUniform } from '@carboncp/core';
 import type {
@@ -111,8 +112,11 @@ export function fakeModel(digest = 'a'.repeat(64)): SplitModel<ClientPlan> & { l
   };
 }
 
+/** What a faulty server puts in its answer instead of the tail's outputs. */
+export type OutputTamper = (outputs: WireTensor[]) => WireTensor[];
+
 export type ServerBehaviour =
-  | { kind: 'answer'; delayMs?: number; scale?: number }
+  | { kind: 'answer'; delayMs?: number; scale?: number; tamper?: OutputTamper }
   | { kind: 'error'; code: string }
   | { kind: 'silent' };
 
@@ -167,6 +171,11 @@ export class FakeServer implements Transport {
         close(1006, '');
       },
     };
+  }
+
+  /** Sends a frame to every open connection, unasked (a response for an id nobody sent, ...). */
+  broadcast(message: Message): void {
+    for (const handlers of this.open) handlers.message(encodeFrame(message));
   }
 
   /** Closes every open connection abruptly (as a killed server would). */
@@ -233,8 +242,8 @@ export class FakeServer implements Transport {
         body: {
           model_name: message.body.model_name,
           plan_id: message.body.plan_id,
-          outputs: Object.entries(outputs).map(([name, t]) =>
-            tensorFromArray(name, (t.data as Float32Array).map((v) => v * scale), [...t.dims], 'FP32'),
+          outputs: (behaviour.tamper ?? ((o: WireTensor[]) => o))(
+            Object.entries(outputs).map(([name, t]) => tensorFromArray(name, (t.data as Float32Array).map((v) => v * scale), [...t.dims], 'FP32')),
           ),
           parameters: { server_ms: 0.5, queue_ms: 0.25, batch_size: 1, execution_provider: 'cpu' },
         },

@@ -10,6 +10,7 @@ import {
 } from '@carboncp/protocol';
 import { Connection } from './connection.js';
 import { checkInputs } from './input-check.js';
+import { checkServerOutputs } from './output-check.js';
 import type { PongReceipt } from './ping-tracker.js';
 import { describeModel, remotePlanStatus } from './plan-check.js';
 import { RequestTable } from './request-table.js';
@@ -92,6 +93,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   private remote = new Map<string, CarboncpError | null>();
   private maxPayload = Infinity;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private latestContext: ServerContext | undefined;
   private readonly options: Required<Pick<SplitClientOptions<T, P>, 'timeoutMs' | 'defaultCut' | 'compression'>>;
 
@@ -197,9 +199,16 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     return run;
   }
 
-  /** Stops reconnecting, lets requests in flight finish (locally if need be), then frees the sessions. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Stops reconnecting, lets requests in flight finish (locally if need be), then frees the
+   * sessions. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     this.connection.close();
     this.table.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the request was in flight'));
@@ -260,7 +269,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
 
     let failure = this.remoteError(plan);
     if (!failure) {
-      const outcome = await this.runRemote(plan, crossing, compression, timeoutMs, telemetry);
+      const outcome = await this.runRemote(plan, inputs, crossing, compression, timeoutMs, telemetry);
       if (outcome.ok) return finish({ ...headOutputs, ...outcome.outputs });
       failure = outcome.error;
     }
@@ -277,6 +286,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
 
   private async runRemote(
     plan: P,
+    inputs: Record<string, T>,
     crossing: Record<string, T>,
     compression: Compression,
     timeoutMs: number,
@@ -339,10 +349,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     try {
       const outputs: Record<string, T> = {};
       for (const wire of reply.body.outputs ?? []) outputs[wire.name] = fromWire(this.runtime, wire);
-      const missing = plan.tailOutputs.filter((name) => !(name in outputs));
-      if (missing.length > 0) {
-        throw new CarboncpError(ErrorCode.BAD_TENSOR, `the server's response to plan '${plan.id}' lacks output(s) ${missing.join(', ')}`);
-      }
+      checkServerOutputs(plan.id, plan.tailOutputs, this.model, inputs, outputs, this.runtime);
       return { ok: true, outputs };
     } catch (error) {
       return { ok: false, error: asCarboncpError(error, ErrorCode.BAD_TENSOR) };

@@ -41,4 +41,48 @@ describe('WsTransport', () => {
       await new Promise((resolve) => wss.close(resolve));
     }
   });
+
+  it('says why ws closed an open socket: a message over maxPayload', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const { port } = wss.address() as { port: number };
+    wss.on('connection', (ws) => ws.send(new Uint8Array(5000)));
+    try {
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+        void new WsTransport({ maxPayload: 1000 }).connect(`ws://127.0.0.1:${port}`, {
+          message: () => undefined,
+          close: (code, reason) => resolve({ code, reason }),
+        });
+      });
+      // ws drops the socket (1006) after telling the server 1009; the reason says why either way.
+      const { reason } = await closed;
+      expect(reason).toMatch(/the server sent a message larger than this client's maxPayload of 1000 bytes/);
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+
+  it('a message handler that throws closes the socket (1011) instead of crashing the process', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const { port } = wss.address() as { port: number };
+    const serverSaw = new Promise<number>((resolve) => wss.on('connection', (ws) => ws.on('close', (code) => resolve(code))));
+    wss.on('connection', (ws) => ws.send(new Uint8Array(8)));
+    try {
+      const closed = new Promise<string>((resolve) => {
+        void new WsTransport().connect(`ws://127.0.0.1:${port}`, {
+          message: () => {
+            throw new Error('handler bug');
+          },
+          close: (_code, reason) => resolve(reason),
+        });
+      });
+      expect(await closed).toMatch(/the client failed handling a message: handler bug/);
+      expect(await serverSaw).toBe(1011);
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
 });

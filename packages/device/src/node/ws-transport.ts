@@ -2,6 +2,8 @@ import { CarboncpError, ErrorCode, sendFrameParts } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
 
+const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+
 export interface WsTransportOptions {
   /** Largest frame accepted from the server, bytes; ws closes the socket with 1009 beyond it. */
   maxPayload?: number;
@@ -22,7 +24,7 @@ export class WsTransport implements Transport {
       try {
         socket = new WebSocket(url, {
           perMessageDeflate: false,
-          maxPayload: this.options.maxPayload ?? 64 * 1024 * 1024,
+          maxPayload: this.options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
           handshakeTimeout: this.options.connectTimeoutMs ?? 5_000,
         });
       } catch (error) {
@@ -44,21 +46,35 @@ export class WsTransport implements Transport {
           terminate: () => socket.terminate(),
         });
       });
+      // Why ws gave up on an open socket (a message over maxPayload, a protocol error): its close
+      // event carries only a code, so this says what happened.
+      let failure: string | undefined;
       socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
         if (!isBinary) return;
         // A Buffer may sit at any offset of a pooled ArrayBuffer: the protocol decoder copies
         // before making typed views, so the view is passed as is.
         const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-        handlers.message(bytes);
+        try {
+          handlers.message(bytes);
+        } catch (error) {
+          // Thrown inside ws's socket event: it would be an uncaught exception, ending the app.
+          failure = `the client failed handling a message: ${(error as Error)?.message ?? String(error)}`;
+          socket.close(1011, 'client error');
+        }
       });
-      socket.on('error', (error) => {
+      socket.on('error', (error: Error & { code?: string }) => {
         if (!opened) {
           reject(new CarboncpError(ErrorCode.CONNECTION_LOST, `cannot connect to ${url}: ${error.message}`, { cause: error }));
           socket.terminate();
+          return;
         }
+        failure =
+          error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+            ? `the server sent a message larger than this client's maxPayload of ${this.options.maxPayload ?? DEFAULT_MAX_PAYLOAD} bytes`
+            : error.message;
       });
       socket.on('close', (code, reason) => {
-        if (opened) handlers.close(code, reason.toString('utf8'));
+        if (opened) handlers.close(code, [reason.toString('utf8'), failure].filter(Boolean).join('; '));
         else reject(new CarboncpError(ErrorCode.CONNECTION_LOST, `connection to ${url} closed before it opened (${code})`));
       });
     });
