@@ -2,7 +2,7 @@
 // dies with requests in flight costs no request (each resolves once, locally), and the client
 // reconnects when a server is back on the same port; a server with other model bytes is never
 // trusted with a tensor; a server whose answers stop arriving is found out by the keepalive.
-import { mkdtemp, rm, copyFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededInputs } from '@carboncp/core/node';
@@ -218,5 +218,40 @@ describe('a server with different model bytes under the same name', () => {
     }
     expect(proxy.bytesUp).toBe(sentAfterHello);
     expect(client.remoteStatus('server')).toMatchObject({ usable: false, error: { code: 'CARBONCP_DIGEST_MISMATCH' } });
+  });
+});
+
+describe('a server restarted on the same port with other model bytes', () => {
+  it('is trusted no longer after the reconnect: the plans run locally with CARBONCP_DIGEST_MISMATCH', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'carboncp-restart-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await Promise.all([join(dir, 'a'), join(dir, 'b')].map((d) => mkdir(d)));
+    // Both servers serve a model named 'ppocr': first the classifier the device holds, then the recogniser.
+    const same = join(dir, 'a', 'ppocr.onnx');
+    const other = join(dir, 'b', 'ppocr.onnx');
+    await copyFile(file, same);
+    await copyFile(await ensureModel('ppocr-rec'), other);
+    const first = await startServer({ models: [same], inputShapes: { ppocr: inputShapes }, port: 0, executionProviders: ['cpu'], log: () => {} });
+    cleanup.push(() => first.close({ drainMs: 0 }));
+    const port = first.port;
+    const proxy = await TcpProxy.start(port);
+    cleanup.push(() => proxy.kill());
+    const client = await connect(`ws://127.0.0.1:${proxy.port}`, { modelName: 'ppocr' });
+    await client.ready(10_000);
+    const cut = middle(client);
+    const feeds = seededInputs(client.partition.model, inputShapes, 41);
+    expect((await client.infer(feeds, { cut })).telemetry.path).toBe('split');
+
+    await first.close({ drainMs: 0 });
+    await serve(port, [other]);
+    await waitFor(() => client.stats().connects >= 2 && client.state === 'open', 10_000, 'the client to reconnect');
+    const sentAfterHello = proxy.bytesUp;
+    for (const plan of ['server', cut]) {
+      const { outputs, telemetry } = await client.infer(feeds, { cut: plan });
+      expect(telemetry).toMatchObject({ path: 'local-fallback', error: { code: 'CARBONCP_DIGEST_MISMATCH' } });
+      expect(maxAbsDiffAll(outputs, await reference.run(feeds))).toBeLessThanOrEqual(TOL);
+    }
+    expect(proxy.bytesUp).toBe(sentAfterHello);
+    expect(client.remoteStatus(cut)).toMatchObject({ usable: false, error: { code: 'CARBONCP_DIGEST_MISMATCH' } });
   });
 });
