@@ -110,6 +110,28 @@ describe('If branches returning an outer value directly (the ONNX spec allows it
   });
 });
 
+describe('sequence values inside the graph', () => {
+  it('SplitToSequence -> ConcatFromSequence: the probe runs, a sequence never crosses, every cut equals the model', async () => {
+    const model = await loadModel(
+      new ModelBuilder({ name: 'sequences' })
+        .input('x', 'FP32', ['N', 6])
+        .initializer('parts', 'INT64', [3], [1, 2, 3])
+        .node('Relu', ['x'], ['h'])
+        .node('SplitToSequence', ['h', 'parts'], ['pieces'], { axis: 1 })
+        .node('ConcatFromSequence', ['pieces'], ['joined'], { axis: 1 })
+        .node('Sigmoid', ['joined'], ['y'])
+        .output('y', 'FP32', ['N', 6])
+        .toBytes(),
+    );
+    const p = await partitionWithProbe(model);
+    expect(p.plans.map((plan) => plan.id)).toEqual(['server', 'split-1', 'split-3', 'device']);
+    expect(crossings(p)).toEqual([['x'], ['h'], ['joined'], []]);
+    // Without a probe the same cuts: sequence-making ops are known from the model alone.
+    expect((await partition(model)).plans.map((plan) => plan.id)).toEqual(['server', 'split-1', 'split-3', 'device']);
+    await expectAllPlansEquivalent(p, [1]);
+  });
+});
+
 describe('ops of other domains', () => {
   it('com.microsoft FusedConv and Gelu: both halves keep the opset imports, FusedConv counts as a Conv', async () => {
     const model = await loadModel(

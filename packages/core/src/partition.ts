@@ -58,7 +58,7 @@ export async function partition(model: LoadedModel, options: PartitionOptions = 
     },
   ];
   const cuts = new Map<string, CutDefinition>();
-  for (const cut of enumerateCuts(analysis.index, analysis.constants, analysis, maxWidth)) {
+  for (const cut of enumerateCuts(analysis.index, analysis.constants, analysis, maxWidth, analysis.nonTensors)) {
     const id = `split-${cut.k}`;
     cuts.set(id, cut);
     const crossing = cut.crossing.map((c) => crossingTensor(analysis, c.name, c.source));

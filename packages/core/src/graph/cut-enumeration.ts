@@ -17,11 +17,18 @@ export interface ComputeOrder {
 
 /**
  * Every cut "after the k-th compute node" whose crossing set (values made before or at k and
- * read after k, graph inputs included) has at most `maxWidth` tensors. One sweep over the
+ * read after k, graph inputs included) has at most `maxWidth` tensors and none of `unsendable`
+ * (values that are not tensors). One sweep over the
  * order: a value is live from its producer's position to its last reader's, so each cut is
  * O(width) to record and the whole enumeration O(nodes + edges).
  */
-export function enumerateCuts(index: GraphIndex, constants: ConstantSet, order: ComputeOrder, maxWidth: number): CutDefinition[] {
+export function enumerateCuts(
+  index: GraphIndex,
+  constants: ConstantSet,
+  order: ComputeOrder,
+  maxWidth: number,
+  unsendable: ReadonlySet<string> = new Set(),
+): CutDefinition[] {
   const { compute, position } = order;
   const n = compute.length;
   const born = new Map<string, number>();
@@ -49,11 +56,18 @@ export function enumerateCuts(index: GraphIndex, constants: ConstantSet, order: 
 
   const outputBorn = index.outputs.map((name) => ({ name, at: born.get(name) ?? 0 }));
   const live = new Set<string>();
+  let liveUnsendable = 0;
   const cuts: CutDefinition[] = [];
   for (let k = 0; k < n; k++) {
-    for (const name of startsAt[k]) live.add(name);
-    for (const name of endsAt[k]) live.delete(name);
-    if (k === 0 || live.size > maxWidth) continue;
+    for (const name of startsAt[k]) {
+      live.add(name);
+      if (unsendable.has(name)) liveUnsendable++;
+    }
+    for (const name of endsAt[k]) {
+      live.delete(name);
+      if (unsendable.has(name)) liveUnsendable--;
+    }
+    if (k === 0 || live.size > maxWidth || liveUnsendable > 0) continue;
     const crossing = [...live]
       .sort((a, b) => born.get(a)! - born.get(b)! || (a < b ? -1 : a > b ? 1 : 0))
       .map((name) => ({ name, source: (born.get(name) === 0 && index.inputs.includes(name) ? 'input' : 'head') as 'input' | 'head' }));

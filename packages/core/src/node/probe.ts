@@ -13,11 +13,15 @@ export interface ProbeResult {
   batchValues: Set<string>;
 }
 
-/** A copy of the model whose outputs are every value its nodes produce (sharing the weights). */
-function probeModelBytes(model: LoadedModel): Uint8Array {
+/**
+ * A copy of the model whose outputs are every value its nodes produce (sharing the weights),
+ * less `leaveOut`: values that are not tensors (sequences, maps, optionals), which
+ * onnxruntime-node cannot return.
+ */
+function probeModelBytes(model: LoadedModel, leaveOut: ReadonlySet<string> = new Set()): Uint8Array {
   const graph = model.model.graph!;
-  const outputs = [...graph.output];
-  const listed = new Set(outputs.map((o) => o.name));
+  const outputs = graph.output.filter((o) => !leaveOut.has(o.name));
+  const listed = new Set([...graph.output.map((o) => o.name), ...leaveOut]);
   for (const node of graph.node) {
     for (const name of node.output) {
       if (name !== '' && !listed.has(name)) {
@@ -51,11 +55,19 @@ function batchDoubled(model: LoadedModel, shapes: Record<string, number[]>): Rec
  */
 export async function probeShapes(model: LoadedModel, inputShapes?: Record<string, number[]>, seed = 42): Promise<ProbeResult> {
   const shapes = resolveInputShapes(model, inputShapes);
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(probeModelBytes(model), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
-  } catch (cause) {
-    throw new CarboncpError('CARBONCP_PROBE_FAILED', `onnxruntime cannot load '${model.name}' for the shape probe: ${(cause as Error).message}`, { cause });
+  const open = async (bytes: Uint8Array): Promise<ort.InferenceSession> => {
+    try {
+      return await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+    } catch (cause) {
+      throw new CarboncpError('CARBONCP_PROBE_FAILED', `onnxruntime cannot load '${model.name}' for the shape probe: ${(cause as Error).message}`, { cause });
+    }
+  };
+  let session = await open(probeModelBytes(model));
+  // Which values are not tensors is known only once onnxruntime has typed the graph.
+  const nonTensors = new Set(session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name));
+  if (nonTensors.size > 0) {
+    await session.release();
+    session = await open(probeModelBytes(model, nonTensors));
   }
   try {
     const run = async (dims: Record<string, number[]>): Promise<ort.InferenceSession.OnnxValueMapType> => {

@@ -2,6 +2,7 @@ import { bytesPerElement, dtypeOfElemType } from '../onnx/dtype.js';
 import type { ModelProto, TensorProto } from '../onnx/proto.js';
 import { buildGraphIndex, type GraphIndex, type NodeInfo } from '../graph/graph-index.js';
 import { constantClosure, constantSet, liveNodes, type ConstantSet } from '../graph/constant-folding-set.js';
+import { nonTensorValues } from '../graph/non-tensor-values.js';
 import type { ComputeOrder } from '../graph/cut-enumeration.js';
 import { nodeFlops } from '../flops/op-flops.js';
 import { ShapeTable, type ShapeSources } from '../shapes/shape-table.js';
@@ -11,6 +12,8 @@ export interface ModelAnalysis extends ComputeOrder {
   model: ModelProto;
   index: GraphIndex;
   constants: ConstantSet;
+  /** Values that are not tensors (sequences, maps, optionals): no cut sends one. */
+  nonTensors: Set<string>;
   shapes: ShapeTable;
   /** FLOPs per sample of each compute node, same order as `compute`. */
   nodeFlops: number[];
@@ -94,5 +97,5 @@ export function analyseModel(model: ModelProto, sources: ShapeSources): ModelAna
     tailParamBytes[k] = totalParamBytes - endedByK;
   }
 
-  return { model, index, constants, shapes, compute, position, nodeFlops: flops, flopsBefore, headParamBytes, tailParamBytes, totalParamBytes };
+  return { model, index, constants, nonTensors: nonTensorValues(index), shapes, compute, position, nodeFlops: flops, flopsBefore, headParamBytes, tailParamBytes, totalParamBytes };
 }
