@@ -26,6 +26,10 @@ Options:
   --ep LIST                   execution providers to try in order (default cuda,cpu)
   --max-payload BYTES         largest message accepted (default ${SERVER_DEFAULTS.maxPayload})
   --max-queue N               requests waiting before new ones get CARBONCP_BUSY (default ${SERVER_DEFAULTS.maxQueue})
+  --max-connections N         open connections before new ones are refused with CARBONCP_BUSY
+                              and close 1013 (default ${SERVER_DEFAULTS.maxConnections})
+  --max-buffered-bytes BYTES  unsent bytes a connection may hold (a client that does not read)
+                              before it is dropped (default ${SERVER_DEFAULTS.maxBufferedBytes})
   --batch-max N               enable dynamic batching: at most N samples per tail run
   --batch-window-ms MS        how long a request may wait for batch company (default 2)
   --executor main|worker      where tails run (default ${SERVER_DEFAULTS.executor}): 'worker' runs them on worker
@@ -126,6 +130,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         ep: { type: 'string' },
         'max-payload': { type: 'string' },
         'max-queue': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-buffered-bytes': { type: 'string' },
         'batch-max': { type: 'string' },
         'batch-window-ms': { type: 'string' },
         executor: { type: 'string' },
@@ -167,6 +173,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (token !== undefined && token.length === 0) throw usageError('--token must not be empty');
   const maxPayload = integer(get('max-payload'), '--max-payload', 1);
   const maxQueue = integer(get('max-queue'), '--max-queue', 1);
+  const maxConnections = integer(get('max-connections'), '--max-connections', 1);
+  const maxBufferedBytes = integer(get('max-buffered-bytes'), '--max-buffered-bytes', 1);
   const inputShapes = parseInputShapes((values['input-shape'] as string[] | undefined) ?? []);
   const options: ServerOptions = {
     models,
@@ -177,6 +185,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(executionProviders ? { executionProviders } : {}),
     ...(maxPayload !== undefined ? { maxPayload } : {}),
     ...(maxQueue !== undefined ? { maxQueue } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
     ...(batchMax !== undefined ? { batching: { maxBatch: batchMax, windowMs: windowMs ?? 2 } } : {}),
     ...(executor !== undefined ? { executor } : {}),
     ...(workers !== undefined ? { workers } : {}),
