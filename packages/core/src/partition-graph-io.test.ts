@@ -7,6 +7,7 @@ import { ModelBuilder, makeTensor, makeValueInfo } from './onnx/model-builder.js
 import { SparseTensorProtoSchema, create, decodeModel, encodeModel, type ModelProto } from './onnx/proto.js';
 import { loadModel } from './model/load-model.js';
 import { extractPlan, getPlan } from './partition.js';
+import { inputsNeedingShapes } from './shapes/input-shapes.js';
 import type { Partition } from './plan/plan-types.js';
 import { tensorBytes } from './plan/analysis.js';
 import { partitionWithProbe } from './node/partition-with-probe.js';
@@ -199,5 +200,25 @@ describe('pass-through, constant, duplicated and dead outputs; unused inputs', (
     expect(io['split-3'].head).toEqual({ inputs: ['x'], outputs: ['o1', 'o2', 'x'] });
     expect(io['split-3'].tail).toEqual({ inputs: ['o1', 'o2'], outputs: ['o3'] });
     await expectAllPlansEquivalent(p);
+  });
+});
+
+describe('an input declared without a shape', () => {
+  it('needs a shape from the user (never taken for a scalar), and partitions and verifies with one', async () => {
+    const model = await loadModel(
+      new ModelBuilder({ name: 'shapeless' })
+        .input('x', 'FP32', null)
+        .node('Relu', ['x'], ['h'])
+        .node('Sigmoid', ['h'], ['y'])
+        .output('y', 'FP32', null)
+        .toBytes(),
+    );
+    expect(inputsNeedingShapes(model, undefined)).toEqual(['x']);
+    expect(inputsNeedingShapes(model, { x: [2, 5] })).toEqual([]);
+    expect(() => seededInputs(model, undefined, 1)).toThrow(expect.objectContaining({ code: 'CARBONCP_SHAPE_REQUIRED', message: expect.stringContaining('rank is unknown') }));
+    await expect(partitionWithProbe(model)).rejects.toMatchObject({ code: 'CARBONCP_SHAPE_REQUIRED' });
+    const p = await partitionWithProbe(model, { inputShapes: { x: [2, 5] } });
+    expect(getPlan(p, 'split-1').crossing[0]).toMatchObject({ name: 'h', shape: [2, 5], bytesPerSample: 40 });
+    await expectAllPlansEquivalent(p, { x: [2, 5] });
   });
 });

@@ -1,5 +1,15 @@
 import { CarboncpError } from '@carboncp/protocol';
 import type { LoadedModel } from '../model/load-model.js';
+import { tensorTypeInfo } from '../onnx/dtype.js';
+
+/**
+ * Whether the model declares no shape at all for an input (LoadedModel lists its shape as [],
+ * like a scalar's): its rank, let alone its size, must then come from the user.
+ */
+function rankUnknown(model: LoadedModel, name: string): boolean {
+  const declared = model.model.graph?.input.find((v) => v.name === name);
+  return tensorTypeInfo(declared?.type)?.shape === undefined;
+}
 
 /**
  * Checks user-given input shapes against the model: the input must exist, the rank must match,
@@ -35,13 +45,13 @@ export function validateInputShapes(model: LoadedModel, inputShapes: Record<stri
 }
 
 /**
- * The inputs whose size the model leaves open beyond the batch (a symbolic dim after the first)
- * and for which no shape is given: a probe run cannot size them, so without shapes a partition
- * is made without a probe (cut sizes unknown).
+ * The inputs whose size the model leaves open beyond the batch (a symbolic dim after the first,
+ * or no shape declared at all) and for which no shape is given: a probe run cannot size them, so
+ * without shapes a partition is made without a probe (cut sizes unknown).
  */
 export function inputsNeedingShapes(model: LoadedModel, inputShapes: Record<string, number[]> | undefined): string[] {
   return model.inputs
-    .filter((input) => !inputShapes?.[input.name] && input.shape.some((d, i) => typeof d !== 'number' && i > 0))
+    .filter((input) => !inputShapes?.[input.name] && (input.shape.some((d, i) => typeof d !== 'number' && i > 0) || rankUnknown(model, input.name)))
     .map((input) => input.name);
 }
 
@@ -57,6 +67,12 @@ export function resolveInputShapes(model: LoadedModel, inputShapes: Record<strin
     if (given) {
       resolved[input.name] = [...given];
       continue;
+    }
+    if (rankUnknown(model, input.name)) {
+      throw new CarboncpError(
+        'CARBONCP_SHAPE_REQUIRED',
+        `input '${input.name}' declares no shape (its rank is unknown); give its size, e.g. --input-shape ${input.name}=1,3,224,224`,
+      );
     }
     const open = input.shape.map((d, i) => ({ d, i })).filter(({ d, i }) => typeof d !== 'number' && i > 0);
     if (open.length > 0) {
