@@ -5,20 +5,18 @@
  * "While in flight" is a fact here, not a timing: the test tail worker blocks on a gate.
  */
 import type { Partition, Plan } from '@carboncp/core';
-import { MessageType, tensorFromArray, tensorToArray, type Message, type WireTensor } from '@carboncp/protocol';
+import { MessageType, type Message, type WireTensor } from '@carboncp/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type CarboncpServer, type ServerOptions } from './index.js';
+import { startServer, type CarboncpServer } from './index.js';
 import { CLS_INPUT_SHAPES, CLS_PATH, clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, middleSplit } from './testing/fixtures.js';
 import { GATE_MARKER } from './testing/worker-markers.js';
+import { gatedServers, marked, openGate, untilBlocked } from './testing/worker-gate.js';
 import { TestClient } from './testing/ws-test-client.js';
-
-const TEST_ENTRY = new URL('./testing/test-tail-worker.ts', import.meta.url);
 
 let partition: Partition;
 let split: Plan;
 let sample: WireTensor[];
-let servers: CarboncpServer[] = [];
-let logs: string[] = [];
+const { logs, start, closeAll } = gatedServers();
 
 beforeAll(async () => {
   partition = await loadClsPartition();
@@ -26,41 +24,12 @@ beforeAll(async () => {
   sample = await crossingFor(partition, split, clsInputs(partition, 41));
 });
 
-afterEach(async () => {
-  for (const server of servers) await server.close({ drainMs: 2000 });
-  servers = [];
-  logs = [];
-});
-
-async function start(options: Partial<ServerOptions> = {}, gate?: SharedArrayBuffer): Promise<CarboncpServer> {
-  const server = await startServer(
-    { models: [CLS_PATH], inputShapes: CLS_INPUT_SHAPES, port: 0, executor: 'worker', log: (line) => logs.push(line), ...options },
-    { tailWorkerEntry: TEST_ENTRY, tailWorkerData: gate },
-  );
-  servers.push(server);
-  return server;
-}
+afterEach(closeAll);
 
 async function ready(server: CarboncpServer): Promise<TestClient> {
   const client = await TestClient.connect(server.url);
   expect((await client.hello()).type).toBe(MessageType.HelloAck);
   return client;
-}
-
-function marked(marker: number): WireTensor[] {
-  const [t] = sample;
-  const values = Float32Array.from(tensorToArray(t) as Float32Array);
-  values[0] = marker;
-  return [tensorFromArray(t.name, values, [...t.shape])];
-}
-
-async function untilBlocked(cells: Int32Array): Promise<void> {
-  while (Atomics.load(cells, 1) !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
-function openGate(cells: Int32Array): void {
-  Atomics.store(cells, 0, 1);
-  Atomics.notify(cells, 0);
 }
 
 function answersTo(client: TestClient, requestId: number): Message[] {
@@ -119,7 +88,7 @@ describe('request ids', () => {
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
     const client = await ready(server);
-    client.sendInfer(inferBody(partition, split, marked(GATE_MARKER)), 5);
+    client.sendInfer(inferBody(partition, split, marked(sample, GATE_MARKER)), 5);
     await untilBlocked(cells);
     client.sendInfer(inferBody(partition, split, sample), 5);
     const refusal = await client.waitFor((m) => m.type === MessageType.Error);
@@ -157,7 +126,7 @@ describe('shutdown and clients mid-handshake', () => {
     const cells = new Int32Array(gate);
     const server = await start({ helloTimeoutMs: 60_000 }, gate);
     const busy = await ready(server);
-    const id = busy.sendInfer(inferBody(partition, split, marked(GATE_MARKER)));
+    const id = busy.sendInfer(inferBody(partition, split, marked(sample, GATE_MARKER)));
     await untilBlocked(cells);
     const late = await TestClient.connect(server.url);
     const silent = await TestClient.connect(server.url);
@@ -192,7 +161,6 @@ describe('shutdown and clients mid-handshake', () => {
     expect(error).toMatchObject({ code: 'CARBONCP_LISTEN' });
     expect((error as Error).message).toMatch(new RegExp(`cannot listen on 127.0.0.1:${server.port}: the address is already in use`));
     await server.close();
-    servers = [];
     await expect(TestClient.connect(server.url)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

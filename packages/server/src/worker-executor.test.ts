@@ -5,20 +5,18 @@
  * worker or block it on a gate, so that "while a tail runs" is a fact, not a timing.
  */
 import type { Partition, Plan } from '@carboncp/core';
-import { MessageType, tensorFromArray, tensorToArray, type WireTensor } from '@carboncp/protocol';
+import { MessageType, tensorToArray, type WireTensor } from '@carboncp/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type CarboncpServer, type ServerOptions } from './index.js';
-import { CLS_INPUT_SHAPES, CLS_PATH, clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, maxAbsDiff, middleSplit } from './testing/fixtures.js';
+import { startServer, type CarboncpServer } from './index.js';
+import { CLS_PATH, clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, maxAbsDiff, middleSplit } from './testing/fixtures.js';
 import { EXIT_MARKER, GATE_MARKER, THROW_MARKER } from './testing/worker-markers.js';
+import { gatedServers, marked, openGate, untilBlocked } from './testing/worker-gate.js';
 import { TestClient } from './testing/ws-test-client.js';
-
-const TEST_ENTRY = new URL('./testing/test-tail-worker.ts', import.meta.url);
 
 let partition: Partition;
 let split: Plan;
 const samples: WireTensor[][] = [];
-let servers: CarboncpServer[] = [];
-let logs: string[] = [];
+const { logs, start, closeAll } = gatedServers();
 
 beforeAll(async () => {
   partition = await loadClsPartition();
@@ -26,20 +24,7 @@ beforeAll(async () => {
   for (let seed = 1; seed <= 4; seed++) samples.push(await crossingFor(partition, split, clsInputs(partition, 300 + seed)));
 });
 
-afterEach(async () => {
-  for (const server of servers) await server.close({ drainMs: 2000 });
-  servers = [];
-  logs = [];
-});
-
-async function start(options: Partial<ServerOptions> = {}, gate?: SharedArrayBuffer): Promise<CarboncpServer> {
-  const server = await startServer(
-    { models: [CLS_PATH], inputShapes: CLS_INPUT_SHAPES, port: 0, executor: 'worker', log: (line) => logs.push(line), ...options },
-    { tailWorkerEntry: TEST_ENTRY, tailWorkerData: gate },
-  );
-  servers.push(server);
-  return server;
-}
+afterEach(closeAll);
 
 async function client(server: CarboncpServer): Promise<TestClient> {
   const c = await TestClient.connect(server.url);
@@ -47,26 +32,8 @@ async function client(server: CarboncpServer): Promise<TestClient> {
   return c;
 }
 
-/** The split plan's inputs with the first value replaced by a marker of the test worker. */
-function marked(marker: number): WireTensor[] {
-  const [t] = samples[0];
-  const values = Float32Array.from(tensorToArray(t) as Float32Array);
-  values[0] = marker;
-  return [tensorFromArray(t.name, values, [...t.shape])];
-}
-
 function outputs(message: Parameters<typeof expectResponse>[0]): Float32Array[] {
   return expectResponse(message).body.outputs.map((o) => tensorToArray(o) as Float32Array);
-}
-
-/** Polls (no timing assumed) until the test worker reports that it is blocked on the gate. */
-async function untilBlocked(cells: Int32Array): Promise<void> {
-  while (Atomics.load(cells, 1) !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
-function openGate(cells: Int32Array): void {
-  Atomics.store(cells, 0, 1);
-  Atomics.notify(cells, 0);
 }
 
 describe('worker executor', () => {
@@ -98,7 +65,7 @@ describe('worker executor', () => {
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
     const c = await client(server);
-    const blockedId = c.sendInfer(inferBody(partition, split, marked(GATE_MARKER)));
+    const blockedId = c.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
     await untilBlocked(cells);
     const live = await fetch(`${server.httpUrl}/v2/health/live`);
     expect(live.status).toBe(200);
@@ -121,7 +88,7 @@ describe('worker executor', () => {
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
     const c = await client(server);
-    const id = c.sendInfer(inferBody(partition, split, marked(GATE_MARKER)));
+    const id = c.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
     await untilBlocked(cells);
     let closed = false;
     const closing = server.close({ drainMs: 30_000 }).then(() => {
@@ -144,7 +111,7 @@ describe('worker executor', () => {
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
     const c = await client(server);
-    const id = c.sendInfer(inferBody(partition, split, marked(GATE_MARKER)));
+    const id = c.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
     await untilBlocked(cells);
     let closed = false;
     const closing = server.close({ drainMs: 0 }).then(() => {
@@ -169,7 +136,7 @@ describe('worker executor', () => {
       const server = await start({ workers: 1 });
       const c = await client(server);
       const before = outputs(await c.infer(inferBody(partition, split, samples[2])));
-      const crashId = c.sendInfer(inferBody(partition, split, marked(marker)));
+      const crashId = c.sendInfer(inferBody(partition, split, marked(samples[0], marker)));
       // Queued behind the crash (one worker, no batching): runs on the replacement.
       const nextId = c.sendInfer(inferBody(partition, split, samples[2]));
       const error = expectError(await c.answer(crashId));
