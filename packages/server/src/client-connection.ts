@@ -374,6 +374,16 @@ export class ClientConnection implements JobReplier {
       reject(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new requests; reconnect to another server or retry later');
       return;
     }
+    // pending holds this connection's requests waiting or running: its share of the queue.
+    const share = this.ctx.options.maxQueuePerConnection;
+    if (this.pending.size >= share) {
+      reject(
+        ErrorCode.BUSY,
+        `this connection has ${this.pending.size} requests queued or running, its limit (max-queue-per-connection ${share}); ` +
+          'wait for answers before sending more, or retry later',
+      );
+      return;
+    }
     const model = this.ctx.models.get(request.model_name);
     if (!model) {
       reject(ErrorCode.UNKNOWN_MODEL, `unknown model ${quoted(request.model_name)}; this server has ${quotedList([...this.ctx.models.keys()], 32)}`);

@@ -34,6 +34,13 @@ export interface ServerOptions {
   maxPayload?: number;
   /** Requests that may wait for the tail executor before new ones get CARBONCP_BUSY. Default 256. */
   maxQueue?: number;
+  /**
+   * One connection's share: its requests waiting or running at once, past which its new requests
+   * get CARBONCP_BUSY while other connections keep being queued, so one flooding client cannot
+   * fill `maxQueue` for everyone. At most `maxQueue`. Default ceil(maxQueue / 4) (see
+   * defaultMaxQueuePerConnection).
+   */
+  maxQueuePerConnection?: number;
   /** Dynamic batching of requests for the same plan. Default off. */
   batching?: BatchingOptions | false;
   /**
@@ -76,6 +83,7 @@ export interface ResolvedOptions {
   executionProviders: ExecutionProvider[];
   maxPayload: number;
   maxQueue: number;
+  maxQueuePerConnection: number;
   batching: BatchingOptions | false;
   executor: Executor;
   workers: number;
@@ -100,6 +108,11 @@ export const DEFAULTS = {
   maxConnections: 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
 };
+
+/** A quarter of the queue: four clients flooding at once still fill it, one alone cannot. */
+export function defaultMaxQueuePerConnection(maxQueue: number): number {
+  return Math.max(1, Math.ceil(maxQueue / 4));
+}
 
 function bad(message: string): CarboncpError {
   return new CarboncpError('CARBONCP_BAD_OPTIONS', message);
@@ -138,6 +151,11 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (executor !== 'main' && executor !== 'worker') throw bad(`executor must be 'main' or 'worker', got ${JSON.stringify(executor)}`);
   const workers = positiveInteger('workers', options.workers, DEFAULTS.workers);
   if (executor === 'main' && options.workers !== undefined) throw bad(`workers (${options.workers}) applies to executor 'worker' only`);
+  const maxQueue = positiveInteger('maxQueue', options.maxQueue, DEFAULTS.maxQueue);
+  const maxQueuePerConnection = positiveInteger('maxQueuePerConnection', options.maxQueuePerConnection, defaultMaxQueuePerConnection(maxQueue));
+  if (maxQueuePerConnection > maxQueue) {
+    throw bad(`maxQueuePerConnection (${maxQueuePerConnection}) must be at most maxQueue (${maxQueue}): it is one connection's share of the queue`);
+  }
   return {
     models: options.models,
     inputShapes: options.inputShapes ?? {},
@@ -146,7 +164,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     token: options.token,
     executionProviders,
     maxPayload: positiveInteger('maxPayload', options.maxPayload, DEFAULTS.maxPayload),
-    maxQueue: positiveInteger('maxQueue', options.maxQueue, DEFAULTS.maxQueue),
+    maxQueue,
+    maxQueuePerConnection,
     batching,
     executor,
     workers,

@@ -217,7 +217,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   const httpUrl = `http://${host}:${port}`;
   log(
     `carboncp server listening on ${url} (HTTP on ${httpUrl}); ${models.size} model(s): ${[...models.keys()].join(', ')}; ` +
-      `max-queue ${opts.maxQueue}, max-payload ${opts.maxPayload} bytes, batching ${opts.batching ? `max ${opts.batching.maxBatch} within ${opts.batching.windowMs} ms` : 'off'}` +
+      `max-queue ${opts.maxQueue} (${opts.maxQueuePerConnection} per connection), max-payload ${opts.maxPayload} bytes, batching ${opts.batching ? `max ${opts.batching.maxBatch} within ${opts.batching.windowMs} ms` : 'off'}` +
       `${opts.token !== undefined ? ', token required' : ''}`,
   );
 

@@ -55,11 +55,17 @@ describe('carboncp serve', () => {
     expect(io.stderr.join('\n')).toMatch(/CARBONCP_NOT_FOUND: model path not found: \/nonexistent\/model.onnx/);
   });
 
+  it('--help lists the per-connection queue share', async () => {
+    const io = capture();
+    expect(await main(['serve', '--help'], io)).toBe(0);
+    expect(io.stdout.join('\n')).toMatch(/--max-queue-per-connection N\s+one connection's requests queued or running/);
+  });
+
   it('parses every option', () => {
     const { options, drainMs } = parseServeArgs(
       [
         '--models', 'a.onnx', 'dir', '--host', '0.0.0.0', '--port', '9000', '--token', 't', '--ep', 'cpu',
-        '--max-payload', '1000', '--max-queue', '8', '--max-connections', '32', '--max-buffered-bytes', '4096', '--batch-max', '16', '--batch-window-ms', '1.5', '--cache-mb', '64',
+        '--max-payload', '1000', '--max-queue', '8', '--max-queue-per-connection', '3', '--max-connections', '32', '--max-buffered-bytes', '4096', '--batch-max', '16', '--batch-window-ms', '1.5', '--cache-mb', '64',
         '--input-shape', 'x=1,3,48,192', '--input-shape', 'det:x=1,3,640,640', '--carbon-intensity', '420', '--carbon-source', 'grid',
         '--drain-ms', '500', '--executor', 'worker', '--workers', '2', 'b.onnx',
       ],
@@ -74,6 +80,7 @@ describe('carboncp serve', () => {
       executionProviders: ['cpu'],
       maxPayload: 1000,
       maxQueue: 8,
+      maxQueuePerConnection: 3,
       maxConnections: 32,
       maxBufferedBytes: 4096,
       batching: { maxBatch: 16, windowMs: 1.5 },
@@ -91,6 +98,11 @@ describe('carboncp serve', () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'gpu'], {})).toThrow(/--executor takes main or worker, got 'gpu'/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--workers', '0'], {})).toThrow(/--workers must be an integer >= 1/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--max-connections', '0'], {})).toThrow(/--max-connections must be an integer >= 1/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--max-queue-per-connection', '0'], {})).toThrow(/--max-queue-per-connection must be an integer >= 1/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--max-queue', '4', '--max-queue-per-connection', '5'], {})).toThrow(
+      /--max-queue-per-connection \(5\) must be at most --max-queue \(4\)/,
+    );
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--max-queue-per-connection', '257'], {})).toThrow(/must be at most --max-queue \(256\)/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'main', '--workers', '2'], {})).toThrow(/--workers applies to --executor worker only/);
   });
 });

@@ -26,6 +26,10 @@ Options:
   --ep LIST                   execution providers to try in order (default cuda,cpu)
   --max-payload BYTES         largest message accepted (default ${SERVER_DEFAULTS.maxPayload})
   --max-queue N               requests waiting before new ones get CARBONCP_BUSY (default ${SERVER_DEFAULTS.maxQueue})
+  --max-queue-per-connection N
+                              one connection's requests queued or running at once before its
+                              new ones get CARBONCP_BUSY, so a flooding client cannot starve the
+                              others (at most --max-queue; default a quarter of it, rounded up)
   --max-connections N         open connections before new ones are refused with CARBONCP_BUSY
                               and close 1013 (default ${SERVER_DEFAULTS.maxConnections})
   --max-buffered-bytes BYTES  unsent bytes a connection may hold (a client that does not read)
@@ -130,6 +134,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         ep: { type: 'string' },
         'max-payload': { type: 'string' },
         'max-queue': { type: 'string' },
+        'max-queue-per-connection': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
         'batch-max': { type: 'string' },
@@ -173,6 +178,11 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (token !== undefined && token.length === 0) throw usageError('--token must not be empty');
   const maxPayload = integer(get('max-payload'), '--max-payload', 1);
   const maxQueue = integer(get('max-queue'), '--max-queue', 1);
+  const maxQueuePerConnection = integer(get('max-queue-per-connection'), '--max-queue-per-connection', 1);
+  const queueBound = maxQueue ?? SERVER_DEFAULTS.maxQueue;
+  if (maxQueuePerConnection !== undefined && maxQueuePerConnection > queueBound) {
+    throw usageError(`--max-queue-per-connection (${maxQueuePerConnection}) must be at most --max-queue (${queueBound})`);
+  }
   const maxConnections = integer(get('max-connections'), '--max-connections', 1);
   const maxBufferedBytes = integer(get('max-buffered-bytes'), '--max-buffered-bytes', 1);
   const inputShapes = parseInputShapes((values['input-shape'] as string[] | undefined) ?? []);
@@ -185,6 +195,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(executionProviders ? { executionProviders } : {}),
     ...(maxPayload !== undefined ? { maxPayload } : {}),
     ...(maxQueue !== undefined ? { maxQueue } : {}),
+    ...(maxQueuePerConnection !== undefined ? { maxQueuePerConnection } : {}),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
     ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
     ...(batchMax !== undefined ? { batching: { maxBatch: batchMax, windowMs: windowMs ?? 2 } } : {}),
