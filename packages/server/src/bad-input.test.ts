@@ -57,11 +57,7 @@ describe.each(['main', 'worker'] as const)('executor %s', (executor) => {
     expect(response.body.outputs.map((o) => o.name)).toEqual(split.tailOutputs);
   }
 
-  async function readyClient(): Promise<TestClient> {
-    const client = await TestClient.connect(server.url);
-    expect((await client.hello(TOKEN)).type).toBe(MessageType.HelloAck);
-    return client;
-  }
+  const readyClient = () => TestClient.ready(server.url, TOKEN);
 
   /** A client whose connection must be closed by the server with an error first. */
   async function expectClosedWith(client: TestClient, code: string, closeCode: number): Promise<string> {

@@ -7,7 +7,7 @@
 import type { Partition, Plan } from '@carboncp/core';
 import { MessageType, type Message, type WireTensor } from '@carboncp/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type CarboncpServer } from './index.js';
+import { startServer } from './index.js';
 import { CLS_INPUT_SHAPES, CLS_PATH, clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, middleSplit } from './testing/fixtures.js';
 import { GATE_MARKER } from './testing/worker-markers.js';
 import { gatedServers, marked, openGate, untilBlocked } from './testing/worker-gate.js';
@@ -25,12 +25,6 @@ beforeAll(async () => {
 });
 
 afterEach(closeAll);
-
-async function ready(server: CarboncpServer): Promise<TestClient> {
-  const client = await TestClient.connect(server.url);
-  expect((await client.hello()).type).toBe(MessageType.HelloAck);
-  return client;
-}
 
 function answersTo(client: TestClient, requestId: number): Message[] {
   return client.received.filter((m) => (m.type === MessageType.InferResponse || m.type === MessageType.Error) && m.requestId === requestId);
@@ -65,8 +59,8 @@ describe('connection limits', () => {
 
   it('drops a client that sends requests but never reads the answers, and keeps serving the others', async () => {
     const server = await start({ maxBufferedBytes: 64 * 1024 });
-    const witness = await ready(server);
-    const reader = await ready(server);
+    const witness = await TestClient.ready(server.url);
+    const reader = await TestClient.ready(server.url);
     reader.pause();
     const dropped = () => logs.some((line) => line.includes('the client does not read its answers'));
     // Each ping costs the server a pong; unread, they fill the socket buffers, then ws's backlog.
@@ -87,7 +81,7 @@ describe('request ids', () => {
     const gate = new SharedArrayBuffer(8);
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
-    const client = await ready(server);
+    const client = await TestClient.ready(server.url);
     client.sendInfer(inferBody(partition, split, marked(sample, GATE_MARKER)), 5);
     await untilBlocked(cells);
     client.sendInfer(inferBody(partition, split, sample), 5);
@@ -111,7 +105,7 @@ describe('request ids', () => {
 
   it('refuses request id 0 for an infer request, and keeps the connection', async () => {
     const server = await start();
-    const client = await ready(server);
+    const client = await TestClient.ready(server.url);
     client.sendInfer(inferBody(partition, split, sample), 0);
     const error = expectError(await client.waitFor((m) => m.type === MessageType.Error));
     expect(error.code).toBe('CARBONCP_BAD_FRAME');
@@ -125,7 +119,7 @@ describe('shutdown and clients mid-handshake', () => {
     const gate = new SharedArrayBuffer(8);
     const cells = new Int32Array(gate);
     const server = await start({ helloTimeoutMs: 60_000 }, gate);
-    const busy = await ready(server);
+    const busy = await TestClient.ready(server.url);
     const id = busy.sendInfer(inferBody(partition, split, marked(sample, GATE_MARKER)));
     await untilBlocked(cells);
     const late = await TestClient.connect(server.url);

@@ -45,12 +45,6 @@ async function start(options: Partial<Parameters<typeof startServer>[0]> = {}): 
   return server;
 }
 
-async function client(s: CarboncpServer): Promise<TestClient> {
-  const c = await TestClient.connect(s.url);
-  await c.hello();
-  return c;
-}
-
 function outputsOf(message: Message): Float32Array[] {
   return expectResponse(message).body.outputs.map((o) => tensorToArray(o) as Float32Array);
 }
@@ -60,7 +54,7 @@ describe('backpressure', () => {
     // One client alone meets its share (at most maxQueue) first; the global bound with several
     // clients is tested in queue-share.test.ts.
     const s = await start({ maxQueue: 1 });
-    const c = await client(s);
+    const c = await TestClient.ready(s.url);
     const ids = Array.from({ length: 24 }, (_, i) => c.sendInfer(inferBody(partition, split, samples[i % samples.length])));
     const answers = await Promise.all(ids.map((id) => c.answer(id)));
     const busy = answers.filter((m) => m.type === MessageType.Error);
@@ -80,8 +74,8 @@ describe('backpressure', () => {
 describe('graceful shutdown', () => {
   it('drains queued requests, refuses new ones with CARBONCP_SHUTTING_DOWN, then closes with 1001', async () => {
     const s = await start();
-    const a = await client(s);
-    const b = await client(s);
+    const a = await TestClient.ready(s.url);
+    const b = await TestClient.ready(s.url);
     const ids = Array.from({ length: 16 }, (_, i) => a.sendInfer(inferBody(partition, serverPlan, [samplesFull[i % samplesFull.length]])));
     // The pong comes back after the server has read (and queued) every request before it.
     const pong = await a.ping();
@@ -101,7 +95,7 @@ describe('graceful shutdown', () => {
 
   it('answers every queued request (a result or CARBONCP_SHUTTING_DOWN) even with no drain time', async () => {
     const s = await start({ batching: { maxBatch: 64, windowMs: 60_000 } });
-    const a = await client(s);
+    const a = await TestClient.ready(s.url);
     // With a long batching window and maxBatch not reached, the requests wait in the queue.
     const ids = [0, 1, 2].map((i) => a.sendInfer(inferBody(partition, split, samples[i])));
     await a.ping();
@@ -118,13 +112,13 @@ describe('graceful shutdown', () => {
 describe('dynamic batching', () => {
   it('produces the same outputs as unbatched runs, and runs requests together', async () => {
     const plain = await start();
-    const c1 = await client(plain);
+    const c1 = await TestClient.ready(plain.url);
     const expected: Float32Array[][] = [];
     for (const inputs of samples) expected.push(outputsOf(await c1.infer(inferBody(partition, split, inputs))));
     await plain.close();
 
     const batched = await start({ batching: { maxBatch: 4, windowMs: 200 } });
-    const c2 = await client(batched);
+    const c2 = await TestClient.ready(batched.url);
     const answers = await Promise.all(samples.map((inputs) => c2.infer(inferBody(partition, split, inputs))));
     const sizes = answers.map((m) => expectResponse(m).body.parameters.batch_size);
     expect(Math.max(...sizes)).toBeGreaterThan(1);
@@ -153,7 +147,7 @@ describe('a batched run that fails', () => {
         model_digest: model.loaded.digest,
         inputs: [tensorFromArray(plan.crossing[0].name, Float32Array.from(values), shape)],
       });
-      const c = await client(s);
+      const c = await TestClient.ready(s.url);
       // Together they make a [4, 4] batch, which the tail's Reshape to [1, 4] refuses.
       const [a, b, bad] = await Promise.all([
         c.infer(body([1, 2, 3, 4], [1, 4])),
@@ -179,7 +173,7 @@ describe('tail session cache', () => {
     const [p1, p2] = [splits[2], splits[splits.length - 3]];
     const bound = Math.max(p1.tailParamBytes, p2.tailParamBytes) + 1;
     const s = await start({ sessionCacheBytes: bound });
-    const c = await client(s);
+    const c = await TestClient.ready(s.url);
     const feeds = clsInputs(partition, 5);
     const in1 = await crossingFor(partition, p1, feeds);
     const in2 = await crossingFor(partition, p2, feeds);

@@ -8,7 +8,6 @@
 import type { Partition, Plan } from '@carboncp/core';
 import { MessageType, type Message, type WireTensor } from '@carboncp/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CarboncpServer } from './index.js';
 import { defaultMaxQueuePerConnection, resolveOptions } from './options.js';
 import { clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, middleSplit } from './testing/fixtures.js';
 import { GATE_MARKER } from './testing/worker-markers.js';
@@ -27,12 +26,6 @@ beforeAll(async () => {
 });
 
 afterEach(closeAll);
-
-async function ready(server: CarboncpServer): Promise<TestClient> {
-  const client = await TestClient.connect(server.url);
-  expect((await client.hello()).type).toBe(MessageType.HelloAck);
-  return client;
-}
 
 function sendMany(client: TestClient, count: number): number[] {
   return Array.from({ length: count }, () => client.sendInfer(inferBody(partition, split, sample)));
@@ -54,8 +47,8 @@ describe('per-connection share of the queue', () => {
     const gate = new SharedArrayBuffer(8);
     const cells = new Int32Array(gate);
     const server = await start({ maxQueue: 8, maxQueuePerConnection: 3 }, gate);
-    const flood = await ready(server);
-    const other = await ready(server);
+    const flood = await TestClient.ready(server.url);
+    const other = await TestClient.ready(server.url);
     const held = await holdWorker(flood, cells);
     // One running + two waiting make the flooding client's share of 3; the other five are refused.
     const floodIds = sendMany(flood, 7);
@@ -84,7 +77,7 @@ describe('per-connection share of the queue', () => {
     const gate = new SharedArrayBuffer(8);
     const cells = new Int32Array(gate);
     const server = await start({ maxQueue: 2, maxQueuePerConnection: 1 }, gate);
-    const clients = [await ready(server), await ready(server), await ready(server), await ready(server)];
+    const clients = [await TestClient.ready(server.url), await TestClient.ready(server.url), await TestClient.ready(server.url), await TestClient.ready(server.url)];
     const [holder, first, second, late] = clients;
     const held = await holdWorker(holder, cells);
     const firstId = first.sendInfer(inferBody(partition, split, sample));

@@ -23,8 +23,7 @@ beforeAll(async () => {
   large = await partitionWithProbe(await readModelFile(CLS_PATH), { inputShapes: { x: [1, 3, 64, 256] } });
   split = middleSplit(small);
   server = await startServer({ models: [CLS_PATH], port: 0, log: (line) => logs.push(line) });
-  client = await TestClient.connect(server.url);
-  expect((await client.hello()).type).toBe(MessageType.HelloAck);
+  client = await TestClient.ready(server.url);
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@
 import type { Partition, Plan } from '@carboncp/core';
 import { MessageType, tensorToArray, type WireTensor } from '@carboncp/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type CarboncpServer } from './index.js';
+import { startServer } from './index.js';
 import { CLS_PATH, clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, maxAbsDiff, middleSplit } from './testing/fixtures.js';
 import { EXIT_MARKER, GATE_MARKER, THROW_MARKER } from './testing/worker-markers.js';
 import { gatedServers, marked, openGate, untilBlocked } from './testing/worker-gate.js';
@@ -26,12 +26,6 @@ beforeAll(async () => {
 
 afterEach(closeAll);
 
-async function client(server: CarboncpServer): Promise<TestClient> {
-  const c = await TestClient.connect(server.url);
-  await c.hello();
-  return c;
-}
-
 function outputs(message: Parameters<typeof expectResponse>[0]): Float32Array[] {
   return expectResponse(message).body.outputs.map((o) => tensorToArray(o) as Float32Array);
 }
@@ -39,13 +33,13 @@ function outputs(message: Parameters<typeof expectResponse>[0]): Float32Array[] 
 describe('worker executor', () => {
   it('gives the same outputs as the main-thread executor, batched and not', async () => {
     const main = await start({ executor: 'main' });
-    const m = await client(main);
+    const m = await TestClient.ready(main.url);
     const expected: Float32Array[][] = [];
     for (const inputs of samples) expected.push(outputs(await m.infer(inferBody(partition, split, inputs))));
 
     // Two workers, requests sent together: both workers run some (each opens its own session).
     const worker = await start({ workers: 2 });
-    const w = await client(worker);
+    const w = await TestClient.ready(worker.url);
     const unbatched = await Promise.all(samples.map((inputs) => w.infer(inferBody(partition, split, inputs))));
     unbatched.forEach((answer, i) => outputs(answer).forEach((values, j) => expect(maxAbsDiff(values, expected[i][j])).toBeLessThan(1e-5)));
     const opened = (slot: number) => logs.filter((line) => line.startsWith(`tail session ${partition.model.name}/${split.id}:`) && line.endsWith(`(worker ${slot})`));
@@ -53,7 +47,7 @@ describe('worker executor', () => {
     expect(opened(1).length).toBe(1);
 
     const batched = await start({ workers: 1, batching: { maxBatch: 4, windowMs: 50 } });
-    const b = await client(batched);
+    const b = await TestClient.ready(batched.url);
     // Sent in one go: the first runs at once, the rest wait for the worker and run as one batch.
     const answers = await Promise.all(samples.map((inputs) => b.infer(inferBody(partition, split, inputs))));
     expect(Math.max(...answers.map((a) => expectResponse(a).body.parameters.batch_size))).toBeGreaterThan(1);
@@ -64,7 +58,7 @@ describe('worker executor', () => {
     const gate = new SharedArrayBuffer(8);
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
-    const c = await client(server);
+    const c = await TestClient.ready(server.url);
     const blockedId = c.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
     await untilBlocked(cells);
     const live = await fetch(`${server.httpUrl}/v2/health/live`);
@@ -87,7 +81,7 @@ describe('worker executor', () => {
     const gate = new SharedArrayBuffer(8);
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
-    const c = await client(server);
+    const c = await TestClient.ready(server.url);
     const id = c.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
     await untilBlocked(cells);
     let closed = false;
@@ -110,7 +104,7 @@ describe('worker executor', () => {
     const gate = new SharedArrayBuffer(12);
     const cells = new Int32Array(gate);
     const server = await start({}, gate);
-    const c = await client(server);
+    const c = await TestClient.ready(server.url);
     const id = c.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
     await untilBlocked(cells);
     let closed = false;
@@ -134,7 +128,7 @@ describe('worker executor', () => {
   ] as const) {
     it(`a worker that dies by ${how} fails only its request with CARBONCP_INTERNAL, and is replaced`, async () => {
       const server = await start({ workers: 1 });
-      const c = await client(server);
+      const c = await TestClient.ready(server.url);
       const before = outputs(await c.infer(inferBody(partition, split, samples[2])));
       const crashId = c.sendInfer(inferBody(partition, split, marked(samples[0], marker)));
       // Queued behind the crash (one worker, no batching): runs on the replacement.

@@ -47,6 +47,17 @@ export class TestClient {
     });
   }
 
+  /** Connects and says hello; throws unless the server answers with a HelloAck. */
+  static async ready(url: string, token?: string): Promise<TestClient> {
+    const client = await TestClient.connect(url);
+    const answer = await client.hello(token);
+    if (answer.type !== MessageType.HelloAck) {
+      client.close();
+      throw new Error(`expected a HelloAck, got ${MessageType[answer.type]}: ${JSON.stringify(answer.body)}`);
+    }
+    return client;
+  }
+
   get readyState(): number {
     return this.ws.readyState;
   }
