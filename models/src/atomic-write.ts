@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CarboncpError } from '@carboncp/core';
+import { CarboncpError, ErrorCode } from '@carboncp/core';
 
 /**
  * Writes `bytes` to `path` so that no reader, in this process or another, ever sees a partial
@@ -17,6 +17,6 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   } catch (cause) {
     // Best effort: the temp file may never have been created (e.g. the directory is a file).
     await rm(temp, { force: true }).catch(() => undefined);
-    throw new CarboncpError('CARBONCP_WRITE_FAILED', `could not write ${path}: ${(cause as Error).message}`, { cause });
+    throw new CarboncpError(ErrorCode.WRITE_FAILED, `could not write ${path}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CarboncpError } from '@carboncp/core';
+import { CarboncpError, ErrorCode } from '@carboncp/core';
 import { writeFileAtomic } from './atomic-write.js';
 import { ocrAssetPath } from './pretrained.js';
 import { ZOO, type GeneratedEntry, type ZooEntry, type ZooModel } from './registry.js';
@@ -28,7 +28,7 @@ function findEntry(name: string): ZooEntry {
   const entry = ZOO.find((model) => model.name === name);
   if (!entry) {
     throw new CarboncpError(
-      'CARBONCP_UNKNOWN_MODEL',
+      ErrorCode.UNKNOWN_MODEL,
       `unknown model '${name}'; the zoo has: ${ZOO.map((model) => model.name).join(', ')}`,
     );
   }
@@ -47,7 +47,7 @@ function generatedEntry(name: string): GeneratedEntry {
   const entry = findEntry(name);
   if (entry.kind !== 'generated') {
     throw new CarboncpError(
-      'CARBONCP_NOT_GENERATED',
+      ErrorCode.NOT_GENERATED,
       `'${name}' is a pretrained model read from npm, not generated; use ensureModel('${name}') for its path`,
     );
   }

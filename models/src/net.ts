@@ -3,7 +3,7 @@
  * shape of what it produces and records it as value_info, so the partitioner can size every
  * crossing tensor of a generated model without a probe run. The batch dimension stays 'N'.
  */
-import { CarboncpError, ModelBuilder, float, seedFromString } from '@carboncp/core';
+import { CarboncpError, ModelBuilder, float, seedFromString, ErrorCode } from '@carboncp/core';
 import type { AttrValue, Dim, ElemType, ModelBuilderOptions, TensorData } from '@carboncp/core';
 
 export type Shape = Dim[];
@@ -84,7 +84,7 @@ export class Net {
     const { outChannels, kernel, stride = 1, pad = 0, group = 1, bias = false } = options;
     const [n, inChannels, h, w] = x.shape;
     if (typeof inChannels !== 'number' || inChannels % group !== 0) {
-      throw new CarboncpError('CARBONCP_BAD_GRAPH', `${name}: ${String(inChannels)} input channels do not split into ${group} groups`);
+      throw new CarboncpError(ErrorCode.BAD_GRAPH, `${name}: ${String(inChannels)} input channels do not split into ${group} groups`);
     }
     const fanOut = (outChannels / group) * kernel * kernel;
     // Kaiming normal, mode fan_out, as torchvision initialises its convolutions.
@@ -211,7 +211,7 @@ export function broadcast(a: Shape, b: Shape): Shape {
     const db = b[b.length - rank + i] ?? 1;
     if (da === db || db === 1) out.push(da);
     else if (da === 1) out.push(db);
-    else throw new CarboncpError('CARBONCP_BAD_GRAPH', `shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
+    else throw new CarboncpError(ErrorCode.BAD_GRAPH, `shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
   }
   return out;
 }

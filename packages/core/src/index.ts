@@ -1,4 +1,4 @@
-export { CarboncpError, isCarboncpError } from '@carboncp/protocol';
+export { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
 export { decodeModel, encodeModel } from './onnx/proto.js';
 export type { ModelProto } from './onnx/proto.js';
 export { bytesPerElement, dtypeOfElemType, type DType } from './onnx/dtype.js';

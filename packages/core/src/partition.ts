@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { LoadedModel } from './model/load-model.js';
 import { analyseModel, type ModelAnalysis } from './plan/analysis.js';
 import { enumerateCuts, type CutDefinition } from './graph/cut-enumeration.js';
@@ -34,7 +34,7 @@ const sum = (crossing: CrossingTensor[]): number => crossing.reduce((total, c) =
 export async function partition(model: LoadedModel, options: PartitionOptions = {}): Promise<Partition> {
   const maxWidth = options.maxWidth ?? DEFAULT_MAX_WIDTH;
   if (!Number.isInteger(maxWidth) || maxWidth < 1) {
-    throw new CarboncpError('CARBONCP_BAD_OPTION', `maxWidth must be a positive integer, got ${String(maxWidth)}`);
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxWidth must be a positive integer, got ${String(maxWidth)}`);
   }
   validateInputShapes(model, options.inputShapes);
   const analysis = analyseModel(model.model, options);
@@ -98,7 +98,7 @@ export function getPlan(partition: Partition, id: string): Plan {
   if (!plan) {
     const ids = partition.plans.map((p) => p.id);
     const shown = ids.length > 12 ? [...ids.slice(0, 11), `... (${ids.length - 12} more) ...`, ids[ids.length - 1]] : ids;
-    throw new CarboncpError('CARBONCP_UNKNOWN_PLAN', `model '${partition.model.name}' has no plan '${id}'; valid ids: ${shown.join(', ')}`, {
+    throw new CarboncpError(ErrorCode.UNKNOWN_PLAN, `model '${partition.model.name}' has no plan '${id}'; valid ids: ${shown.join(', ')}`, {
       details: { validIds: ids },
     });
   }
@@ -116,7 +116,7 @@ export function extractPlan(partition: Partition, planOrId: Plan | string): { he
   if (plan.kind === 'device') return { head: partition.model.bytes, tail: null, plan };
   const state = analyses.get(partition);
   if (!state) {
-    throw new CarboncpError('CARBONCP_BAD_OPTION', 'this Partition was not made by partition() in this process (no analysis attached); call partition() again');
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'this Partition was not made by partition() in this process (no analysis attached); call partition() again');
   }
   const { analysis, cuts } = state;
   const cut = cuts.get(plan.id)!;

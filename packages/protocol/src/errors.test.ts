@@ -10,7 +10,7 @@ describe('CarboncpError', () => {
     expect(error.cause).toBe(cause);
     expect(error.closeCode).toBe(1002);
     expect(isCarboncpError(error, 'CARBONCP_BAD_FRAME')).toBe(true);
-    expect(isCarboncpError(error, 'CARBONCP_OTHER')).toBe(false);
+    expect(isCarboncpError(error, 'CARBONCP_BAD_TENSOR')).toBe(false);
     expect(isCarboncpError(new Error('x'))).toBe(false);
   });
 });

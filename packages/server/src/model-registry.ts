@@ -8,7 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { inputsNeedingShapes, partition as partitionWithoutProbe, type LoadedModel, type Partition, type Plan } from '@carboncp/core';
 import { needsProbe, partitionWithProbe, readModelFile } from '@carboncp/core/node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 export interface ServedModel {
   name: string;
@@ -22,7 +22,7 @@ export interface ServedModel {
 /** Expands files and directories into (name, path) pairs; the name is the file name without .onnx. */
 export async function findModelFiles(paths: readonly string[]): Promise<{ name: string; path: string }[]> {
   if (paths.length === 0) {
-    throw new CarboncpError('CARBONCP_BAD_OPTIONS', 'no models given: pass at least one .onnx file or directory of them');
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'no models given: pass at least one .onnx file or directory of them');
   }
   const found: { name: string; path: string }[] = [];
   for (const given of paths) {
@@ -31,12 +31,12 @@ export async function findModelFiles(paths: readonly string[]): Promise<{ name: 
     try {
       info = await stat(path);
     } catch (cause) {
-      throw new CarboncpError('CARBONCP_NOT_FOUND', `model path not found: ${given}`, { cause });
+      throw new CarboncpError(ErrorCode.NOT_FOUND, `model path not found: ${given}`, { cause });
     }
     if (info.isDirectory()) {
       const files = (await readdir(path)).filter((f) => extname(f).toLowerCase() === '.onnx').sort();
       if (files.length === 0) {
-        throw new CarboncpError('CARBONCP_NOT_FOUND', `no .onnx files in directory ${given}`);
+        throw new CarboncpError(ErrorCode.NOT_FOUND, `no .onnx files in directory ${given}`);
       }
       for (const file of files) found.push({ name: basename(file, extname(file)), path: join(path, file) });
     } else {
@@ -47,7 +47,7 @@ export async function findModelFiles(paths: readonly string[]): Promise<{ name: 
   for (const { name, path } of found) {
     const previous = seen.get(name);
     if (previous !== undefined && previous !== path) {
-      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `two models would both be named '${name}': ${previous} and ${path}`);
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `two models would both be named '${name}': ${previous} and ${path}`);
     }
     seen.set(name, path);
   }
@@ -89,7 +89,7 @@ export async function loadServedModels(
   const unknown = Object.keys(inputShapes).filter((name) => name !== ANY_MODEL && !files.some((f) => f.name === name));
   if (unknown.length > 0) {
     throw new CarboncpError(
-      'CARBONCP_BAD_OPTIONS',
+      ErrorCode.INVALID_ARGUMENT,
       `input shapes given for unknown model(s) ${unknown.map((n) => `'${n}'`).join(', ')}; served models: ${files.map((f) => `'${f.name}'`).join(', ')}`,
     );
   }

@@ -1,5 +1,5 @@
 import type { ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { BatchingOptions } from './request-queue.js';
 
 export type Executor = 'main' | 'worker';
@@ -115,7 +115,7 @@ export function defaultMaxQueuePerConnection(maxQueue: number): number {
 }
 
 function bad(message: string): CarboncpError {
-  return new CarboncpError('CARBONCP_BAD_OPTIONS', message);
+  return new CarboncpError(ErrorCode.INVALID_ARGUMENT, message);
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {

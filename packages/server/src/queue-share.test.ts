@@ -110,11 +110,11 @@ describe('maxQueuePerConnection option', () => {
   it('refuses a value that is not a positive integer or exceeds maxQueue', () => {
     for (const value of [0, -1, 1.5, Number.NaN]) {
       expect(() => resolveOptions({ ...base, maxQueuePerConnection: value })).toThrow(
-        expect.objectContaining({ code: 'CARBONCP_BAD_OPTIONS', message: expect.stringMatching(/maxQueuePerConnection must be a positive integer/) }),
+        expect.objectContaining({ code: 'CARBONCP_INVALID_ARGUMENT', message: expect.stringMatching(/maxQueuePerConnection must be a positive integer/) }),
       );
     }
     expect(() => resolveOptions({ ...base, maxQueue: 4, maxQueuePerConnection: 5 })).toThrow(
-      expect.objectContaining({ code: 'CARBONCP_BAD_OPTIONS', message: 'maxQueuePerConnection (5) must be at most maxQueue (4): it is one connection\'s share of the queue' }),
+      expect.objectContaining({ code: 'CARBONCP_INVALID_ARGUMENT', message: 'maxQueuePerConnection (5) must be at most maxQueue (4): it is one connection\'s share of the queue' }),
     );
   });
 });

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 /**
  * Bounded FIFO in front of the tail executor, with optional adaptive dynamic batching.
@@ -88,20 +88,20 @@ export class RequestQueue<J extends QueuedJob> {
 
   constructor(options: RequestQueueOptions<J>) {
     if (!Number.isInteger(options.maxQueue) || options.maxQueue < 1) {
-      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `maxQueue must be a positive integer, got ${options.maxQueue}`);
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxQueue must be a positive integer, got ${options.maxQueue}`);
     }
     if (options.batching) {
       const { maxBatch, windowMs } = options.batching;
       if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-        throw new CarboncpError('CARBONCP_BAD_OPTIONS', `batching.maxBatch must be a positive integer, got ${maxBatch}`);
+        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batching.maxBatch must be a positive integer, got ${maxBatch}`);
       }
       if (!(windowMs >= 0) || !Number.isFinite(windowMs)) {
-        throw new CarboncpError('CARBONCP_BAD_OPTIONS', `batching.windowMs must be a finite number >= 0, got ${windowMs}`);
+        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batching.windowMs must be a finite number >= 0, got ${windowMs}`);
       }
     }
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `concurrency must be a positive integer, got ${concurrency}`);
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `concurrency must be a positive integer, got ${concurrency}`);
     }
     this.concurrency = concurrency;
     this.options = options;
@@ -125,11 +125,11 @@ export class RequestQueue<J extends QueuedJob> {
   /** Queues a job; throws CARBONCP_BUSY when full and CARBONCP_SHUTTING_DOWN after close(). */
   submit(job: J): void {
     if (this.closed) {
-      throw new CarboncpError('CARBONCP_SHUTTING_DOWN', 'the server is shutting down and accepts no new requests');
+      throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new requests');
     }
     if (this.waiting.length >= this.options.maxQueue) {
       throw new CarboncpError(
-        'CARBONCP_BUSY',
+        ErrorCode.BUSY,
         `the server is busy: ${this.waiting.length} requests are queued (max-queue ${this.options.maxQueue}); retry later`,
         { details: { queueDepth: this.waiting.length, maxQueue: this.options.maxQueue } },
       );

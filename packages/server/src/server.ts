@@ -48,7 +48,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message;
-      reject(new CarboncpError('CARBONCP_LISTEN', `cannot listen on ${host}:${port}: ${why}`, { cause: error }));
+      reject(new CarboncpError(ErrorCode.LISTEN, `cannot listen on ${host}:${port}: ${why}`, { cause: error }));
     };
     const onListening = () => {
       server.off('error', onError);
@@ -79,7 +79,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   const opts = resolveOptions(options);
   const log = opts.log;
   const resolved = resolveExecutionProvider(opts.executionProviders);
-  if (resolved.provider === null) throw new CarboncpError('CARBONCP_BAD_OPTIONS', resolved.reason);
+  if (resolved.provider === null) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, resolved.reason);
   let executionProvider: ExecutionProvider = resolved.provider;
   log(`execution provider: ${executionProvider} (${resolved.reason})`);
 

@@ -64,7 +64,7 @@ export function tailSizeBytes(job: InferJob): number {
 /** The tail model of a job's plan, extracted from the source model by core. */
 export function extractTailBytes(job: InferJob): Uint8Array {
   const { tail } = extractPlan(job.model.partition, job.plan);
-  if (!tail) throw new CarboncpError('CARBONCP_INTERNAL', `plan ${job.plan.id} of model ${job.model.name} has no tail to run`);
+  if (!tail) throw new CarboncpError(ErrorCode.INTERNAL, `plan ${job.plan.id} of model ${job.model.name} has no tail to run`);
   return tail;
 }
 
@@ -128,7 +128,7 @@ export class TailExecutor {
   private timedOut(job: InferJob, now: number): boolean {
     if (job.timeoutMs === undefined || now - job.receivedAt <= job.timeoutMs) return false;
     const waited = Math.round(now - job.receivedAt);
-    job.replier.sendError(job.requestId, 'CARBONCP_TIMEOUT', `request waited ${waited} ms in the server queue, longer than its timeout_ms ${job.timeoutMs}; it was not run`);
+    job.replier.sendError(job.requestId, ErrorCode.TIMEOUT, `request waited ${waited} ms in the server queue, longer than its timeout_ms ${job.timeoutMs}; it was not run`);
     return true;
   }
 
@@ -147,7 +147,7 @@ export class TailExecutor {
   private fail(jobs: InferJob[], error: unknown, context: string): void {
     // Whatever broke inside (session build, onnxruntime, output conversion, a dead worker), the
     // request itself was valid: the client sees CARBONCP_INTERNAL with the underlying message.
-    const code = 'CARBONCP_INTERNAL';
+    const code = ErrorCode.INTERNAL;
     const detail = isCarboncpError(error) ? `${error.code}: ${error.message}` : ((error as Error)?.message ?? String(error));
     const message = `${context}: ${detail}`;
     this.ctx.log(`error ${code}: ${message}`);

@@ -6,7 +6,7 @@
  * how long each session run took and what is worth logging. The feeds and outcomes are plain
  * WireTensors, so they cross a thread boundary as they are.
  */
-import { CarboncpError, isCarboncpError, type WireTensor } from '@carboncp/protocol';
+import { CarboncpError, isCarboncpError, type WireTensor, ErrorCode } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { fromOrtTensor, splitBatch, toOrtTensor } from './tail-tensors.js';
 
@@ -71,7 +71,7 @@ async function timedRun(
   const result = await session.run(feeds, fetches);
   const ms = performance.now() - start;
   for (const name of fetches) {
-    if (!result[name]) throw new CarboncpError('CARBONCP_INTERNAL', `the tail produced no output '${name}'`);
+    if (!result[name]) throw new CarboncpError(ErrorCode.INTERNAL, `the tail produced no output '${name}'`);
   }
   runs.push({ ms, batchSize });
   return result;

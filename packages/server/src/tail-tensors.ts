@@ -7,6 +7,7 @@
 import type { CrossingTensor, TensorInfo } from '@carboncp/core';
 import { ortTypeOf, wireTypeOf } from '@carboncp/core/node';
 import {
+  ErrorCode,
   CarboncpError,
   DATATYPES,
   bytesPerElement,
@@ -20,7 +21,7 @@ import * as ort from 'onnxruntime-node';
 import { quoted, quotedList } from './quote.js';
 
 function badTensor(message: string, details?: Record<string, unknown>): CarboncpError {
-  return new CarboncpError('CARBONCP_BAD_TENSOR', message, details ? { details } : {});
+  return new CarboncpError(ErrorCode.BAD_TENSOR, message, details ? { details } : {});
 }
 
 function describeShape(shape: readonly (number | string)[] | null): string {
@@ -54,7 +55,7 @@ export function checkCrossingInputs(crossing: readonly CrossingTensor[], receive
     try {
       tensor = decompressTensor(got);
     } catch (cause) {
-      throw new CarboncpError('CARBONCP_BAD_TENSOR', `input '${want.name}' cannot be decompressed: ${(cause as Error).message}`, { cause });
+      throw new CarboncpError(ErrorCode.BAD_TENSOR, `input '${want.name}' cannot be decompressed: ${(cause as Error).message}`, { cause });
     }
     if (tensor.datatype !== want.dtype) {
       throw badTensor(`input '${want.name}' has datatype ${tensor.datatype}, expected ${want.dtype}`);
@@ -144,7 +145,7 @@ function ortData(name: string, tensor: ort.Tensor): { datatype: DataType; data: 
   const datatype = wireTypeOf(tensor.type);
   if (!datatype) {
     throw new CarboncpError(
-      'CARBONCP_INTERNAL',
+      ErrorCode.INTERNAL,
       `tail output '${name}' has type ${tensor.type}, which the carboncp wire format does not carry (${DATATYPES.join(', ')})`,
     );
   }

@@ -19,7 +19,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError, type WireTensor } from '@carboncp/protocol';
+import { CarboncpError, type WireTensor, ErrorCode } from '@carboncp/protocol';
 import { sessionOpenedLine, type SessionBackendOptions } from './main-thread-backend.js';
 import { SessionCache } from './session-cache.js';
 import { TailStageError, type TailBackend, type TailRequest } from './tail-executor.js';
@@ -98,7 +98,7 @@ class TailWorker {
       this.thread.on('exit', (code) => {
         this.alive = false;
         const why = this.uncaught ? `an uncaught error (${this.uncaught.message})` : `exit code ${code}`;
-        if (!started) reject(new CarboncpError('CARBONCP_INTERNAL', `tail worker ${slot} could not start: ${why}`));
+        if (!started) reject(new CarboncpError(ErrorCode.INTERNAL, `tail worker ${slot} could not start: ${why}`));
         const calls = [...this.pending.values()];
         this.pending.clear();
         for (const call of calls) call.reject(new WorkerExited(`tail worker ${slot} stopped (${why}) before answering`));
@@ -178,7 +178,7 @@ export class WorkerPoolBackend implements TailBackend {
 
   constructor(private readonly options: WorkerBackendOptions) {
     if (!Number.isSafeInteger(options.workers) || options.workers < 1) {
-      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `workers must be a positive integer, got ${String(options.workers)}`);
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `workers must be a positive integer, got ${String(options.workers)}`);
     }
     this.entry = options.entry ?? defaultEntry();
     this.sessions = new SessionCache<WorkerSession>({

@@ -7,7 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { createSession } from '@carboncp/core/node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { runTail, toRunError } from './tail-run.js';
 import { buffersOf, type FromWorker, type ToWorker } from './tail-worker-protocol.js';
@@ -50,7 +50,7 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     }
     const session = sessions.get(message.sessionId);
-    if (!session) throw new CarboncpError('CARBONCP_INTERNAL', `tail worker has no session ${message.sessionId} for ${message.spec.planKey}`);
+    if (!session) throw new CarboncpError(ErrorCode.INTERNAL, `tail worker has no session ${message.sessionId} for ${message.spec.planKey}`);
     const result = await runTail(session, message.spec, message.feeds, message.samples);
     const outputs = result.outcomes.flatMap((outcome) => ('outputs' in outcome ? outcome.outputs : []));
     reply({ type: 'reply', id: message.id, ok: true, value: result }, buffersOf(outputs));

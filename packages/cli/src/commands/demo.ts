@@ -4,7 +4,7 @@ import type { Plan } from '@carboncp/core';
 import { maxAbsDiffOfOutputs, seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
-import { CarboncpError, type Compression } from '@carboncp/protocol';
+import { CarboncpError, type Compression, ErrorCode } from '@carboncp/protocol';
 import { startServer } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 
@@ -67,7 +67,7 @@ export interface DemoModelReport {
 }
 
 function usageError(message: string): never {
-  throw new CarboncpError('CARBONCP_USAGE', `${message}\n\n${usage}`);
+  throw new CarboncpError(ErrorCode.USAGE, `${message}\n\n${usage}`);
 }
 
 export function parseDemoArgs(args: string[]): DemoOptions {
@@ -149,7 +149,7 @@ async function resolveModel(spec: string): Promise<{ name: string; file: string;
   }
   if (existsSync(spec)) return { name: basename(spec), file: spec };
   throw new CarboncpError(
-    'CARBONCP_NOT_FOUND',
+    ErrorCode.NOT_FOUND,
     `'${spec}' is neither a zoo model (${listModels().map((m) => m.name).join(', ')}) nor an existing .onnx file`,
   );
 }

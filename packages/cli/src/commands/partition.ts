@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { getPlan, parseInputShapeSpecs, type Partition, type Plan } from '@carboncp/core';
 import { jsonNumbers, partitionWithProbe, readModelFile, writePlanFiles } from '@carboncp/core/node';
 import { EXIT, type Command, type Io } from '../command.js';
@@ -36,7 +36,7 @@ export interface PartitionArgs {
 }
 
 function usageError(message: string): CarboncpError {
-  return new CarboncpError('CARBONCP_USAGE', `${message}\n\n${usage}`);
+  return new CarboncpError(ErrorCode.USAGE, `${message}\n\n${usage}`);
 }
 
 /** Parses flags; bad flags are CARBONCP_USAGE (exit 2). Shared with `verify`. */
@@ -51,13 +51,13 @@ export function parseCommon<T extends Record<string, { type: 'string' | 'boolean
       positionals: string[];
     };
   } catch (cause) {
-    throw new CarboncpError('CARBONCP_USAGE', `${command}: ${(cause as Error).message}; see 'carboncp ${command} --help'`, { cause });
+    throw new CarboncpError(ErrorCode.USAGE, `${command}: ${(cause as Error).message}; see 'carboncp ${command} --help'`, { cause });
   }
 }
 
 export function positiveInteger(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CarboncpError('CARBONCP_USAGE', `${flag} must be a positive integer, got '${value}'`);
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CarboncpError(ErrorCode.USAGE, `${flag} must be a positive integer, got '${value}'`);
   return Number(value);
 }
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseInputShapeSpecs } from '@carboncp/core';
-import { CarboncpError, isCarboncpError } from '@carboncp/protocol';
+import { CarboncpError, isCarboncpError, ErrorCode } from '@carboncp/protocol';
 import { SERVER_DEFAULTS, startServer, type ServerOptions } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 
@@ -59,7 +59,7 @@ export function stopServing(): void {
 }
 
 function usageError(message: string): CarboncpError {
-  return new CarboncpError('CARBONCP_USAGE', `serve: ${message}; see 'carboncp serve --help'`);
+  return new CarboncpError(ErrorCode.USAGE, `serve: ${message}; see 'carboncp serve --help'`);
 }
 
 function integer(value: string | undefined, flag: string, min: number): number | undefined {
@@ -110,7 +110,7 @@ function parseInputShapes(specs: string[]): Record<string, Record<string, number
     try {
       parsed = parseInputShapeSpecs([rest]);
     } catch (cause) {
-      throw new CarboncpError('CARBONCP_USAGE', `serve: --input-shape '${spec}': ${(cause as Error).message}`, { cause });
+      throw new CarboncpError(ErrorCode.USAGE, `serve: --input-shape '${spec}': ${(cause as Error).message}`, { cause });
     }
     byModel[model] = { ...byModel[model], ...parsed };
   }
@@ -148,7 +148,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
       },
     }) as { values: Record<string, string | string[] | undefined>; positionals: string[] });
   } catch (cause) {
-    throw new CarboncpError('CARBONCP_USAGE', `serve: ${(cause as Error).message}; see 'carboncp serve --help'`, { cause });
+    throw new CarboncpError(ErrorCode.USAGE, `serve: ${(cause as Error).message}; see 'carboncp serve --help'`, { cause });
   }
   models.push(...positionals);
   if (models.length === 0) throw usageError('no models: pass --models FILE|DIR...');
@@ -222,7 +222,7 @@ async function serve(args: string[], io: Io): Promise<number> {
     try {
       server = await startServer({ ...options, log: (line) => io.err(line) });
     } catch (error) {
-      if (isCarboncpError(error, 'CARBONCP_LISTEN')) {
+      if (isCarboncpError(error, ErrorCode.LISTEN)) {
         io.err(`carboncp: ${error.code}: ${error.message}`);
         return EXIT.RUNTIME;
       }

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { getPlan, parseInputShapeSpecs } from '@carboncp/core';
 import { jsonNumbers, verifyPlans } from '@carboncp/core/node';
 import { EXIT, type Command, type Io } from '../command.js';
@@ -23,7 +23,7 @@ Exit codes: 0 every plan within the tolerance, 1 some plan over it, 2 bad comman
 function nonNegativeNumber(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new CarboncpError('CARBONCP_USAGE', `${flag} must be a non-negative number, got '${value}'`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new CarboncpError(ErrorCode.USAGE, `${flag} must be a non-negative number, got '${value}'`);
   return n;
 }
 
@@ -41,11 +41,11 @@ async function run(args: string[], io: Io): Promise<number> {
     'verify',
   );
   if (positionals.length !== 1) {
-    throw new CarboncpError('CARBONCP_USAGE', `verify: ${positionals.length === 0 ? 'missing MODEL' : `one MODEL expected, got ${positionals.length}`}\n\n${usage}`);
+    throw new CarboncpError(ErrorCode.USAGE, `verify: ${positionals.length === 0 ? 'missing MODEL' : `one MODEL expected, got ${positionals.length}`}\n\n${usage}`);
   }
   const tol = nonNegativeNumber(values.tol as string | undefined, '--tol', 1e-4);
   const seedText = values.seed as string | undefined;
-  if (seedText !== undefined && !/^\d+$/.test(seedText)) throw new CarboncpError('CARBONCP_USAGE', `--seed must be a non-negative integer, got '${seedText}'`);
+  if (seedText !== undefined && !/^\d+$/.test(seedText)) throw new CarboncpError(ErrorCode.USAGE, `--seed must be a non-negative integer, got '${seedText}'`);
   const seed = seedText === undefined ? 42 : Number(seedText);
   const maxWidth = positiveInteger(values['max-width'] as string | undefined, '--max-width', 4);
   const specs = (values['input-shape'] as string[] | undefined) ?? [];
@@ -54,7 +54,7 @@ async function run(args: string[], io: Io): Promise<number> {
 
   const partition = await loadAndPartition(positionals[0], inputShapes, maxWidth, io);
   const plans = cutsText === 'all' ? partition.plans.map((p) => p.id) : cutsText.split(',').map((id) => id.trim()).filter((id) => id !== '');
-  if (plans.length === 0) throw new CarboncpError('CARBONCP_USAGE', `--cuts names no plan: '${cutsText}'`);
+  if (plans.length === 0) throw new CarboncpError(ErrorCode.USAGE, `--cuts names no plan: '${cutsText}'`);
   for (const id of plans) getPlan(partition, id);
 
   const results = await verifyPlans(partition, {

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/proto.js';
 import { nodeDependencies } from './subgraph-captures.js';
 import { topologicalOrder } from './topo-order.js';
@@ -42,7 +42,7 @@ function describe(node: NodeProto, index: number): string {
  */
 export function buildGraphIndex(model: ModelProto): GraphIndex {
   const graph = model.graph;
-  if (!graph) throw new CarboncpError('CARBONCP_BAD_MODEL', 'the model has no graph');
+  if (!graph) throw new CarboncpError(ErrorCode.BAD_MODEL, 'the model has no graph');
 
   const initializers = new Map<string, TensorProto>();
   for (const init of graph.initializer) initializers.set(init.name, init);
@@ -56,7 +56,7 @@ export function buildGraphIndex(model: ModelProto): GraphIndex {
     for (const output of node.output) {
       if (output === '') continue;
       if (defined.has(output) || producerIndex.has(output)) {
-        throw new CarboncpError('CARBONCP_BAD_MODEL', `${describe(node, i)} writes '${output}', which is already defined`);
+        throw new CarboncpError(ErrorCode.BAD_MODEL, `${describe(node, i)} writes '${output}', which is already defined`);
       }
       producerIndex.set(output, i);
     }
@@ -66,7 +66,7 @@ export function buildGraphIndex(model: ModelProto): GraphIndex {
     for (const name of [...explicit, ...implicit]) {
       if (!defined.has(name) && !producerIndex.has(name)) {
         const how = implicit.includes(name) ? 'reads (inside a subgraph)' : 'reads';
-        throw new CarboncpError('CARBONCP_BAD_MODEL', `${describe(graph.node[i], i)} ${how} '${name}', which no node, graph input or initializer defines`);
+        throw new CarboncpError(ErrorCode.BAD_MODEL, `${describe(graph.node[i], i)} ${how} '${name}', which no node, graph input or initializer defines`);
       }
     }
   });
@@ -99,7 +99,7 @@ export function buildGraphIndex(model: ModelProto): GraphIndex {
   const outputs = graph.output.map((v) => v.name);
   for (const name of outputs) {
     if (!producer.has(name) && !defined.has(name)) {
-      throw new CarboncpError('CARBONCP_BAD_MODEL', `graph output '${name}' is produced by no node`);
+      throw new CarboncpError(ErrorCode.BAD_MODEL, `graph output '${name}' is produced by no node`);
     }
   }
 

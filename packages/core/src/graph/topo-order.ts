@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 /**
  * Returns node indices in topological order. When the file's own order is already topological
@@ -31,7 +31,7 @@ export function topologicalOrder(
       const p = producerIndex.get(name);
       if (p === undefined) continue;
       if (p === i) {
-        throw new CarboncpError('CARBONCP_BAD_MODEL', `the graph has a cycle: ${describeNode(i)} reads its own output '${name}'`);
+        throw new CarboncpError(ErrorCode.BAD_MODEL, `the graph has a cycle: ${describeNode(i)} reads its own output '${name}'`);
       }
       pending[i]++;
       dependents[p].push(i);
@@ -47,7 +47,7 @@ export function topologicalOrder(
   }
   if (order.length !== count) {
     const stuck = pending.findIndex((n) => n > 0);
-    throw new CarboncpError('CARBONCP_BAD_MODEL', `the graph has a cycle through ${describeNode(stuck)}: no topological order exists`);
+    throw new CarboncpError(ErrorCode.BAD_MODEL, `the graph has a cycle through ${describeNode(stuck)}: no topological order exists`);
   }
   return order;
 }

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { decodeModel, type ModelProto } from '../onnx/proto.js';
 import { tensorTypeInfo, type DType } from '../onnx/dtype.js';
 import { findExternalTensor } from './external-data.js';
@@ -40,7 +40,7 @@ export async function loadModel(bytes: Uint8Array, name = 'model'): Promise<Load
   if (external) {
     const file = external.location ? ` ('${external.location}')` : '';
     throw new CarboncpError(
-      'CARBONCP_EXTERNAL_DATA',
+      ErrorCode.EXTERNAL_DATA,
       `model '${name}' keeps the data of ${external.where} in an external file${file} (data_location EXTERNAL); carboncp needs every weight inside the .onnx bytes (it hashes, splits and sends them alone): save the model with its weights inline, e.g. onnx.save_model(onnx.load(path), out_path, save_as_external_data=False) (possible below 2 GB)`,
       { details: { tensor: external.name, location: external.location } },
     );

@@ -77,7 +77,7 @@ describe('bad input gets a CarboncpError with a clear code', () => {
   });
 
   it('bad options', async () => {
-    expect(await codeOf(partition(small.model, { maxWidth: 0 }))).toBe('CARBONCP_BAD_OPTION');
+    expect(await codeOf(partition(small.model, { maxWidth: 0 }))).toBe('CARBONCP_INVALID_ARGUMENT');
   });
 });
 

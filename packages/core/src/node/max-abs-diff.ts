@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 export interface MaxAbsDiffOptions {
   /**
@@ -13,7 +13,7 @@ export interface MaxAbsDiffOptions {
 function toNumbers(tensor: ort.Tensor): ArrayLike<number> {
   const data = tensor.data;
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, Number);
-  if (Array.isArray(data)) throw new CarboncpError('CARBONCP_UNSUPPORTED_DTYPE', `cannot compare string tensors`);
+  if (Array.isArray(data)) throw new CarboncpError(ErrorCode.UNSUPPORTED_DTYPE, `cannot compare string tensors`);
   return data as ArrayLike<number>;
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { extractPlan } from '../partition.js';
 import type { Partition, Plan } from '../plan/plan-types.js';
 
@@ -26,11 +26,11 @@ export async function writePlanFiles(
   const target = resolve(dir);
   const existing = await stat(target).catch(() => undefined);
   if (existing && !existing.isDirectory()) {
-    throw new CarboncpError('CARBONCP_BAD_OUTPUT', `output directory ${dir} exists and is not a directory`);
+    throw new CarboncpError(ErrorCode.BAD_OUTPUT, `output directory ${dir} exists and is not a directory`);
   }
   if (existing) {
     if ((await readdir(target)).length > 0) {
-      throw new CarboncpError('CARBONCP_BAD_OUTPUT', `output directory ${dir} is not empty; choose a new or empty directory`);
+      throw new CarboncpError(ErrorCode.BAD_OUTPUT, `output directory ${dir} is not empty; choose a new or empty directory`);
     }
   }
   let staging: string;
@@ -38,7 +38,7 @@ export async function writePlanFiles(
     await mkdir(dirname(target), { recursive: true });
     staging = await mkdtemp(join(dirname(target), `.${basename(target)}.tmp-`));
   } catch (cause) {
-    throw new CarboncpError('CARBONCP_IO', `cannot create ${dir}: ${(cause as Error).message}`, { cause });
+    throw new CarboncpError(ErrorCode.IO, `cannot create ${dir}: ${(cause as Error).message}`, { cause });
   }
   try {
     const files: PlanFile['files'] = {};
@@ -68,7 +68,7 @@ export async function writePlanFiles(
   } catch (cause) {
     await rm(staging, { recursive: true, force: true });
     if (cause instanceof CarboncpError) throw cause;
-    throw new CarboncpError('CARBONCP_IO', `cannot write the plan files into ${dir}: ${(cause as Error).message}`, { cause });
+    throw new CarboncpError(ErrorCode.IO, `cannot write the plan files into ${dir}: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { LoadedModel } from '../model/load-model.js';
 import { ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, create, encodeModel } from '../onnx/proto.js';
 import { dtypeOfOrtType, type DType } from '../onnx/dtype.js';
@@ -59,7 +59,7 @@ export async function probeShapes(model: LoadedModel, inputShapes?: Record<strin
     try {
       return await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
     } catch (cause) {
-      throw new CarboncpError('CARBONCP_PROBE_FAILED', `onnxruntime cannot load '${model.name}' for the shape probe: ${(cause as Error).message}`, { cause });
+      throw new CarboncpError(ErrorCode.PROBE_FAILED, `onnxruntime cannot load '${model.name}' for the shape probe: ${(cause as Error).message}`, { cause });
     }
   };
   let session = await open(probeModelBytes(model));
@@ -75,7 +75,7 @@ export async function probeShapes(model: LoadedModel, inputShapes?: Record<strin
         return await session.run(seededInputs(model, dims, seed));
       } catch (cause) {
         const given = Object.entries(dims).map(([name, d]) => `${name}=${d.join(',')}`).join(' ');
-        throw new CarboncpError('CARBONCP_PROBE_FAILED', `the shape probe of '${model.name}' failed with inputs ${given}: ${(cause as Error).message}`, { cause });
+        throw new CarboncpError(ErrorCode.PROBE_FAILED, `the shape probe of '${model.name}' failed with inputs ${given}: ${(cause as Error).message}`, { cause });
       }
     };
     const first = await run(shapes);

@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { extractPlan } from '../partition.js';
 import type { Partition, Plan } from '../plan/plan-types.js';
 import { createSession } from './session.js';
@@ -11,7 +11,7 @@ async function runHalf(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, wha
     const wanted: Record<string, ort.Tensor> = {};
     for (const name of session.inputNames) {
       const feed = feeds[name];
-      if (!feed) throw new CarboncpError('CARBONCP_MISSING_INPUT', `${what} needs input '${name}', which was not given`);
+      if (!feed) throw new CarboncpError(ErrorCode.MISSING_INPUT, `${what} needs input '${name}', which was not given`);
       wanted[name] = feed;
     }
     return (await session.run(wanted)) as Record<string, ort.Tensor>;

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { LoadedModel } from '../model/load-model.js';
 import { mulberry32 } from '../random.js';
 import { ortTypeOfDtype, type DType } from '../onnx/dtype.js';
@@ -25,7 +25,7 @@ export function seededTensor(dtype: DType, dims: number[], next: () => number, n
     case 'bool':
       return new ort.Tensor('bool', Uint8Array.from({ length: count }, () => (next() < 0.5 ? 0 : 1)), dims);
     default:
-      throw new CarboncpError('CARBONCP_UNSUPPORTED_DTYPE', `cannot make seeded data for '${name}' of type ${dtype}`);
+      throw new CarboncpError(ErrorCode.UNSUPPORTED_DTYPE, `cannot make seeded data for '${name}' of type ${dtype}`);
   }
 }
 

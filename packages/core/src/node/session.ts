@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 export type ExecutionProvider = 'cuda' | 'cpu';
 
@@ -40,7 +40,7 @@ export async function createSession(
   const failures: string[] = [];
   for (const provider of providers) {
     if (provider !== 'cuda' && provider !== 'cpu') {
-      throw new CarboncpError('CARBONCP_BAD_OPTION', `unknown execution provider '${String(provider)}' (use 'cuda' or 'cpu')`);
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `unknown execution provider '${String(provider)}' (use 'cuda' or 'cpu')`);
     }
     if (provider === 'cuda' && !cudaProviderLibrary()) {
       const why = 'onnxruntime-node has no CUDA provider library here (libonnxruntime_providers_cuda)';
@@ -58,5 +58,5 @@ export async function createSession(
       log(`execution provider ${provider} failed: ${why}`);
     }
   }
-  throw new CarboncpError('CARBONCP_SESSION', `could not open an onnxruntime session with any of [${providers.join(', ')}]: ${failures.join('; ')}`);
+  throw new CarboncpError(ErrorCode.SESSION, `could not open an onnxruntime session with any of [${providers.join(', ')}]: ${failures.join('; ')}`);
 }

@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { getPlan } from '../partition.js';
 import type { Partition } from '../plan/plan-types.js';
 import { createSession } from './session.js';
@@ -30,7 +30,7 @@ export interface VerifyResult {
  */
 export async function verifyPlans(partition: Partition, options: VerifyOptions = {}): Promise<VerifyResult[]> {
   const tol = options.tol ?? 1e-4;
-  if (!(tol >= 0)) throw new CarboncpError('CARBONCP_BAD_OPTION', `tolerance must be a non-negative number, got ${String(options.tol)}`);
+  if (!(tol >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `tolerance must be a non-negative number, got ${String(options.tol)}`);
   const plans = (options.plans ?? partition.plans.map((p) => p.id)).map((id) => getPlan(partition, id));
   const feeds = seededInputs(partition.model, options.inputShapes, options.seed ?? 42);
   const { session } = await createSession(partition.model.bytes);

@@ -4,7 +4,7 @@
  * knows the protobuf library) and writes tensors as little-endian raw_data, which is what every
  * ONNX runtime reads fastest and what makes the output bytes deterministic.
  */
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import {
   AttributeProtoSchema,
   AttributeProto_AttributeType,
@@ -46,7 +46,7 @@ export function elemTypeCode(dtype: ElemType): number {
   const entry = DATA_TYPES[dtype];
   if (!entry) {
     throw new CarboncpError(
-      'CARBONCP_BAD_DTYPE',
+      ErrorCode.BAD_DTYPE,
       `unknown element type '${String(dtype)}'; expected one of ${Object.keys(DATA_TYPES).join(', ')}`,
     );
   }
@@ -111,7 +111,7 @@ function encodeTensorData(name: string, dtype: ElemType, dims: number[], data: T
     : data;
   if (values.length !== count) {
     throw new CarboncpError(
-      'CARBONCP_BAD_TENSOR',
+      ErrorCode.BAD_TENSOR,
       `tensor '${name}': ${values.length} values given, but dims [${dims.join(', ')}] hold ${count}`,
     );
   }
@@ -124,7 +124,7 @@ function encodeTensorData(name: string, dtype: ElemType, dims: number[], data: T
     for (let i = 0; i < count; i++) {
       const v = values[i];
       if (typeof v === 'number' && !Number.isInteger(v)) {
-        throw new CarboncpError('CARBONCP_BAD_TENSOR', `tensor '${name}': element ${i} is ${v}, not an integer, but the type is ${dtype}`);
+        throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor '${name}': element ${i} is ${v}, not an integer, but the type is ${dtype}`);
       }
     }
   }
@@ -151,7 +151,7 @@ function encodeTensorData(name: string, dtype: ElemType, dims: number[], data: T
 export function makeTensor(name: string, dtype: ElemType, dims: number[], data: TensorData): TensorProto {
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new CarboncpError('CARBONCP_BAD_TENSOR', `tensor '${name}': dims must be non-negative integers, got [${dims.join(', ')}]`);
+      throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor '${name}': dims must be non-negative integers, got [${dims.join(', ')}]`);
     }
   }
   return create(TensorProtoSchema, {
@@ -165,7 +165,7 @@ export function makeTensor(name: string, dtype: ElemType, dims: number[], data: 
 export function makeValueInfo(name: string, dtype: ElemType, shape: Dim[] | null): ValueInfoProto {
   for (const d of shape ?? []) {
     if (typeof d === 'number' && (!Number.isInteger(d) || d < 0)) {
-      throw new CarboncpError('CARBONCP_BAD_SHAPE', `value '${name}': dimension ${d} is not a non-negative integer`);
+      throw new CarboncpError(ErrorCode.BAD_SHAPE, `value '${name}': dimension ${d} is not a non-negative integer`);
     }
   }
   return tensorValueInfo(name, elemTypeCode(dtype), shape);
@@ -231,7 +231,7 @@ function isMessage(value: unknown, typeName: string): boolean {
 
 function toInt(name: string, value: number | bigint): bigint {
   if (typeof value === 'number' && !Number.isInteger(value)) {
-    throw new CarboncpError('CARBONCP_BAD_ATTRIBUTE', `attribute '${name}': ${value} is not an integer`);
+    throw new CarboncpError(ErrorCode.BAD_ATTRIBUTE, `attribute '${name}': ${value} is not an integer`);
   }
   return BigInt(value);
 }
@@ -255,7 +255,7 @@ export function makeAttribute(name: string, value: AttrValue): AttributeProto {
   } else if (Array.isArray(value)) {
     const list: unknown[] = value;
     if (list.length === 0) {
-      throw new CarboncpError('CARBONCP_BAD_ATTRIBUTE', `attribute '${name}': an empty list has no type; use ints([]) or floats([])`);
+      throw new CarboncpError(ErrorCode.BAD_ATTRIBUTE, `attribute '${name}': an empty list has no type; use ints([]) or floats([])`);
     }
     if (list.every((v) => typeof v === 'string')) {
       Object.assign(attr, { type: T.STRINGS, strings: (list as string[]).map((s) => new TextEncoder().encode(s)) });
@@ -268,7 +268,7 @@ export function makeAttribute(name: string, value: AttrValue): AttributeProto {
     } else if (list.every((v) => typeof v === 'number')) {
       Object.assign(attr, { type: T.FLOATS, floats: list });
     } else {
-      throw new CarboncpError('CARBONCP_BAD_ATTRIBUTE', `attribute '${name}': a list must hold values of one kind`);
+      throw new CarboncpError(ErrorCode.BAD_ATTRIBUTE, `attribute '${name}': a list must hold values of one kind`);
     }
   } else if (typeof value === 'object' && value !== null && 'attrType' in value) {
     switch (value.attrType) {
@@ -278,7 +278,7 @@ export function makeAttribute(name: string, value: AttrValue): AttributeProto {
       case 'ints': Object.assign(attr, { type: T.INTS, ints: value.value.map((v) => toInt(name, v)) }); break;
     }
   } else {
-    throw new CarboncpError('CARBONCP_BAD_ATTRIBUTE', `attribute '${name}': unsupported value ${String(value)}`);
+    throw new CarboncpError(ErrorCode.BAD_ATTRIBUTE, `attribute '${name}': unsupported value ${String(value)}`);
   }
   return attr;
 }
@@ -307,9 +307,9 @@ export class GraphBuilder {
   }
 
   private define(name: string, what: string): void {
-    if (name === '') throw new CarboncpError('CARBONCP_BAD_GRAPH', `graph '${this.name}': a ${what} needs a non-empty name`);
+    if (name === '') throw new CarboncpError(ErrorCode.BAD_GRAPH, `graph '${this.name}': a ${what} needs a non-empty name`);
     if (this.names.has(name)) {
-      throw new CarboncpError('CARBONCP_BAD_GRAPH', `graph '${this.name}': '${name}' is defined twice (again as a ${what})`);
+      throw new CarboncpError(ErrorCode.BAD_GRAPH, `graph '${this.name}': '${name}' is defined twice (again as a ${what})`);
     }
     this.names.add(name);
   }
@@ -359,7 +359,7 @@ export class GraphBuilder {
 
   buildGraph(): GraphProto {
     if (this.outputs.length === 0) {
-      throw new CarboncpError('CARBONCP_BAD_GRAPH', `graph '${this.name}' has no output`);
+      throw new CarboncpError(ErrorCode.BAD_GRAPH, `graph '${this.name}' has no output`);
     }
     return create(GraphProtoSchema, {
       name: this.name,
@@ -401,7 +401,7 @@ export class ModelBuilder extends GraphBuilder {
 
   build(): ModelProto {
     if (this.nodes.length === 0) {
-      throw new CarboncpError('CARBONCP_BAD_GRAPH', `model '${this.options.name}' has no node`);
+      throw new CarboncpError(ErrorCode.BAD_GRAPH, `model '${this.options.name}' has no node`);
     }
     const opsetImport = [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(this.options.opset) })];
     for (const [domain, version] of Object.entries(this.options.extraOpsets ?? {})) {

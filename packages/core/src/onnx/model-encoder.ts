@@ -10,7 +10,7 @@
  *
  * This module knows the wire format only, not the protobuf library nor ONNX.
  */
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 /** A message encoded without some of its length-delimited fields, which are spliced back in. */
 export interface SplicedMessage {
@@ -45,7 +45,7 @@ export function encodeSpliced(message: SplicedMessage): Uint8Array {
   const total = measure(message, sizes);
   if (total > MAX_MESSAGE_BYTES) {
     throw new CarboncpError(
-      'CARBONCP_MODEL_TOO_LARGE',
+      ErrorCode.MODEL_TOO_LARGE,
       `the model would encode to ${total} bytes, above protobuf's limit of ${MAX_MESSAGE_BYTES} bytes (2 GiB); ONNX keeps weights that large in external data files, which carboncp does not write`,
       { details: { bytes: total, limit: MAX_MESSAGE_BYTES } },
     );
@@ -53,7 +53,7 @@ export function encodeSpliced(message: SplicedMessage): Uint8Array {
   const out = new Uint8Array(total);
   const end = write(message, out, 0, sizes);
   if (end !== total) {
-    throw new CarboncpError('CARBONCP_INTERNAL', `model encoder wrote ${end} bytes into a buffer sized ${total}`);
+    throw new CarboncpError(ErrorCode.INTERNAL, `model encoder wrote ${end} bytes into a buffer sized ${total}`);
   }
   return out;
 }
@@ -129,11 +129,11 @@ export function insertionPoint(known: Uint8Array, fieldNumber: number, from = 0)
       }
       default:
         // Groups are a proto2 relic that ONNX never declares, so a known field cannot be one.
-        throw new CarboncpError('CARBONCP_INTERNAL', `model encoder: unexpected wire type ${tag % 8} at byte ${fieldStart} of a known-field block`);
+        throw new CarboncpError(ErrorCode.INTERNAL, `model encoder: unexpected wire type ${tag % 8} at byte ${fieldStart} of a known-field block`);
     }
   }
   if (pos !== known.byteLength) {
-    throw new CarboncpError('CARBONCP_INTERNAL', `model encoder: the known-field block ends inside a field (${known.byteLength} bytes, field ends at ${pos})`);
+    throw new CarboncpError(ErrorCode.INTERNAL, `model encoder: the known-field block ends inside a field (${known.byteLength} bytes, field ends at ${pos})`);
   }
   return pos;
 }
@@ -166,7 +166,7 @@ function readVarint(bytes: Uint8Array, start: number): [value: number, end: numb
   let pos = start;
   for (;;) {
     if (pos >= bytes.byteLength) {
-      throw new CarboncpError('CARBONCP_INTERNAL', `model encoder: a varint runs past the end of a ${bytes.byteLength}-byte known-field block`);
+      throw new CarboncpError(ErrorCode.INTERNAL, `model encoder: a varint runs past the end of a ${bytes.byteLength}-byte known-field block`);
     }
     const byte = bytes[pos++];
     value += (byte & 127) * scale;

@@ -36,7 +36,7 @@ import type {
   TypeProto,
   ValueInfoProto,
 } from 'onnx-buf';
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { encodeSpliced, type SplicedField, type SplicedMessage } from './model-encoder.js';
 
 export type {
@@ -75,21 +75,21 @@ export {
 /** Parses ONNX bytes; anything that is not a ModelProto with a graph is CARBONCP_BAD_MODEL. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   if (bytes.byteLength === 0) {
-    throw new CarboncpError('CARBONCP_BAD_MODEL', 'not an ONNX model: the file is empty');
+    throw new CarboncpError(ErrorCode.BAD_MODEL, 'not an ONNX model: the file is empty');
   }
   let model: ModelProto;
   try {
     model = fromBinary(ModelProtoSchema, bytes);
   } catch (cause) {
     throw new CarboncpError(
-      'CARBONCP_BAD_MODEL',
+      ErrorCode.BAD_MODEL,
       `not an ONNX model (or truncated): protobuf decoding failed: ${(cause as Error).message}`,
       { cause },
     );
   }
   if (!model.graph || model.graph.node.length === 0 || model.opsetImport.length === 0) {
     throw new CarboncpError(
-      'CARBONCP_BAD_MODEL',
+      ErrorCode.BAD_MODEL,
       'not an ONNX model: the bytes decode, but there is no graph, no node or no opset import',
     );
   }
@@ -152,7 +152,7 @@ function spliced<Desc extends DescMessage>(
   const fields: SplicedField[] = [];
   for (const [localName, values] of Object.entries(parts) as [string, (Uint8Array | SplicedMessage)[]][]) {
     const field = schema.field[localName] as DescMessage['fields'][number] | undefined;
-    if (!field) throw new CarboncpError('CARBONCP_INTERNAL', `model encoder: ${schema.typeName} has no field '${localName}'`);
+    if (!field) throw new CarboncpError(ErrorCode.INTERNAL, `model encoder: ${schema.typeName} has no field '${localName}'`);
     // An undefined singular field or an empty list is one that toBinary does not write.
     shell[localName] = field.fieldKind === 'list' ? [] : undefined;
     fields.push({ fieldNumber: field.number, values });

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import {
   GraphProtoSchema,
   ModelProtoSchema,
@@ -51,7 +51,7 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
       if (!available.has(name)) {
         const inside = info.implicitInputs.includes(name) ? ' inside its subgraph' : '';
         throw new CarboncpError(
-          'CARBONCP_CUT_UNSUPPORTED',
+          ErrorCode.CUT_UNSUPPORTED,
           `cut '${plan.id}' cannot be extracted: in the ${spec.part}, ${info.node.opType} node '${info.node.name}' reads '${name}'${inside}, which the ${spec.part} neither receives nor computes`,
         );
       }
@@ -60,7 +60,7 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
   }
   for (const name of spec.outputs) {
     if (!available.has(name)) {
-      throw new CarboncpError('CARBONCP_CUT_UNSUPPORTED', `cut '${plan.id}' cannot be extracted: the ${spec.part} must output '${name}' but does not compute it`);
+      throw new CarboncpError(ErrorCode.CUT_UNSUPPORTED, `cut '${plan.id}' cannot be extracted: the ${spec.part} must output '${name}' but does not compute it`);
     }
   }
 
@@ -69,7 +69,7 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
     const known = shapes.get(name);
     if (!known || known.dtype.startsWith('UNKNOWN')) {
       throw new CarboncpError(
-        'CARBONCP_SHAPE_UNKNOWN',
+        ErrorCode.SHAPE_UNKNOWN,
         `cut '${plan.id}': the type of '${name}' is unknown, so the ${spec.part} cannot declare it; partition with a probe run (partitionWithProbe, or the CLI's default)`,
       );
     }
@@ -80,7 +80,7 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
   const crossingInfo = (c: Plan['crossing'][number]): ValueInfoProto => {
     if (c.dtype === 'UNKNOWN') {
       throw new CarboncpError(
-        'CARBONCP_SHAPE_UNKNOWN',
+        ErrorCode.SHAPE_UNKNOWN,
         `cut '${plan.id}': the type of crossing tensor '${c.name}' is unknown (an op carboncp has no dtype rule for), so the ${spec.part} cannot declare it; partition with a probe run (partitionWithProbe, or the CLI's default)`,
       );
     }

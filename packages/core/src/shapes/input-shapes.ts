@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { LoadedModel } from '../model/load-model.js';
 import { tensorTypeInfo } from '../onnx/dtype.js';
 
@@ -20,23 +20,23 @@ export function validateInputShapes(model: LoadedModel, inputShapes: Record<stri
     const input = model.inputs.find((i) => i.name === name);
     if (!input) {
       throw new CarboncpError(
-        'CARBONCP_UNKNOWN_INPUT',
+        ErrorCode.UNKNOWN_INPUT,
         `model '${model.name}' has no input '${name}'; its inputs are: ${model.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ')}`,
       );
     }
     if (!Array.isArray(dims) || dims.some((d) => !Number.isInteger(d) || d <= 0)) {
-      throw new CarboncpError('CARBONCP_BAD_INPUT_SHAPE', `input '${name}': shape [${String(dims)}] must be a list of positive integers`);
+      throw new CarboncpError(ErrorCode.BAD_INPUT_SHAPE, `input '${name}': shape [${String(dims)}] must be a list of positive integers`);
     }
     if (input.shape.length > 0 && dims.length !== input.shape.length) {
       throw new CarboncpError(
-        'CARBONCP_BAD_INPUT_SHAPE',
+        ErrorCode.BAD_INPUT_SHAPE,
         `input '${name}' has rank ${input.shape.length} ([${input.shape.join(', ')}]), but the shape given has ${dims.length} dims: [${dims.join(', ')}]`,
       );
     }
     input.shape.forEach((expected, i) => {
       if (typeof expected === 'number' && expected !== dims[i]) {
         throw new CarboncpError(
-          'CARBONCP_BAD_INPUT_SHAPE',
+          ErrorCode.BAD_INPUT_SHAPE,
           `input '${name}' has a fixed size ${expected} in dim ${i} ([${input.shape.join(', ')}]), but the shape given has ${dims[i]}: [${dims.join(', ')}]`,
         );
       }
@@ -70,7 +70,7 @@ export function resolveInputShapes(model: LoadedModel, inputShapes: Record<strin
     }
     if (rankUnknown(model, input.name)) {
       throw new CarboncpError(
-        'CARBONCP_SHAPE_REQUIRED',
+        ErrorCode.SHAPE_REQUIRED,
         `input '${input.name}' declares no shape (its rank is unknown); give its size, e.g. --input-shape ${input.name}=1,3,224,224`,
       );
     }
@@ -78,7 +78,7 @@ export function resolveInputShapes(model: LoadedModel, inputShapes: Record<strin
     if (open.length > 0) {
       const example = input.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : '?')).join(',');
       throw new CarboncpError(
-        'CARBONCP_SHAPE_REQUIRED',
+        ErrorCode.SHAPE_REQUIRED,
         `input '${input.name}' has symbolic dims ([${input.shape.join(', ')}]); give its size, e.g. --input-shape ${input.name}=${example}`,
       );
     }
@@ -98,9 +98,9 @@ export function parseInputShapeSpecs(specs: readonly string[]): Record<string, n
     const name = spec.slice(0, at);
     const dims = spec.slice(at + 1).split(/[,x]/).map((d) => d.trim());
     if (at <= 0 || dims.some((d) => !/^\d+$/.test(d)) || dims.some((d) => Number(d) <= 0)) {
-      throw new CarboncpError('CARBONCP_BAD_INPUT_SHAPE', `--input-shape '${spec}' is not NAME=DIM,DIM,... with positive integer dims (e.g. x=1,3,224,224)`);
+      throw new CarboncpError(ErrorCode.BAD_INPUT_SHAPE, `--input-shape '${spec}' is not NAME=DIM,DIM,... with positive integer dims (e.g. x=1,3,224,224)`);
     }
-    if (name in shapes) throw new CarboncpError('CARBONCP_BAD_INPUT_SHAPE', `--input-shape names input '${name}' twice`);
+    if (name in shapes) throw new CarboncpError(ErrorCode.BAD_INPUT_SHAPE, `--input-shape names input '${name}' twice`);
     shapes[name] = dims.map(Number);
   }
   return shapes;

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { elemTypeOfDtype, type DType } from '../onnx/dtype.js';
 import { tensorValueInfo } from '../onnx/model-builder.js';
 import type { ValueInfoProto } from '../onnx/proto.js';
@@ -7,7 +7,7 @@ import type { ValueInfoProto } from '../onnx/proto.js';
 export function makeValueInfoFor(name: string, dtype: DType, shape: (number | string)[] | undefined): ValueInfoProto {
   const elemType = elemTypeOfDtype(dtype);
   if (elemType === undefined) {
-    throw new CarboncpError('CARBONCP_SHAPE_UNKNOWN', `tensor '${name}' has a type carboncp cannot declare: ${dtype}`);
+    throw new CarboncpError(ErrorCode.SHAPE_UNKNOWN, `tensor '${name}' has a type carboncp cannot declare: ${dtype}`);
   }
   return tensorValueInfo(name, elemType, shape ?? null);
 }

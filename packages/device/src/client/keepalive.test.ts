@@ -187,7 +187,7 @@ describe('keepalive', () => {
         keepaliveMs,
         ...(keepaliveTimeoutMs === undefined ? {} : { keepaliveTimeoutMs }),
       }).then(() => undefined, (e: unknown) => e);
-      expect(isCarboncpError(error, 'CARBONCP_BAD_OPTION')).toBe(true);
+      expect(isCarboncpError(error, 'CARBONCP_INVALID_ARGUMENT')).toBe(true);
       expect((error as Error).message).toMatch(pattern);
     }
   });

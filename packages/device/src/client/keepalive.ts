@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 export interface KeepaliveOptions {
   /** Ping after this long without a frame from the server; 0 disables keepalive. */
@@ -66,7 +66,7 @@ export class Keepalive {
       (error: unknown) => {
         if (session !== this.session) return;
         this.stop();
-        onDead(error instanceof CarboncpError ? error : new CarboncpError('CARBONCP_INTERNAL', String(error), { cause: error }));
+        onDead(error instanceof CarboncpError ? error : new CarboncpError(ErrorCode.INTERNAL, String(error), { cause: error }));
       },
     );
   }

@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 export type Settlement<R> = { ok: true; value: R } | { ok: false; error: CarboncpError };
 
@@ -38,7 +38,7 @@ export class RequestTable<R> {
       const timer = setTimeout(() => {
         this.finish(id, {
           ok: false,
-          error: new CarboncpError('CARBONCP_TIMEOUT', `${this.options.label ?? 'request'} ${id} got no response within ${timeoutMs} ms`),
+          error: new CarboncpError(ErrorCode.TIMEOUT, `${this.options.label ?? 'request'} ${id} got no response within ${timeoutMs} ms`),
         });
       }, timeoutMs);
       if (this.options.unrefTimers) (timer as { unref?: () => void }).unref?.();

@@ -131,7 +131,7 @@ describe('SplitClient.serverContext', () => {
   it('rejects with CARBONCP_SHUTTING_DOWN once the client is closed, and refuses a bad timeout', async () => {
     const { server, client } = await setup();
     const bad = await errorOf(client.serverContext({ timeoutMs: -1 }));
-    expect(isCarboncpError(bad, 'CARBONCP_BAD_OPTION')).toBe(true);
+    expect(isCarboncpError(bad, 'CARBONCP_INVALID_ARGUMENT')).toBe(true);
     server.pong = 'silent';
     const inFlight = errorOf(client.serverContext());
     await vi.advanceTimersByTimeAsync(1);

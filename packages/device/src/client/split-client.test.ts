@@ -67,7 +67,7 @@ describe('SplitClient over a fake server', () => {
     await bad(client.infer({ x: { type: 'float32', dims: [1, 4], data: new Float32Array(3) } }), 'CARBONCP_BAD_TENSOR', /4 elements\) but 3/);
     await bad(client.infer({}), 'CARBONCP_BAD_TENSOR', /missing input 'x'/);
     await bad(client.infer({ x: input(1), z: input(2) }), 'CARBONCP_BAD_TENSOR', /no input 'z'/);
-    await bad(client.infer({ x: input(1) }, { compression: 'zip' as never }), 'CARBONCP_BAD_OPTION', /compression/);
+    await bad(client.infer({ x: input(1) }, { compression: 'zip' as never }), 'CARBONCP_INVALID_ARGUMENT', /compression/);
     expect(server.requests).toHaveLength(0);
   });
 

@@ -111,7 +111,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     this.planById(this.options.defaultCut);
     const keepaliveMs = options.keepaliveMs ?? 15_000;
     if (!(typeof keepaliveMs === 'number' && Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
-      throw new CarboncpError('CARBONCP_BAD_OPTION', `keepaliveMs must be 0 (off) or a positive number of milliseconds, got ${String(keepaliveMs)}`);
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `keepaliveMs must be 0 (off) or a positive number of milliseconds, got ${String(keepaliveMs)}`);
     }
     const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? (keepaliveMs > 0 ? keepaliveMs : 15_000);
     checkPositive('keepaliveTimeoutMs', keepaliveTimeoutMs);
@@ -483,12 +483,12 @@ function finiteOr0(value: unknown): number {
 
 function checkPositive(name: string, value: number): void {
   if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-    throw new CarboncpError('CARBONCP_BAD_OPTION', `${name} must be a positive number of milliseconds, got ${String(value)}`);
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${name} must be a positive number of milliseconds, got ${String(value)}`);
   }
 }
 
 function checkCompression(value: unknown): asserts value is Compression {
   if (value !== 'none' && value !== 'fp16' && value !== 'int8') {
-    throw new CarboncpError('CARBONCP_BAD_OPTION', `compression must be 'none', 'fp16' or 'int8', got ${JSON.stringify(value)}`);
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `compression must be 'none', 'fp16' or 'int8', got ${JSON.stringify(value)}`);
   }
 }

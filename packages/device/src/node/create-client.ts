@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { loadModel, type LoadedModel, type Partition, type PartitionOptions, type Plan } from '@carboncp/core';
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
-import { CarboncpError, type Compression } from '@carboncp/protocol';
+import { CarboncpError, type Compression, ErrorCode } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
@@ -57,10 +57,10 @@ export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partitio
  */
 export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
   if (options === null || typeof options !== 'object') {
-    throw new CarboncpError('CARBONCP_BAD_OPTION', 'createClient needs an options object');
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'createClient needs an options object');
   }
   if (typeof options.server !== 'string' || !/^wss?:\/\//.test(options.server)) {
-    throw new CarboncpError('CARBONCP_BAD_OPTION', `server must be a ws:// or wss:// URL, got ${JSON.stringify(options.server)}`);
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `server must be a ws:// or wss:// URL, got ${JSON.stringify(options.server)}`);
   }
   const model = await readModel(options.model, options.modelName);
   const partition = await partitionWithProbe(model, {
@@ -82,7 +82,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
 async function readModel(model: string | Uint8Array, name: string | undefined): Promise<LoadedModel> {
   if (typeof model === 'string') return readModelFile(model, name ?? basename(model).replace(/\.onnx$/i, ''));
   if (model instanceof Uint8Array) return loadModel(model, name ?? 'model');
-  throw new CarboncpError('CARBONCP_BAD_OPTION', `model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
+  throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
 }
 
 function pickDefined<O extends object, K extends keyof O>(source: O, keys: K[]): Partial<Pick<O, K>> {

@@ -1,5 +1,5 @@
 import { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from '@carboncp/core/node';
-import { CarboncpError, type DataType } from '@carboncp/protocol';
+import { CarboncpError, type DataType, ErrorCode } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
 import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
 
@@ -27,7 +27,7 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
         extra: { session: { intra_op: { allow_spinning: this.options.allowSpinning ? '1' : '0' } } },
       });
     } catch (error) {
-      throw new CarboncpError('CARBONCP_BAD_MODEL', `onnxruntime cannot load ${label}: ${(error as Error).message}`, {
+      throw new CarboncpError(ErrorCode.BAD_MODEL, `onnxruntime cannot load ${label}: ${(error as Error).message}`, {
         cause: error,
       });
     }
@@ -41,23 +41,23 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
 
   tensor(datatype: DataType, data: TensorData, dims: number[]): ort.Tensor {
     const type = ortTypeOf(datatype);
-    if (!type) throw new CarboncpError('CARBONCP_BAD_TENSOR', `datatype ${datatype} has no onnxruntime equivalent`);
+    if (!type) throw new CarboncpError(ErrorCode.BAD_TENSOR, `datatype ${datatype} has no onnxruntime equivalent`);
     return new ort.Tensor(type, data as ort.Tensor.DataTypeMap[typeof type], dims);
   }
 
   describe(tensor: ort.Tensor): { datatype: DataType; data: TensorData } {
     if (!(tensor instanceof ort.Tensor) && (typeof tensor !== 'object' || tensor === null || !('type' in tensor))) {
-      throw new CarboncpError('CARBONCP_BAD_TENSOR', `expected an onnxruntime Tensor, got ${describeValue(tensor)}`);
+      throw new CarboncpError(ErrorCode.BAD_TENSOR, `expected an onnxruntime Tensor, got ${describeValue(tensor)}`);
     }
     const datatype = wireTypeOf(tensor.type);
     if (!datatype) {
       throw new CarboncpError(
-        'CARBONCP_BAD_TENSOR',
+        ErrorCode.BAD_TENSOR,
         `tensor type '${tensor.type}' cannot cross the wire (supported: ${WIRE_ORT_TYPES.join(', ')})`,
       );
     }
     if (tensor.location !== undefined && tensor.location !== 'cpu') {
-      throw new CarboncpError('CARBONCP_BAD_TENSOR', `tensor data is on '${tensor.location}', the device client needs CPU tensors`);
+      throw new CarboncpError(ErrorCode.BAD_TENSOR, `tensor data is on '${tensor.location}', the device client needs CPU tensors`);
     }
     return { datatype, data: tensor.data as TensorData };
   }

@@ -28,7 +28,7 @@ export class WsTransport implements Transport {
           handshakeTimeout: this.options.connectTimeoutMs ?? 5_000,
         });
       } catch (error) {
-        reject(new CarboncpError('CARBONCP_BAD_OPTION', `invalid server URL '${url}': ${(error as Error).message}`, { cause: error }));
+        reject(new CarboncpError(ErrorCode.INVALID_ARGUMENT, `invalid server URL '${url}': ${(error as Error).message}`, { cause: error }));
         return;
       }
       socket.binaryType = 'nodebuffer';
