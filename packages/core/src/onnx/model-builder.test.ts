@@ -116,6 +116,43 @@ describe('ModelBuilder', () => {
     expect(Array.from(out.ints.data as BigInt64Array)).toEqual([-3n, 2n ** 40n]);
   });
 
+  it('writes FP16 data rounded to nearest, ties to even: the bits onnxruntime\'s Cast gives', async () => {
+    // Known bit patterns: ties (normal and subnormal), the subnormal range, overflow, NaN, -0.
+    const known: [number, number][] = [
+      [1 + 2 ** -11, 0x3c00], // tie: even mantissa 0 (rounding half up would give 0x3c01)
+      [1 + 3 * 2 ** -11, 0x3c02], // tie: even mantissa 2
+      [2 ** -25, 0x0000], // tie between 0 and the smallest subnormal: 0
+      [3 * 2 ** -25, 0x0002], // tie between subnormals 1 and 2: 2
+      [2 ** -24, 0x0001],
+      [2 ** -14 - 2 ** -25, 0x0400], // rounds up out of the subnormals
+      [65504, 0x7bff],
+      [65519.99, 0x7bff],
+      [65520, 0x7c00], // overflows to Infinity
+      [-1e6, 0xfc00],
+      [-0, 0x8000],
+    ];
+    const random = mulberry32(16);
+    // Seeded values with ties placed on purpose: a random half mantissa plus exactly half an ulp.
+    const ties = Array.from({ length: 200 }, () => (1 + (Math.floor(random() * 1024) + 0.5) / 1024) * 2 ** Math.floor(random() * 20 - 10));
+    const values = [...known.map(([v]) => v), Number.NaN, ...ties, ...Array.from({ length: 800 }, () => (random() - 0.5) * 200)];
+    const n = values.length;
+    const bytes = new ModelBuilder({ name: 'fp16', opset: 17 })
+      .input('x', 'FP32', [n])
+      .initializer('w', 'FP16', [n], values)
+      .node('Cast', ['x'], ['cast'], { to: 10 })
+      .node('Identity', ['w'], ['written'])
+      .output('cast', 'FP16', [n])
+      .output('written', 'FP16', [n])
+      .toBytes();
+    const out = await run(bytes, { x: new ort.Tensor('float32', Float32Array.from(values), [n]) });
+    const cast = out.cast.data as Uint16Array;
+    const written = out.written.data as Uint16Array;
+    known.forEach(([value, bits], i) => expect([value, written[i]]).toEqual([value, bits]));
+    expect(written[known.length] & 0x7e00).toBe(0x7e00); // NaN stays NaN
+    const differ = values.flatMap((value, i) => (written[i] === cast[i] || Number.isNaN(value) ? [] : [[value, written[i], cast[i]]]));
+    expect(differ).toEqual([]);
+  });
+
   it('types attributes: integers, floats, forced floats, strings, lists', () => {
     const T = AttributeProto_AttributeType;
     expect(makeAttribute('a', 3).type).toBe(T.INT);

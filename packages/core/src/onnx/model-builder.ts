@@ -4,7 +4,8 @@
  * knows the protobuf library) and writes tensors as little-endian raw_data, which is what every
  * ONNX runtime reads fastest and what makes the output bytes deterministic.
  */
-import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+// FP16 data rounds to nearest, ties to even, as IEEE 754 and onnxruntime do: protocol's conversion.
+import { CarboncpError, ErrorCode, float32ToFloat16 } from '@carboncp/protocol';
 import {
   AttributeProtoSchema,
   AttributeProto_AttributeType,
@@ -84,21 +85,6 @@ function elementCount(dims: number[]): number {
   return dims.reduce((product, d) => product * d, 1);
 }
 
-function float32ToFloat16Bits(value: number): number {
-  const f32 = new Float32Array([value]);
-  const bits = new Uint32Array(f32.buffer)[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
-  const mantissa = bits & 0x7fffff;
-  if (exponent >= 0x1f) return sign | 0x7c00 | (((bits >>> 23) & 0xff) === 0xff && mantissa ? 0x200 : 0);
-  if (exponent <= 0) {
-    if (exponent < -10) return sign;
-    const m = (mantissa | 0x800000) >>> (1 - exponent);
-    return sign | ((m + 0x1000) >>> 13);
-  }
-  return sign | (exponent << 10) | ((mantissa + 0x1000) >>> 13);
-}
-
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Little-endian raw bytes of `data` as `dtype`, checked against the element count. */
@@ -135,7 +121,7 @@ function encodeTensorData(name: string, dtype: ElemType, dims: number[], data: T
     switch (dtype) {
       case 'FP32': view.setFloat32(i * 4, at(i), true); break;
       case 'FP64': view.setFloat64(i * 8, at(i), true); break;
-      case 'FP16': view.setUint16(i * 2, float32ToFloat16Bits(at(i)), true); break;
+      case 'FP16': view.setUint16(i * 2, float32ToFloat16(at(i)), true); break;
       case 'INT8': view.setInt8(i, at(i)); break;
       case 'UINT8': view.setUint8(i, at(i)); break;
       case 'BOOL': view.setUint8(i, at(i) ? 1 : 0); break;
