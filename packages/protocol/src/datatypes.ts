@@ -2,33 +2,71 @@ import { CarboncpError } from './errors.js';
 import { ErrorCode } from './error-codes.js';
 import type { DataType } from './messages.js';
 
-export const DATATYPES: readonly DataType[] = ['FP32', 'FP16', 'INT8', 'UINT8', 'INT32', 'INT64', 'BOOL'];
+/** One tensor element type: its names in each world carboncp talks to, and its size. */
+export interface ElementType {
+  /** KServe v2 name: what the wire carries and what every shape report uses. */
+  readonly dtype: string;
+  /** ONNX TensorProto.DataType number. */
+  readonly onnx: number;
+  /** onnxruntime's tensor type name. */
+  readonly ort: string;
+  /** Bytes per element; NaN for variable-size (string) elements. */
+  readonly bytes: number;
+  /** Whether the carboncp wire format carries it (the DataType union). */
+  readonly wire: boolean;
+}
 
-const BYTES_PER_ELEMENT: Readonly<Record<DataType, number>> = {
-  FP32: 4,
-  FP16: 2,
-  INT8: 1,
-  UINT8: 1,
-  INT32: 4,
-  INT64: 8,
-  BOOL: 1,
-};
+/**
+ * The one table of tensor element types. The ONNX numbers are written out because this package
+ * imports nothing; core's dtype test checks them against onnx's own enum. The wire types come
+ * first, in the order of DATATYPES.
+ */
+export const ELEMENT_TYPES = [
+  { dtype: 'FP32', onnx: 1, ort: 'float32', bytes: 4, wire: true },
+  { dtype: 'FP16', onnx: 10, ort: 'float16', bytes: 2, wire: true },
+  { dtype: 'INT8', onnx: 3, ort: 'int8', bytes: 1, wire: true },
+  { dtype: 'UINT8', onnx: 2, ort: 'uint8', bytes: 1, wire: true },
+  { dtype: 'INT32', onnx: 6, ort: 'int32', bytes: 4, wire: true },
+  { dtype: 'INT64', onnx: 7, ort: 'int64', bytes: 8, wire: true },
+  { dtype: 'BOOL', onnx: 9, ort: 'bool', bytes: 1, wire: true },
+  { dtype: 'UINT16', onnx: 4, ort: 'uint16', bytes: 2, wire: false },
+  { dtype: 'INT16', onnx: 5, ort: 'int16', bytes: 2, wire: false },
+  { dtype: 'BYTES', onnx: 8, ort: 'string', bytes: Number.NaN, wire: false },
+  { dtype: 'FP64', onnx: 11, ort: 'float64', bytes: 8, wire: false },
+  { dtype: 'UINT32', onnx: 12, ort: 'uint32', bytes: 4, wire: false },
+  { dtype: 'UINT64', onnx: 13, ort: 'uint64', bytes: 8, wire: false },
+  { dtype: 'BF16', onnx: 16, ort: 'bfloat16', bytes: 2, wire: false },
+] as const satisfies readonly ElementType[];
+
+type WireDtype = Extract<(typeof ELEMENT_TYPES)[number], { wire: true }>['dtype'];
+// The table's wire types and the DataType union of messages.ts are the same set (compile-time check).
+const wireTypesAreDataTypes: [WireDtype, DataType] extends [DataType, WireDtype] ? true : never = true;
+void wireTypesAreDataTypes;
+
+/** The datatypes the wire carries. */
+export const DATATYPES: readonly DataType[] = ELEMENT_TYPES.filter((type) => type.wire).map((type) => type.dtype as DataType);
+
+const BY_DTYPE: ReadonlyMap<string, ElementType> = new Map(ELEMENT_TYPES.map((type) => [type.dtype, type]));
+const WIRE: ReadonlySet<string> = new Set(DATATYPES);
 
 /** The typed array that holds each datatype: FP16 as raw IEEE half bits, BOOL as one byte (0/1). */
 export type TensorArray = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
 
 export function isDataType(value: unknown): value is DataType {
-  return typeof value === 'string' && Object.hasOwn(BYTES_PER_ELEMENT, value);
+  return typeof value === 'string' && WIRE.has(value);
 }
 
-export function bytesPerElement(datatype: DataType): number {
-  if (!isDataType(datatype)) {
-    throw new CarboncpError(
-      ErrorCode.BAD_TENSOR,
-      `unknown datatype ${describe(datatype)}; expected one of ${DATATYPES.join(', ')}`,
-    );
-  }
-  return BYTES_PER_ELEMENT[datatype];
+/** The table's entry for a KServe name; undefined for names it does not know. */
+export function elementTypeOf(dtype: string): ElementType | undefined {
+  return BY_DTYPE.get(dtype);
+}
+
+/**
+ * Bytes per element of any element type in the table (FP64 and the other non-wire types too);
+ * NaN for variable-size (BYTES) or unknown types, so a size computed from it is NaN, not wrong.
+ */
+export function bytesPerElement(dtype: string): number {
+  return BY_DTYPE.get(dtype)?.bytes ?? Number.NaN;
 }
 
 /** Constructs the typed array of a datatype over existing memory (no copy). */

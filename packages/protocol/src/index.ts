@@ -1,7 +1,7 @@
 export * from './errors.js';
 export * from './messages.js';
 export { ErrorCode, CloseCode, CONNECTION_CLOSE_CODES, isErrorCode, errorToMessage, errorFromMessage } from './error-codes.js';
-export { DATATYPES, bytesPerElement, isDataType, type TensorArray } from './datatypes.js';
+export { DATATYPES, ELEMENT_TYPES, bytesPerElement, elementTypeOf, isDataType, type ElementType, type TensorArray } from './datatypes.js';
 export { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, type DecodeOptions } from './limits.js';
 export { encodeFrame, encodeFrameParts, TENSOR_ALIGNMENT } from './frame-encoder.js';
 export { decodeFrame } from './frame-decoder.js';

@@ -14,7 +14,6 @@ import {
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
   TensorProtoSchema,
-  TensorProto_DataType,
   TensorShapeProtoSchema,
   TensorShapeProto_DimensionSchema,
   TypeProtoSchema,
@@ -25,38 +24,30 @@ import {
 } from './proto.js';
 import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from './proto.js';
 import { seededNormal, seededUniform } from '../random.js';
+import { bytesPerElement, elemTypeOfDtype } from './dtype.js';
 
 /** Element types by their KServe names (plus FP64, which KServe also names). */
 export type ElemType = 'FP32' | 'FP16' | 'FP64' | 'INT8' | 'UINT8' | 'INT16' | 'INT32' | 'INT64' | 'BOOL';
 /** A dimension: a fixed size or a symbolic name such as 'N'. */
 export type Dim = number | string;
 
-const DATA_TYPES: Record<ElemType, { code: number; bytes: number }> = {
-  FP32: { code: TensorProto_DataType.FLOAT, bytes: 4 },
-  FP16: { code: TensorProto_DataType.FLOAT16, bytes: 2 },
-  FP64: { code: TensorProto_DataType.DOUBLE, bytes: 8 },
-  INT8: { code: TensorProto_DataType.INT8, bytes: 1 },
-  UINT8: { code: TensorProto_DataType.UINT8, bytes: 1 },
-  INT16: { code: TensorProto_DataType.INT16, bytes: 2 },
-  INT32: { code: TensorProto_DataType.INT32, bytes: 4 },
-  INT64: { code: TensorProto_DataType.INT64, bytes: 8 },
-  BOOL: { code: TensorProto_DataType.BOOL, bytes: 1 },
-};
+/** The element types the builder can write data for; their ONNX numbers and sizes are protocol's table. */
+const BUILDER_TYPES: ReadonlySet<string> = new Set<ElemType>(['FP32', 'FP16', 'FP64', 'INT8', 'UINT8', 'INT16', 'INT32', 'INT64', 'BOOL']);
 
 export function elemTypeCode(dtype: ElemType): number {
-  const entry = DATA_TYPES[dtype];
-  if (!entry) {
+  const code = BUILDER_TYPES.has(dtype) ? elemTypeOfDtype(dtype) : undefined;
+  if (code === undefined) {
     throw new CarboncpError(
       ErrorCode.BAD_DTYPE,
-      `unknown element type '${String(dtype)}'; expected one of ${Object.keys(DATA_TYPES).join(', ')}`,
+      `unknown element type '${String(dtype)}'; expected one of ${[...BUILDER_TYPES].join(', ')}`,
     );
   }
-  return entry.code;
+  return code;
 }
 
 export function elemTypeBytes(dtype: ElemType): number {
   elemTypeCode(dtype);
-  return DATA_TYPES[dtype].bytes;
+  return bytesPerElement(dtype);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import {
   encodeFrame,
   tensorFromArray,
   tensorToArray,
+  ELEMENT_TYPES,
   type DataType,
   type HelloAckMessage,
   type InferRequestMessage,
@@ -49,7 +50,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const graphBytes = (graph: FakeGraph) => encoder.encode(JSON.stringify(graph));
 
-const TYPE_OF: Record<string, DataType> = { float32: 'FP32', int64: 'INT64', float16: 'FP16', uint8: 'UINT8', int8: 'INT8', int32: 'INT32', bool: 'BOOL' };
+const TYPE_OF = Object.fromEntries(ELEMENT_TYPES.filter((type) => type.wire).map((type) => [type.ort, type.dtype])) as Record<string, DataType>;
 const NAME_OF = Object.fromEntries(Object.entries(TYPE_OF).map(([k, v]) => [v, k])) as Record<DataType, string>;
 
 export class FakeRuntime implements Runtime<FakeTensor> {
