@@ -2,8 +2,11 @@ import { describe } from './datatypes.js';
 import { CarboncpError } from './errors.js';
 import { ErrorCode } from './error-codes.js';
 
-/** Same default as ws's maxPayload, so a frame ws accepts is one carboncp accepts. */
-export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+/**
+ * The one default of the largest frame, 64 MiB: the decoder, the frame reader, the server's
+ * maxPayload option, the device client and its WebSocket transport all use it.
+ */
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 /** JSON headers are a few hundred bytes; a megabyte bounds the cost of parsing a hostile one. */
 export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024;
 /**
@@ -13,7 +16,7 @@ export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_TENSORS = 1024;
 
 export interface DecodeOptions {
-  /** Largest whole frame accepted, in bytes (default 100 MiB). */
+  /** Largest whole frame accepted, in bytes (default DEFAULT_MAX_PAYLOAD, 64 MiB). */
   maxPayload?: number;
   /** Largest JSON header accepted, in bytes (default 1 MiB). */
   maxHeaderBytes?: number;

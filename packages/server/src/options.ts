@@ -1,5 +1,5 @@
 import type { ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode } from '@carboncp/protocol';
 import type { BatchingOptions } from './request-queue.js';
 
 export type Executor = 'main' | 'worker';
@@ -99,7 +99,7 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8765,
   executionProviders: ['cuda', 'cpu'] as ExecutionProvider[],
-  maxPayload: 64 * 1024 * 1024,
+  maxPayload: DEFAULT_MAX_PAYLOAD,
   maxQueue: 256,
   executor: 'worker' as Executor,
   workers: 1,

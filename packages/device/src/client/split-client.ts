@@ -1,5 +1,6 @@
 import {
   CarboncpError,
+  DEFAULT_MAX_PAYLOAD,
   ErrorCode,
   MessageType,
   encodeFrameParts,
@@ -120,7 +121,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       transport: options.transport,
       reconnect: options.reconnect ?? { initialMs: 250, maxMs: 10_000 },
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
-      maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
+      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       keepaliveMs,
       keepaliveTimeoutMs,
       hello: () => ({

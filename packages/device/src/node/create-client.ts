@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { loadModel, type LoadedModel, type Partition, type PartitionOptions, type Plan } from '@carboncp/core';
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
-import { CarboncpError, type Compression, ErrorCode } from '@carboncp/protocol';
+import { CarboncpError, DEFAULT_MAX_PAYLOAD, type Compression, ErrorCode } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
@@ -67,7 +67,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     ...options.partition,
     ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
   });
-  const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   const client = await SplitClient.open({
     model: splitModelFromPartition(partition, options.inputShapes),
     runtime: new OrtRuntime(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),

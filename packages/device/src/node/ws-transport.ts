@@ -1,8 +1,7 @@
-import { CarboncpError, ErrorCode, sendFrameParts } from '@carboncp/protocol';
+import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode, sendFrameParts } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
 
-const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 
 export interface WsTransportOptions {
   /** Largest frame accepted from the server, bytes; ws closes the socket with 1009 beyond it. */
