@@ -35,8 +35,22 @@ export enum MessageType {
 /** KServe v2 datatype names. */
 export type DataType = 'FP32' | 'FP16' | 'INT8' | 'UINT8' | 'INT32' | 'INT64' | 'BOOL';
 
-/** Activation compression applied to a crossing tensor on the wire. */
-export type Compression = 'none' | 'fp16' | 'int8';
+/**
+ * The activation compressions a crossing tensor may carry on the wire: the one list, which the
+ * header validator, compressTensor, the device client and the CLI check against.
+ */
+export const COMPRESSIONS = ['none', 'fp16', 'int8'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+export function isCompression(value: unknown): value is Compression {
+  return typeof value === 'string' && (COMPRESSIONS as readonly string[]).includes(value);
+}
+
+/** The list as error messages say it: `'none', 'fp16' or 'int8'` (or unquoted with quote ''). */
+export function compressionList(quote = "'"): string {
+  const quoted = COMPRESSIONS.map((name) => `${quote}${name}${quote}`);
+  return `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
+}
 
 export interface TensorParameters {
   binary_data_size?: number;

@@ -13,7 +13,7 @@ import {
 import { CarboncpError } from './errors.js';
 import { ErrorCode } from './error-codes.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';
-import type { Compression, DataType, TensorParameters, WireTensor } from './messages.js';
+import { compressionList, isCompression, type Compression, type DataType, type TensorParameters, type WireTensor } from './messages.js';
 import { dequantize, quantizeUint8 } from './quantize.js';
 import { validateTensorHeader } from './validate-header.js';
 
@@ -130,10 +130,10 @@ function otherParameters(parameters: TensorParameters | undefined): TensorParame
  * original_datatype 'FP32' for decompressTensor. 'none' and non-FP32 tensors come back unchanged.
  */
 export function compressTensor(t: WireTensor, compression: Compression): WireTensor {
-  if (compression !== 'none' && compression !== 'fp16' && compression !== 'int8') {
+  if (!isCompression(compression)) {
     throw new CarboncpError(
       ErrorCode.INVALID_ARGUMENT,
-      `unknown compression ${describe(compression)}; expected 'none', 'fp16' or 'int8'`,
+      `unknown compression ${describe(compression)}; expected ${compressionList()}`,
     );
   }
   if (compression === 'none' || t.datatype !== 'FP32') return t;

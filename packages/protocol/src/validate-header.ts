@@ -2,7 +2,7 @@ import { bytesPerElement, describe, describeShape, elementCount, isDataType, DAT
 import { CarboncpError } from './errors.js';
 import { ErrorCode } from './error-codes.js';
 import { DEFAULT_MAX_TENSORS } from './limits.js';
-import { MessageType, type TensorParameters } from './messages.js';
+import { COMPRESSIONS, MessageType, isCompression, type TensorParameters } from './messages.js';
 
 /** A tensor as it appears in the JSON header: everything but the bytes. */
 export interface TensorHeader {
@@ -24,7 +24,6 @@ export interface ValidatedHeader {
 type Json = Record<string, unknown>;
 type Fail = (message: string) => never;
 
-const COMPRESSIONS = ['none', 'fp16', 'int8'];
 const U32_MAX = 0xffffffff;
 
 function badFrame(message: string): never {
@@ -188,7 +187,7 @@ function inferRequest(o: Json, maxTensors: number): TensorHeader[] {
   if (o.parameters !== undefined) {
     const parameters = object(o.parameters, `${path}.parameters`);
     const compression = parameters.compression;
-    if (compression !== undefined && !COMPRESSIONS.includes(compression as string)) {
+    if (compression !== undefined && !isCompression(compression)) {
       badFrame(`${path}.parameters.compression must be one of ${COMPRESSIONS.join(', ')}, got ${describe(compression)}`);
     }
     number(parameters, 'timeout_ms', `${path}.parameters`, { optional: true, min: 0, exclusiveMin: true });

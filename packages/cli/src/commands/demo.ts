@@ -4,7 +4,7 @@ import type { Plan } from '@carboncp/core';
 import { maxAbsDiffOfOutputs, seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
-import { CarboncpError, type Compression, ErrorCode } from '@carboncp/protocol';
+import { COMPRESSIONS, CarboncpError, compressionList, isCompression, type Compression, ErrorCode } from '@carboncp/protocol';
 import { startServer } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 
@@ -12,7 +12,7 @@ const DEFAULT_MODELS = ['resnet18', 'ppocr-cls'];
 /** Output error allowed per compression; 'none' must match local inference (float noise only). */
 export const DEMO_TOLERANCE: Record<Compression, number> = { none: 1e-4, fp16: 5e-2, int8: 5e-1 };
 
-const usage = `Usage: carboncp demo [--model NAME|PATH]... [--cuts ID,ID,...] [--runs N] [--compression none|fp16|int8] [--tol X] [--json]
+const usage = `Usage: carboncp demo [--model NAME|PATH]... [--cuts ID,ID,...] [--runs N] [--compression ${COMPRESSIONS.join('|')}] [--tol X] [--json]
 
 Starts a carboncp server on 127.0.0.1 (a free port), connects a device client to it and runs
 split inference at several cuts, printing per cut the bytes sent and the head, transfer, tail
@@ -25,7 +25,7 @@ Options:
   --cuts ID,...       plan ids to run (see 'carboncp partition'); default: server, three splits
                       (early, middle, late; preferring those that send less than the input), device
   --runs N            timed runs per cut after one warm-up run; default 3
-  --compression C     compress crossing activations: none (default), fp16 or int8
+  --compression C     compress crossing activations: ${compressionList('')} (default none)
   --tol X             largest allowed max-abs difference; default ${DEMO_TOLERANCE.none} (fp16: ${DEMO_TOLERANCE.fp16}, int8: ${DEMO_TOLERANCE.int8})
   --json              print the results as JSON
 
@@ -96,7 +96,7 @@ export function parseDemoArgs(args: string[]): DemoOptions {
       }
       case '--compression': {
         const text = value();
-        if (text !== 'none' && text !== 'fp16' && text !== 'int8') usageError(`--compression must be none, fp16 or int8, got '${text}'`);
+        if (!isCompression(text)) usageError(`--compression must be ${compressionList('')}, got '${text}'`);
         options.compression = text;
         break;
       }

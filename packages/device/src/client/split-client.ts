@@ -1,6 +1,8 @@
 import {
   CarboncpError,
   DEFAULT_MAX_PAYLOAD,
+  compressionList,
+  isCompression,
   ErrorCode,
   MessageType,
   encodeFrameParts,
@@ -489,7 +491,7 @@ function checkPositive(name: string, value: number): void {
 }
 
 function checkCompression(value: unknown): asserts value is Compression {
-  if (value !== 'none' && value !== 'fp16' && value !== 'int8') {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `compression must be 'none', 'fp16' or 'int8', got ${JSON.stringify(value)}`);
+  if (!isCompression(value)) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `compression must be ${compressionList()}, got ${JSON.stringify(value)}`);
   }
 }
