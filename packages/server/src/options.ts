@@ -107,6 +107,8 @@ export const DEFAULTS = {
   helloTimeoutMs: 10_000,
   maxConnections: 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
+  /** Of close({ drainMs }), not a ServerOptions field: how long shutdown lets queued requests finish. */
+  drainMs: 10_000,
 };
 
 /** A quarter of the queue: four clients flooding at once still fill it, one alone cannot. */

@@ -18,7 +18,7 @@ import type { InferJob } from './infer-job.js';
 import { LatencyWindow } from './latency-window.js';
 import { createMetrics } from './metrics.js';
 import { loadServedModels, type ServedModel } from './model-registry.js';
-import { resolveOptions, type ServerOptions } from './options.js';
+import { DEFAULTS, resolveOptions, type ServerOptions } from './options.js';
 import { MainThreadBackend } from './main-thread-backend.js';
 import { RequestQueue } from './request-queue.js';
 import { TailExecutor, type TailBackend } from './tail-executor.js';
@@ -261,7 +261,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     },
     models,
     close(closeOptions = {}) {
-      closing ??= close(closeOptions.drainMs ?? 10_000);
+      closing ??= close(closeOptions.drainMs ?? DEFAULTS.drainMs);
       return closing;
     },
   };

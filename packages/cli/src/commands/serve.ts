@@ -45,7 +45,7 @@ Options:
   --cache-mb MB               bound of the tail-session cache, over all workers (default ${SERVER_DEFAULTS.sessionCacheBytes / 1024 / 1024})
   --carbon-intensity G        grid carbon intensity (gCO2e/kWh) reported to clients in pongs
   --carbon-source NAME        where that number comes from (default 'static')
-  --drain-ms MS               how long shutdown waits for queued requests (default 10000)
+  --drain-ms MS               how long shutdown waits for queued requests (default ${SERVER_DEFAULTS.drainMs})
 
 Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
 (e.g. the port is in use).`;
@@ -204,7 +204,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(cacheMb !== undefined ? { sessionCacheBytes: Math.max(1, Math.round(cacheMb * 1024 * 1024)) } : {}),
     ...(carbon !== undefined ? { carbonIntensity: { value_g_per_kwh: carbon, source: get('carbon-source') ?? 'static' } } : {}),
   };
-  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? 10_000 };
+  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs };
 }
 
 async function serve(args: string[], io: Io): Promise<number> {

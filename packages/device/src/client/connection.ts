@@ -1,5 +1,6 @@
 import {
   CarboncpError,
+  CloseCode,
   ErrorCode,
   MessageType,
   PROTOCOL_VERSION,
@@ -38,7 +39,6 @@ export interface ConnectionOptions {
 
 // Errors that retrying cannot fix: the first attempt reports them to createClient instead.
 const FATAL_CODES: ReadonlySet<string> = new Set([ErrorCode.UNAUTHORIZED, ErrorCode.UNSUPPORTED_VERSION]);
-const POLICY_VIOLATION = 1008;
 
 /**
  * One logical connection to the server that survives drops: it performs the hello handshake,
@@ -153,7 +153,7 @@ export class Connection {
     this.generation += 1;
     const socket = this.socket;
     this.socket = undefined;
-    socket?.close(1000, 'client closed');
+    socket?.close(CloseCode.NORMAL, 'client closed');
   }
 
   /** One connect + handshake. Returns the error that ended it, or undefined once open. */
@@ -181,7 +181,7 @@ export class Connection {
           `server ${this.options.url} did not answer the hello within ${this.options.handshakeTimeoutMs} ms`,
         );
         this.lastError = error;
-        this.socket?.close(1000, 'handshake timeout');
+        this.socket?.close(CloseCode.NORMAL, 'handshake timeout');
         this.dropped(generation, false);
         settle(error);
       }, this.options.handshakeTimeoutMs);
@@ -194,7 +194,7 @@ export class Connection {
         } catch (error) {
           const reason = error instanceof CarboncpError ? error : new CarboncpError(ErrorCode.BAD_FRAME, String(error));
           this.lastError = reason;
-          this.socket?.close(reason.closeCode ?? 1002, reason.code);
+          this.socket?.close(reason.closeCode ?? CloseCode.PROTOCOL_ERROR, reason.code);
           return;
         }
         if (handshaking) {
@@ -209,7 +209,7 @@ export class Connection {
             settle(undefined);
           } else if (message.type === MessageType.Error) {
             fail(new CarboncpError(message.body.code, `server refused the connection: ${message.body.message}`));
-            this.socket?.close(1000, 'refused');
+            this.socket?.close(CloseCode.NORMAL, 'refused');
             this.dropped(generation, false);
           }
           return;
@@ -234,7 +234,7 @@ export class Connection {
           const error =
             this.lastError && settled
               ? this.lastError
-              : code === POLICY_VIOLATION
+              : code === CloseCode.POLICY_VIOLATION
                 ? new CarboncpError(ErrorCode.UNAUTHORIZED, `server ${this.options.url} closed the connection: ${reason || 'policy violation'} (${code})`)
                 : new CarboncpError(ErrorCode.CONNECTION_LOST, `server ${this.options.url} closed the connection during the handshake (${code} ${reason})`);
           fail(error);
@@ -247,7 +247,7 @@ export class Connection {
       this.options.transport.connect(this.options.url, { message: onMessage, close: onClose }).then(
         (socket) => {
           if (!current()) {
-            socket.close(1000, 'superseded');
+            socket.close(CloseCode.NORMAL, 'superseded');
             return;
           }
           this.socket = socket;
@@ -256,7 +256,7 @@ export class Connection {
             socket.send(encodeFrame({ type: MessageType.Hello, requestId: 0, body: hello }));
           } catch (error) {
             fail(new CarboncpError(ErrorCode.CONNECTION_LOST, `sending the hello to ${this.options.url} failed`, { cause: error }));
-            socket.close(1000, 'hello failed');
+            socket.close(CloseCode.NORMAL, 'hello failed');
             this.dropped(generation, false);
           }
         },
@@ -289,7 +289,7 @@ export class Connection {
     const socket = this.socket;
     this.dropped(generation, true);
     if (socket?.terminate) socket.terminate();
-    else socket?.close(1000, 'keepalive timeout');
+    else socket?.close(CloseCode.NORMAL, 'keepalive timeout');
   }
 
   private dropped(generation: number, wasOpen: boolean): void {

@@ -1,4 +1,4 @@
-import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode, sendFrameParts } from '@carboncp/protocol';
+import { CarboncpError, CloseCode, DEFAULT_MAX_PAYLOAD, ErrorCode, sendFrameParts } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
 
@@ -58,7 +58,7 @@ export class WsTransport implements Transport {
         } catch (error) {
           // Thrown inside ws's socket event: it would be an uncaught exception, ending the app.
           failure = `the client failed handling a message: ${(error as Error)?.message ?? String(error)}`;
-          socket.close(1011, 'client error');
+          socket.close(CloseCode.INTERNAL_ERROR, 'client error');
         }
       });
       socket.on('error', (error: Error & { code?: string }) => {
