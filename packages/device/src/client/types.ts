@@ -1,16 +1,10 @@
-import type { Compression, DataType } from '@carboncp/protocol';
+import type { Compression, DataType, TensorArray } from '@carboncp/protocol';
 
 /**
  * The client logic only needs this much of a tensor; onnxruntime's `Tensor` (Node and web) fits
  * it structurally, so the same logic runs over either runtime.
  */
-export type TensorData =
-  | Float32Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | Int32Array
-  | BigInt64Array;
+export type TensorData = TensorArray;
 
 export interface RuntimeTensor {
   readonly type: string;
