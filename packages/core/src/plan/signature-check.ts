@@ -36,8 +36,8 @@ export interface SignatureCheckOptions {
   noun?: 'input' | 'output';
   /** Prefix of every message, e.g. "model 'resnet18'" or "the server's answer for plan 'split-3'". */
   context?: string;
-  /** Who declares the signature, for the unexpected-tensor message; default 'the signature'. */
-  owner?: string;
+  /** Says who declares the signature, before the list of its names in the unexpected-tensor message; default 'the signature has'. */
+  declaredBy?: string;
   /**
    * Symbolic sizes bound so far (e.g. by the request's inputs, when checking outputs); updated
    * with what these tensors bind. Without it, symbols are bound within this call only.
@@ -49,7 +49,8 @@ export interface SignatureCheckOptions {
 
 const isWireType = (dtype: string): dtype is DataType => (DATATYPES as readonly string[]).includes(dtype);
 const shapeText = (shape: readonly (number | string)[] | null) => (shape === null ? '(rank unknown)' : `[${shape.join(', ')}]`);
-const quoted = (name: string) => (name.length <= 64 ? `'${name}'` : `'${name.slice(0, 64)}...'`);
+// Names come from the other side (a JSON header of up to a megabyte): quoted and cut short.
+const quoted = (name: string) => (name.length <= 64 ? `'${name}'` : `'${name.slice(0, 64)}...' (${name.length} characters)`);
 const list = (names: readonly string[]) =>
   names.length <= 8 ? names.map(quoted).join(', ') : `${names.slice(0, 8).map(quoted).join(', ')} and ${names.length - 8} more`;
 
@@ -76,15 +77,15 @@ export function checkAgainstSignature(
   const declared = new Set(signature.map((entry) => entry.name));
   const extra = [...byName.keys()].filter((name) => !declared.has(name));
   if (extra.length > 0) {
-    fail(`unexpected ${noun}(s) ${list(extra)}; ${options.owner ?? 'the signature'} has ${list([...declared])}`);
+    fail(`unexpected ${noun}(s) ${list(extra)}; ${options.declaredBy ?? 'the signature has'} ${list([...declared])}`);
   }
   const symbols: SymbolBindings = options.symbols ?? new Map();
   const bind = options.bindSymbols ?? true;
   for (const want of signature) {
     const got = byName.get(want.name);
-    if (!got) fail(`missing ${noun} '${want.name}' (${want.dtype} ${shapeText(want.shape)})`);
+    if (!got) fail(`missing ${noun} ${quoted(want.name)} (${want.dtype} ${shapeText(want.shape)})`);
     const tensor = got as TensorFacts;
-    const at = `${noun} '${want.name}'`;
+    const at = `${noun} ${quoted(want.name)}`;
     if (isWireType(want.dtype) && tensor.datatype !== want.dtype) fail(`${at} has datatype ${tensor.datatype}, expected ${want.dtype}`);
     const dims = tensor.dims;
     if (want.shape !== null && dims.length !== want.shape.length) {

@@ -37,7 +37,7 @@ export function checkInputs<T extends RuntimeTensor>(
   checkAgainstSignature(
     signature,
     Object.entries(inputs).map(([name, tensor]) => factsOf(runtime, name, tensor, `${context}: input`)),
-    { noun: 'input', context, owner: 'the model', symbols },
+    { noun: 'input', context, declaredBy: 'the model has', symbols },
   );
   return symbols;
 }
@@ -65,6 +65,6 @@ export function checkServerOutputs<T extends RuntimeTensor>(
   checkAgainstSignature(
     signature,
     Object.entries(outputs).map(([name, tensor]) => factsOf(runtime, name, tensor, `${context}: output`)),
-    { noun: 'output', context, owner: "the plan's tail", symbols: new Map(inputSymbols) },
+    { noun: 'output', context, declaredBy: "the plan's tail has", symbols: new Map(inputSymbols) },
   );
 }
