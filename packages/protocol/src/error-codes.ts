@@ -20,6 +20,8 @@ export const ErrorCode = {
   NOT_READY: 'CARBONCP_NOT_READY',
   /** A caller passed an unusable argument (an option out of range, an unknown compression). */
   INVALID_ARGUMENT: 'CARBONCP_INVALID_ARGUMENT',
+  /** Plan JSON (partition --json, a plan.json) that does not describe plans. */
+  BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
