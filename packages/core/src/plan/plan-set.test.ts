@@ -18,7 +18,7 @@ afterAll(async () => {
 async function partitioned() {
   const bytes = new ModelBuilder({ name: 'branches', opset: 17 })
     .input('x', 'FP32', ['N', 'W'])
-    .initializer('k', 'FP32', [1], { seed: 3 })
+    .initializer('k', 'FP32', [1], { seed: 3, std: 1 })
     .node('Mul', ['x', 'k'], ['a'])
     .node('Relu', ['a'], ['b'])
     .node('Sigmoid', ['a'], ['c'])
