@@ -119,6 +119,20 @@ describe('SplitClient over a fake server', () => {
     expect(sumOfParts(telemetry)).toBeCloseTo(telemetry.totalMs, 9);
   });
 
+  it('keeps its timers on the injected clock: keepalive while idle, a timeout per request in flight, none after close', async () => {
+    const { clock, server, client } = await setup();
+    // Idle and open: only the keepalive timer, unref'd.
+    expect([clock.pending(), clock.pending(true)]).toEqual([1, 0]);
+    server.behaviour = { kind: 'silent' };
+    const pending = client.infer({ x: input(2) }, { cut: 'split-1', timeoutMs: 50 });
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    expect([clock.pending(), clock.pending(true)]).toEqual([2, 1]);
+    await clock.advance(50);
+    expect((await pending).telemetry).toMatchObject({ path: 'local-fallback', error: { code: 'CARBONCP_TIMEOUT' }, transferMs: 50 });
+    await client.close();
+    expect(clock.pending()).toBe(0);
+  });
+
   it('rejects an unknown cut and bad inputs before anything is sent', async () => {
     const { server, client } = await setup();
     const bad = async (promise: Promise<unknown>, code: string, pattern: RegExp) => {
