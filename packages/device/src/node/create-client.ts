@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { loadModel, type LoadedModel, type Partition, type PartitionOptions, type Plan } from '@carboncp/core';
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
-import { CarboncpError, type Compression } from '@carboncp/protocol';
+import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
-import { resolveClientOptions } from '../client/client-options.js';
+import { badOption, resolveClientOptions } from '../client/client-options.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import { SplitClient } from '../client/split-client.js';
@@ -85,7 +85,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
 async function readModel(model: string | Uint8Array, name: string | undefined): Promise<LoadedModel> {
   if (typeof model === 'string') return readModelFile(model, name ?? basename(model).replace(/\.onnx$/i, ''));
   if (model instanceof Uint8Array) return loadModel(model, name ?? 'model');
-  throw new CarboncpError('CARBONCP_BAD_OPTION', `model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
+  throw badOption(`model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
 }
 
 function pickDefined<O extends object, K extends keyof O>(source: O, keys: K[]): Partial<Pick<O, K>> {
