@@ -1,5 +1,6 @@
-import type { Compression } from '@carboncp/protocol';
-import type { ClientPlan, RequestTelemetry, ServerContext } from './types.js';
+import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
+import { checkCompression, planById } from './client-options.js';
+import type { ClientPlan, RequestTelemetry, ServerContext, SplitModel } from './types.js';
 
 /**
  * One way to run a request: which plan (where the model is cut) and how its crossing tensors
@@ -45,4 +46,26 @@ export function defaultCutPolicy<P extends ClientPlan>(): CutPolicy<P> {
   return {
     choose: ({ defaults, requested }) => ({ plan: defaults.cut, compression: requested.compression ?? defaults.compression }),
   };
+}
+
+/** A policy's choice, held to the rules of a caller's: one of the client's own plans (by id), a valid compression. */
+export function askPolicy<P extends ClientPlan>(policy: CutPolicy<P>, model: Pick<SplitModel<P>, 'name' | 'plans'>, context: CutContext<P>): Candidate<P> {
+  const choice = policy.choose(context);
+  if (choice === null || typeof choice !== 'object') {
+    throw new CarboncpError(ErrorCode.INTERNAL, `the cut policy returned ${String(choice)} instead of a candidate`);
+  }
+  return { plan: planById(model, choice.plan?.id, 'chosen by the cut policy'), compression: checkCompression(choice.compression) };
+}
+
+/** Shows a finished request to the policy; a policy that fails to learn must not fail the request it learns from. */
+export function tellPolicy<P extends ClientPlan>(
+  policy: CutPolicy<P>,
+  outcome: { candidate: Candidate<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry },
+): void {
+  if (!policy.observe) return;
+  try {
+    policy.observe({ ...outcome, telemetry: { ...outcome.telemetry } });
+  } catch {
+    // Ignored on purpose (see above).
+  }
 }

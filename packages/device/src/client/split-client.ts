@@ -9,7 +9,7 @@ import {
   type SplitClientOptions,
 } from './client-options.js';
 import { Connection } from './connection.js';
-import type { Candidate, CutContext } from './cut-policy.js';
+import { askPolicy, tellPolicy, type Candidate } from './cut-policy.js';
 import { describeModel } from './plan-check.js';
 import { RemoteTails } from './remote-call.js';
 import { RequestTimeline } from './request-timeline.js';
@@ -202,7 +202,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       const merged = this.modelOutputs(outputs);
       const telemetry = timeline.finish();
       recordRequest(this.counters, telemetry);
-      this.observe(candidate, chosenBy, telemetry);
+      tellPolicy(this.options.cutPolicy, { candidate, chosenBy, telemetry });
       return { outputs: merged, telemetry };
     };
 
@@ -253,7 +253,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
 
   /** Asks the cut policy, then holds its answer to the same rules as a caller's choice. */
   private policyChoice(inputs: Record<string, T>, requested: Compression | undefined): Candidate<P> {
-    const context: CutContext<P> = {
+    return askPolicy(this.options.cutPolicy, this.model, {
       plans: this.plans,
       requested: { cut: 'auto', compression: requested },
       defaults: { cut: this.options.defaultCut, compression: this.options.compression },
@@ -261,24 +261,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       remoteUsable: (planId) => this.remote.unusable(planById(this.model, planId)) === null,
       serverContext: this.latestContext,
       now: this.options.clock.now(),
-    };
-    const choice = this.options.cutPolicy.choose(context);
-    if (choice === null || typeof choice !== 'object') {
-      throw new CarboncpError(ErrorCode.INTERNAL, `the cut policy returned ${String(choice)} instead of a candidate`);
-    }
-    // The plan must be one of this client's own (the same object or the same id).
-    const plan = planById(this.model, choice.plan?.id, 'chosen by the cut policy');
-    return { plan, compression: checkCompression(choice.compression) };
-  }
-
-  private observe(candidate: Candidate<P>, chosenBy: 'caller' | 'policy', telemetry: RequestTelemetry): void {
-    const observe = this.options.cutPolicy.observe;
-    if (!observe) return;
-    try {
-      observe.call(this.options.cutPolicy, { candidate, chosenBy, telemetry: { ...telemetry } });
-    } catch {
-      // A policy that fails to learn must not fail the request it learns from.
-    }
+    });
   }
 
   private modelOutputs(all: Record<string, T>): Record<string, T> {
