@@ -23,7 +23,6 @@ import type {
   ConnectionState,
   InferOptions,
   InferResult,
-  RequestTelemetry,
   Runtime,
   RuntimeTensor,
   ServerContext,
