@@ -189,7 +189,7 @@ export interface ServerContext {
   carbonIntensity?: { valueGPerKwh: number; source: string };
   /** Ping sent to pong received, measured on the device's monotonic clock (ms). */
   rttMs: number;
-  /** When the pong arrived, ms since the epoch (Date.now()). */
+  /** When the pong arrived, ms since the epoch (the clock's epochMs(), Date.now() by default). */
   receivedAt: number;
 }
 
