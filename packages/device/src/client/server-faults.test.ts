@@ -3,7 +3,7 @@
  * app never gets an output of the wrong name, shape or datatype, and every infer() settles once.
  */
 import { MessageType, isCarboncpError, tensorFromArray, type WireTensor } from '@carboncp/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor, type OutputTamper } from './fake-platform.test-support.js';
 import { SplitClient } from './split-client.js';
 
@@ -113,8 +113,7 @@ describe('closing the client', () => {
         },
       ),
     );
-    for (let i = 0; i < 200 && server.requests.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 1));
-    expect(server.requests).toHaveLength(3);
+    await vi.waitFor(() => expect(server.requests).toHaveLength(3));
     const first = client.close();
     const second = client.close();
     expect(second).toBe(first);
