@@ -5,6 +5,14 @@ export { bytesPerElement, dtypeOfElemType, type DType } from './onnx/dtype.js';
 export { loadModel, sha256Hex, type LoadedModel, type TensorInfo } from './model/load-model.js';
 export { partition, getPlan, extractPlan } from './partition.js';
 export { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionOptions, type Plan } from './plan/plan-types.js';
+export { planSetFromJson, planSetOf, verifyPlanSet, type PlanSet } from './plan/plan-set.js';
+export {
+  checkAgainstSignature,
+  type SignatureCheckOptions,
+  type SignatureTensor,
+  type SymbolBindings,
+  type TensorFacts,
+} from './plan/signature-check.js';
 export { nodeFlops, type FlopsContext } from './flops/op-flops.js';
 export { inputsNeedingShapes, parseInputShapeSpecs, resolveInputShapes, validateInputShapes } from './shapes/input-shapes.js';
 export { BATCH_DIM } from './shapes/shape-table.js';

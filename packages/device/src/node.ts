@@ -9,6 +9,8 @@ export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
 export { SplitClient, type SplitClientOptions } from './client/split-client.js';
 export { splitModelFromPartition } from './client/split-model.js';
 export { Backoff } from './client/backoff.js';
+export { ManualClock, systemClock, type Clock, type ClockTimer } from './client/clock.js';
+export { defaultCutPolicy, type Candidate, type CutContext, type CutPolicy } from './client/cut-policy.js';
 export type {
   ClientPlan,
   ClientStats,

@@ -90,6 +90,8 @@ export const ErrorCode = {
   LISTEN: 'CARBONCP_LISTEN',
   /** A bad command line: unknown flag, missing or malformed argument. */
   USAGE: 'CARBONCP_USAGE',
+  /** Plan JSON (partition --json, a plan.json) that does not describe plans. */
+  BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -4,13 +4,12 @@
  * batch dimension for dynamic batching. The batch dimension is the outermost one, so joining
  * requests is a byte concatenation and splitting is slicing, whatever the dtype.
  */
-import type { CrossingTensor, TensorInfo } from '@carboncp/core';
+import { checkAgainstSignature, type CrossingTensor, type TensorInfo } from '@carboncp/core';
 import { ortTypeOf, wireTypeOf } from '@carboncp/core/node';
 import {
   ErrorCode,
   CarboncpError,
   DATATYPES,
-  bytesPerElement,
   decompressTensor,
   tensorFromArray,
   tensorToArray,
@@ -18,74 +17,31 @@ import {
   type WireTensor,
 } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
-import { quoted, quotedList } from './quote.js';
 
 function badTensor(message: string, details?: Record<string, unknown>): CarboncpError {
   return new CarboncpError(ErrorCode.BAD_TENSOR, message, details ? { details } : {});
 }
 
-function describeShape(shape: readonly (number | string)[] | null): string {
-  return shape === null ? '(rank unknown)' : `[${shape.join(', ')}]`;
-}
-
 /**
- * Decompresses the request's tensors and checks them against the plan's crossing tensors: the
- * same names (no missing, no extra), the same dtype, the same rank (where the partition knows
- * it: null is an unknown rank), equal fixed dims, non-negative integer dims and a byte size that
- * matches the shape. What the partition does not know (a server started without input shapes)
- * is left to onnxruntime. Returns them in crossing order.
+ * Decompresses the request's tensors and checks them against the plan's crossing tensors with
+ * core's checkAgainstSignature (the device's checks use it too): the same names (no missing, no
+ * extra, none twice), the same dtype, the same rank (where the partition knows it: null is an
+ * unknown rank), equal fixed dims, non-negative integer dims and a byte size that matches the
+ * shape. What the partition does not know (a server started without input shapes) is left to
+ * onnxruntime. Returns them in crossing order.
  */
 export function checkCrossingInputs(crossing: readonly CrossingTensor[], received: readonly WireTensor[]): WireTensor[] {
-  const byName = new Map<string, WireTensor>();
-  for (const tensor of received) {
-    if (byName.has(tensor.name)) throw badTensor(`input ${quoted(tensor.name)} is sent twice`);
-    byName.set(tensor.name, tensor);
-  }
-  const expected = new Set(crossing.map((c) => c.name));
-  const extra = [...byName.keys()].filter((name) => !expected.has(name));
-  if (extra.length > 0) {
-    throw badTensor(
-      `unexpected input(s) ${quotedList(extra)}; this plan's tail takes ${quotedList([...expected])}`,
-    );
-  }
-  return crossing.map((want) => {
-    const got = byName.get(want.name);
-    if (!got) throw badTensor(`missing input '${want.name}' (${want.dtype} ${describeShape(want.shape)})`);
-    let tensor: WireTensor;
+  const restored = received.map((got) => {
     try {
-      tensor = decompressTensor(got);
+      return decompressTensor(got);
     } catch (cause) {
-      throw new CarboncpError(ErrorCode.BAD_TENSOR, `input '${want.name}' cannot be decompressed: ${(cause as Error).message}`, { cause });
+      throw new CarboncpError(ErrorCode.BAD_TENSOR, `input '${got.name}' cannot be decompressed: ${(cause as Error).message}`, { cause });
     }
-    if (tensor.datatype !== want.dtype) {
-      throw badTensor(`input '${want.name}' has datatype ${tensor.datatype}, expected ${want.dtype}`);
-    }
-    const wantShape = want.shape;
-    if (wantShape !== null && tensor.shape.length !== wantShape.length) {
-      throw badTensor(
-        `input '${want.name}' has shape ${describeShape(tensor.shape)} (rank ${tensor.shape.length}), expected ${describeShape(wantShape)} (rank ${wantShape.length})`,
-      );
-    }
-    tensor.shape.forEach((dim, axis) => {
-      const wanted = wantShape?.[axis];
-      if (!Number.isInteger(dim) || dim < 0) {
-        throw badTensor(`input '${want.name}' has an invalid dimension ${dim} at axis ${axis}`);
-      }
-      if (typeof wanted === 'number' && wanted >= 0 && dim !== wanted) {
-        throw badTensor(
-          `input '${want.name}' has shape ${describeShape(tensor.shape)}, expected ${describeShape(want.shape)} (axis ${axis} must be ${wanted})`,
-        );
-      }
-    });
-    const elements = tensor.shape.reduce((a, b) => a * b, 1);
-    const expectedBytes = elements * bytesPerElement(tensor.datatype);
-    if (tensor.data.byteLength !== expectedBytes) {
-      throw badTensor(
-        `input '${want.name}' carries ${tensor.data.byteLength} bytes, but ${tensor.datatype} ${describeShape(tensor.shape)} needs ${expectedBytes}`,
-      );
-    }
-    return tensor;
   });
+  const facts = restored.map((t) => ({ name: t.name, datatype: t.datatype, dims: t.shape, bytes: t.data.byteLength }));
+  checkAgainstSignature(crossing, facts, { noun: 'input', declaredBy: "this plan's tail takes", bindSymbols: false });
+  const byName = new Map(restored.map((tensor) => [tensor.name, tensor]));
+  return crossing.map((want) => byName.get(want.name) as WireTensor);
 }
 
 /**

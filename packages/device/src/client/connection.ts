@@ -12,6 +12,7 @@ import {
   type Message,
 } from '@carboncp/protocol';
 import { Backoff } from './backoff.js';
+import type { Clock, ClockTimer } from './clock.js';
 import { Keepalive } from './keepalive.js';
 import { PingTracker, type PongReceipt } from './ping-tracker.js';
 import type { ConnectionState, ReconnectOptions, Transport, TransportConnection } from './types.js';
@@ -27,6 +28,8 @@ export interface ConnectionOptions {
   keepaliveMs: number;
   /** A keepalive ping unanswered this long marks the connection dead. */
   keepaliveTimeoutMs: number;
+  /** Every timer and timestamp of the connection. */
+  clock: Clock;
   /** A handshake completed: the server's answer, to decide which plans are usable remotely. */
   onOpen(ack: HelloAckMessage): void;
   /** A request-level frame (InferResponse, or Error with a request id). */
@@ -51,17 +54,19 @@ export class Connection {
   lastError: CarboncpError | undefined;
   private socket: TransportConnection | undefined;
   private generation = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: ClockTimer | undefined;
   private readonly backoff: Backoff;
   /** ready() calls waiting: opened() on the hello answer, failed() when the client closes. */
   private readonly waiters = new Set<{ opened: () => void; failed: (error: CarboncpError) => void }>();
-  private readonly pings = new PingTracker();
+  private readonly pings: PingTracker;
   private readonly keepalive: Keepalive;
   private closed = false;
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoff = new Backoff(options.reconnect);
+    this.pings = new PingTracker(options.clock);
     this.keepalive = new Keepalive({
+      clock: options.clock,
       idleMs: options.keepaliveMs,
       timeoutMs: options.keepaliveTimeoutMs,
       ping: (timeoutMs) => this.ping(timeoutMs),
@@ -117,17 +122,17 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const waiter = {
         opened: () => {
-          clearTimeout(timer);
+          this.options.clock.clearTimeout(timer);
           this.waiters.delete(waiter);
           resolve();
         },
         failed: (error: CarboncpError) => {
-          clearTimeout(timer);
+          this.options.clock.clearTimeout(timer);
           this.waiters.delete(waiter);
           reject(error);
         },
       };
-      const timer = setTimeout(() => {
+      const timer = this.options.clock.setTimeout(() => {
         this.waiters.delete(waiter);
         reject(
           new CarboncpError(
@@ -144,7 +149,7 @@ export class Connection {
   close(): void {
     this.closed = true;
     this.state = 'closed';
-    clearTimeout(this.timer);
+    this.options.clock.clearTimeout(this.timer);
     this.keepalive.stop();
     this.pings.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the ping was in flight'));
     // A ready() still waiting would otherwise hold its timer (and the process) until it expires.
@@ -166,7 +171,7 @@ export class Connection {
       const settle = (error: CarboncpError | undefined) => {
         if (settled) return;
         settled = true;
-        clearTimeout(handshakeTimer);
+        this.options.clock.clearTimeout(handshakeTimer);
         resolve(error);
       };
       const current = () => generation === this.generation && !this.closed;
@@ -174,7 +179,7 @@ export class Connection {
         this.lastError = error;
         settle(error);
       };
-      const handshakeTimer = setTimeout(() => {
+      const handshakeTimer = this.options.clock.setTimeout(() => {
         if (!current() || !handshaking) return;
         const error = new CarboncpError(
           ErrorCode.TIMEOUT,
@@ -304,11 +309,14 @@ export class Connection {
       this.options.onDown(error);
     }
     const delay = this.backoff.next();
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      if (!this.closed) void this.attempt();
-    }, delay);
+    this.options.clock.clearTimeout(this.timer);
     // A reconnect timer alone must not keep a Node process alive.
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = this.options.clock.setTimeout(
+      () => {
+        if (!this.closed) void this.attempt();
+      },
+      delay,
+      { unref: true },
+    );
   }
 }

@@ -17,6 +17,7 @@ import {
   type WireTensor,
 } from '@carboncp/protocol';
 import { seededUniform } from '@carboncp/core';
+import type { Clock, ManualClock } from './clock.js';
 import type {
   ClientPlan,
   Runtime,
@@ -53,15 +54,29 @@ const graphBytes = (graph: FakeGraph) => encoder.encode(JSON.stringify(graph));
 const TYPE_OF = Object.fromEntries(ELEMENT_TYPES.filter((type) => type.wire).map((type) => [type.ort, type.dtype])) as Record<string, DataType>;
 const NAME_OF = Object.fromEntries(Object.entries(TYPE_OF).map(([k, v]) => [v, k])) as Record<DataType, string>;
 
+/**
+ * `timing`: each run keeps the (manual) clock busy for `busyMs` and reports `computeMs` of it as
+ * computation through runTimed, the rest being the wait a real runtime has behind other runs.
+ */
 export class FakeRuntime implements Runtime<FakeTensor> {
   loads = 0;
+  constructor(private readonly timing?: { clock: ManualClock; busyMs: number; computeMs: number }) {}
   async load(bytes: Uint8Array): Promise<RuntimeSession<FakeTensor>> {
     this.loads += 1;
     const graph = JSON.parse(decoder.decode(bytes)) as FakeGraph;
+    const timing = this.timing;
     return {
       inputNames: graph.inputs,
       outputNames: graph.outputs,
       run: async (feeds) => runGraph(graph, feeds),
+      ...(timing
+        ? {
+            runTimed: async (feeds: Record<string, FakeTensor>) => {
+              timing.clock.busy(timing.busyMs);
+              return { outputs: runGraph(graph, feeds), computeMs: timing.computeMs };
+            },
+          }
+        : {}),
       release: async () => {},
     };
   }
@@ -144,7 +159,17 @@ export class FakeServer implements Transport {
   private readonly open = new Set<TransportHandlers>();
   private readonly runtime = new FakeRuntime();
 
-  constructor(private readonly model: SplitModel<ClientPlan>) {}
+  /** `clock`: whose timers delay answers (behaviour.delayMs, pongDelayMs); default the platform's. */
+  constructor(
+    private readonly model: SplitModel<ClientPlan>,
+    private readonly clock?: Clock,
+  ) {}
+
+  private later(callback: () => void, delayMs: number): void {
+    // An answer without delay still arrives in a later event-loop turn, as over a socket.
+    if (this.clock && delayMs > 0) this.clock.setTimeout(callback, delayMs);
+    else setTimeout(callback, delayMs);
+  }
 
   async connect(_url: string, handlers: TransportHandlers): Promise<TransportConnection> {
     if (this.refuse === 'down') throw new CarboncpError('CARBONCP_CONNECTION_LOST', 'connect ECONNREFUSED (fake)');
@@ -157,7 +182,7 @@ export class FakeServer implements Transport {
       this.open.delete(handlers);
       setTimeout(() => handlers.close(code, reason), 0);
     };
-    const reply = (message: Message, delayMs = 0) => setTimeout(() => !closed && handlers.message(encodeFrame(message)), delayMs);
+    const reply = (message: Message, delayMs = 0) => this.later(() => !closed && handlers.message(encodeFrame(message)), delayMs);
     return {
       send: (bytes) => {
         if (closed) throw new Error('socket closed');
@@ -249,7 +274,7 @@ export class FakeServer implements Transport {
           parameters: { server_ms: 0.5, queue_ms: 0.25, batch_size: 1, execution_provider: 'cpu' },
         },
       });
-    if (behaviour.delayMs) setTimeout(respond, behaviour.delayMs);
+    if (behaviour.delayMs) this.later(respond, behaviour.delayMs);
     else respond();
   }
 }

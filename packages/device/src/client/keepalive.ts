@@ -1,4 +1,5 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { systemClock, type Clock, type ClockTimer } from './clock.js';
 
 export interface KeepaliveOptions {
   /** Ping after this long without a frame from the server; 0 disables keepalive. */
@@ -7,9 +8,9 @@ export interface KeepaliveOptions {
   timeoutMs: number;
   /** Sends a ping; resolves on its pong, rejects (CarboncpError) on timeout or when it cannot be sent. */
   ping(timeoutMs: number): Promise<unknown>;
+  /** Default the system clock. */
+  clock?: Clock;
 }
-
-const now = () => performance.now();
 
 /**
  * Detects a server that went silent without closing the socket (a crashed host, a dead NAT
@@ -20,41 +21,43 @@ const now = () => performance.now();
  * alive.
  */
 export class Keepalive {
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: ClockTimer | undefined;
+  private readonly clock: Clock;
   private lastFrameAt = 0;
   // Bumped by start and stop: a ping outcome from an earlier connection is ignored.
   private session = 0;
 
-  constructor(private readonly options: KeepaliveOptions) {}
+  constructor(private readonly options: KeepaliveOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** A connection opened: watch it until stop(); `onDead` is called at most once. */
   start(onDead: (error: CarboncpError) => void): void {
     this.stop();
     if (this.options.idleMs <= 0) return;
     const session = this.session;
-    this.lastFrameAt = now();
+    this.lastFrameAt = this.clock.now();
     this.schedule(session, this.options.idleMs, onDead);
   }
 
   frameReceived(): void {
-    this.lastFrameAt = now();
+    this.lastFrameAt = this.clock.now();
   }
 
   stop(): void {
     this.session += 1;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   private schedule(session: number, delayMs: number, onDead: (error: CarboncpError) => void): void {
-    this.timer = setTimeout(() => this.tick(session, onDead), delayMs);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = this.clock.setTimeout(() => this.tick(session, onDead), delayMs, { unref: true });
   }
 
   private tick(session: number, onDead: (error: CarboncpError) => void): void {
     this.timer = undefined;
     if (session !== this.session) return;
-    const idle = now() - this.lastFrameAt;
+    const idle = this.clock.now() - this.lastFrameAt;
     if (idle < this.options.idleMs) {
       this.schedule(session, this.options.idleMs - idle, onDead);
       return;

@@ -1,4 +1,5 @@
 import { CarboncpError, MessageType, encodeFrame, type PongMessage } from '@carboncp/protocol';
+import { systemClock, type Clock } from './clock.js';
 import { RequestTable } from './request-table.js';
 
 /** A pong matched to its ping. */
@@ -6,7 +7,7 @@ export interface PongReceipt {
   pong: PongMessage;
   /** Ping sent to pong received, on the device's monotonic clock. */
   rttMs: number;
-  /** When the pong arrived, ms since the epoch. */
+  /** When the pong arrived, ms since the epoch (the clock's epochMs()). */
   receivedAt: number;
 }
 
@@ -17,9 +18,13 @@ export interface PongReceipt {
  * by its pong, its timeout (CARBONCP_TIMEOUT) or failAll.
  */
 export class PingTracker {
-  private readonly table = new RequestTable<PongReceipt>({ label: 'ping', unrefTimers: true });
+  private readonly table: RequestTable<PongReceipt>;
   private readonly sent = new Map<number, { t: number; at: number }>();
   private lastT = 0;
+
+  constructor(private readonly clock: Clock = systemClock) {
+    this.table = new RequestTable<PongReceipt>({ label: 'ping', unrefTimers: true, clock });
+  }
 
   get size(): number {
     return this.table.size;
@@ -31,7 +36,7 @@ export class PingTracker {
    */
   async ping(send: (frame: Uint8Array) => boolean, timeoutMs: number, notSent: () => CarboncpError): Promise<PongReceipt> {
     const { id, settled } = this.table.open(timeoutMs);
-    const at = performance.now();
+    const at = this.clock.now();
     // `t` is the send time, nudged so that no two pings in flight share it.
     const t = Math.max(at, this.lastT + 0.001);
     this.lastT = t;
@@ -50,7 +55,7 @@ export class PingTracker {
     const id = requestId !== 0 ? requestId : this.idOfT(pong.t);
     const ping = id === undefined ? undefined : this.sent.get(id);
     if (id === undefined || !ping) return undefined;
-    const receipt: PongReceipt = { pong, rttMs: performance.now() - ping.at, receivedAt: Date.now() };
+    const receipt: PongReceipt = { pong, rttMs: this.clock.now() - ping.at, receivedAt: this.clock.epochMs() };
     return this.table.finish(id, { ok: true, value: receipt }) ? receipt : undefined;
   }
 

@@ -1,9 +1,10 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { systemClock, type Clock, type ClockTimer } from './clock.js';
 
 export type Settlement<R> = { ok: true; value: R } | { ok: false; error: CarboncpError };
 
 interface Pending<R> {
-  timer: ReturnType<typeof setTimeout>;
+  timer: ClockTimer;
   settle: (outcome: Settlement<R>) => void;
 }
 
@@ -17,6 +18,8 @@ export interface RequestTableOptions {
   label?: string;
   /** Unref the timeout timers (Node), so that entries alone never keep a process alive. */
   unrefTimers?: boolean;
+  /** Whose timers time the entries out; default the system clock. */
+  clock?: Clock;
 }
 
 export class RequestTable<R> {
@@ -25,7 +28,11 @@ export class RequestTable<R> {
   private nextId = 1;
   late = 0;
 
-  constructor(private readonly options: RequestTableOptions = {}) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly options: RequestTableOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   get size(): number {
     return this.pending.size;
@@ -35,13 +42,16 @@ export class RequestTable<R> {
   open(timeoutMs: number): { id: number; settled: Promise<Settlement<R>> } {
     const id = this.allocateId();
     const settled = new Promise<Settlement<R>>((resolve) => {
-      const timer = setTimeout(() => {
-        this.finish(id, {
-          ok: false,
-          error: new CarboncpError(ErrorCode.TIMEOUT, `${this.options.label ?? 'request'} ${id} got no response within ${timeoutMs} ms`),
-        });
-      }, timeoutMs);
-      if (this.options.unrefTimers) (timer as { unref?: () => void }).unref?.();
+      const timer = this.clock.setTimeout(
+        () => {
+          this.finish(id, {
+            ok: false,
+            error: new CarboncpError(ErrorCode.TIMEOUT, `${this.options.label ?? 'request'} ${id} got no response within ${timeoutMs} ms`),
+          });
+        },
+        timeoutMs,
+        { unref: this.options.unrefTimers === true },
+      );
       this.pending.set(id, { timer, settle: resolve });
     });
     return { id, settled };
@@ -54,7 +64,7 @@ export class RequestTable<R> {
       if (this.retired.has(id)) this.late += 1;
       return false;
     }
-    clearTimeout(entry.timer);
+    this.clock.clearTimeout(entry.timer);
     this.pending.delete(id);
     this.retire(id);
     entry.settle(outcome);

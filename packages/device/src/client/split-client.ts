@@ -1,79 +1,36 @@
+import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
 import {
-  CarboncpError,
-  DEFAULT_MAX_PAYLOAD,
-  compressionList,
-  isCompression,
-  ErrorCode,
-  MessageType,
-  encodeFrameParts,
-  type Compression,
-  type HelloAckMessage,
-  type InferResponseMessage,
-  type Message,
-} from '@carboncp/protocol';
+  DEVICE_DEFAULTS,
+  checkCompression,
+  checkPositiveMs,
+  planById,
+  resolveClientOptions,
+  type ResolvedClientOptions,
+  type SplitClientOptions,
+} from './client-options.js';
 import { Connection } from './connection.js';
-import { checkInputs } from './input-check.js';
-import { checkServerOutputs } from './output-check.js';
-import type { PongReceipt } from './ping-tracker.js';
-import { describeModel, remotePlanStatus } from './plan-check.js';
-import { RequestTable } from './request-table.js';
+import { askPolicy, tellPolicy, type Candidate } from './cut-policy.js';
+import { describeModel } from './plan-check.js';
+import { RemoteTails } from './remote-call.js';
+import { RequestTimeline } from './request-timeline.js';
+import { serverContextOf } from './server-context.js';
+import { SessionCache, runMeasured } from './sessions.js';
 import { emptyStats, recordRequest } from './stats.js';
+import { checkInputs } from './tensor-checks.js';
 import type {
   ClientPlan,
   ClientStats,
   ConnectionState,
   InferOptions,
   InferResult,
-  ReconnectOptions,
-  RequestTelemetry,
   Runtime,
-  RuntimeSession,
   RuntimeTensor,
   ServerContext,
   ServerContextOptions,
   SplitModel,
-  Transport,
 } from './types.js';
-import { fromWire, toWire } from './wire-tensors.js';
 
-export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPlan> {
-  model: SplitModel<P>;
-  runtime: Runtime<T>;
-  transport: Transport;
-  server: string;
-  token?: string;
-  /** Per request, from send to response; default 10000. */
-  timeoutMs?: number;
-  /** Cut used when infer() names none; default 'server'. */
-  defaultCut?: string;
-  compression?: Compression;
-  reconnect?: ReconnectOptions;
-  /** How long the hello may take; default 5000. */
-  handshakeTimeoutMs?: number;
-  /** Largest frame accepted from the server; default 64 MiB. */
-  maxPayload?: number;
-  clientName?: string;
-  /**
-   * Ping the server after this long without a frame from it, to notice a server that went
-   * silent; default 15000, 0 disables.
-   */
-  keepaliveMs?: number;
-  /** A keepalive ping unanswered this long drops the connection (requests fail over, reconnect); default keepaliveMs. */
-  keepaliveTimeoutMs?: number;
-}
-
-interface Reply {
-  body: InferResponseMessage;
-  bytes: number;
-  receivedAt: number;
-}
-
-const now = () => performance.now();
-const SERVER_PLAN_ERRORS: ReadonlySet<string> = new Set([
-  ErrorCode.DIGEST_MISMATCH,
-  ErrorCode.UNKNOWN_PLAN,
-  ErrorCode.UNKNOWN_MODEL,
-]);
+export type { SplitClientOptions } from './client-options.js';
 
 /**
  * The platform-neutral device client. It runs the head of the chosen plan on the device,
@@ -87,68 +44,56 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   readonly plans: readonly P[];
   private readonly model: SplitModel<P>;
   private readonly runtime: Runtime<T>;
+  private readonly options: ResolvedClientOptions<P>;
   private readonly connection: Connection;
-  private readonly table = new RequestTable<Reply>();
-  private readonly sessions = new WeakMap<Uint8Array, Promise<RuntimeSession<T>>>();
-  private readonly loaded = new Set<Promise<RuntimeSession<T>>>();
+  private readonly remote: RemoteTails<T, P>;
+  private readonly sessions: SessionCache<T>;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly counters: ClientStats = emptyStats();
-  private remote = new Map<string, CarboncpError | null>();
-  private maxPayload = Infinity;
   private closed = false;
   private closing: Promise<void> | undefined;
   private latestContext: ServerContext | undefined;
-  private readonly options: Required<Pick<SplitClientOptions<T, P>, 'timeoutMs' | 'defaultCut' | 'compression'>>;
 
   private constructor(options: SplitClientOptions<T, P>) {
+    this.options = resolveClientOptions(options, options.model);
     this.model = options.model;
     this.plans = options.model.plans;
     this.runtime = options.runtime;
-    this.options = {
-      timeoutMs: options.timeoutMs ?? 10_000,
-      defaultCut: options.defaultCut ?? 'server',
-      compression: options.compression ?? 'none',
-    };
-    checkPositive('timeoutMs', this.options.timeoutMs);
-    checkCompression(this.options.compression);
-    this.planById(this.options.defaultCut);
-    const keepaliveMs = options.keepaliveMs ?? 15_000;
-    if (!(typeof keepaliveMs === 'number' && Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
-      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `keepaliveMs must be 0 (off) or a positive number of milliseconds, got ${String(keepaliveMs)}`);
-    }
-    const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? (keepaliveMs > 0 ? keepaliveMs : 15_000);
-    checkPositive('keepaliveTimeoutMs', keepaliveTimeoutMs);
+    this.sessions = new SessionCache(options.runtime, options.model.name);
+    const { clock } = this.options;
+    this.remote = new RemoteTails(this.model, this.runtime, () => this.connection, clock);
     this.connection = new Connection({
-      url: options.server,
+      url: this.options.server,
       transport: options.transport,
-      reconnect: options.reconnect ?? { initialMs: 250, maxMs: 10_000 },
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
-      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      keepaliveMs,
-      keepaliveTimeoutMs,
+      reconnect: this.options.reconnect,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      maxPayload: this.options.maxPayload,
+      keepaliveMs: this.options.keepaliveMs,
+      keepaliveTimeoutMs: this.options.keepaliveTimeoutMs,
+      clock,
       hello: () => ({
         protocol_version: 0,
-        client: options.clientName ?? '@carboncp/device',
-        ...(options.token === undefined ? {} : { token: options.token }),
+        client: this.options.clientName,
+        ...(this.options.token === undefined ? {} : { token: this.options.token }),
         models: [describeModel(this.model)],
       }),
-      onOpen: (ack) => this.onOpen(ack),
-      onMessage: (message, bytes) => this.onMessage(message, bytes),
+      onOpen: (ack) => {
+        this.counters.connects += 1;
+        this.remote.opened(ack);
+      },
+      onMessage: (message, bytes) => this.remote.received(message, bytes),
       onDown: (error) => {
-        this.remote = new Map();
         this.counters.disconnects += 1;
-        this.table.failAll(error);
+        this.remote.failAll(error);
       },
       onPong: (receipt) => {
-        this.latestContext = this.contextOf(receipt);
+        this.latestContext = serverContextOf(this.model, receipt);
       },
     });
   }
 
   /** Builds the client and makes the first connection attempt (a server that is down is not an error). */
-  static async open<T extends RuntimeTensor, P extends ClientPlan>(
-    options: SplitClientOptions<T, P>,
-  ): Promise<SplitClient<T, P>> {
+  static async open<T extends RuntimeTensor, P extends ClientPlan>(options: SplitClientOptions<T, P>): Promise<SplitClient<T, P>> {
     const client = new SplitClient(options);
     await client.connection.start();
     return client;
@@ -159,14 +104,13 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   }
 
   /** Resolves when connected to the server; rejects with CARBONCP_NOT_READY after timeoutMs. */
-  ready(timeoutMs = 10_000): Promise<void> {
+  ready(timeoutMs: number = DEVICE_DEFAULTS.readyTimeoutMs): Promise<void> {
     return this.connection.ready(timeoutMs);
   }
 
   /** Whether a plan can currently run its tail on the server, and if not, why. */
   remoteStatus(planId: string): { usable: boolean; error?: { code: string; message: string } } {
-    const plan = this.planById(planId);
-    const error = this.remoteError(plan);
+    const error = this.remote.unusable(planById(this.model, planId));
     return error ? { usable: false, error: { code: error.code, message: error.message } } : { usable: true };
   }
 
@@ -180,9 +124,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
    */
   async serverContext(options: ServerContextOptions = {}): Promise<ServerContext> {
     if (this.closed) throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'serverContext() called on a closed client');
-    const timeoutMs = options.timeoutMs ?? 5_000;
-    checkPositive('timeoutMs', timeoutMs);
-    return this.contextOf(await this.connection.ping(timeoutMs));
+    const timeoutMs = checkPositiveMs('timeoutMs', options.timeoutMs ?? DEVICE_DEFAULTS.serverContextTimeoutMs);
+    return serverContextOf(this.model, await this.connection.ping(timeoutMs));
   }
 
   /** The most recent server context, from serverContext() or a keepalive pong; kept across reconnects (see receivedAt). */
@@ -191,7 +134,12 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   }
 
   stats(): ClientStats {
-    return { ...this.counters, lateResponses: this.table.late, errors: { ...this.counters.errors } };
+    return {
+      ...this.counters,
+      timeouts: this.remote.timeouts,
+      lateResponses: this.remote.late,
+      errors: { ...this.counters.errors },
+    };
   }
 
   infer(inputs: Record<string, T>, options: InferOptions = {}): Promise<InferResult<T>> {
@@ -214,27 +162,30 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   private async shutdown(): Promise<void> {
     this.closed = true;
     this.connection.close();
-    this.table.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the request was in flight'));
+    this.remote.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the request was in flight'), false);
     await Promise.allSettled([...this.inFlight]);
-    const sessions = await Promise.allSettled([...this.loaded]);
-    await Promise.allSettled(
-      sessions.flatMap((result) => (result.status === 'fulfilled' ? [result.value.release()] : [])),
-    );
+    await this.sessions.releaseAll();
   }
 
   private async inferOnce(inputs: Record<string, T>, options: InferOptions): Promise<InferResult<T>> {
-    const started = now();
+    const { clock } = this.options;
+    const started = clock.now();
     if (this.closed) throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'infer() called on a closed client');
-    const plan = this.planById(options.cut ?? this.options.defaultCut);
-    const compression = options.compression ?? this.options.compression;
-    checkCompression(compression);
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
-    checkPositive('timeoutMs', timeoutMs);
-    checkInputs(this.model.name, this.model.inputs, inputs, this.runtime);
+    const timeoutMs = checkPositiveMs('timeoutMs', options.timeoutMs ?? this.options.timeoutMs);
+    const requested = options.compression === undefined ? undefined : checkCompression(options.compression);
+    const inputSymbols = checkInputs(this.model.name, this.model.inputs, inputs, this.runtime);
+    const chosenBy = options.cut === undefined || options.cut === 'auto' ? 'policy' : 'caller';
+    const candidate: Candidate<P> =
+      chosenBy === 'caller'
+        ? { plan: planById(this.model, options.cut), compression: requested ?? this.options.compression }
+        : this.policyChoice(inputs, requested);
+    const { plan } = candidate;
+    const compression: Compression = plan.kind === 'device' ? 'none' : candidate.compression;
 
-    const telemetry: RequestTelemetry = {
+    const timeline = new RequestTimeline(clock, started, {
       planId: plan.id,
       path: plan.kind === 'device' ? 'local' : plan.kind === 'split' ? 'split' : 'remote',
+      waitMs: 0,
       headMs: 0,
       transferMs: 0,
       serverMs: 0,
@@ -243,21 +194,26 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       totalMs: 0,
       bytesUp: 0,
       bytesDown: 0,
-      compression: plan.kind === 'device' ? 'none' : compression,
-    };
+      compression,
+      cutChosenBy: chosenBy,
+    });
     const finish = (outputs: Record<string, T>): InferResult<T> => {
-      telemetry.totalMs = now() - started;
+      const merged = this.modelOutputs(outputs);
+      const telemetry = timeline.finish();
       recordRequest(this.counters, telemetry);
-      return { outputs: this.modelOutputs(outputs), telemetry };
+      tellPolicy(this.options.cutPolicy, { candidate, chosenBy, telemetry });
+      return { outputs: merged, telemetry };
     };
 
     const halves = this.model.halves(plan.id);
     let headOutputs: Record<string, T> = {};
     if (halves.head) {
-      const head = await this.session(halves.head, `${plan.id} head`);
-      const headStarted = now();
-      headOutputs = await head.run(pick(inputs, head.inputNames));
-      telemetry.headMs = now() - headStarted;
+      const head = await this.sessions.get(halves.head, `${plan.id} head`);
+      const feeds = pick(inputs, head.inputNames);
+      timeline.waited();
+      const run = await runMeasured(head, feeds, clock);
+      timeline.ran('headMs', run.computeMs);
+      headOutputs = run.outputs;
     }
     if (plan.kind === 'device') return finish(headOutputs);
 
@@ -270,189 +226,48 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       crossing[tensor.name] = value;
     }
 
-    let failure = this.remoteError(plan);
+    let failure = this.remote.unusable(plan);
     if (!failure) {
-      const outcome = await this.runRemote(plan, inputs, crossing, compression, timeoutMs, telemetry);
+      timeline.waited();
+      const outcome = await this.remote.call(plan, crossing, inputSymbols, compression, timeoutMs, timeline);
       if (outcome.ok) return finish({ ...headOutputs, ...outcome.outputs });
       failure = outcome.error;
     }
+    return finish({ ...headOutputs, ...(await this.tailLocally(plan, crossing, failure, timeline)) });
+  }
 
+  private async tailLocally(plan: P, crossing: Record<string, T>, failure: CarboncpError, timeline: RequestTimeline): Promise<Record<string, T>> {
+    const { telemetry } = timeline;
     telemetry.path = 'local-fallback';
     telemetry.error = { code: failure.code, message: failure.message };
-    if (!halves.tail) throw new CarboncpError(ErrorCode.INTERNAL, `plan '${plan.id}' has no tail to run locally`);
-    const tail = await this.session(halves.tail, `${plan.id} tail`);
-    const tailStarted = now();
-    const tailOutputs = await tail.run(pick(crossing, tail.inputNames));
-    telemetry.tailLocalMs = now() - tailStarted;
-    return finish({ ...headOutputs, ...tailOutputs });
+    const { tail: tailBytes } = this.model.halves(plan.id);
+    if (!tailBytes) throw new CarboncpError(ErrorCode.INTERNAL, `plan '${plan.id}' has no tail to run locally`);
+    const tail = await this.sessions.get(tailBytes, `${plan.id} tail`);
+    const feeds = pick(crossing, tail.inputNames);
+    timeline.waited();
+    const run = await runMeasured(tail, feeds, this.options.clock);
+    timeline.ran('tailLocalMs', run.computeMs);
+    return run.outputs;
   }
 
-  private async runRemote(
-    plan: P,
-    inputs: Record<string, T>,
-    crossing: Record<string, T>,
-    compression: Compression,
-    timeoutMs: number,
-    telemetry: RequestTelemetry,
-  ): Promise<{ ok: true; outputs: Record<string, T> } | { ok: false; error: CarboncpError }> {
-    const sendStarted = now();
-    const { id, settled } = this.table.open(timeoutMs);
-    // Parts, not one buffer: the tensors are not copied into a frame (the transport sends the
-    // parts as one message).
-    let frame: Uint8Array[];
-    try {
-      frame = encodeFrameParts({
-        type: MessageType.InferRequest,
-        requestId: id,
-        body: {
-          id: String(id),
-          model_name: this.model.name,
-          plan_id: plan.id,
-          plan_digest: plan.digest,
-          model_digest: this.model.digest,
-          inputs: Object.entries(crossing).map(([name, tensor]) => toWire(this.runtime, name, tensor, compression)),
-          outputs: plan.tailOutputs.map((name) => ({ name })),
-          parameters: { compression, timeout_ms: timeoutMs },
-        },
-      });
-    } catch (error) {
-      this.table.finish(id, { ok: false, error: asCarboncpError(error, ErrorCode.BAD_TENSOR) });
-      return settledToOutcome(await settled);
-    }
-    const frameBytes = frame.reduce((sum, part) => sum + part.byteLength, 0);
-    if (frameBytes > this.maxPayload) {
-      this.table.finish(id, {
-        ok: false,
-        error: new CarboncpError(
-          ErrorCode.PAYLOAD_TOO_LARGE,
-          `request of ${frameBytes} bytes exceeds the server's limit of ${this.maxPayload} bytes`,
-        ),
-      });
-    } else if (this.connection.send(frame)) {
-      telemetry.bytesUp = frameBytes;
-    } else {
-      this.table.finish(id, {
-        ok: false,
-        error: this.connection.lastError ?? new CarboncpError(ErrorCode.NOT_READY, 'not connected to the server'),
-      });
-    }
-    const result = await settled;
-    if (!result.ok) {
-      telemetry.transferMs = now() - sendStarted;
-      if (result.error.code === ErrorCode.TIMEOUT) this.counters.timeouts += 1;
-      if (SERVER_PLAN_ERRORS.has(result.error.code)) this.remote.set(plan.id, result.error);
-      return result;
-    }
-    const reply = result.value;
-    const roundTrip = reply.receivedAt - sendStarted;
-    telemetry.bytesDown = reply.bytes;
-    telemetry.serverMs = finiteOr0(reply.body.parameters?.server_ms);
-    telemetry.queueMs = finiteOr0(reply.body.parameters?.queue_ms);
-    telemetry.transferMs = Math.max(0, roundTrip - telemetry.serverMs - telemetry.queueMs);
-    try {
-      const outputs: Record<string, T> = {};
-      for (const wire of reply.body.outputs ?? []) outputs[wire.name] = fromWire(this.runtime, wire);
-      checkServerOutputs(plan.id, plan.tailOutputs, this.model, inputs, outputs, this.runtime);
-      return { ok: true, outputs };
-    } catch (error) {
-      return { ok: false, error: asCarboncpError(error, ErrorCode.BAD_TENSOR) };
-    }
-  }
-
-  private onOpen(ack: HelloAckMessage): void {
-    this.counters.connects += 1;
-    this.remote = remotePlanStatus(this.model, ack);
-    const limit = ack.limits?.max_payload;
-    this.maxPayload = typeof limit === 'number' && limit > 0 ? limit : Infinity;
-  }
-
-  private onMessage(message: Message, bytes: number): void {
-    const receivedAt = now();
-    if (message.type === MessageType.InferResponse) {
-      this.table.finish(message.requestId, { ok: true, value: { body: message.body, bytes, receivedAt } });
-    } else if (message.type === MessageType.Error) {
-      this.table.finish(message.requestId, {
-        ok: false,
-        error: new CarboncpError(message.body.code, `server: ${message.body.message}`),
-      });
-    }
-  }
-
-  private contextOf({ pong, rttMs, receivedAt }: PongReceipt): ServerContext {
-    const context: ServerContext = {
-      queueDepth: pong.queue_depth,
-      inFlight: pong.in_flight,
-      tailMs: this.tailMsOfModel(pong.tail_ms ?? {}),
-      rttMs,
-      receivedAt,
-    };
-    const carbon = pong.carbon_intensity;
-    if (carbon) context.carbonIntensity = { valueGPerKwh: carbon.value_g_per_kwh, source: carbon.source };
-    return context;
-  }
-
-  /**
-   * The server keys tail latencies 'model/plan', and by bare plan id too when it serves a single
-   * model. Bare ids are used only when no key names a model, since with keys of another model
-   * they would be that model's plans.
-   */
-  private tailMsOfModel(tailMs: Record<string, number>): Record<string, number> {
-    const prefix = `${this.model.name}/`;
-    const keys = Object.keys(tailMs);
-    const bareUsable = keys.every((key) => !key.includes('/'));
-    const out: Record<string, number> = {};
-    for (const plan of this.plans) {
-      const value = tailMs[prefix + plan.id] ?? (bareUsable ? tailMs[plan.id] : undefined);
-      if (typeof value === 'number' && Number.isFinite(value)) out[plan.id] = value;
-    }
-    return out;
-  }
-
-  private remoteError(plan: P): CarboncpError | null {
-    if (plan.kind === 'device') return null;
-    if (this.connection.state !== 'open') {
-      return new CarboncpError(
-        ErrorCode.NOT_READY,
-        'not connected to the server' +
-          (this.connection.lastError ? ` (${this.connection.lastError.code}: ${this.connection.lastError.message})` : ''),
-      );
-    }
-    return this.remote.get(plan.id) ?? null;
-  }
-
-  private planById(id: string): P {
-    const plan = this.plans.find((candidate) => candidate.id === id);
-    if (!plan) {
-      throw new CarboncpError(
-        ErrorCode.UNKNOWN_PLAN,
-        `model '${this.model.name}' has no plan '${id}'; valid cuts: ${this.plans.map((p) => p.id).join(', ')}`,
-      );
-    }
-    return plan;
-  }
-
-  private session(bytes: Uint8Array, label: string): Promise<RuntimeSession<T>> {
-    let session = this.sessions.get(bytes);
-    if (!session) {
-      session = this.runtime.load(bytes, `${this.model.name} ${label}`);
-      this.sessions.set(bytes, session);
-      this.loaded.add(session);
-      // A failed load is retried next time rather than cached.
-      session.catch(() => {
-        this.sessions.delete(bytes);
-        this.loaded.delete(session as Promise<RuntimeSession<T>>);
-      });
-    }
-    return session;
+  /** Asks the cut policy, then holds its answer to the same rules as a caller's choice. */
+  private policyChoice(inputs: Record<string, T>, requested: Compression | undefined): Candidate<P> {
+    return askPolicy(this.options.cutPolicy, this.model, {
+      plans: this.plans,
+      requested: { cut: 'auto', compression: requested },
+      defaults: { cut: this.options.defaultCut, compression: this.options.compression },
+      inputDims: Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, tensor.dims])),
+      remoteUsable: (planId) => this.remote.unusable(planById(this.model, planId)) === null,
+      serverContext: this.latestContext,
+      now: this.options.clock.now(),
+    });
   }
 
   private modelOutputs(all: Record<string, T>): Record<string, T> {
     const outputs: Record<string, T> = {};
     for (const info of this.model.outputs) {
       const value = all[info.name];
-      if (value === undefined) {
-        throw new CarboncpError(ErrorCode.INTERNAL, `model output '${info.name}' was produced by neither half`);
-      }
+      if (value === undefined) throw new CarboncpError(ErrorCode.INTERNAL, `model output '${info.name}' was produced by neither half`);
       outputs[info.name] = value;
     }
     return outputs;
@@ -467,31 +282,4 @@ function pick<T>(values: Record<string, T>, names: readonly string[]): Record<st
     picked[name] = value;
   }
   return picked;
-}
-
-function settledToOutcome<R>(
-  result: { ok: true; value: R } | { ok: false; error: CarboncpError },
-): { ok: false; error: CarboncpError } {
-  if (result.ok) throw new CarboncpError(ErrorCode.INTERNAL, 'a request that failed to encode was answered');
-  return result;
-}
-
-function asCarboncpError(error: unknown, code: string): CarboncpError {
-  return error instanceof CarboncpError ? error : new CarboncpError(code, (error as Error)?.message ?? String(error), { cause: error });
-}
-
-function finiteOr0(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
-function checkPositive(name: string, value: number): void {
-  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${name} must be a positive number of milliseconds, got ${String(value)}`);
-  }
-}
-
-function checkCompression(value: unknown): asserts value is Compression {
-  if (!isCompression(value)) {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `compression must be ${compressionList()}, got ${JSON.stringify(value)}`);
-  }
 }

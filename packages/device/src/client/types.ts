@@ -17,6 +17,13 @@ export interface RuntimeSession<T extends RuntimeTensor> {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, T>): Promise<Record<string, T>>;
+  /**
+   * Optional: run() that also says how long the computation itself took (ms, on any monotonic
+   * clock), leaving out the time the run waited for the runtime to start it (runs of other
+   * requests ahead of it). The client reports that as headMs / tailLocalMs and the rest of the
+   * call as waitMs; without runTimed, the whole run() call counts as compute.
+   */
+  runTimed?(feeds: Record<string, T>): Promise<{ outputs: Record<string, T>; computeMs: number }>;
   release(): Promise<void>;
 }
 
@@ -95,17 +102,48 @@ export interface SplitModel<P extends ClientPlan = ClientPlan> {
 
 export type RequestPath = 'local' | 'split' | 'remote' | 'local-fallback';
 
+/**
+ * What one infer() cost, in milliseconds. The parts add up to the whole:
+ *
+ *   totalMs = waitMs + headMs + transferMs + serverMs + tailLocalMs   (to float rounding)
+ *
+ * Every part but serverMs (and its sub-part queueMs) is measured on the device's monotonic clock
+ * (the client's Clock, performance.now() by default); serverMs and queueMs are the server's own
+ * figures, on the server's monotonic clock. They meet in transferMs = round trip (device clock)
+ * - serverMs (server clock); a server that reports more than the round trip the device measured
+ * (clocks that tick at different rates) is capped at that round trip, so no part is negative.
+ */
 export interface RequestTelemetry {
   planId: string;
   /** 'local': cut 'device'; 'split'/'remote': the tail ran on the server; 'local-fallback': it was meant to, but ran here. */
   path: RequestPath;
+  /**
+   * Device clock. Time on the device that is in no other part: checking the inputs, loading a
+   * session (the first request of a plan), waiting for the runtime to start this request's head
+   * or local tail behind other requests' runs, handing tensors between the stages.
+   */
+  waitMs: number;
+  /** Device clock. The head's computation (the runtime's run, without the wait before it starts); 0 without a head. */
   headMs: number;
-  /** Round trip minus the server's compute and queue time: encoding, network, decoding. */
+  /**
+   * Device clock minus server clock. The round trip (encoding the request, just before it, to the
+   * response decoded and checked on the device, or the attempt failing) minus serverMs: encoding
+   * and decoding on both sides, the network, and the device's event loop getting to the response.
+   */
   transferMs: number;
+  /**
+   * Server clock. From the server receiving the request to its answer being ready: queueMs plus
+   * the tail's run (the wire field server_ms); 0 when no answer came.
+   */
   serverMs: number;
+  /** Server clock. The part of serverMs the request waited in the server's queue (wire field queue_ms); not a separate part of totalMs. */
   queueMs: number;
+  /** Device clock. The local tail's computation after a fallback; 0 otherwise. */
   tailLocalMs: number;
+  /** Device clock. From infer() being called to its result being ready. */
   totalMs: number;
+  /** Who chose the plan: the caller (infer() named a cut) or the client's cut policy (no cut, or 'auto'). */
+  cutChosenBy: 'caller' | 'policy';
   /** Frame bytes sent and received for this request (0 when nothing crossed). */
   bytesUp: number;
   bytesDown: number;
@@ -114,7 +152,8 @@ export interface RequestTelemetry {
 }
 
 export interface InferOptions {
-  cut?: 'device' | 'server' | (string & {});
+  /** A plan id; none or 'auto': the client's cut policy chooses (the default policy: the client's defaultCut). */
+  cut?: 'auto' | 'device' | 'server' | (string & {});
   compression?: Compression;
   timeoutMs?: number;
 }
@@ -144,7 +183,7 @@ export interface ServerContext {
   carbonIntensity?: { valueGPerKwh: number; source: string };
   /** Ping sent to pong received, measured on the device's monotonic clock (ms). */
   rttMs: number;
-  /** When the pong arrived, ms since the epoch (Date.now()). */
+  /** When the pong arrived, ms since the epoch (the clock's epochMs(), Date.now() by default). */
   receivedAt: number;
 }
 

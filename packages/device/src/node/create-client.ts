@@ -1,8 +1,11 @@
 import { basename } from 'node:path';
 import { loadModel, type LoadedModel, type Partition, type PartitionOptions, type Plan } from '@carboncp/core';
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
-import { CarboncpError, DEFAULT_MAX_PAYLOAD, type Compression, ErrorCode } from '@carboncp/protocol';
+import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
+import { badOption, resolveClientOptions } from '../client/client-options.js';
+import type { Clock } from '../client/clock.js';
+import type { CutPolicy } from '../client/cut-policy.js';
 import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions } from '../client/types.js';
@@ -45,6 +48,10 @@ export interface CreateClientOptions {
   keepaliveMs?: number;
   /** A keepalive ping unanswered this long drops the connection: requests in flight run locally, the client reconnects; default keepaliveMs. */
   keepaliveTimeoutMs?: number;
+  /** Chooses plan and compression when infer() names no cut or 'auto'; default: defaultCut. */
+  cutPolicy?: CutPolicy<Plan>;
+  /** Every timer and duration of the client; default the system clock. */
+  clock?: Clock;
 }
 
 /** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
@@ -56,25 +63,21 @@ export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partitio
  * Rejects when the model cannot be read or the server refuses the token or protocol version.
  */
 export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
-  if (options === null || typeof options !== 'object') {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'createClient needs an options object');
-  }
-  if (typeof options.server !== 'string' || !/^wss?:\/\//.test(options.server)) {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `server must be a ws:// or wss:// URL, got ${JSON.stringify(options.server)}`);
-  }
+  // The client's options are checked (once, by the client's resolver) before the model is
+  // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
+  const { maxPayload } = resolveClientOptions(options);
   const model = await readModel(options.model, options.modelName);
   const partition = await partitionWithProbe(model, {
     ...options.partition,
     ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
   });
-  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   const client = await SplitClient.open({
     model: splitModelFromPartition(partition, options.inputShapes),
     runtime: new OrtRuntime(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs']),
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock']),
   });
   return Object.assign(client, { partition });
 }
@@ -82,7 +85,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
 async function readModel(model: string | Uint8Array, name: string | undefined): Promise<LoadedModel> {
   if (typeof model === 'string') return readModelFile(model, name ?? basename(model).replace(/\.onnx$/i, ''));
   if (model instanceof Uint8Array) return loadModel(model, name ?? 'model');
-  throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
+  throw badOption(`model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
 }
 
 function pickDefined<O extends object, K extends keyof O>(source: O, keys: K[]): Partial<Pick<O, K>> {

@@ -14,9 +14,30 @@ export interface OrtRuntimeOptions {
   allowSpinning?: boolean;
 }
 
-/** Runs ONNX bytes with onnxruntime-node on the CPU (an edge device has no server GPU). */
+/**
+ * Runs ONNX bytes with onnxruntime-node on the CPU (an edge device has no server GPU).
+ *
+ * onnxruntime-node computes a run synchronously on the JavaScript thread (its run() defers to
+ * setImmediate, then blocks), so concurrent runs execute one after another anyway. This runtime
+ * makes that order explicit: its runs (over all its sessions) go through one queue, each started
+ * when the previous has finished. So a run's measured time is its computation alone (runTimed),
+ * the time spent behind other runs is known to be waiting, and the event loop gets a turn between
+ * runs (responses are read while heads are queued).
+ */
 export class OrtRuntime implements Runtime<ort.Tensor> {
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly options: OrtRuntimeOptions = {}) {}
+
+  private enqueue(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
+    const run = this.queue.then(async () => {
+      const started = performance.now();
+      const outputs = (await session.run(feeds)) as Record<string, ort.Tensor>;
+      return { outputs, computeMs: performance.now() - started };
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {
     let session: ort.InferenceSession;
@@ -34,7 +55,8 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
     return {
       inputNames: session.inputNames,
       outputNames: session.outputNames,
-      run: async (feeds) => (await session.run(feeds)) as Record<string, ort.Tensor>,
+      run: async (feeds) => (await this.enqueue(session, feeds)).outputs,
+      runTimed: (feeds) => this.enqueue(session, feeds),
       release: () => session.release(),
     };
   }

@@ -1,0 +1,154 @@
+import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode, compressionList, isCompression, type Compression } from '@carboncp/protocol';
+import { systemClock, type Clock } from './clock.js';
+import { defaultCutPolicy, type CutPolicy } from './cut-policy.js';
+import type { ClientPlan, ReconnectOptions, Runtime, RuntimeTensor, SplitModel, Transport } from './types.js';
+
+export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPlan> {
+  model: SplitModel<P>;
+  runtime: Runtime<T>;
+  transport: Transport;
+  server: string;
+  token?: string;
+  /** Per request, from send to response; default 10000. */
+  timeoutMs?: number;
+  /** Cut used when infer() names none (or 'auto') and no cutPolicy is given; default 'server'. */
+  defaultCut?: string;
+  compression?: Compression;
+  reconnect?: ReconnectOptions;
+  /** How long the hello may take; default 5000. */
+  handshakeTimeoutMs?: number;
+  /** Largest frame accepted from the server; default 64 MiB. */
+  maxPayload?: number;
+  clientName?: string;
+  /**
+   * Ping the server after this long without a frame from it, to notice a server that went
+   * silent; default 15000, 0 disables.
+   */
+  keepaliveMs?: number;
+  /** A keepalive ping unanswered this long drops the connection (requests fail over, reconnect); default keepaliveMs. */
+  keepaliveTimeoutMs?: number;
+  /** Chooses the plan and compression when infer() names no cut or 'auto'; default: defaultCut with the requested or default compression. */
+  cutPolicy?: CutPolicy<P>;
+  /** Every timer and duration of the client; default the system clock (tests pass a ManualClock). */
+  clock?: Clock;
+}
+
+/** Options shared by every layer that builds a device client (createClient too): checked here, once. */
+export interface ResolvedClientOptions<P extends ClientPlan> {
+  server: string;
+  token: string | undefined;
+  clientName: string;
+  timeoutMs: number;
+  defaultCut: P;
+  compression: Compression;
+  reconnect: ReconnectOptions;
+  handshakeTimeoutMs: number;
+  maxPayload: number;
+  keepaliveMs: number;
+  keepaliveTimeoutMs: number;
+  cutPolicy: CutPolicy<P>;
+  clock: Clock;
+}
+
+export const DEVICE_DEFAULTS = {
+  timeoutMs: 10_000,
+  defaultCut: 'server',
+  compression: 'none' as Compression,
+  reconnect: { initialMs: 250, maxMs: 10_000 } as ReconnectOptions,
+  handshakeTimeoutMs: 5_000,
+  maxPayload: DEFAULT_MAX_PAYLOAD,
+  keepaliveMs: 15_000,
+  serverContextTimeoutMs: 5_000,
+  readyTimeoutMs: 10_000,
+  clientName: '@carboncp/device',
+} as const;
+
+export function badOption(message: string): CarboncpError {
+  return new CarboncpError(ErrorCode.INVALID_ARGUMENT, message);
+}
+
+/**
+ * Validates and completes the connection and request options of a device client. Everything a
+ * later call could trip over is refused here, at construction, with the option's name.
+ * `model` resolves defaultCut against its plans (omit it to check the rest only, as createClient does before the
+ * model is partitioned).
+ */
+export function resolveClientOptions<P extends ClientPlan>(
+  options: Omit<SplitClientOptions<RuntimeTensor, P>, 'model' | 'runtime' | 'transport'>,
+  model: Pick<SplitModel<P>, 'name' | 'plans'>,
+): ResolvedClientOptions<P>;
+export function resolveClientOptions(
+  options: Omit<SplitClientOptions<RuntimeTensor, ClientPlan>, 'model' | 'runtime' | 'transport'>,
+): Omit<ResolvedClientOptions<ClientPlan>, 'defaultCut' | 'cutPolicy'>;
+export function resolveClientOptions<P extends ClientPlan>(
+  options: Omit<SplitClientOptions<RuntimeTensor, P>, 'model' | 'runtime' | 'transport'>,
+  model?: Pick<SplitModel<P>, 'name' | 'plans'>,
+): Partial<ResolvedClientOptions<P>> {
+  if (options === null || typeof options !== 'object') throw badOption('the client needs an options object');
+  if (typeof options.server !== 'string' || !/^wss?:\/\//.test(options.server)) {
+    throw badOption(`server must be a ws:// or wss:// URL, got ${JSON.stringify(options.server)}`);
+  }
+  if (options.token !== undefined && typeof options.token !== 'string') throw badOption('token must be a string');
+  const keepaliveMs = options.keepaliveMs ?? DEVICE_DEFAULTS.keepaliveMs;
+  if (!(typeof keepaliveMs === 'number' && Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
+    throw badOption(`keepaliveMs must be 0 (off) or a positive number of milliseconds, got ${String(keepaliveMs)}`);
+  }
+  const reconnect = options.reconnect ?? DEVICE_DEFAULTS.reconnect;
+  if (reconnect === null || typeof reconnect !== 'object' || !(reconnect.initialMs > 0) || !(reconnect.maxMs >= reconnect.initialMs)) {
+    throw badOption(`reconnect needs 0 < initialMs <= maxMs, got ${JSON.stringify(reconnect)}`);
+  }
+  const resolved: Partial<ResolvedClientOptions<P>> = {
+    server: options.server,
+    token: options.token,
+    clientName: options.clientName ?? DEVICE_DEFAULTS.clientName,
+    timeoutMs: checkPositiveMs('timeoutMs', options.timeoutMs ?? DEVICE_DEFAULTS.timeoutMs),
+    compression: checkCompression(options.compression ?? DEVICE_DEFAULTS.compression),
+    reconnect,
+    handshakeTimeoutMs: checkPositiveMs('handshakeTimeoutMs', options.handshakeTimeoutMs ?? DEVICE_DEFAULTS.handshakeTimeoutMs),
+    maxPayload: checkPositiveInteger('maxPayload', options.maxPayload ?? DEVICE_DEFAULTS.maxPayload),
+    keepaliveMs,
+    keepaliveTimeoutMs: checkPositiveMs('keepaliveTimeoutMs', options.keepaliveTimeoutMs ?? (keepaliveMs > 0 ? keepaliveMs : DEVICE_DEFAULTS.keepaliveMs)),
+    clock: options.clock ?? systemClock,
+  };
+  if (options.cutPolicy !== undefined && typeof options.cutPolicy?.choose !== 'function') {
+    throw badOption('cutPolicy must have a choose(context) method');
+  }
+  if (model) {
+    resolved.defaultCut = planById(model, options.defaultCut ?? DEVICE_DEFAULTS.defaultCut, 'defaultCut');
+    resolved.cutPolicy = options.cutPolicy ?? defaultCutPolicy<P>();
+  }
+  return resolved;
+}
+
+export function checkPositiveMs(name: string, value: unknown): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+    throw badOption(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkPositiveInteger(name: string, value: unknown): number {
+  if (!(typeof value === 'number' && Number.isInteger(value) && value > 0)) {
+    throw badOption(`${name} must be a positive whole number of bytes, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function checkCompression(value: unknown): Compression {
+  if (!isCompression(value)) {
+    throw badOption(`compression must be ${compressionList()}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** The plan with this id; CARBONCP_UNKNOWN_PLAN listing the valid ids otherwise. */
+export function planById<P extends ClientPlan>(model: Pick<SplitModel<P>, 'name' | 'plans'>, id: unknown, what = 'cut'): P {
+  const plan = model.plans.find((candidate) => candidate.id === id);
+  if (!plan) {
+    throw new CarboncpError(
+      ErrorCode.UNKNOWN_PLAN,
+      `model '${model.name}' has no plan '${String(id)}'${what === 'cut' ? '' : ` (${what})`}; valid cuts: ${model.plans.map((p) => p.id).join(', ')}`,
+    );
+  }
+  return plan;
+}

@@ -1,0 +1,71 @@
+import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
+import { checkCompression, planById } from './client-options.js';
+import type { ClientPlan, RequestTelemetry, ServerContext, SplitModel } from './types.js';
+
+/**
+ * One way to run a request: which plan (where the model is cut) and how its crossing tensors
+ * are compressed. A decision is always a candidate, never just a cut: a policy that weighs bytes
+ * against accuracy picks both together.
+ */
+export interface Candidate<P extends ClientPlan = ClientPlan> {
+  plan: P;
+  compression: Compression;
+}
+
+/** What a cut policy may look at when it chooses; read-only, cheap to build per request. */
+export interface CutContext<P extends ClientPlan = ClientPlan> {
+  /** Every plan of the model, in partition order ('server', 'split-<k>'..., 'device'). */
+  plans: readonly P[];
+  /** What infer() asked for: `cut` is undefined or 'auto'; `compression` when it named one. */
+  requested: { cut: 'auto' | undefined; compression: Compression | undefined };
+  /** The client's configured defaults (defaultCut, compression). */
+  defaults: { cut: P; compression: Compression };
+  /** Shapes of this request's inputs, by input name (the batch size is usually dims[0]). */
+  inputDims: Readonly<Record<string, readonly number[]>>;
+  /** Whether a plan's tail can run on the server now (connected, same digests); false means a local fallback. */
+  remoteUsable(planId: string): boolean;
+  /** The latest server context (a pong), if any; see SplitClient.lastServerContext. */
+  serverContext: ServerContext | undefined;
+  /** The client's clock (monotonic ms), e.g. to judge how old serverContext is. */
+  now: number;
+}
+
+/**
+ * Chooses a candidate for a request that names no cut (or names 'auto'). The client checks that
+ * the plan is one of its own and the compression valid before it runs anything. `observe`, if
+ * given, sees every finished request (the caller's choices too), so a policy that learns (a
+ * calibrator) learns from all the traffic.
+ */
+export interface CutPolicy<P extends ClientPlan = ClientPlan> {
+  choose(context: CutContext<P>): Candidate<P>;
+  observe?(outcome: { candidate: Candidate<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry }): void;
+}
+
+/** Today's behaviour: the client's defaultCut, with the requested compression or the client's default. */
+export function defaultCutPolicy<P extends ClientPlan>(): CutPolicy<P> {
+  return {
+    choose: ({ defaults, requested }) => ({ plan: defaults.cut, compression: requested.compression ?? defaults.compression }),
+  };
+}
+
+/** A policy's choice, held to the rules of a caller's: one of the client's own plans (by id), a valid compression. */
+export function askPolicy<P extends ClientPlan>(policy: CutPolicy<P>, model: Pick<SplitModel<P>, 'name' | 'plans'>, context: CutContext<P>): Candidate<P> {
+  const choice = policy.choose(context);
+  if (choice === null || typeof choice !== 'object') {
+    throw new CarboncpError(ErrorCode.INTERNAL, `the cut policy returned ${String(choice)} instead of a candidate`);
+  }
+  return { plan: planById(model, choice.plan?.id, 'chosen by the cut policy'), compression: checkCompression(choice.compression) };
+}
+
+/** Shows a finished request to the policy; a policy that fails to learn must not fail the request it learns from. */
+export function tellPolicy<P extends ClientPlan>(
+  policy: CutPolicy<P>,
+  outcome: { candidate: Candidate<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry },
+): void {
+  if (!policy.observe) return;
+  try {
+    policy.observe({ ...outcome, telemetry: { ...outcome.telemetry } });
+  } catch {
+    // Ignored on purpose (see above).
+  }
+}
