@@ -20,6 +20,8 @@ export const ErrorCode = {
   NOT_READY: 'CARBONCP_NOT_READY',
   /** A caller passed an unusable argument (an option out of range, an unknown compression). */
   INVALID_ARGUMENT: 'CARBONCP_INVALID_ARGUMENT',
+  /** A worker thread running onnxruntime (the device's head worker) exited while a run was on it. */
+  WORKER_EXITED: 'CARBONCP_WORKER_EXITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
