@@ -130,7 +130,7 @@ describe('WorkerRuntime', () => {
       for (let i = 0; i < 4; i++) await run();
       const perRun = (performance.now() - started) / 4;
       histogram.disable();
-      return { maxLagMs: histogram.max / 1e6, perRun };
+      return { maxLagMs: histogram.max / 1e6, meanLagMs: histogram.mean / 1e6, p90LagMs: histogram.percentile(90) / 1e6, perRun };
     };
     const mainSession = await new OrtRuntime({ intraOpNumThreads: 1 }).load(bytes, 'heavy');
     const mainFeeds = { x: new ort.Tensor('float32', x, [256, 1024]) };
@@ -142,7 +142,9 @@ describe('WorkerRuntime', () => {
     const onWorker = await lagWhile(() => session.run(mainFeeds));
     // The measure can fail: on the main thread the loop is blocked for about a whole run.
     expect(onMain.maxLagMs, JSON.stringify({ onMain, onWorker })).toBeGreaterThan(0.5 * onMain.perRun);
-    expect(onWorker.maxLagMs, JSON.stringify({ onMain, onWorker })).toBeLessThan(Math.max(0.3 * onMain.maxLagMs, 20));
+    // Mean and p90, not max: on a loaded machine the scheduler alone delays a timer now and then.
+    expect(onWorker.meanLagMs, JSON.stringify({ onMain, onWorker })).toBeLessThan(0.25 * onMain.meanLagMs);
+    expect(onWorker.p90LagMs, JSON.stringify({ onMain, onWorker })).toBeLessThan(0.25 * onMain.perRun);
   });
 
   it('a thread that dies fails its run with CARBONCP_WORKER_EXITED, and the next run gets a new thread with the session reloaded', async () => {
@@ -159,7 +161,7 @@ describe('WorkerRuntime', () => {
     expect(runtime.threadsStarted).toBe(2);
   });
 
-  it('a run that never finishes fails with CARBONCP_TIMEOUT at the bound; runs queued behind it fail with CARBONCP_WORKER_EXITED; the thread is replaced', async () => {
+  it('a run that never finishes fails with CARBONCP_TIMEOUT at the bound and the thread is replaced; runs queued behind it then run there', async () => {
     const bytes = mixedModel();
     const { runtime, session } = await workerSession(bytes, { entry: FAULTY, callTimeoutMs: 300 });
     const good = mixedFeeds(runtime, 6);
@@ -167,9 +169,9 @@ describe('WorkerRuntime', () => {
     const hang = mixedFeeds(runtime, 6);
     (hang.x.data as Float32Array)[0] = -54321;
     const stuck = session.run(hang).then(() => undefined, (e: unknown) => e);
-    const behind = session.run(good).then(() => undefined, (e: unknown) => e);
+    const behind = session.run(good).then((outputs) => outputs, (e: unknown) => e);
     expect(isCarboncpError(await stuck, 'CARBONCP_TIMEOUT'), String(await stuck)).toBe(true);
-    expect(isCarboncpError(await behind, 'CARBONCP_WORKER_EXITED'), String(await behind)).toBe(true);
+    expectSameTensors((await behind) as Record<string, ort.Tensor>, expected);
     expectSameTensors(await session.run(good), expected);
     expect(runtime.threadsStarted).toBe(2);
   });

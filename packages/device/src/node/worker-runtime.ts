@@ -7,10 +7,10 @@ import type { FromHeadWorker, ToHeadWorker, WireTensor } from './worker-protocol
 
 export interface WorkerRuntimeOptions extends OrtRuntimeOptions {
   /**
-   * Bound of one call on the worker thread (a load or a run), counted from when it is handed to
-   * the thread, so it includes waiting behind the calls before it. On expiry the call fails with
-   * CARBONCP_TIMEOUT, the thread is terminated (its other calls fail with CARBONCP_WORKER_EXITED)
-   * and the next call starts a new one. Default 60000.
+   * Bound of one call on the worker thread (a load or a run), from when it starts: calls wait
+   * their turn on the calling thread and go to the thread one at a time. On expiry the call fails
+   * with CARBONCP_TIMEOUT, the thread is terminated and the next call starts a new one (reloading
+   * the sessions it needs). 0: no bound. Default 60000.
    */
   callTimeoutMs?: number;
   /** The thread's entry module; default head-worker.js next to this file (tests wrap it). */
@@ -108,9 +108,9 @@ function ownView(data: TensorData): TensorData {
  * Runs sessions on a worker thread, so that a head (or a local tail) never blocks the caller's
  * event loop: an Electron main process keeps its UI responsive, a server keeps answering. Inputs
  * are copied to the thread (the caller keeps its tensors); outputs come back without a copy.
- * One thread, runs in order. A thread that dies fails its calls with CARBONCP_WORKER_EXITED and
- * is replaced on the next call, which reloads the sessions it held. The thread is ended when
- * every session is released.
+ * One thread, one call on it at a time, in order (the others wait on the calling thread). A
+ * thread that dies fails the call on it with CARBONCP_WORKER_EXITED and is replaced on the next
+ * call, which reloads the sessions it needs. The thread is ended when every session is released.
  */
 export class WorkerRuntime implements Runtime<ort.Tensor> {
   private thread: HeadThread | undefined;
@@ -118,6 +118,8 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
   private readonly entry: URL;
   private readonly callTimeoutMs: number;
   private liveSessions = 0;
+  /** End of the chain of calls: one call on the thread at a time, in order. */
+  private queue: Promise<unknown> = Promise.resolve();
   /** Threads started so far (1 + replacements, counting restarts after every session was released). */
   threadsStarted = 0;
 
@@ -140,6 +142,13 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
     return this.thread;
   }
 
+  /** Runs `call` after every call queued before it has settled. */
+  private exclusive<R>(call: () => Promise<R>): Promise<R> {
+    const result = this.queue.then(call, call);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {
     const open = async () => {
       const thread = this.current();
@@ -151,17 +160,12 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
         throw new CarboncpError('CARBONCP_BAD_MODEL', `onnxruntime cannot load ${label}: ${(error as Error).message}`, { cause: error });
       }
     };
-    let handle = await open();
+    let handle = await this.exclusive(open);
     this.liveSessions++;
-    let reopening: Promise<typeof handle> | undefined;
     let released = false;
     const ensure = async () => {
-      if (handle.thread.alive) return handle;
       // The thread this session lived in is gone: load it again in the current one.
-      reopening ??= open().finally(() => {
-        reopening = undefined;
-      });
-      handle = await reopening;
+      if (!handle.thread.alive) handle = await open();
       return handle;
     };
     return {
@@ -169,12 +173,14 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
       outputNames: handle.outputNames,
       run: async (feeds) => {
         if (released) throw new CarboncpError(ErrorCode.INTERNAL, `session ${label} was released`);
-        const { thread, session } = await ensure();
         const wire: Record<string, WireTensor> = {};
         for (const [name, tensor] of Object.entries(feeds)) {
           wire[name] = { type: tensor.type, dims: tensor.dims, data: ownView(tensor.data as TensorData) };
         }
-        const reply = await thread.call<'run'>({ op: 'run', session, feeds: wire });
+        const reply = await this.exclusive(async () => {
+          const { thread, session } = await ensure();
+          return thread.call<'run'>({ op: 'run', session, feeds: wire });
+        });
         const outputs: Record<string, ort.Tensor> = {};
         for (const [name, t] of Object.entries(reply.outputs)) {
           outputs[name] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataTypeMap[ort.Tensor.Type], t.dims);
@@ -185,8 +191,10 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
         if (released) return;
         released = true;
         this.liveSessions--;
-        if (handle.thread.alive) await handle.thread.call<'release'>({ op: 'release', session: handle.session }).catch(() => undefined);
-        if (this.liveSessions === 0) this.close();
+        await this.exclusive(async () => {
+          if (handle.thread.alive) await handle.thread.call<'release'>({ op: 'release', session: handle.session }).catch(() => undefined);
+          if (this.liveSessions === 0) this.close();
+        });
       },
     };
   }
