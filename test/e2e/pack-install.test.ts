@@ -69,7 +69,7 @@ beforeAll(async () => {
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'carboncp-pack-test-app', private: true, type: 'module' }, null, 2));
   await ok(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...PACKAGES.map((name) => tarballs[name])], {
     cwd: app,
-    // npm 10 runs install scripts: onnxruntime-node's postinstall would download CUDA libraries.
+    // npm runs install scripts: onnxruntime-node's postinstall would download CUDA libraries.
     env: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
     timeoutMs: 300_000,
   });
