@@ -5,19 +5,21 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CarboncpError, ErrorCode } from '@carboncp/core';
 import { writeFileAtomic } from './atomic-write.js';
+import { modelsCacheDir } from './cache-dir.js';
 import { ocrAssetPath } from './pretrained.js';
 import { ZOO, type GeneratedEntry, type ZooEntry, type ZooModel } from './registry.js';
 
 export type { ZooModel } from './registry.js';
 export { ocrAssetPath } from './pretrained.js';
+export { modelsCacheDir } from './cache-dir.js';
 
-/** models/.cache (the package's own folder, from src/ or dist/); CARBONCP_MODELS_CACHE overrides. */
-export const MODELS_CACHE_DIR: string = process.env.CARBONCP_MODELS_CACHE
-  ? resolve(process.env.CARBONCP_MODELS_CACHE)
-  : fileURLToPath(new URL('../.cache', import.meta.url));
+/**
+ * The default cache of generated models, read once at import: CARBONCP_MODELS_CACHE, else the
+ * user's cache directory (~/.cache/carboncp/models; see modelsCacheDir). Never node_modules.
+ */
+export const MODELS_CACHE_DIR: string = modelsCacheDir();
 
 function publicView(entry: ZooEntry): ZooModel {
   const { name, kind, description, source, licence, inputShapes } = entry;

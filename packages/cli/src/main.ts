@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { EXIT, stdio, type Command, type Io } from './command.js';
 
@@ -25,7 +26,7 @@ ${Object.entries(summaries)
   .map(([name, summary]) => `  ${name.padEnd(10)} ${summary}`)
   .join('\n')}
 
-Run 'carboncp <command> --help' for a command's options.
+Run 'carboncp <command> --help' for a command's options, 'carboncp --version' for the version.
 
 Exit codes: 0 ok, 1 a check failed, 2 bad command line, 3 bad input, 4 run-time error.`;
 
@@ -34,6 +35,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(HELP);
     return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(VERSION);
+    return EXIT.OK;
   }
   const load = commands[name];
   if (!load) {
@@ -52,10 +57,36 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
 }
 
+/** The version of this package (dist/ and src/ both sit next to package.json's folder level). */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** Codes that mean the command line was wrong: an option value the library refused is exit 2. */
+const USAGE_CODES: ReadonlySet<string> = new Set([ErrorCode.USAGE, ErrorCode.INVALID_ARGUMENT]);
+/** Codes of failures at run time, not of the input: exit 4. Every other code is bad input (3). */
+const RUNTIME_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.INTERNAL,
+  ErrorCode.TIMEOUT,
+  ErrorCode.BUSY,
+  ErrorCode.SHUTTING_DOWN,
+  ErrorCode.CONNECTION_LOST,
+  ErrorCode.NOT_READY,
+  ErrorCode.UNAUTHORIZED,
+  ErrorCode.WORKER_EXITED,
+  ErrorCode.LISTEN,
+  ErrorCode.WRITE_FAILED,
+]);
+
+/** The exit code of a failed command (see EXIT and the README's table). */
+export function exitCodeOf(error: unknown): number {
+  if (!(error instanceof CarboncpError)) return EXIT.RUNTIME;
+  if (USAGE_CODES.has(error.code)) return EXIT.USAGE;
+  return RUNTIME_CODES.has(error.code) ? EXIT.RUNTIME : EXIT.BAD_INPUT;
+}
+
 export function reportError(error: unknown, io: Io): number {
   if (error instanceof CarboncpError) {
     io.err(`carboncp: ${error.code}: ${error.message}`);
-    return error.code === ErrorCode.USAGE ? EXIT.USAGE : EXIT.BAD_INPUT;
+    return exitCodeOf(error);
   }
   io.err(`carboncp: ${(error as Error)?.stack ?? String(error)}`);
   return EXIT.RUNTIME;

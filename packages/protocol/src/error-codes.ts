@@ -92,6 +92,8 @@ export const ErrorCode = {
   USAGE: 'CARBONCP_USAGE',
   /** Plan JSON (partition --json, a plan.json) that does not describe plans. */
   BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
+  /** A worker thread running onnxruntime (the device's head worker) exited while a run was on it. */
+  WORKER_EXITED: 'CARBONCP_WORKER_EXITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

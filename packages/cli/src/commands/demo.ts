@@ -1,18 +1,19 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Plan } from '@carboncp/core';
-import { maxAbsDiffOfOutputs, seededInputs } from '@carboncp/core/node';
+import { maxAbsDiffOfOutputs, readModelFile, seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { COMPRESSIONS, CarboncpError, compressionList, isCompression, type Compression, ErrorCode } from '@carboncp/protocol';
 import { startServer } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
+import { parseInputShapeOption, shapesForModel } from '../input-shape-option.js';
 
 const DEFAULT_MODELS = ['resnet18', 'ppocr-cls'];
 /** Output error allowed per compression; 'none' must match local inference (float noise only). */
 export const DEMO_TOLERANCE: Record<Compression, number> = { none: 1e-4, fp16: 5e-2, int8: 5e-1 };
 
-const usage = `Usage: carboncp demo [--model NAME|PATH]... [--cuts ID,ID,...] [--runs N] [--compression ${COMPRESSIONS.join('|')}] [--tol X] [--json]
+const usage = `Usage: carboncp demo [--model NAME|PATH]... [--input-shape NAME=D,D,...]... [--cuts ID,ID,...] [--runs N] [--compression ${COMPRESSIONS.join('|')}] [--tol X] [--json]
 
 Starts a carboncp server on 127.0.0.1 (a free port), connects a device client to it and runs
 split inference at several cuts, printing per cut the bytes sent and the head, transfer, tail
@@ -22,6 +23,9 @@ model locally.
 Options:
   --model NAME|PATH   a zoo model or an .onnx file; repeatable; default: ${DEFAULT_MODELS.join(' and ')}
                       zoo: ${listModels().map((m) => m.name).join(', ')}
+  --input-shape NAME=D,D,...
+                      input shape (repeatable); applies to each model with an input NAME,
+                      over a zoo model's own shape; needed for a file with symbolic dims
   --cuts ID,...       plan ids to run (see 'carboncp partition'); default: server, three splits
                       (early, middle, late; preferring those that send less than the input), device
   --runs N            timed runs per cut after one warm-up run; default 3
@@ -34,6 +38,7 @@ execution or differed by more than the tolerance, 2 bad flags, 3 bad model or cu
 
 interface DemoOptions {
   models: string[];
+  inputShapes: Record<string, number[]> | undefined;
   cuts: string[] | undefined;
   runs: number;
   compression: Compression;
@@ -74,7 +79,8 @@ function usageError(message: string): never {
 }
 
 export function parseDemoArgs(args: string[]): DemoOptions {
-  const options: DemoOptions = { models: [], cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
+  const shapeSpecs: string[] = [];
+  const options: DemoOptions = { models: [], inputShapes: undefined, cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     const value = () => {
@@ -85,6 +91,9 @@ export function parseDemoArgs(args: string[]): DemoOptions {
     switch (flag) {
       case '--model':
         options.models.push(value());
+        break;
+      case '--input-shape':
+        shapeSpecs.push(value());
         break;
       case '--cuts':
         options.cuts = value().split(',').map((cut) => cut.trim()).filter(Boolean);
@@ -118,8 +127,22 @@ export function parseDemoArgs(args: string[]): DemoOptions {
     }
   }
   if (options.models.length === 0) options.models = [...DEFAULT_MODELS];
+  options.inputShapes = parseInputShapeOption(shapeSpecs, 'demo');
   if (Number.isNaN(options.tol)) options.tol = DEMO_TOLERANCE[options.compression];
   return options;
+}
+
+/** Every --input-shape name must be an input of some model (a typo would otherwise be ignored). */
+async function checkShapeNames(options: DemoOptions): Promise<void> {
+  const names = new Set<string>();
+  for (const spec of options.models) {
+    const { file } = await resolveModel(spec);
+    for (const input of (await readModelFile(file)).inputs) names.add(input.name);
+  }
+  const unknown = Object.keys(options.inputShapes ?? {}).filter((name) => !names.has(name));
+  if (unknown.length > 0) {
+    throw new CarboncpError(ErrorCode.UNKNOWN_INPUT, `--input-shape names ${unknown.map((n) => `'${n}'`).join(', ')}, not an input of ${options.models.join(', ')} (inputs: ${[...names].join(', ')})`);
+  }
 }
 
 /** Server first, then early/middle/late splits (preferring ones smaller than the input), then device. */
@@ -162,7 +185,11 @@ async function runModel(
   options: DemoOptions,
   io: Io,
 ): Promise<DemoModelReport> {
-  const { name, file, inputShapes } = await resolveModel(spec);
+  const resolved = await resolveModel(spec);
+  const { name, file } = resolved;
+  const inputShapes = options.inputShapes
+    ? shapesForModel((await readModelFile(file)).inputs.map((input) => input.name), resolved.inputShapes, options.inputShapes)
+    : resolved.inputShapes;
   io.err(`[demo] ${name}: starting a server and partitioning ${file}`);
   const served = basename(file).replace(/\.onnx$/i, '');
   const server = await startServer({
@@ -273,6 +300,7 @@ export const command: Command = {
   usage,
   async run(args: string[], io: Io): Promise<number> {
     const options = parseDemoArgs(args);
+    if (options.inputShapes) await checkShapeNames(options);
     const reports: DemoModelReport[] = [];
     for (const spec of options.models) {
       const report = await runModel(spec, options, io);

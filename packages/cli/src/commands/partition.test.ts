@@ -91,7 +91,6 @@ describe('carboncp partition', () => {
       [['partition', residual, '--at', 'split-42', '--out', join(tmp.path, 'never')], /CARBONCP_UNKNOWN_PLAN: .*valid ids: server, split-1, split-2, split-3, device/],
       [['partition', CLS, '--input-shape', 'x=1,3,48'], /CARBONCP_BAD_INPUT_SHAPE: input 'x' has rank 4/],
       [['partition', CLS, '--input-shape', 'x=1,1,48,192'], /CARBONCP_BAD_INPUT_SHAPE: .*fixed size 3 in dim 1/],
-      [['partition', CLS, '--input-shape', 'x=1,3,a,192'], /CARBONCP_BAD_INPUT_SHAPE: --input-shape 'x=1,3,a,192'/],
       [['partition', CLS, '--input-shape', 'image=1,3,48,192'], /CARBONCP_UNKNOWN_INPUT: .*has no input 'image'/],
       [['partition', CLS], /CARBONCP_SHAPE_REQUIRED: .*--input-shape x=1,3,\?,\?/],
     ];

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { getPlan, parseInputShapeSpecs, type Partition, type Plan } from '@carboncp/core';
+import { getPlan, type Partition, type Plan } from '@carboncp/core';
 import { jsonNumbers, partitionWithProbe, readModelFile, writePlanFiles } from '@carboncp/core/node';
 import { EXIT, type Command, type Io } from '../command.js';
+import { parseInputShapeOption } from '../input-shape-option.js';
 
 const usage = `Usage: carboncp partition MODEL [--input-shape NAME=1,3,224,224]... [--max-width 4] [--json]
        carboncp partition MODEL --at ID --out DIR [--input-shape ...]
@@ -80,7 +81,7 @@ export function parsePartitionArgs(args: string[]): PartitionArgs {
   const specs = (values['input-shape'] as string[] | undefined) ?? [];
   return {
     model: positionals[0],
-    inputShapes: specs.length > 0 ? parseInputShapeSpecs(specs) : undefined,
+    inputShapes: parseInputShapeOption(specs, 'partition'),
     maxWidth: positiveInteger(values['max-width'] as string | undefined, '--max-width', 4),
     json: values.json === true,
     at,

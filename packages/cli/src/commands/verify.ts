@@ -1,7 +1,8 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { getPlan, parseInputShapeSpecs } from '@carboncp/core';
+import { getPlan } from '@carboncp/core';
 import { jsonNumbers, verifyPlans } from '@carboncp/core/node';
 import { EXIT, type Command, type Io } from '../command.js';
+import { parseInputShapeOption } from '../input-shape-option.js';
 import { loadAndPartition, parseCommon, positiveInteger } from './partition.js';
 
 const usage = `Usage: carboncp verify MODEL [--cuts all|ID,...] [--input-shape NAME=D,D,...]... [--tol 1e-4] [--seed 42] [--max-width 4] [--json]
@@ -49,7 +50,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const seed = seedText === undefined ? 42 : Number(seedText);
   const maxWidth = positiveInteger(values['max-width'] as string | undefined, '--max-width', 4);
   const specs = (values['input-shape'] as string[] | undefined) ?? [];
-  const inputShapes = specs.length > 0 ? parseInputShapeSpecs(specs) : undefined;
+  const inputShapes = parseInputShapeOption(specs, 'verify');
   const cutsText = (values.cuts as string | undefined) ?? 'all';
 
   const partition = await loadAndPartition(positionals[0], inputShapes, maxWidth, io);

@@ -10,6 +10,7 @@ import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions } from '../client/types.js';
 import { OrtRuntime } from './ort-runtime.js';
+import { WorkerRuntime } from './worker-runtime.js';
 import { WsTransport } from './ws-transport.js';
 
 export interface CreateClientOptions {
@@ -35,6 +36,13 @@ export interface CreateClientOptions {
   defaultCut?: string;
   /** Passed to the partitioner (maxWidth, ...); must match the server's for the plan ids to agree. */
   partition?: Omit<PartitionOptions, 'inputShapes'>;
+  /**
+   * Where the device runs its sessions (heads, and tails that fall back): 'main' (default) on the
+   * calling thread, whose event loop is blocked for the length of each run; 'worker' on a worker
+   * thread (WorkerRuntime), so an app's event loop (an Electron main process) stays responsive,
+   * at the cost of copying the inputs to the thread.
+   */
+  headThread?: 'main' | 'worker';
   /** onnxruntime threads per session on the device. */
   intraOpNumThreads?: number;
   /** How long the hello may take; default 5000. */
@@ -66,6 +74,9 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   // The client's options are checked (once, by the client's resolver) before the model is
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
   const { maxPayload } = resolveClientOptions(options);
+  if (options.headThread !== undefined && options.headThread !== 'main' && options.headThread !== 'worker') {
+    throw badOption(`headThread must be 'main' or 'worker', got ${JSON.stringify(options.headThread)}`);
+  }
   const model = await readModel(options.model, options.modelName);
   const partition = await partitionWithProbe(model, {
     ...options.partition,
@@ -73,7 +84,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   });
   const client = await SplitClient.open({
     model: splitModelFromPartition(partition, options.inputShapes),
-    runtime: new OrtRuntime(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    runtime: new (options.headThread === 'worker' ? WorkerRuntime : OrtRuntime)(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,

@@ -1,0 +1,215 @@
+import { Worker } from 'node:worker_threads';
+import { CarboncpError, ErrorCode, type DataType } from '@carboncp/protocol';
+import * as ort from 'onnxruntime-node';
+import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
+import { OrtRuntime, type OrtRuntimeOptions } from './ort-runtime.js';
+import type { FromHeadWorker, ToHeadWorker, WireTensor } from './worker-protocol.js';
+
+export interface WorkerRuntimeOptions extends OrtRuntimeOptions {
+  /**
+   * Bound of one call on the worker thread (a load or a run), from when it starts: calls wait
+   * their turn on the calling thread and go to the thread one at a time. On expiry the call fails
+   * with CARBONCP_TIMEOUT, the thread is terminated and the next call starts a new one (reloading
+   * the sessions it needs). 0: no bound. Default 60000.
+   */
+  callTimeoutMs?: number;
+  /** The thread's entry module; default head-worker.js next to this file (tests wrap it). */
+  entry?: URL;
+}
+
+export const DEFAULT_WORKER_CALL_TIMEOUT_MS = 60_000;
+
+type Reply<K extends 'load' | 'run' | 'release'> = K extends 'load'
+  ? Extract<FromHeadWorker, { session: number }>
+  : K extends 'run'
+    ? Extract<FromHeadWorker, { outputs: unknown }>
+    : Extract<FromHeadWorker, { ok: true }>;
+
+interface Pending {
+  resolve: (reply: FromHeadWorker) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Distributes Omit over a union, so each message keeps its own fields. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/** One worker thread and the calls waiting on it. */
+class HeadThread {
+  readonly worker: Worker;
+  alive = true;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private uncaught: Error | undefined;
+
+  constructor(entry: URL, options: OrtRuntimeOptions, private readonly callTimeoutMs: number) {
+    this.worker = new Worker(entry, { workerData: { options } });
+    this.worker.unref(); // an idle thread never keeps the app alive; ref'd while calls wait
+    this.worker.on('message', (reply: FromHeadWorker) => this.settle(reply));
+    this.worker.on('error', (error) => {
+      this.uncaught = error;
+    });
+    this.worker.on('exit', (code) => {
+      const why = this.uncaught ? `threw ${this.uncaught.message}` : `exited with code ${code}`;
+      this.fail(new CarboncpError(ErrorCode.WORKER_EXITED, `the head worker thread ${why} while a call was on it`));
+    });
+  }
+
+  call<K extends ToHeadWorker['op']>(message: WithoutId<Extract<ToHeadWorker, { op: K }>>, transfer: ArrayBuffer[] = []): Promise<Reply<K>> {
+    if (!this.alive) return Promise.reject(new CarboncpError(ErrorCode.WORKER_EXITED, 'the head worker thread has exited'));
+    const id = this.nextId++;
+    return new Promise<FromHeadWorker>((resolve, reject) => {
+      const timer =
+        this.callTimeoutMs > 0
+          ? setTimeout(() => {
+              reject(new CarboncpError(ErrorCode.TIMEOUT, `a ${message.op} on the head worker thread took more than ${this.callTimeoutMs} ms; the thread is replaced`));
+              this.pending.delete(id);
+              this.terminate(`replaced after a ${message.op} exceeded ${this.callTimeoutMs} ms`);
+            }, this.callTimeoutMs)
+          : undefined;
+      this.pending.set(id, { resolve, reject, timer });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ ...message, id }, transfer);
+    }) as Promise<Reply<K>>;
+  }
+
+  terminate(reason: string): void {
+    if (!this.alive) return;
+    this.fail(new CarboncpError(ErrorCode.WORKER_EXITED, `the head worker thread was ${reason}`));
+    void this.worker.terminate();
+  }
+
+  private settle(reply: FromHeadWorker): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return; // timed out already
+    this.pending.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.ok) pending.resolve(reply);
+    else pending.reject(new Error(reply.error.message));
+  }
+
+  private fail(error: CarboncpError): void {
+    this.alive = false;
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.pending.clear();
+  }
+}
+
+/** Copies a view that does not own its whole buffer: posting a view clones its entire buffer. */
+function ownView(data: TensorData): TensorData {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : (data.slice() as TensorData);
+}
+
+/**
+ * Runs sessions on a worker thread, so that a head (or a local tail) never blocks the caller's
+ * event loop: an Electron main process keeps its UI responsive, a server keeps answering. Inputs
+ * are copied to the thread (the caller keeps its tensors); outputs come back without a copy.
+ * One thread, one call on it at a time, in order (the others wait on the calling thread). A
+ * thread that dies fails the call on it with CARBONCP_WORKER_EXITED and is replaced on the next
+ * call, which reloads the sessions it needs. The thread is ended when every session is released.
+ */
+export class WorkerRuntime implements Runtime<ort.Tensor> {
+  private thread: HeadThread | undefined;
+  private readonly local: OrtRuntime;
+  private readonly entry: URL;
+  private readonly callTimeoutMs: number;
+  private liveSessions = 0;
+  /** End of the chain of calls: one call on the thread at a time, in order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Threads started so far (1 + replacements, counting restarts after every session was released). */
+  threadsStarted = 0;
+
+  constructor(private readonly options: WorkerRuntimeOptions = {}) {
+    const { callTimeoutMs = DEFAULT_WORKER_CALL_TIMEOUT_MS, entry = new URL('./head-worker.js', import.meta.url) } = options;
+    if (!(Number.isFinite(callTimeoutMs) && callTimeoutMs >= 0)) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `callTimeoutMs must be a number of milliseconds >= 0 (0: no bound), got ${String(callTimeoutMs)}`);
+    }
+    this.local = new OrtRuntime(options);
+    this.entry = entry;
+    this.callTimeoutMs = callTimeoutMs;
+  }
+
+  private current(): HeadThread {
+    if (!this.thread?.alive) {
+      const { intraOpNumThreads, allowSpinning } = this.options;
+      this.thread = new HeadThread(this.entry, { intraOpNumThreads, allowSpinning }, this.callTimeoutMs);
+      this.threadsStarted++;
+    }
+    return this.thread;
+  }
+
+  /** Runs `call` after every call queued before it has settled. */
+  private exclusive<R>(call: () => Promise<R>): Promise<R> {
+    const result = this.queue.then(call, call);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {
+    const open = async () => {
+      const thread = this.current();
+      try {
+        const reply = await thread.call<'load'>({ op: 'load', bytes: ownView(bytes) as Uint8Array });
+        return { thread, session: reply.session, inputNames: reply.inputNames, outputNames: reply.outputNames };
+      } catch (error) {
+        if (error instanceof CarboncpError) throw error;
+        throw new CarboncpError(ErrorCode.BAD_MODEL, `onnxruntime cannot load ${label}: ${(error as Error).message}`, { cause: error });
+      }
+    };
+    let handle = await this.exclusive(open);
+    this.liveSessions++;
+    let released = false;
+    const ensure = async () => {
+      // The thread this session lived in is gone: load it again in the current one.
+      if (!handle.thread.alive) handle = await open();
+      return handle;
+    };
+    return {
+      inputNames: handle.inputNames,
+      outputNames: handle.outputNames,
+      run: async (feeds) => {
+        if (released) throw new CarboncpError(ErrorCode.INTERNAL, `session ${label} was released`);
+        const wire: Record<string, WireTensor> = {};
+        for (const [name, tensor] of Object.entries(feeds)) {
+          wire[name] = { type: tensor.type, dims: tensor.dims, data: ownView(tensor.data as TensorData) };
+        }
+        const reply = await this.exclusive(async () => {
+          const { thread, session } = await ensure();
+          return thread.call<'run'>({ op: 'run', session, feeds: wire });
+        });
+        const outputs: Record<string, ort.Tensor> = {};
+        for (const [name, t] of Object.entries(reply.outputs)) {
+          outputs[name] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataTypeMap[ort.Tensor.Type], t.dims);
+        }
+        return outputs;
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.liveSessions--;
+        await this.exclusive(async () => {
+          if (handle.thread.alive) await handle.thread.call<'release'>({ op: 'release', session: handle.session }).catch(() => undefined);
+          if (this.liveSessions === 0) this.close();
+        });
+      },
+    };
+  }
+
+  tensor(datatype: DataType, data: TensorData, dims: number[]): ort.Tensor {
+    return this.local.tensor(datatype, data, dims);
+  }
+
+  describe(tensor: ort.Tensor): { datatype: DataType; data: TensorData } {
+    return this.local.describe(tensor);
+  }
+
+  /** Ends the thread now; calls on it fail with CARBONCP_WORKER_EXITED. A later load starts a new one. */
+  close(): void {
+    this.thread?.terminate('closed');
+    this.thread = undefined;
+  }
+}
