@@ -1,4 +1,4 @@
-import { CarboncpError } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 
 /**
  * Bounded FIFO in front of the tail executor, with optional adaptive dynamic batching.
@@ -86,23 +86,9 @@ export class RequestQueue<J extends QueuedJob> {
   private company: { key: string; samples: number; wake: () => void } | null = null;
   private idleWaiters: (() => void)[] = [];
 
+  /** Takes options resolved by the server's options.ts (resolveOptions), which checked them. */
   constructor(options: RequestQueueOptions<J>) {
-    if (!Number.isInteger(options.maxQueue) || options.maxQueue < 1) {
-      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `maxQueue must be a positive integer, got ${options.maxQueue}`);
-    }
-    if (options.batching) {
-      const { maxBatch, windowMs } = options.batching;
-      if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-        throw new CarboncpError('CARBONCP_BAD_OPTIONS', `batching.maxBatch must be a positive integer, got ${maxBatch}`);
-      }
-      if (!(windowMs >= 0) || !Number.isFinite(windowMs)) {
-        throw new CarboncpError('CARBONCP_BAD_OPTIONS', `batching.windowMs must be a finite number >= 0, got ${windowMs}`);
-      }
-    }
     const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new CarboncpError('CARBONCP_BAD_OPTIONS', `concurrency must be a positive integer, got ${concurrency}`);
-    }
     this.concurrency = concurrency;
     this.options = options;
     this.now = options.now ?? (() => performance.now());
@@ -125,11 +111,11 @@ export class RequestQueue<J extends QueuedJob> {
   /** Queues a job; throws CARBONCP_BUSY when full and CARBONCP_SHUTTING_DOWN after close(). */
   submit(job: J): void {
     if (this.closed) {
-      throw new CarboncpError('CARBONCP_SHUTTING_DOWN', 'the server is shutting down and accepts no new requests');
+      throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new requests');
     }
     if (this.waiting.length >= this.options.maxQueue) {
       throw new CarboncpError(
-        'CARBONCP_BUSY',
+        ErrorCode.BUSY,
         `the server is busy: ${this.waiting.length} requests are queued (max-queue ${this.options.maxQueue}); retry later`,
         { details: { queueDepth: this.waiting.length, maxQueue: this.options.maxQueue } },
       );
@@ -209,7 +195,13 @@ export class RequestQueue<J extends QueuedJob> {
   private start(batch: J[]): void {
     this.active += 1;
     this.executing += batch.length;
+    // Every way out of a batch (settled, rejected, onError throwing, execute throwing
+    // synchronously) runs done exactly once: a missed done would leave inFlight up and a slot
+    // taken for ever.
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       this.active -= 1;
       this.executing -= batch.length;
       this.remember(batch, this.now());
@@ -225,8 +217,13 @@ export class RequestQueue<J extends QueuedJob> {
       running = Promise.reject(error);
     }
     running.then(done, (error: unknown) => {
-      this.options.onError?.(error, batch);
-      done();
+      try {
+        this.options.onError?.(error, batch);
+      } catch {
+        // A failing error handler must not become an unhandled rejection, nor keep the slot.
+      } finally {
+        done();
+      }
     });
   }
 
