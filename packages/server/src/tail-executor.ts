@@ -72,7 +72,8 @@ export function tailSizeBytes(job: InferJob): number {
 
 /** The tail model of a job's plan, extracted from the source model by core. */
 export function extractTailBytes(job: InferJob): Uint8Array {
-  const { tail } = extractPlan(job.model.partition, job.plan);
+  // Only the tail: building the head too would cost as much again, for nothing.
+  const { tail } = extractPlan(job.model.partition, job.plan, ['tail']);
   if (!tail) throw new CarboncpError('CARBONCP_INTERNAL', `plan ${job.plan.id} of model ${job.model.name} has no tail to run`);
   return tail;
 }
