@@ -122,7 +122,7 @@ describe('the bound on a tail run (worker executor)', () => {
   it('a run that does not finish within tail-timeout-ms fails with CARBONCP_TIMEOUT; a new worker serves the next request', async () => {
     const gate = new SharedArrayBuffer(16);
     const cells = new Int32Array(gate);
-    const server = await start({ tailTimeoutMs: 1500 }, gate);
+    const server = await start({ tailTimeoutMs: 2500 }, gate);
     const client = await TestClient.ready(server.url);
     // Opens the session first, so that the bound below times the run, not the open.
     expectResponse(await client.infer(inferBody(partition, split, samples[0])));
@@ -132,16 +132,33 @@ describe('the bound on a tail run (worker executor)', () => {
     const error = await client.answer(stuck);
     expect(error.type === MessageType.Error && error.body).toMatchObject({
       code: 'CARBONCP_TIMEOUT',
-      message: expect.stringMatching(/did not finish within 1500 ms \(tail-timeout-ms\)/),
+      message: expect.stringMatching(/did not finish within 2500 ms \(tail-timeout-ms\)/),
     });
     // Served by the replacement while the old worker is still blocked.
     expect(maxAbsDiff(tensorToArray(expectResponse(await client.answer(queued)).body.outputs[0]) as Float32Array, expected[1])).toBeLessThan(1e-5);
-    expect(logs.some((line) => /CARBONCP_TIMEOUT: tail worker 0 did not finish a run of .* within 1500 ms \(tail-timeout-ms\); replacing it/.test(line))).toBe(true);
+    expect(logs.some((line) => /CARBONCP_TIMEOUT: tail worker 0 did not finish a run of .* within 2500 ms \(tail-timeout-ms\); replacing it/.test(line))).toBe(true);
     expect(await gauges(server.httpUrl)).toEqual({ queue: 0, inFlight: 0 });
     // The retired worker, let go, ends itself: the close below terminates nothing.
     openGate(cells);
     await closeAll();
     expect(logs.some((line) => /terminating it/.test(line))).toBe(false);
+  });
+
+  it('a retired worker whose run never returns is terminated after another tail-timeout-ms', async () => {
+    const gate = new SharedArrayBuffer(16);
+    const cells = new Int32Array(gate);
+    const server = await start({ tailTimeoutMs: 2000 }, gate);
+    const client = await TestClient.ready(server.url);
+    expectResponse(await client.infer(inferBody(partition, split, samples[0])));
+    const stuck = client.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
+    await untilBlocked(cells);
+    expect((await client.answer(stuck)).type).toBe(MessageType.Error);
+    // The gate stays shut: the old worker never finishes its run.
+    await vi.waitFor(() => expect(logs.some((line) => /tail worker 0 \(retired\) still runs after another 2000 ms; terminating it/.test(line))).toBe(true), {
+      timeout: 10_000,
+    });
+    expectResponse(await client.infer(inferBody(partition, split, samples[1])));
+    expect(await gauges(server.httpUrl)).toEqual({ queue: 0, inFlight: 0 });
   });
 
   it('a reply that never comes back fails its request with CARBONCP_TIMEOUT instead of stalling the queue', async () => {
