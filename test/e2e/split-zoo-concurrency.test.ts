@@ -7,8 +7,9 @@
 // Size (seeded; CARBONCP_E2E_MODELS selects models as in split-zoo): every split cut of the small
 // model (ppocr-cls, 219 cuts) and CUTS_PER_MODEL cuts of each other model; at each cut, CLIENTS
 // clients send REQUESTS_PER_CLIENT requests each, all at once, with distinct inputs (where the
-// model's answers to them differ, a swapped answer is caught). 1,614 requests at 269 cuts, about
-// 45-60 s on the 2-core shared machine (most of it opening a head and a tail session per cut).
+// model's answers to them differ, a swapped answer is caught). 1,614 requests at 269 cuts; on the
+// 2-core shared machine at load average 5-6 (never measured quiet): 133 s alone, 86 s within the
+// full suite, 26 s of it ppocr-cls's 219 cuts (mostly a head and a tail session opened per cut).
 import type { Plan } from '@carboncp/core';
 import { seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient } from '@carboncp/device/node';
