@@ -3,10 +3,10 @@
  * time), and the HelloAck that tells the client what this server serves. Pure functions: the
  * connection sends what they return.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { CarboncpError, CloseCode, ErrorCode, MessageType, PROTOCOL_VERSION, type HelloMessage, type Message, type ModelRef } from '@carboncp/protocol';
 import { SERVER_NAME, SERVER_VERSION } from './http-routes.js';
 import type { ServedModel } from './model-registry.js';
+import { tokenMatches } from './token.js';
 
 export interface HandshakeContext {
   token: string | undefined;
@@ -21,15 +21,6 @@ export interface HandshakeContext {
 export interface Refusal {
   error: CarboncpError;
   closeCode: number;
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-/** Whether `given` is the token; comparing digests keeps it constant-time whatever the lengths. */
-export function tokenMatches(given: string, expected: string): boolean {
-  return timingSafeEqual(sha256(given), sha256(expected));
 }
 
 /** Why a hello is refused, or undefined when the client is in. */

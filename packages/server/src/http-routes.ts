@@ -9,7 +9,7 @@
  * traffic. `openMetrics` leaves /metrics open for a scraper on a private network.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tokenMatches } from './connection-handshake.js';
+import { tokenMatches } from './token.js';
 import type { Plan, TensorInfo } from '@carboncp/core';
 import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
