@@ -133,8 +133,9 @@ class TailWorker {
   }
 
   /**
-   * Sends a call and waits for its reply. With `timeoutMs`, a reply that has not come by then
-   * rejects with WorkerCallTimedOut and `onTimeout` runs (the pool retires the worker).
+   * Sends a call and waits for its reply. With a bound, a reply that has not come `timeoutMs`
+   * after the call (a worker still starting included) rejects with WorkerCallTimedOut and
+   * `onTimeout` runs (the pool retires the worker).
    */
   call(
     message: WorkerCall,
@@ -143,20 +144,36 @@ class TailWorker {
   ): Promise<OpenedSession | TailRunResult | null> {
     if (!this.alive || this.retired) return Promise.reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
     const id = this.nextId++;
+    const call = this.send(id, message, transfer);
+    if (!bound) return call;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new WorkerCallTimedOut(`tail worker ${this.slot} did not answer within ${bound.timeoutMs} ms`);
+        reject(error);
+        // Frees its entry, so that nothing waits on it (idle, close).
+        this.pending.get(id)?.reject(error);
+        bound.onTimeout();
+      }, bound.timeoutMs);
+    });
+    // The call itself may reject after the bound did; that is already answered.
+    call.catch(() => undefined);
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private send(id: number, message: WorkerCall, transfer: ArrayBuffer[]): Promise<OpenedSession | TailRunResult | null> {
     // Not before 'ready': an entry that wraps the real worker may start its port before the real
     // worker listens, and a message delivered then would reach no handler.
     return this.ready.then(
       () =>
         new Promise((resolve, reject) => {
-          if (!this.alive) {
+          if (!this.alive || this.retired) {
             reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
             return;
           }
           let settle!: () => void;
           const settled = new Promise<void>((done) => (settle = done));
-          let timer: ReturnType<typeof setTimeout> | undefined;
           const finish = () => {
-            clearTimeout(timer);
             this.pending.delete(id);
             settle();
           };
@@ -173,20 +190,11 @@ class TailWorker {
           });
           try {
             // Node drops a message silently (no throw, no delivery) when its transfer list holds a
-            // detached buffer; the caller never passes one (see transferable), and the bound below
-            // answers for anything else that keeps a reply from coming.
+            // detached buffer; the caller never passes one (see transferable), and the call's
+            // bound answers for anything else that keeps a reply from coming.
             this.thread.postMessage({ ...message, id } as ToWorker, transfer);
           } catch (error) {
             this.pending.get(id)?.reject(error as Error);
-            return;
-          }
-          if (bound) {
-            timer = setTimeout(() => {
-              const call = this.pending.get(id);
-              if (!call) return;
-              call.reject(new WorkerCallTimedOut(`tail worker ${this.slot} did not answer within ${bound.timeoutMs} ms`));
-              bound.onTimeout();
-            }, bound.timeoutMs);
           }
         }),
       (error: Error) => Promise.reject(new WorkerExited(error.message)),
@@ -202,7 +210,13 @@ class TailWorker {
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const call of calls) call.reject(new WorkerExited(why));
-    if (this.alive) this.thread.postMessage({ type: 'close', id: 0 } satisfies ToWorker);
+    // After 'ready' (see send): a worker still starting would not hear it yet.
+    void this.ready.then(
+      () => {
+        if (this.alive) this.thread.postMessage({ type: 'close', id: 0 } satisfies ToWorker);
+      },
+      () => undefined,
+    );
   }
 
   post(message: ToWorker): void {

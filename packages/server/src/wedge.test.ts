@@ -140,7 +140,7 @@ describe('the bound on a tail run (worker executor)', () => {
     expect(await gauges(server.httpUrl)).toEqual({ queue: 0, inFlight: 0 });
     // The retired worker, let go, ends itself: the close below terminates nothing.
     openGate(cells);
-    await closeAll();
+    await server.close({ drainMs: 2000 });
     expect(logs.some((line) => /terminating it/.test(line))).toBe(false);
   });
 
@@ -172,6 +172,30 @@ describe('the bound on a tail run (worker executor)', () => {
       expect(maxAbsDiff(tensorToArray(expectResponse(await client.answer(id)).body.outputs[0]) as Float32Array, expected[k + 2])).toBeLessThan(1e-5);
     }
     expect(await gauges(server.httpUrl)).toEqual({ queue: 0, inFlight: 0 });
+  });
+
+  it('a worker that hangs while starting fails its request with CARBONCP_TIMEOUT and is replaced', async () => {
+    const gate = new SharedArrayBuffer(16);
+    const cells = new Int32Array(gate);
+    const server = await start({ workers: 1, tailTimeoutMs: 2000 }, gate);
+    const client = await TestClient.ready(server.url);
+    expectResponse(await client.infer(inferBody(partition, split, samples[0])));
+    // The replacement of the worker crashed below hangs before it is ready.
+    Atomics.store(cells, 3, 2);
+    expect((await client.infer(inferBody(partition, split, marked(samples[0], EXIT_MARKER)))).type).toBe(MessageType.Error);
+    const waiting = await client.infer(inferBody(partition, split, samples[1]));
+    expect(waiting.type === MessageType.Error && waiting.body).toMatchObject({ code: 'CARBONCP_TIMEOUT' });
+    expect((await fetch(`${server.httpUrl}/v2/health/ready`)).status).toBe(503);
+    // Workers may start again: the replacement of the hung one serves.
+    Atomics.store(cells, 3, 0);
+    Atomics.notify(cells, 3);
+    const served = expectResponse(await client.infer(inferBody(partition, split, samples[2])));
+    expect(maxAbsDiff(tensorToArray(served.body.outputs[0]) as Float32Array, expected[2])).toBeLessThan(1e-5);
+    await vi.waitFor(async () => expect((await fetch(`${server.httpUrl}/v2/health/ready`)).status).toBe(200), { timeout: 10_000 });
+    expect(await gauges(server.httpUrl)).toEqual({ queue: 0, inFlight: 0 });
+    // The retired worker, once started, heard its 'close' and ended itself: nothing to terminate.
+    await server.close({ drainMs: 2000 });
+    expect(logs.some((line) => /terminating it/.test(line))).toBe(false);
   });
 
   it('/v2/health/ready says 503 while no worker can run a tail', async () => {

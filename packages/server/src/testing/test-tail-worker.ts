@@ -10,7 +10,8 @@
  *   never comes, as when Node drops a message).
  * With a gate of 3 or more cells, gate[2] counts the 'close' messages the worker receives (the
  * pool asks a worker to end itself rather than terminating it). With 4 or more, a worker started
- * while gate[3] is 1 fails to start (so a replacement cannot take a dead worker's slot).
+ * while gate[3] is 1 fails to start (so a replacement cannot take a dead worker's slot), and one
+ * started while gate[3] is 2 hangs before it is ready until gate[3] changes (and is notified).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ToWorker } from '../tail-worker-protocol.js';
@@ -24,7 +25,12 @@ function firstValue(message: Extract<ToWorker, { type: 'run' }>): number {
   return new DataView(data.buffer, data.byteOffset, 4).getFloat32(0, true);
 }
 
-if (gate && gate.byteLength >= 16 && Atomics.load(new Int32Array(gate), 3) === 1) throw new Error('test worker: refusing to start');
+if (gate && gate.byteLength >= 16) {
+  const cells = new Int32Array(gate);
+  if (Atomics.load(cells, 3) === 1) throw new Error('test worker: refusing to start');
+  // gate[3] = 2: the worker hangs while starting (never says 'ready') until the test sets it back.
+  Atomics.wait(cells, 3, 2, 60_000);
+}
 
 /** Ids of runs whose reply is to be dropped. */
 const swallowed = new Set<number>();
