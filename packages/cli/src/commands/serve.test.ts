@@ -1,18 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
 import { CLS, capture } from '../testing/cli-fixtures.js';
 import { parseServeArgs, stopServing } from './serve.js';
 
+/** The first line matching `pattern`, once the server has written it (vi.waitFor, no sleep). */
 async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
-  const start = Date.now();
-  for (;;) {
-    for (const line of lines) {
-      const match = line.match(pattern);
-      if (match) return match;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`no line matching ${pattern} in:\n${lines.join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return vi.waitFor(
+    () => {
+      for (const line of lines) {
+        const match = line.match(pattern);
+        if (match) return match;
+      }
+      throw new Error(`no line matching ${pattern} in:\n${lines.join('\n')}`);
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }
 
 describe('carboncp serve', () => {

@@ -50,6 +50,7 @@ parentPort!.on('message', (message: ToWorker) => {
   if (marker === GATE_MARKER && gate) {
     const cells = new Int32Array(gate);
     Atomics.store(cells, 1, 1);
+    Atomics.notify(cells, 1);
     Atomics.wait(cells, 0, 0, 60_000);
   }
 });
