@@ -3,7 +3,7 @@ import type { LoadedModel } from './model/load-model.js';
 import { analyseModel, type ModelAnalysis } from './plan/analysis.js';
 import { enumerateCuts, type CutDefinition } from './graph/cut-enumeration.js';
 import { planDigest } from './plan/digest.js';
-import { buildHalf } from './plan/extract.js';
+import { buildSplitHalves, type PlanPart } from './plan/extract.js';
 import { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionOptions, type Plan } from './plan/plan-types.js';
 import { validateInputShapes } from './shapes/input-shapes.js';
 
@@ -108,9 +108,14 @@ export function getPlan(partition: Partition, id: string): Plan {
 /**
  * The head and tail of a plan as ONNX bytes. 'server': no head, the tail is the model itself;
  * 'device': the head is the model itself, no tail. Outputs of the head are its crossing
- * tensors (in plan order) followed by the graph outputs it produces.
+ * tensors (in plan order) followed by the graph outputs it produces. `parts` limits a split
+ * plan to the halves asked for (the other comes back null): a server builds only tails.
  */
-export function extractPlan(partition: Partition, planOrId: Plan | string): { head: Uint8Array | null; tail: Uint8Array | null; plan: Plan } {
+export function extractPlan(
+  partition: Partition,
+  planOrId: Plan | string,
+  parts: readonly PlanPart[] = ['head', 'tail'],
+): { head: Uint8Array | null; tail: Uint8Array | null; plan: Plan } {
   const plan = getPlan(partition, typeof planOrId === 'string' ? planOrId : planOrId.id);
   if (plan.kind === 'server') return { head: null, tail: partition.model.bytes, plan };
   if (plan.kind === 'device') return { head: partition.model.bytes, tail: null, plan };
@@ -119,26 +124,5 @@ export function extractPlan(partition: Partition, planOrId: Plan | string): { he
     throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'this Partition was not made by partition() in this process (no analysis attached); call partition() again');
   }
   const { analysis, cuts } = state;
-  const cut = cuts.get(plan.id)!;
-  const headCompute = analysis.compute.slice(0, cut.k);
-  const tailCompute = analysis.compute.slice(cut.k);
-  const headSent = plan.crossing.filter((c) => c.source === 'head').map((c) => c.name);
-  // A graph input that is also a graph output (passed through) is a head output at every cut,
-  // so the head takes it even where none of its nodes reads it.
-  const headInputs = analysis.index.inputs.filter(
-    (name) => plan.headOutputs.includes(name) || headCompute.some((info) => info.inputs.includes(name)),
-  );
-  const head = buildHalf(analysis, plan, {
-    part: 'head',
-    compute: headCompute,
-    inputs: headInputs,
-    outputs: [...new Set([...headSent, ...plan.headOutputs])],
-  });
-  const tail = buildHalf(analysis, plan, {
-    part: 'tail',
-    compute: tailCompute,
-    inputs: plan.crossing.map((c) => c.name),
-    outputs: plan.tailOutputs,
-  });
-  return { head, tail, plan };
+  return { ...buildSplitHalves(analysis, plan, cuts.get(plan.id)!.k, parts), plan };
 }

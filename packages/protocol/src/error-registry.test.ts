@@ -109,9 +109,11 @@ describe('the error-code registry', () => {
 
 /**
  * Server-internal classes that never leave the package: a batch failure with its stage (turned
- * into a CarboncpError before it reaches a client) and a worker exit seen by a waiting run.
+ * into a CarboncpError before it reaches a client), a worker exit seen by a waiting run, and a
+ * worker call past its bound (which retires the worker; the jobs get CARBONCP_TIMEOUT).
  */
 const KNOWN_INTERNAL_ERRORS = [
   'packages/server/src/tail-executor.ts: TailStageError extends Error',
   'packages/server/src/tail-worker-pool.ts: WorkerExited extends Error',
+  'packages/server/src/tail-worker-pool.ts: WorkerCallTimedOut extends Error',
 ];

@@ -217,3 +217,28 @@ describe('decodeFrame rejects bad input', () => {
     expect(() => decodeFrame(pingBytes(), { maxPayload: 0 })).toThrow(/maxPayload must be a positive integer, got 0/);
   });
 });
+
+describe('decodeFrame hands out plain views, whatever the frame', () => {
+  it('decodes a frame inside a Node Buffer at an odd offset into plain Uint8Array views that copy on slice()', async () => {
+    const { tensorFromArray, tensorToArray } = await import('./tensor-codec.js');
+    const values = Float32Array.from({ length: 12 }, (_, i) => i / 3);
+    const frame = encodeFrame({
+      type: MessageType.InferRequest,
+      requestId: 9,
+      body: { model_name: 'm', plan_id: 'p', plan_digest: 'd', model_digest: 'd', inputs: [tensorFromArray('x', values, [3, 4])] },
+    });
+    // As ws hands messages out: a Buffer view into a larger chunk, at an offset that misaligns floats.
+    const chunk = Buffer.alloc(frame.length + 5);
+    chunk.set(frame, 3);
+    const message = decodeFrame(chunk.subarray(3, 3 + frame.length));
+    if (message.type !== MessageType.InferRequest) throw new Error('expected an infer request');
+    const data = message.body.inputs[0].data;
+    expect(Object.getPrototypeOf(data)).toBe(Uint8Array.prototype);
+    expect(data.byteOffset % 4).not.toBe(0);
+    // slice() is a copy into a buffer of its own (on a Buffer it would be a view into the chunk).
+    const copy = data.slice();
+    expect(copy.buffer).not.toBe(chunk.buffer);
+    expect(copy.byteLength).toBe(copy.buffer.byteLength);
+    expect(Array.from(tensorToArray(message.body.inputs[0]) as Float32Array)).toEqual(Array.from(values));
+  });
+});

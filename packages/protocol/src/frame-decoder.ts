@@ -91,8 +91,11 @@ export function assembleMessage(fixed: FixedHeader, header: ValidatedHeader, fra
   let offset = start;
   for (const tensor of header.tensors) {
     const size = tensor.parameters.binary_data_size;
-    // A view, not a copy: the tensor aliases the frame's memory.
-    const data = frame.subarray(offset, offset + size);
+    // A view, not a copy: the tensor aliases the frame's memory. Always a plain Uint8Array, even
+    // when the frame is a Node Buffer (ws hands out Buffers): Buffer#slice() is a view, not a
+    // copy, so a consumer that copies with slice() (to align a misaligned view, or to own the
+    // bytes before transferring them to a worker) would get a view into the frame instead.
+    const data = new Uint8Array(frame.buffer, frame.byteOffset + offset, size);
     if (tensor.datatype === 'BOOL') {
       const at = firstNonBooleanByte(data);
       if (at >= 0) {

@@ -129,3 +129,28 @@ describe('FrameReader', () => {
     expect(() => reader.push(garbage)).toThrow(/bad magic/);
   });
 });
+
+describe('FrameReader views', () => {
+  it('hands out plain Uint8Array tensor views from Buffer chunks at odd offsets, readable as arrays', () => {
+    const values = Float32Array.from({ length: 6 }, (_, i) => i - 2.5);
+    const frame = encodeFrame({
+      type: MessageType.InferRequest,
+      requestId: 3,
+      body: { model_name: 'm', plan_id: 'p', plan_digest: 'd', model_digest: 'd', inputs: [tensorFromArray('x', values, [2, 3])] },
+    });
+    // Two frames in one Buffer chunk after 1 stray-offset byte, as a socket read would deliver them.
+    const chunk = Buffer.alloc(1 + 2 * frame.length);
+    chunk.set(frame, 1);
+    chunk.set(frame, 1 + frame.length);
+    const reader = new FrameReader();
+    const messages = reader.push(chunk.subarray(1));
+    expect(messages.length).toBe(2);
+    for (const message of messages) {
+      if (message.type !== MessageType.InferRequest) throw new Error('expected an infer request');
+      const data = message.body.inputs[0].data;
+      expect(Object.getPrototypeOf(data)).toBe(Uint8Array.prototype);
+      expect(data.buffer).toBe(chunk.buffer);
+      expect(Array.from(tensorToArray(message.body.inputs[0]) as Float32Array)).toEqual(Array.from(values));
+    }
+  });
+});

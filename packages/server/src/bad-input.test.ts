@@ -247,7 +247,7 @@ describe.each(['main', 'worker'] as const)('executor %s', (executor) => {
     });
 
     it('an HTTP path that is not valid percent-encoding: 400, not 500', async () => {
-      const response = await fetch(`${server.httpUrl}/v2/models/%E0%A4%A`);
+      const response = await fetch(`${server.httpUrl}/v2/models/%E0%A4%A`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error).toMatch(/not valid percent-encoding/);
       await witnessIsServed();

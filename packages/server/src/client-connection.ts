@@ -1,13 +1,16 @@
 /**
- * One WebSocket client: hello first (token, protocol version), then any number of infer
- * requests in flight, matched by the frame's request id, and pings. Every bad input is answered
- * with an error that names the problem: an error frame carrying the request id when the request
- * can be identified (the connection stays open: WebSocket keeps message boundaries, so one bad
- * message does not spoil the next), otherwise an error frame and a close with the protocol's
- * close code.
+ * One WebSocket client: hello first (connection-handshake.ts), then any number of infer requests
+ * in flight, matched by the frame's request id (admitted by connection-admission.ts, answered
+ * through connection-sender.ts), and pings. Every bad input is answered with an error that names
+ * the problem: an error frame carrying the request id when the request can be identified (the
+ * connection stays open: WebSocket keeps message boundaries, so one bad message does not spoil
+ * the next), otherwise an error frame and a close with the protocol's close code.
+ *
+ * Answer-once rule: an admitted request's id stays in flight until its one answer (a response or
+ * an error) goes out; nothing else frees it. A frame that reuses an id in flight, decodable or
+ * not, is refused at connection level (request id 0), so the first request's answer is the only
+ * one under that id.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Plan } from '@carboncp/core';
 import {
   CarboncpError,
   CloseCode,
@@ -17,26 +20,21 @@ import {
   MessageType,
   PROTOCOL_VERSION,
   decodeFrame,
-  encodeFrameParts,
   isCarboncpError,
-  type HelloMessage,
-  type InferRequestMessage,
   type Message,
-  type ModelRef,
   type PingMessage,
   type WireTensor,
-  sendFrameParts,
 } from '@carboncp/protocol';
 import type { RawData, WebSocket } from 'ws';
-import { SERVER_NAME, SERVER_VERSION } from './http-routes.js';
+import { admitInfer, type AdmissionContext } from './connection-admission.js';
+import { beforeHello, checkHello, helloAck, noHello, type HandshakeContext, type Refusal } from './connection-handshake.js';
+import { FrameSender } from './connection-sender.js';
 import type { InferJob, JobReplier } from './infer-job.js';
 import type { LatencyWindow } from './latency-window.js';
 import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestQueue } from './request-queue.js';
-import { quoted, quotedList } from './quote.js';
-import { batchKeyOf, checkCrossingInputs } from './tail-tensors.js';
 
 export interface ConnectionContext {
   options: ResolvedOptions;
@@ -44,8 +42,7 @@ export interface ConnectionContext {
   queue: RequestQueue<InferJob>;
   metrics: ServerMetrics;
   latency: LatencyWindow;
-  /** Whether requests for this plan may be batched (see tailIsBatchable). */
-  isBatchable: (model: ServedModel, plan: Plan) => boolean;
+  isBatchable: AdmissionContext['isBatchable'];
   executionProvider: () => string;
   shuttingDown: () => boolean;
   log: (line: string) => void;
@@ -63,14 +60,6 @@ function rawBytes(data: RawData): Uint8Array {
   return data;
 }
 
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-function short(digest: string): string {
-  return digest.length > 16 ? `${digest.slice(0, 16)}...` : digest;
-}
-
 /** Type and request id of a frame whose fixed header is intact, without decoding the rest. */
 function peekFixedHeader(bytes: Uint8Array): { type: number; requestId: number } | undefined {
   if (bytes.length < FIXED_HEADER_BYTES) return undefined;
@@ -82,20 +71,42 @@ function peekFixedHeader(bytes: Uint8Array): { type: number; requestId: number }
 export class ClientConnection implements JobReplier {
   private helloDone = false;
   private closed = false;
-  /** Request ids accepted and not answered yet: a second request under one of them is refused. */
-  private readonly pending = new Set<number>();
+  /** Request ids admitted and not answered yet: the connection's share of the queue. */
+  private readonly inFlight = new Set<number>();
+  private readonly sender: FrameSender;
+  private readonly handshake: HandshakeContext;
+  private readonly admission: AdmissionContext;
   private readonly helloTimer: NodeJS.Timeout;
+  /** Closes a connection that sends no infer request (idle-timeout-ms); cleared by the first. */
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly ctx: ConnectionContext,
     readonly remote: string,
   ) {
+    const options = ctx.options;
+    this.sender = new FrameSender(ws, { maxBufferedBytes: options.maxBufferedBytes, metrics: ctx.metrics, log: ctx.log }, remote, () => this.terminate());
+    this.handshake = {
+      token: options.token,
+      maxPayload: options.maxPayload,
+      maxQueue: options.maxQueue,
+      models: ctx.models,
+      executionProvider: ctx.executionProvider,
+      shuttingDown: ctx.shuttingDown,
+    };
+    this.admission = {
+      models: ctx.models,
+      maxQueuePerConnection: options.maxQueuePerConnection,
+      batching: options.batching !== false,
+      isBatchable: ctx.isBatchable,
+      shuttingDown: ctx.shuttingDown,
+    };
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => {
       this.closed = true;
-      clearTimeout(this.helloTimer);
+      this.clearTimers();
     });
     // ws closes the socket itself after a protocol error (1009 for an oversized message); the
     // error event only needs recording.
@@ -105,28 +116,35 @@ export class ClientConnection implements JobReplier {
       this.ctx.log(`connection ${this.remote}: ${code}: ${error.message}`);
     });
     this.helloTimer = setTimeout(() => {
-      if (this.helloDone || this.closed) return;
-      const code = this.ctx.options.token !== undefined ? ErrorCode.UNAUTHORIZED : ErrorCode.BAD_FRAME;
-      this.fail(new CarboncpError(code, `no hello within ${this.ctx.options.helloTimeoutMs} ms of connecting`), 0,
-        code === ErrorCode.UNAUTHORIZED ? CloseCode.POLICY_VIOLATION : CloseCode.PROTOCOL_ERROR);
-    }, this.ctx.options.helloTimeoutMs);
+      if (!this.helloDone && !this.closed) this.fail(noHello(options.helloTimeoutMs, options.token !== undefined));
+    }, options.helloTimeoutMs);
     this.helloTimer.unref();
+    if (options.idleTimeoutMs > 0) {
+      this.idleTimer = setTimeout(() => this.closeIdle(), options.idleTimeoutMs);
+      this.idleTimer.unref();
+    }
   }
 
   get open(): boolean {
     return !this.closed && this.ws.readyState === this.ws.OPEN;
   }
 
+  /** Requests admitted on this connection and not answered yet. */
+  get requestsInFlight(): number {
+    return this.inFlight.size;
+  }
+
   /** Closes the connection (after a drain, or when the server stops). */
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.helloTimer);
+    this.clearTimers();
     this.ws.close(code, closeReason(reason));
   }
 
   terminate(): void {
     this.closed = true;
+    this.clearTimers();
     this.ws.terminate();
   }
 
@@ -135,9 +153,10 @@ export class ClientConnection implements JobReplier {
     return new Promise((resolve) => this.ws.once('close', () => resolve()));
   }
 
+  /** The answer of an admitted request (JobReplier): sent once, then its id is free again. */
   sendResponse(requestId: number, outputs: WireTensor[], job: InferJob, parameters: Record<string, unknown>): void {
-    this.pending.delete(requestId);
-    this.send({
+    if (!this.answering(requestId)) return;
+    this.sender.send({
       type: MessageType.InferResponse,
       requestId,
       body: {
@@ -150,49 +169,36 @@ export class ClientConnection implements JobReplier {
     });
   }
 
+  /** The error answer of an admitted request (JobReplier). */
   sendError(requestId: number, code: string, message: string): void {
-    this.pending.delete(requestId);
-    this.ctx.metrics.errors.inc({ code });
-    this.send({
-      type: MessageType.Error,
-      requestId,
-      body: { code, message, ...(requestId === 0 ? {} : { request_id: requestId }) },
-    });
+    if (!this.answering(requestId)) return;
+    this.sender.sendError(requestId, code, message);
   }
 
-  private send(message: Message): void {
-    if (!this.open) return;
-    // Checked before sending, so that one answer of any size always goes out: only a backlog
-    // the client left unread counts against it.
-    const backlog = this.ws.bufferedAmount;
-    if (backlog > this.ctx.options.maxBufferedBytes) {
-      this.ctx.metrics.errors.inc({ code: ErrorCode.BUSY });
-      this.ctx.log(
-        `connection ${this.remote}: the client does not read its answers: ${backlog} bytes wait to be sent, over max-buffered-bytes ` +
-          `${this.ctx.options.maxBufferedBytes}; dropping the connection`,
-      );
-      this.terminate();
-      return;
-    }
-    let parts: Uint8Array[];
-    try {
-      // Parts, not one buffer: tail outputs go out without being copied into a frame.
-      parts = encodeFrameParts(message);
-    } catch (error) {
-      // Only a tail output the wire cannot carry gets here; the client still needs an answer.
-      if (message.type === MessageType.Error) throw error;
-      const detail = (error as Error).message;
-      this.sendError(message.requestId, ErrorCode.INTERNAL, `the response could not be encoded: ${detail}`);
-      return;
-    }
-    this.ctx.metrics.bytesSent.inc(parts.reduce((sum, part) => sum + part.byteLength, 0));
-    sendFrameParts(this.ws, parts);
+  /** Frees an admitted id for its one answer; false (and logged) for an id not in flight. */
+  private answering(requestId: number): boolean {
+    if (this.inFlight.delete(requestId)) return true;
+    this.ctx.log(`error ${ErrorCode.INTERNAL}: a second answer for request ${requestId} on connection ${this.remote} was not sent`);
+    return false;
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.helloTimer);
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private closeIdle(): void {
+    if (this.closed) return;
+    const ms = this.ctx.options.idleTimeoutMs;
+    this.ctx.log(`connection ${this.remote}: no infer request within ${ms} ms of connecting (idle-timeout-ms); closing it`);
+    this.close(CloseCode.NORMAL, `idle: no infer request within ${ms} ms of connecting`);
   }
 
   /** Error frame, then close: for errors that leave the connection unusable. */
-  private fail(error: CarboncpError, requestId: number, closeCode: number): void {
+  private fail({ error, closeCode }: Refusal, requestId = 0): void {
     this.ctx.log(`connection ${this.remote}: ${error.code}: ${error.message} (closing with ${closeCode})`);
-    this.sendError(requestId, error.code, error.message);
+    this.sender.sendError(requestId, error.code, error.message);
     this.close(closeCode, `${error.code}: ${error.message}`);
   }
 
@@ -201,7 +207,10 @@ export class ClientConnection implements JobReplier {
     const bytes = rawBytes(data);
     this.ctx.metrics.bytesReceived.inc(bytes.byteLength);
     if (!isBinary) {
-      this.fail(new CarboncpError(ErrorCode.BAD_FRAME, 'received a text message; carboncp frames are binary WebSocket messages'), 0, CloseCode.PROTOCOL_ERROR);
+      this.fail({
+        error: new CarboncpError(ErrorCode.BAD_FRAME, 'received a text message; carboncp frames are binary WebSocket messages'),
+        closeCode: CloseCode.PROTOCOL_ERROR,
+      });
       return;
     }
     let message: Message;
@@ -214,12 +223,13 @@ export class ClientConnection implements JobReplier {
     try {
       this.dispatch(message);
     } catch (error) {
-      // A bug here must cost one request, not the process.
+      // A bug here must cost one request, not the process; never an id already in flight.
       const wrapped = isCarboncpError(error) ? error : new CarboncpError(ErrorCode.INTERNAL, (error as Error)?.message ?? String(error), { cause: error });
-      if (message.type === MessageType.InferRequest && message.requestId !== 0) {
-        this.sendError(message.requestId, wrapped.code, wrapped.message);
+      const id = message.requestId;
+      if (message.type === MessageType.InferRequest && id !== 0 && !this.inFlight.has(id)) {
+        this.sender.sendError(id, wrapped.code, wrapped.message);
       } else {
-        this.fail(wrapped, 0, CloseCode.INTERNAL_ERROR);
+        this.fail({ error: wrapped, closeCode: CloseCode.INTERNAL_ERROR });
       }
     }
   }
@@ -237,18 +247,35 @@ export class ClientConnection implements JobReplier {
       requestId !== 0 &&
       type === MessageType.InferRequest &&
       (failure.code === ErrorCode.BAD_FRAME || failure.code === ErrorCode.BAD_TENSOR);
-    if (perRequest) {
-      this.sendError(requestId, failure.code, failure.message);
+    if (!perRequest) {
+      this.fail({ error: failure, closeCode: failure.closeCode ?? CloseCode.PROTOCOL_ERROR }, requestId);
       return;
     }
-    this.fail(failure, requestId, failure.closeCode ?? CloseCode.PROTOCOL_ERROR);
+    if (this.inFlight.has(requestId)) {
+      // An answer under this id would be taken for the admitted request's, and would free its id.
+      this.sender.sendError(
+        0,
+        failure.code,
+        `an undecodable frame reused request id ${requestId}, which is in flight on this connection (the first request will still be answered): ${failure.message}`,
+      );
+      return;
+    }
+    this.sender.sendError(requestId, failure.code, failure.message);
   }
 
   private dispatch(message: Message): void {
     switch (message.type) {
-      case MessageType.Hello:
-        this.onHello(message.body);
+      case MessageType.Hello: {
+        const refusal = checkHello(message.body, this.handshake);
+        if (refusal) {
+          this.fail(refusal);
+          return;
+        }
+        this.helloDone = true;
+        clearTimeout(this.helloTimer);
+        this.sender.send(helloAck(this.handshake));
         return;
+      }
       case MessageType.InferRequest:
         if (!this.requireHello('an infer request')) return;
         this.onInfer(message.requestId, message.body);
@@ -259,76 +286,24 @@ export class ClientConnection implements JobReplier {
         return;
       default:
         this.fail(
-          new CarboncpError(ErrorCode.BAD_FRAME, `a server does not accept ${MessageType[message.type]} messages from clients`),
+          {
+            error: new CarboncpError(ErrorCode.BAD_FRAME, `a server does not accept ${MessageType[message.type]} messages from clients`),
+            closeCode: CloseCode.PROTOCOL_ERROR,
+          },
           message.requestId,
-          CloseCode.PROTOCOL_ERROR,
         );
     }
   }
 
   private requireHello(what: string): boolean {
     if (this.helloDone) return true;
-    if (this.ctx.options.token !== undefined) {
-      this.fail(new CarboncpError(ErrorCode.UNAUTHORIZED, `${what} arrived before the hello; this server requires a token in the hello`), 0, CloseCode.POLICY_VIOLATION);
-    } else {
-      this.fail(new CarboncpError(ErrorCode.BAD_FRAME, `${what} arrived before the hello; send a Hello message first`), 0, CloseCode.PROTOCOL_ERROR);
-    }
+    this.fail(beforeHello(what, this.ctx.options.token !== undefined));
     return false;
-  }
-
-  private onHello(hello: HelloMessage): void {
-    if (hello.protocol_version !== PROTOCOL_VERSION) {
-      this.fail(
-        new CarboncpError(ErrorCode.UNSUPPORTED_VERSION, `hello asks for protocol version ${String(hello.protocol_version)}; this server speaks version ${PROTOCOL_VERSION}`),
-        0,
-        CloseCode.PROTOCOL_ERROR,
-      );
-      return;
-    }
-    if (this.ctx.shuttingDown()) {
-      this.fail(
-        new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new clients; reconnect to another server or retry later'),
-        0,
-        CloseCode.GOING_AWAY,
-      );
-      return;
-    }
-    const expected = this.ctx.options.token;
-    if (expected !== undefined) {
-      const given = hello.token;
-      if (typeof given !== 'string' || given.length === 0) {
-        this.fail(new CarboncpError(ErrorCode.UNAUTHORIZED, 'this server requires a token, and the hello carries none'), 0, CloseCode.POLICY_VIOLATION);
-        return;
-      }
-      // Comparing digests keeps the comparison constant-time whatever the token lengths.
-      if (!timingSafeEqual(sha256(given), sha256(expected))) {
-        this.fail(new CarboncpError(ErrorCode.UNAUTHORIZED, 'the token in the hello is wrong'), 0, CloseCode.POLICY_VIOLATION);
-        return;
-      }
-    }
-    this.helloDone = true;
-    clearTimeout(this.helloTimer);
-    const models: ModelRef[] = [...this.ctx.models.values()].map((model) => ({
-      name: model.name,
-      digest: model.loaded.digest,
-      plans: [...model.servable.values()].map((plan) => ({ id: plan.id, digest: plan.digest })),
-    }));
-    this.send({
-      type: MessageType.HelloAck,
-      requestId: 0,
-      body: {
-        protocol_version: PROTOCOL_VERSION,
-        server: `${SERVER_NAME}-server/${SERVER_VERSION}`,
-        execution_provider: this.ctx.executionProvider(),
-        models,
-        limits: { max_payload: this.ctx.options.maxPayload, max_queue: this.ctx.options.maxQueue },
-      },
-    });
   }
 
   private onPing(ping: PingMessage, requestId: number): void {
     const carbon = this.ctx.options.carbonIntensity;
-    this.send({
+    this.sender.send({
       type: MessageType.Pong,
       requestId,
       body: {
@@ -353,101 +328,23 @@ export class ClientConnection implements JobReplier {
     return out;
   }
 
-  private onInfer(requestId: number, request: InferRequestMessage): void {
-    const reject = (code: string, message: string) => this.sendError(requestId, code, message);
-    if (requestId === 0) {
-      reject(ErrorCode.BAD_FRAME, 'an infer request needs a non-zero request id in the frame header, to match its response');
+  private onInfer(requestId: number, request: Parameters<typeof admitInfer>[3]): void {
+    // Any infer request, admitted or not, shows a client that uses the connection.
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const admission = admitInfer(this.admission, this, requestId, request, this.inFlight);
+    if ('rejected' in admission) {
+      const { code, message, connectionLevel } = admission.rejected;
+      this.sender.sendError(connectionLevel ? 0 : requestId, code, message);
       return;
     }
-    if (this.pending.has(requestId)) {
-      // An answer under this id would be taken for the first request's: refuse at connection
-      // level (request id 0, no request_id), and the first request is still answered once.
-      this.sendError(
-        0,
-        ErrorCode.BAD_FRAME,
-        `request id ${requestId} is already in flight on this connection; this second request was dropped ` +
-          '(the first one will still be answered); use a new request id for every request in flight',
-      );
-      return;
-    }
-    if (this.ctx.shuttingDown()) {
-      reject(ErrorCode.SHUTTING_DOWN, 'the server is shutting down and accepts no new requests; reconnect to another server or retry later');
-      return;
-    }
-    // pending holds this connection's requests waiting or running: its share of the queue.
-    const share = this.ctx.options.maxQueuePerConnection;
-    if (this.pending.size >= share) {
-      reject(
-        ErrorCode.BUSY,
-        `this connection has ${this.pending.size} requests queued or running, its limit (max-queue-per-connection ${share}); ` +
-          'wait for answers before sending more, or retry later',
-      );
-      return;
-    }
-    const model = this.ctx.models.get(request.model_name);
-    if (!model) {
-      reject(ErrorCode.UNKNOWN_MODEL, `unknown model ${quoted(request.model_name)}; this server has ${quotedList([...this.ctx.models.keys()], 32)}`);
-      return;
-    }
-    if (request.model_digest !== model.loaded.digest) {
-      reject(
-        ErrorCode.DIGEST_MISMATCH,
-        `model '${model.name}': the request's model digest ${short(String(request.model_digest))} differs from the server's ${short(model.loaded.digest)}; both sides must load the same model file`,
-      );
-      return;
-    }
-    const plan = model.servable.get(request.plan_id);
-    if (!plan) {
-      const onDevice = model.partition.plans.some((p) => p.id === request.plan_id);
-      const ids = [...model.servable.keys()];
-      const listed = ids.length > 12 ? `${ids.slice(0, 6).join(', ')}, ..., ${ids.slice(-3).join(', ')}` : ids.join(', ');
-      reject(
-        ErrorCode.UNKNOWN_PLAN,
-        onDevice
-          ? `plan ${quoted(request.plan_id)} of model '${model.name}' runs entirely on the device; there is no tail to serve`
-          : `model '${model.name}' has no plan ${quoted(request.plan_id)}; the server runs ${listed}`,
-      );
-      return;
-    }
-    if (request.plan_digest !== plan.digest) {
-      reject(
-        ErrorCode.DIGEST_MISMATCH,
-        `plan '${plan.id}' of model '${model.name}': the request's plan digest ${short(String(request.plan_digest))} differs from the server's ${short(plan.digest)}; the two sides cut the model differently`,
-      );
-      return;
-    }
-    let inputs: WireTensor[];
+    this.inFlight.add(requestId);
     try {
-      inputs = checkCrossingInputs(plan.crossing, request.inputs);
+      this.ctx.queue.submit(admission.job);
     } catch (error) {
-      const failure = isCarboncpError(error) ? error : new CarboncpError(ErrorCode.BAD_TENSOR, String(error));
-      reject(failure.code, `model '${model.name}' plan '${plan.id}': ${failure.message}`);
-      return;
-    }
-    const planKey = `${model.name}/${plan.id}`;
-    const batch = this.ctx.options.batching && this.ctx.isBatchable(model, plan) ? batchKeyOf(planKey, inputs) : null;
-    const timeout = request.parameters?.timeout_ms;
-    const job: InferJob = {
-      batchKey: batch?.key ?? null,
-      samples: batch?.samples ?? 1,
-      enqueuedAt: performance.now(),
-      replier: this,
-      requestId,
-      bodyId: typeof request.id === 'string' ? request.id : undefined,
-      model,
-      plan,
-      planKey,
-      inputs,
-      receivedAt: performance.now(),
-      timeoutMs: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
-    };
-    this.pending.add(requestId);
-    try {
-      this.ctx.queue.submit(job);
-    } catch (error) {
-      // reject() below forgets the id again.
+      this.inFlight.delete(requestId);
       if (!isCarboncpError(error)) throw error;
-      reject(error.code, error.message);
+      this.sender.sendError(requestId, error.code, error.message);
     }
   }
 }

@@ -51,7 +51,7 @@ describe('connection limits', () => {
       const client = await TestClient.connect(server.url);
       const first = await client.hello();
       if (first.type === MessageType.HelloAck) served = client;
-      else await new Promise((resolve) => setTimeout(resolve, 20));
+      else await client.closed;
     }
     expect(served).toBeDefined();
     expectResponse(await served!.infer(inferBody(partition, split, sample)));

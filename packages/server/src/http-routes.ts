@@ -1,8 +1,15 @@
 /**
  * The HTTP side of the server port: KServe-v2-like health and model metadata, and Prometheus
  * metrics. WebSocket upgrades on the same port are handled elsewhere (server.ts).
+ *
+ * With a token, the HTTP side asks for the same token as the WebSocket hello, as
+ * `authorization: Bearer TOKEN`, on everything but the two health checks (load balancers and
+ * orchestrators probe those without credentials, and they tell nothing about the models):
+ * model metadata describes the models and plans a client could attack, and /metrics their
+ * traffic. `openMetrics` leaves /metrics open for a scraper on a private network.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tokenMatches } from './token.js';
 import type { Plan, TensorInfo } from '@carboncp/core';
 import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
@@ -17,6 +24,18 @@ export interface HttpContext {
   /** False while shutting down: load balancers should stop sending traffic. */
   isReady: () => boolean;
   executionProvider: () => string;
+  /** When set, every endpoint but the health checks needs it as a Bearer token. */
+  token?: string;
+  /** /metrics without the token. */
+  openMetrics?: boolean;
+}
+
+/** Whether the request carries the token as `authorization: Bearer TOKEN`. */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') return false;
+  const match = /^Bearer[ \t]+(.+)$/i.exec(header.trim());
+  return match !== null && tokenMatches(match[1], token);
 }
 
 /** KServe v2 writes -1 for a dimension that is not fixed. */
@@ -93,6 +112,19 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   if (path === '/v2/health/ready') {
     const ready = ctx.isReady();
     sendJson(res, ready ? 200 : 503, { ready }, head);
+    return;
+  }
+  const needsToken = ctx.token !== undefined && !(path === '/metrics' && ctx.openMetrics);
+  if (needsToken && !authorized(req, ctx.token!)) {
+    const text = JSON.stringify({
+      error: `${path} needs the server's token as 'authorization: Bearer TOKEN' (only /v2/health/live and /v2/health/ready are open)`,
+    });
+    res.writeHead(401, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'www-authenticate': 'Bearer realm="carboncp"',
+    });
+    res.end(head ? undefined : text);
     return;
   }
   if (path === '/v2') {

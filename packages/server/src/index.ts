@@ -1,6 +1,6 @@
 export { startServer, type CarboncpServer, type ServerInternals } from './server.js';
 export type { ServerOptions, CarbonIntensity, Executor } from './options.js';
-export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
+export { DEFAULTS as SERVER_DEFAULTS, resolveOptions as resolveServerOptions, type ResolvedOptions as ResolvedServerOptions } from './options.js';
 export type { BatchingOptions } from './request-queue.js';
 export type { ServedModel } from './model-registry.js';
 export { modelMetadata } from './http-routes.js';

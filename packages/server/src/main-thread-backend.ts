@@ -5,6 +5,7 @@
  * live in one LRU cache bounded by the estimated bytes of their tails.
  */
 import { createSession, type ExecutionProvider } from '@carboncp/core/node';
+import { ErrorCode } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { SessionCache } from './session-cache.js';
 import { TailStageError, type TailBackend, type TailRequest } from './tail-executor.js';
@@ -21,6 +22,8 @@ export interface SessionBackendOptions {
   log: (line: string) => void;
   /** Called with the provider each new session got, so the server reports what really runs. */
   onSessionProvider: (provider: ExecutionProvider) => void;
+  /** The bound of one tail run or session open (tail-timeout-ms). */
+  callTimeoutMs: number;
 }
 
 /** The log line of a newly opened tail session (the tests and operators read its prefix). */
@@ -40,7 +43,27 @@ export class MainThreadBackend implements TailBackend {
     });
   }
 
-  async run(request: TailRequest) {
+  /**
+   * A run on this thread blocks it, so no timer can interrupt a run that is slow; the bound still
+   * ends a run or session open whose promise never settles (the queue must never stall).
+   */
+  run(request: TailRequest): ReturnType<TailBackend['run']> {
+    const timeoutMs = this.options.callTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TailStageError(`the tail of ${request.planKey} did not finish within ${timeoutMs} ms (tail-timeout-ms)`, new Error('no answer'), ErrorCode.TIMEOUT)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.runUnbounded(request), bound]).finally(() => clearTimeout(timer));
+  }
+
+  canRun(): boolean {
+    return true;
+  }
+
+  private async runUnbounded(request: TailRequest): ReturnType<TailBackend['run']> {
     let lease;
     try {
       lease = await this.sessions.acquire(request.planKey, request.sizeBytes, () => this.open(request));

@@ -71,6 +71,29 @@ export interface ServerOptions {
    * before each send, so one answer of any size always goes out. Default 64 MiB.
    */
   maxBufferedBytes?: number;
+  /**
+   * WebSocket connections open at once from one remote address; one more gets CARBONCP_BUSY and
+   * close 1013. Default: no cap of its own (maxConnections bounds it). A deployment whose
+   * devices each have their own address sets it so that one host cannot take every slot.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * A connection that has sent no infer request this long after connecting is closed (1000),
+   * pings or not, so that sockets which never ask for anything do not hold connection slots;
+   * its first infer request lifts the limit. 0 turns it off. Default 60000.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * The longest one tail run (or session open) may take: past it, its requests get
+   * CARBONCP_TIMEOUT and, with the 'worker' executor, its worker is replaced. Default 60000.
+   */
+  tailTimeoutMs?: number;
+  /**
+   * With a token, every HTTP endpoint but the health checks (/v2/health/live, /v2/health/ready)
+   * needs it as `authorization: Bearer TOKEN`; true leaves /metrics open (a scraper on a private
+   * network). Default false. Without a token, everything is open.
+   */
+  openMetrics?: boolean;
   log?: (line: string) => void;
 }
 
@@ -92,6 +115,10 @@ export interface ResolvedOptions {
   helloTimeoutMs: number;
   maxConnections: number;
   maxBufferedBytes: number;
+  maxConnectionsPerAddress: number;
+  idleTimeoutMs: number;
+  tailTimeoutMs: number;
+  openMetrics: boolean;
   log: (line: string) => void;
 }
 
@@ -109,6 +136,8 @@ export const DEFAULTS = {
   maxBufferedBytes: 64 * 1024 * 1024,
   /** Of close({ drainMs }), not a ServerOptions field: how long shutdown lets queued requests finish. */
   drainMs: 10_000,
+  idleTimeoutMs: 60_000,
+  tailTimeoutMs: 60_000,
 };
 
 /** A quarter of the queue: four clients flooding at once still fill it, one alone cannot. */
@@ -126,6 +155,17 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return value;
 }
 
+function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw bad(`${name} must be an integer >= 0, got ${String(value)}`);
+  return value;
+}
+
+/**
+ * The server's options, checked and defaulted: the one place they are validated (the queue,
+ * the worker pool and the CLI take them from here and check nothing again). Throws
+ * CarboncpError CARBONCP_INVALID_ARGUMENT naming the option.
+ */
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (!options || !Array.isArray(options.models)) throw bad('options.models must be an array of .onnx files or directories');
   const port = options.port ?? DEFAULTS.port;
@@ -134,7 +174,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   for (const ep of executionProviders) {
     if (ep !== 'cuda' && ep !== 'cpu') throw bad(`unknown execution provider '${String(ep)}' (use 'cuda' or 'cpu')`);
   }
-  if (options.token !== undefined && options.token.length === 0) throw bad('token must not be empty');
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length === 0)) throw bad('token must be a non-empty string');
   const carbon = options.carbonIntensity;
   if (carbon !== undefined && (!Number.isFinite(carbon.value_g_per_kwh) || carbon.value_g_per_kwh < 0 || typeof carbon.source !== 'string')) {
     throw bad(`carbonIntensity must be { value_g_per_kwh: number >= 0, source: string }, got ${JSON.stringify(carbon)}`);
@@ -158,6 +198,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (maxQueuePerConnection > maxQueue) {
     throw bad(`maxQueuePerConnection (${maxQueuePerConnection}) must be at most maxQueue (${maxQueue}): it is one connection's share of the queue`);
   }
+  const maxConnections = positiveInteger('maxConnections', options.maxConnections, DEFAULTS.maxConnections);
+  const maxConnectionsPerAddress = positiveInteger('maxConnectionsPerAddress', options.maxConnectionsPerAddress, maxConnections);
+  if (maxConnectionsPerAddress > maxConnections) {
+    throw bad(`maxConnectionsPerAddress (${maxConnectionsPerAddress}) must be at most maxConnections (${maxConnections})`);
+  }
+  if (options.openMetrics !== undefined && typeof options.openMetrics !== 'boolean') throw bad(`openMetrics must be a boolean, got ${JSON.stringify(options.openMetrics)}`);
   return {
     models: options.models,
     inputShapes: options.inputShapes ?? {},
@@ -174,8 +220,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     sessionCacheBytes: positiveInteger('sessionCacheBytes', options.sessionCacheBytes, DEFAULTS.sessionCacheBytes),
     carbonIntensity: carbon,
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
-    maxConnections: positiveInteger('maxConnections', options.maxConnections, DEFAULTS.maxConnections),
+    maxConnections,
     maxBufferedBytes: positiveInteger('maxBufferedBytes', options.maxBufferedBytes, DEFAULTS.maxBufferedBytes),
+    maxConnectionsPerAddress,
+    idleTimeoutMs: nonNegativeInteger('idleTimeoutMs', options.idleTimeoutMs, DEFAULTS.idleTimeoutMs),
+    tailTimeoutMs: positiveInteger('tailTimeoutMs', options.tailTimeoutMs, DEFAULTS.tailTimeoutMs),
+    openMetrics: options.openMetrics === true,
     log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
 }

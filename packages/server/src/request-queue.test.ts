@@ -75,10 +75,6 @@ describe('RequestQueue', () => {
     expect(drained).toBe(true);
   });
 
-  it('refuses a concurrency that is not a positive integer', () => {
-    expect(() => new RequestQueue<TestJob>({ maxQueue: 1, batching: false, concurrency: 0, execute: async () => undefined })).toThrow(/concurrency must be a positive integer/);
-  });
-
   it('refuses with CARBONCP_BUSY when max-queue jobs are waiting', async () => {
     const exec = gatedExecutor();
     const queue = new RequestQueue<TestJob>({ maxQueue: 2, batching: false, execute: exec.execute });
@@ -146,12 +142,41 @@ describe('RequestQueue', () => {
     expect(failures).toEqual([[1]]);
   });
 
-  it('rejects invalid options with a clear error', () => {
-    const execute = async () => undefined;
-    expect(() => new RequestQueue({ maxQueue: 0, batching: false, execute })).toThrow(/maxQueue must be a positive integer, got 0/);
-    expect(() => new RequestQueue({ maxQueue: 1, batching: { maxBatch: 0, windowMs: 1 }, execute })).toThrow(/maxBatch/);
-    expect(() => new RequestQueue({ maxQueue: 1, batching: { maxBatch: 2, windowMs: -1 }, execute })).toThrow(/windowMs/);
-  });
+  // Every way out of a batch counts its jobs out of inFlight exactly once and frees its slot.
+  for (const [how, execute, onError] of [
+    ['settles', async () => undefined, undefined],
+    ['rejects', async () => Promise.reject(new Error('boom')), () => undefined],
+    ['throws synchronously', () => {
+      throw new Error('sync boom');
+    }, () => undefined],
+    ['rejects and onError throws', async () => Promise.reject(new Error('boom')), () => {
+      throw new Error('handler boom');
+    }],
+  ] as const) {
+    it(`counts a batch out of inFlight exactly once when execute ${how}`, async () => {
+      const ran: number[] = [];
+      const queue = new RequestQueue<TestJob>({
+        maxQueue: 5,
+        batching: false,
+        concurrency: 2,
+        execute: (jobs) => {
+          ran.push(jobs[0].id);
+          return (execute as (jobs: TestJob[]) => Promise<void>)(jobs);
+        },
+        ...(onError ? { onError } : {}),
+      });
+      for (let id = 1; id <= 4; id++) queue.submit(job(id));
+      expect(await queue.drain(1000)).toBe(true);
+      expect(ran).toEqual([1, 2, 3, 4]);
+      expect(queue.inFlight).toBe(0);
+      expect(queue.depth).toBe(0);
+      // The slots are free again: another job runs.
+      queue.submit(job(5));
+      expect(await queue.drain(1000)).toBe(true);
+      expect(ran).toEqual([1, 2, 3, 4, 5]);
+      expect(queue.inFlight).toBe(0);
+    });
+  }
 });
 
 /**

@@ -86,23 +86,9 @@ export class RequestQueue<J extends QueuedJob> {
   private company: { key: string; samples: number; wake: () => void } | null = null;
   private idleWaiters: (() => void)[] = [];
 
+  /** Takes options resolved by the server's options.ts (resolveOptions), which checked them. */
   constructor(options: RequestQueueOptions<J>) {
-    if (!Number.isInteger(options.maxQueue) || options.maxQueue < 1) {
-      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxQueue must be a positive integer, got ${options.maxQueue}`);
-    }
-    if (options.batching) {
-      const { maxBatch, windowMs } = options.batching;
-      if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batching.maxBatch must be a positive integer, got ${maxBatch}`);
-      }
-      if (!(windowMs >= 0) || !Number.isFinite(windowMs)) {
-        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batching.windowMs must be a finite number >= 0, got ${windowMs}`);
-      }
-    }
     const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `concurrency must be a positive integer, got ${concurrency}`);
-    }
     this.concurrency = concurrency;
     this.options = options;
     this.now = options.now ?? (() => performance.now());
@@ -209,7 +195,13 @@ export class RequestQueue<J extends QueuedJob> {
   private start(batch: J[]): void {
     this.active += 1;
     this.executing += batch.length;
+    // Every way out of a batch (settled, rejected, onError throwing, execute throwing
+    // synchronously) runs done exactly once: a missed done would leave inFlight up and a slot
+    // taken for ever.
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       this.active -= 1;
       this.executing -= batch.length;
       this.remember(batch, this.now());
@@ -225,8 +217,13 @@ export class RequestQueue<J extends QueuedJob> {
       running = Promise.reject(error);
     }
     running.then(done, (error: unknown) => {
-      this.options.onError?.(error, batch);
-      done();
+      try {
+        this.options.onError?.(error, batch);
+      } catch {
+        // A failing error handler must not become an unhandled rejection, nor keep the slot.
+      } finally {
+        done();
+      }
     });
   }
 

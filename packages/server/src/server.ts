@@ -97,6 +97,8 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   };
 
   const connections = new Set<ClientConnection>();
+  /** Open connections per remote address, for maxConnectionsPerAddress. */
+  const perAddress = new Map<string, number>();
   const onSessionProvider = (provider: ExecutionProvider) => {
     if (provider !== executionProvider) {
       log(`execution provider: ${provider} (a tail session could not open on ${executionProvider} and fell back)`);
@@ -108,6 +110,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     executionProviders: [executionProvider, ...opts.executionProviders.filter((ep) => ep !== executionProvider)],
     log,
     onSessionProvider,
+    callTimeoutMs: opts.tailTimeoutMs,
   };
   let backend: TailBackend;
   let sessions: { size: number; totalBytes: number };
@@ -162,10 +165,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   // Refused in the protocol, not with an HTTP status: a client then reads why, and retries later.
   let refused = 0;
   let refusalLoggedAt = Number.NEGATIVE_INFINITY;
-  const refuseConnection = (ws: WebSocket, remote: string) => {
-    const message =
-      `the server has ${connections.size} connections open, its limit (max-connections ${opts.maxConnections}); ` +
-      'try again later or another server';
+  const refuseConnection = (ws: WebSocket, remote: string, message: string) => {
     metrics.errors.inc({ code: ErrorCode.BUSY });
     refused += 1;
     // A flood of connections must not become a flood of log lines: one line per 10 s at most.
@@ -176,13 +176,22 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     }
     ws.on('error', () => undefined);
     ws.send(encodeFrame({ type: MessageType.Error, requestId: 0, body: { code: ErrorCode.BUSY, message } }));
-    ws.close(CloseCode.TRY_AGAIN_LATER, 'CARBONCP_BUSY: max-connections reached');
+    ws.close(CloseCode.TRY_AGAIN_LATER, 'CARBONCP_BUSY: connection limit reached');
     // A client that never answers the close must not hold the socket.
     setTimeout(() => ws.terminate(), 2000).unref();
   };
 
   const http = createServer(
-    createHttpHandler({ models, metrics, isReady: () => !shuttingDown, executionProvider: () => executionProvider }),
+    createHttpHandler({
+      models,
+      metrics,
+      // Not ready while shutting down, or while no executor can run a tail (every worker slot
+      // empty or being replaced): a load balancer should send its traffic elsewhere.
+      isReady: () => !shuttingDown && backend.canRun(),
+      executionProvider: () => executionProvider,
+      token: opts.token,
+      openMetrics: opts.openMetrics,
+    }),
   );
   // Headers count against ws's limit too; a little room lets an over-limit frame reach the
   // decoder, which answers CARBONCP_PAYLOAD_TOO_LARGE before closing with 1009.
@@ -194,14 +203,34 @@ export async function startServer(options: ServerOptions, internals: ServerInter
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      const address = req.socket.remoteAddress ?? '?';
+      const remote = `${address}:${req.socket.remotePort ?? '?'}`;
       if (connections.size >= opts.maxConnections) {
-        refuseConnection(ws, remote);
+        refuseConnection(
+          ws,
+          remote,
+          `the server has ${connections.size} connections open, its limit (max-connections ${opts.maxConnections}); try again later or another server`,
+        );
+        return;
+      }
+      const fromAddress = perAddress.get(address) ?? 0;
+      if (fromAddress >= opts.maxConnectionsPerAddress) {
+        refuseConnection(
+          ws,
+          remote,
+          `the server has ${fromAddress} connections open from ${address}, its limit per address (max-connections-per-address ${opts.maxConnectionsPerAddress}); close one first or try again later`,
+        );
         return;
       }
       const connection = new ClientConnection(ws, context, remote);
       connections.add(connection);
-      ws.on('close', () => connections.delete(connection));
+      perAddress.set(address, fromAddress + 1);
+      ws.on('close', () => {
+        connections.delete(connection);
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
+      });
     });
   });
 
@@ -218,7 +247,8 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   log(
     `carboncp server listening on ${url} (HTTP on ${httpUrl}); ${models.size} model(s): ${[...models.keys()].join(', ')}; ` +
       `max-queue ${opts.maxQueue} (${opts.maxQueuePerConnection} per connection), max-payload ${opts.maxPayload} bytes, batching ${opts.batching ? `max ${opts.batching.maxBatch} within ${opts.batching.windowMs} ms` : 'off'}` +
-      `${opts.token !== undefined ? ', token required' : ''}`,
+      `, tail-timeout ${opts.tailTimeoutMs} ms, idle-timeout ${opts.idleTimeoutMs === 0 ? 'off' : `${opts.idleTimeoutMs} ms`}` +
+      `${opts.token !== undefined ? `, token required (WebSocket, HTTP metadata${opts.openMetrics ? '' : ' and /metrics'})` : ''}`,
   );
 
   let closing: Promise<void> | undefined;

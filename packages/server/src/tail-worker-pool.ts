@@ -11,15 +11,20 @@
  *   Evicting an entry tells that worker to release that session.
  * - A batch goes to the least busy worker, preferring one that already holds the plan's session.
  *   Its feeds are transferred when each tensor owns its whole ArrayBuffer (a concatenated batch,
- *   a decompressed tensor), otherwise copied once (a tensor that is a view into a received frame);
- *   outputs come back transferred.
+ *   a decompressed tensor), otherwise copied once into a buffer of their own (a tensor that is a
+ *   view into a received frame: transferring that frame's buffer would detach every other request
+ *   read in the same socket chunk); outputs come back transferred.
  * - A worker that exits (process.exit, an uncaught error, a native abort of the thread) fails the
  *   requests it held with CARBONCP_INTERNAL, is logged, its sessions are forgotten and a new
  *   worker takes its place; the server keeps serving.
+ * - Every call to a worker is bounded (`callTimeoutMs`): a run or session open that has not come
+ *   back by then (a hung run, a message the thread never got) fails with CARBONCP_TIMEOUT, and its
+ *   worker is retired: a new worker takes its slot at once, the old one is asked to end itself
+ *   once its run returns and is terminated if it has not within another `callTimeoutMs`.
  */
 import { Worker } from 'node:worker_threads';
 import type { ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError, type WireTensor, ErrorCode } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode, bytesPerElement, type WireTensor } from '@carboncp/protocol';
 import { sessionOpenedLine, type SessionBackendOptions } from './main-thread-backend.js';
 import { SessionCache } from './session-cache.js';
 import { TailStageError, type TailBackend, type TailRequest } from './tail-executor.js';
@@ -36,6 +41,11 @@ export interface WorkerBackendOptions extends SessionBackendOptions {
   entry?: URL;
   /** Passed to every worker as workerData.data (for a test entry). */
   data?: unknown;
+  /**
+   * Longest a run or a session open may take on a worker before its requests fail with
+   * CARBONCP_TIMEOUT and the worker is replaced (see the module comment).
+   */
+  callTimeoutMs: number;
 }
 
 /** Where a worker thread starts: the built tail-worker.js, or a .ts source through the loader. */
@@ -49,8 +59,11 @@ function defaultEntry(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './tail-worker.ts' : './tail-worker.js', import.meta.url);
 }
 
-/** A run or open that was waiting on a worker which then exited. */
+/** A run or open that was waiting on a worker which then exited (or was retired). */
 class WorkerExited extends Error {}
+
+/** A run or open that did not come back within callTimeoutMs. */
+class WorkerCallTimedOut extends Error {}
 
 interface Pending {
   resolve: (value: OpenedSession | TailRunResult | null) => void;
@@ -65,6 +78,10 @@ class TailWorker {
   readonly exited: Promise<void>;
   busy = 0;
   alive = true;
+  /** Out of service after a call timed out; its slot has a new worker. */
+  retired = false;
+  /** Its modules are loaded ('ready' came). */
+  started = false;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private uncaught: Error | undefined;
@@ -78,17 +95,16 @@ class TailWorker {
     const start = workerStart(entry, data);
     this.thread = new Worker(start.file, { workerData: start.workerData, name: `carboncp-tail-${slot}` });
     this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
-    let started = false;
     this.ready = new Promise((resolve, reject) => {
       this.thread.on('message', (message: FromWorker) => {
         if (message.type === 'ready') {
-          started = true;
+          this.started = true;
           resolve();
           return;
         }
         const call = this.pending.get(message.id);
+        // A late reply to a call that timed out (or of a retired worker) is dropped.
         if (!call) return;
-        this.pending.delete(message.id);
         if (message.ok) call.resolve(message.value);
         else call.reject(fromRunError(message.error as RunError));
       });
@@ -98,11 +114,11 @@ class TailWorker {
       this.thread.on('exit', (code) => {
         this.alive = false;
         const why = this.uncaught ? `an uncaught error (${this.uncaught.message})` : `exit code ${code}`;
-        if (!started) reject(new CarboncpError(ErrorCode.INTERNAL, `tail worker ${slot} could not start: ${why}`));
+        if (!this.started) reject(new CarboncpError(ErrorCode.INTERNAL, `tail worker ${slot} could not start: ${why}`));
         const calls = [...this.pending.values()];
         this.pending.clear();
         for (const call of calls) call.reject(new WorkerExited(`tail worker ${slot} stopped (${why}) before answering`));
-        onExit(this, why, calls.length, started);
+        onExit(this, why, calls.length, this.started);
       });
     });
     // A worker that fails to start is reported by start() or, for a replacement, by onExit.
@@ -116,34 +132,90 @@ class TailWorker {
     }
   }
 
-  call(message: WorkerCall, transfer: ArrayBuffer[] = []): Promise<OpenedSession | TailRunResult | null> {
-    if (!this.alive) return Promise.reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
+  /**
+   * Sends a call and waits for its reply. With a bound, a reply that has not come `timeoutMs`
+   * after the call (a worker still starting included) rejects with WorkerCallTimedOut and
+   * `onTimeout` runs (the pool retires the worker).
+   */
+  call(
+    message: WorkerCall,
+    transfer: ArrayBuffer[] = [],
+    bound?: { timeoutMs: number; onTimeout: () => void },
+  ): Promise<OpenedSession | TailRunResult | null> {
+    if (!this.alive || this.retired) return Promise.reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
     const id = this.nextId++;
+    const call = this.send(id, message, transfer);
+    if (!bound) return call;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new WorkerCallTimedOut(`tail worker ${this.slot} did not answer within ${bound.timeoutMs} ms`);
+        reject(error);
+        // Frees its entry, so that nothing waits on it (idle, close).
+        this.pending.get(id)?.reject(error);
+        bound.onTimeout();
+      }, bound.timeoutMs);
+    });
+    // The call itself may reject after the bound did; that is already answered.
+    call.catch(() => undefined);
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private send(id: number, message: WorkerCall, transfer: ArrayBuffer[]): Promise<OpenedSession | TailRunResult | null> {
     // Not before 'ready': an entry that wraps the real worker may start its port before the real
     // worker listens, and a message delivered then would reach no handler.
     return this.ready.then(
       () =>
         new Promise((resolve, reject) => {
-          if (!this.alive) {
+          if (!this.alive || this.retired) {
             reject(new WorkerExited(`tail worker ${this.slot} has stopped`));
             return;
           }
           let settle!: () => void;
           const settled = new Promise<void>((done) => (settle = done));
+          const finish = () => {
+            this.pending.delete(id);
+            settle();
+          };
           this.pending.set(id, {
             resolve: (value) => {
-              settle();
+              finish();
               resolve(value);
             },
             reject: (error) => {
-              settle();
+              finish();
               reject(error);
             },
             settled,
           });
-          this.thread.postMessage({ ...message, id } as ToWorker, transfer);
+          try {
+            // Node drops a message silently (no throw, no delivery) when its transfer list holds a
+            // detached buffer; the caller never passes one (see transferable), and the call's
+            // bound answers for anything else that keeps a reply from coming.
+            this.thread.postMessage({ ...message, id } as ToWorker, transfer);
+          } catch (error) {
+            this.pending.get(id)?.reject(error as Error);
+          }
         }),
       (error: Error) => Promise.reject(new WorkerExited(error.message)),
+    );
+  }
+
+  /**
+   * Takes this worker out of service: every call still waiting on it fails (with `why`), and it
+   * gets no more. It is asked to end itself once it is free again.
+   */
+  retire(why: string): void {
+    this.retired = true;
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const call of calls) call.reject(new WorkerExited(why));
+    // After 'ready' (see send): a worker still starting would not hear it yet.
+    void this.ready.then(
+      () => {
+        if (this.alive) this.thread.postMessage({ type: 'close', id: 0 } satisfies ToWorker);
+      },
+      () => undefined,
     );
   }
 
@@ -160,11 +232,25 @@ interface WorkerSession {
   provider: ExecutionProvider;
 }
 
-/** A tensor whose data owns its whole ArrayBuffer (transferable as it is), else a copy that does. */
-function transferable(tensor: WireTensor): WireTensor {
+/**
+ * A tensor whose data owns its whole ArrayBuffer (transferable as it is), else one copy into a
+ * buffer of its own. Not `data.slice()`: on a Node Buffer (what ws hands out) that is a view, and
+ * transferring its buffer would detach the whole socket chunk, other requests' tensors included.
+ */
+export function transferable(tensor: WireTensor): WireTensor {
   const data = tensor.data;
+  const elements = tensor.shape.reduce((a, b) => a * b, 1);
+  if (data.byteLength !== elements * bytesPerElement(tensor.datatype)) {
+    // A detached buffer reads as 0 bytes; sent on, it would make postMessage drop the whole call.
+    throw new CarboncpError(
+      ErrorCode.INTERNAL,
+      `crossing tensor '${tensor.name}' holds ${data.byteLength} bytes at the run, not the ${elements * bytesPerElement(tensor.datatype)} it was accepted with (was its buffer detached?)`,
+    );
+  }
   if (data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
-  return { ...tensor, data: data.slice() };
+  const copy = new Uint8Array(data.byteLength);
+  copy.set(data);
+  return { ...tensor, data: copy };
 }
 
 export class WorkerPoolBackend implements TailBackend {
@@ -173,13 +259,14 @@ export class WorkerPoolBackend implements TailBackend {
   private readonly entry: URL;
   /** Extracted tail models, kept while any worker holds (or opens) a session of the plan. */
   private readonly tails = new Map<string, { bytes: Uint8Array; users: number }>();
+  /** Workers taken out of service after a timeout, until they exit. */
+  private readonly retired = new Set<TailWorker>();
+  private readonly retireTimers = new Set<ReturnType<typeof setTimeout>>();
   private nextSessionId = 1;
   private closing = false;
 
+  /** Takes options resolved by the server's options.ts (resolveOptions), which checked them. */
   constructor(private readonly options: WorkerBackendOptions) {
-    if (!Number.isSafeInteger(options.workers) || options.workers < 1) {
-      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `workers must be a positive integer, got ${String(options.workers)}`);
-    }
     this.entry = options.entry ?? defaultEntry();
     this.sessions = new SessionCache<WorkerSession>({
       maxBytes: options.sessionCacheBytes,
@@ -212,16 +299,21 @@ export class WorkerPoolBackend implements TailBackend {
       try {
         lease = await this.sessions.acquire(key, request.sizeBytes, () => this.open(worker, request));
       } catch (error) {
-        throw new TailStageError(`could not open the tail session of ${request.planKey}`, error);
+        const timedOut = error instanceof WorkerCallTimedOut;
+        throw new TailStageError(`could not open the tail session of ${request.planKey}`, error, timedOut ? ErrorCode.TIMEOUT : undefined);
       }
       try {
         const feeds = request.feeds.map(transferable);
         const result = (await worker.call(
           { type: 'run', sessionId: lease.value.sessionId, spec: request.spec, feeds, samples: request.samples },
           buffersOf(feeds),
+          this.bound(worker, `a run of ${request.planKey}`),
         )) as TailRunResult;
         return { result, provider: lease.value.provider };
       } catch (error) {
+        if (error instanceof WorkerCallTimedOut) {
+          throw new TailStageError(`the tail of ${request.planKey} did not finish within ${this.options.callTimeoutMs} ms (tail-timeout-ms)`, error, ErrorCode.TIMEOUT);
+        }
         if (error instanceof WorkerExited) throw new TailStageError(`the tail of ${request.planKey} was lost`, error);
         throw error;
       } finally {
@@ -241,8 +333,39 @@ export class WorkerPoolBackend implements TailBackend {
    */
   async close(stopTimeoutMs = 30_000): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((worker) => this.stop(worker, stopTimeoutMs)));
+    for (const timer of this.retireTimers) clearTimeout(timer);
+    await Promise.all([...this.workers, ...this.retired].map((worker) => this.stop(worker, stopTimeoutMs)));
     await this.sessions.clear();
+  }
+
+  /** Whether a batch can run now: some worker has started and is in service. */
+  canRun(): boolean {
+    return !this.closing && this.workers.some((worker) => worker.alive && worker.started && !worker.retired);
+  }
+
+  /** The bound of one call on `worker`: past it, the worker is retired and replaced. */
+  private bound(worker: TailWorker, what: string): { timeoutMs: number; onTimeout: () => void } {
+    return { timeoutMs: this.options.callTimeoutMs, onTimeout: () => this.retire(worker, what) };
+  }
+
+  private retire(worker: TailWorker, what: string): void {
+    if (worker.retired || this.workers[worker.slot] !== worker) return;
+    const why = `tail worker ${worker.slot} did not finish ${what} within ${this.options.callTimeoutMs} ms (tail-timeout-ms)`;
+    this.options.log(`error ${ErrorCode.TIMEOUT}: ${why}; replacing it`);
+    worker.retire(why);
+    this.sessions.removeWhere((key) => key.endsWith(sessionKey('', worker.slot)));
+    this.retired.add(worker);
+    void worker.exited.then(() => this.retired.delete(worker));
+    // A run that never returns keeps its thread busy for ever: end it after another bound.
+    const timer = setTimeout(() => {
+      this.retireTimers.delete(timer);
+      if (!worker.alive) return;
+      this.options.log(`tail worker ${worker.slot} (retired) still runs after another ${this.options.callTimeoutMs} ms; terminating it`);
+      void worker.thread.terminate();
+    }, this.options.callTimeoutMs);
+    timer.unref();
+    this.retireTimers.add(timer);
+    this.replace(worker);
   }
 
   private async stop(worker: TailWorker, timeoutMs: number): Promise<void> {
@@ -278,6 +401,10 @@ export class WorkerPoolBackend implements TailBackend {
     this.options.log(
       `error CARBONCP_INTERNAL: tail worker ${worker.slot} stopped (${why}); its ${lost} call(s) failed with CARBONCP_INTERNAL; starting a new worker`,
     );
+    this.replace(worker);
+  }
+
+  private replace(worker: TailWorker): void {
     const replacement = this.spawn(worker.slot);
     this.workers[worker.slot] = replacement;
     replacement.ready.catch((error: Error) => this.options.log(`error CARBONCP_INTERNAL: ${error.message}; tail worker slot ${worker.slot} stays empty`));
@@ -288,7 +415,7 @@ export class WorkerPoolBackend implements TailBackend {
     let best: TailWorker | undefined;
     let bestHolds = false;
     for (const worker of this.workers) {
-      if (!worker.alive) continue;
+      if (!worker.alive || worker.retired) continue;
       const holds = this.sessions.has(sessionKey(planKey, worker.slot));
       if (!best || worker.busy < best.busy || (worker.busy === best.busy && holds && !bestHolds)) {
         best = worker;
@@ -303,13 +430,11 @@ export class WorkerPoolBackend implements TailBackend {
     const tail = this.useTail(request);
     const sessionId = this.nextSessionId++;
     try {
-      const opened = (await worker.call({
-        type: 'open',
-        sessionId,
-        planKey: request.planKey,
-        tail,
-        executionProviders: this.options.executionProviders,
-      })) as OpenedSession;
+      const opened = (await worker.call(
+        { type: 'open', sessionId, planKey: request.planKey, tail, executionProviders: this.options.executionProviders },
+        [],
+        this.bound(worker, `opening the tail session of ${request.planKey}`),
+      )) as OpenedSession;
       this.options.log(sessionOpenedLine(request.planKey, tail.byteLength, opened.provider, opened.ms, ` (worker ${worker.slot})`));
       this.options.onSessionProvider(opened.provider);
       return { worker, sessionId, planKey: request.planKey, provider: opened.provider };

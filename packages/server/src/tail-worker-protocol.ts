@@ -35,7 +35,9 @@ export type FromWorker =
 export function buffersOf(tensors: Iterable<WireTensor>): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const tensor of tensors) {
-    if (tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
+    // An empty buffer gains nothing by a transfer, and a detached one (which reads as empty)
+    // would make postMessage drop the whole message without a word.
+    if (tensor.data.buffer instanceof ArrayBuffer && tensor.data.buffer.byteLength > 0) buffers.add(tensor.data.buffer);
   }
   return [...buffers];
 }

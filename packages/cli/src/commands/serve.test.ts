@@ -1,18 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
 import { CLS, capture } from '../testing/cli-fixtures.js';
 import { parseServeArgs, stopServing } from './serve.js';
 
+/** The first line matching `pattern`, once the server has written it (vi.waitFor, no sleep). */
 async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
-  const start = Date.now();
-  for (;;) {
-    for (const line of lines) {
-      const match = line.match(pattern);
-      if (match) return match;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`no line matching ${pattern} in:\n${lines.join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return vi.waitFor(
+    () => {
+      for (const line of lines) {
+        const match = line.match(pattern);
+        if (match) return match;
+      }
+      throw new Error(`no line matching ${pattern} in:\n${lines.join('\n')}`);
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }
 
 describe('carboncp serve', () => {
@@ -55,10 +57,15 @@ describe('carboncp serve', () => {
     expect(io.stderr.join('\n')).toMatch(/CARBONCP_NOT_FOUND: model path not found: \/nonexistent\/model.onnx/);
   });
 
-  it('--help lists the per-connection queue share', async () => {
+  it('--help lists the per-connection queue share, the idle policy, the per-address cap and the tail bound', async () => {
     const io = capture();
     expect(await main(['serve', '--help'], io)).toBe(0);
-    expect(io.stdout.join('\n')).toMatch(/--max-queue-per-connection N\s+one connection's requests queued or running/);
+    const help = io.stdout.join('\n');
+    expect(help).toMatch(/--max-queue-per-connection N\s+one connection's requests queued or running/);
+    expect(help).toMatch(/--idle-timeout-ms MS\s+close a connection that sends no infer request/);
+    expect(help).toMatch(/--max-connections-per-address N/);
+    expect(help).toMatch(/--tail-timeout-ms MS\s+longest one tail run may take/);
+    expect(help).toMatch(/--open-metrics\s+with a token, leave \/metrics open/);
   });
 
   it('parses every option', () => {
@@ -67,7 +74,8 @@ describe('carboncp serve', () => {
         '--models', 'a.onnx', 'dir', '--host', '0.0.0.0', '--port', '9000', '--token', 't', '--ep', 'cpu',
         '--max-payload', '1000', '--max-queue', '8', '--max-queue-per-connection', '3', '--max-connections', '32', '--max-buffered-bytes', '4096', '--batch-max', '16', '--batch-window-ms', '1.5', '--cache-mb', '64',
         '--input-shape', 'x=1,3,48,192', '--input-shape', 'det:x=1,3,640,640', '--carbon-intensity', '420', '--carbon-source', 'grid',
-        '--drain-ms', '500', '--executor', 'worker', '--workers', '2', 'b.onnx',
+        '--drain-ms', '500', '--executor', 'worker', '--workers', '2', '--max-connections-per-address', '4', '--idle-timeout-ms', '0',
+        '--tail-timeout-ms', '5000', '--open-metrics', 'b.onnx',
       ],
       {},
     );
@@ -83,6 +91,10 @@ describe('carboncp serve', () => {
       maxQueuePerConnection: 3,
       maxConnections: 32,
       maxBufferedBytes: 4096,
+      maxConnectionsPerAddress: 4,
+      idleTimeoutMs: 0,
+      tailTimeoutMs: 5000,
+      openMetrics: true,
       batching: { maxBatch: 16, windowMs: 1.5 },
       executor: 'worker',
       workers: 2,
@@ -95,7 +107,7 @@ describe('carboncp serve', () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--batch-window-ms', '3'], {})).toThrow(/needs --batch-max/);
     expect(() => parseServeArgs(['--models'], {})).toThrow(/at least one/);
     expect(parseServeArgs(['--models', 'm.onnx', '--executor', 'main'], {}).options.executor).toBe('main');
-    expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'gpu'], {})).toThrow(/--executor takes main or worker, got 'gpu'/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'gpu'], {})).toThrow(/--executor must be 'main' or 'worker', got "gpu"/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--workers', '0'], {})).toThrow(/--workers must be an integer >= 1/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--max-connections', '0'], {})).toThrow(/--max-connections must be an integer >= 1/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--max-queue-per-connection', '0'], {})).toThrow(/--max-queue-per-connection must be an integer >= 1/);
@@ -103,6 +115,14 @@ describe('carboncp serve', () => {
       /--max-queue-per-connection \(5\) must be at most --max-queue \(4\)/,
     );
     expect(() => parseServeArgs(['--models', 'm.onnx', '--max-queue-per-connection', '257'], {})).toThrow(/must be at most --max-queue \(256\)/);
-    expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'main', '--workers', '2'], {})).toThrow(/--workers applies to --executor worker only/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'main', '--workers', '2'], {})).toThrow(/--workers \(2\) applies to --executor 'worker' only/);
+    // The server's resolver judges the values; the CLI names the flags.
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--port', '70000'], {})).toThrow(/--port must be an integer in 0\.\.65535, got 70000/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--max-connections', '4', '--max-connections-per-address', '5'], {})).toThrow(
+      /--max-connections-per-address \(5\) must be at most --max-connections \(4\)/,
+    );
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-timeout-ms', '0'], {})).toThrow(/--tail-timeout-ms must be an integer >= 1/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--open-metrics'], {})).toThrow(/--open-metrics needs --token/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--token', ''], {})).toThrow(/--token must be a non-empty string/);
   });
 });

@@ -1,14 +1,15 @@
 import { parseArgs } from 'node:util';
 import { parseInputShapeSpecs } from '@carboncp/core';
-import { CarboncpError, isCarboncpError, ErrorCode } from '@carboncp/protocol';
-import { SERVER_DEFAULTS, startServer, type ServerOptions } from '@carboncp/server';
+import { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
+import { SERVER_DEFAULTS, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 
 const usage = `Usage: carboncp serve --models DIR|FILE... [options]
 
 Runs the companion server: devices connect over WebSocket (ws://HOST:PORT), send the tensors at
 a cut of a model and get the tail's outputs back. The same port serves HTTP: /v2/health/live,
-/v2/health/ready, /v2/models/NAME (metadata, plans and digests) and /metrics (Prometheus).
+/v2/health/ready, /v2/models/NAME (metadata, plans and digests) and /metrics (Prometheus). With
+a token, every HTTP endpoint but the two health checks needs it as 'authorization: Bearer TOKEN'.
 Every .onnx file given (or found in a given directory) is served under its file name without
 .onnx. Stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
 
@@ -22,7 +23,9 @@ Options:
                               image dims, it serves requests of any size (cut sizes unknown)
   --host HOST                 interface to listen on (default ${SERVER_DEFAULTS.host})
   --port PORT                 port (default ${SERVER_DEFAULTS.port}; 0 picks a free one)
-  --token TOKEN               require this token in every client's hello (or set CARBONCP_TOKEN)
+  --token TOKEN               require this token in every client's hello, and as a Bearer
+                              header on HTTP but the health checks (or set CARBONCP_TOKEN)
+  --open-metrics              with a token, leave /metrics open (a scraper on a private network)
   --ep LIST                   execution providers to try in order (default cuda,cpu)
   --max-payload BYTES         largest message accepted (default ${SERVER_DEFAULTS.maxPayload})
   --max-queue N               requests waiting before new ones get CARBONCP_BUSY (default ${SERVER_DEFAULTS.maxQueue})
@@ -32,8 +35,15 @@ Options:
                               others (at most --max-queue; default a quarter of it, rounded up)
   --max-connections N         open connections before new ones are refused with CARBONCP_BUSY
                               and close 1013 (default ${SERVER_DEFAULTS.maxConnections})
+  --max-connections-per-address N
+                              open connections from one address before its new ones are
+                              refused the same way (default: no cap below --max-connections)
+  --idle-timeout-ms MS        close a connection that sends no infer request this long after
+                              connecting (pings do not count; 0 = never; default ${SERVER_DEFAULTS.idleTimeoutMs})
   --max-buffered-bytes BYTES  unsent bytes a connection may hold (a client that does not read)
                               before it is dropped (default ${SERVER_DEFAULTS.maxBufferedBytes})
+  --tail-timeout-ms MS        longest one tail run may take: past it its requests get
+                              CARBONCP_TIMEOUT and its worker is replaced (default ${SERVER_DEFAULTS.tailTimeoutMs})
   --batch-max N               enable dynamic batching: at most N samples per tail run
   --batch-window-ms MS        how long a request may wait for batch company (default 2)
   --executor main|worker      where tails run (default ${SERVER_DEFAULTS.executor}): 'worker' runs them on worker
@@ -119,7 +129,7 @@ function parseInputShapes(specs: string[]): Record<string, Record<string, number
 
 export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { options: ServerOptions; drainMs: number } {
   const { models, rest } = takeModels(args);
-  let values: Record<string, string | string[] | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -137,6 +147,10 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'max-queue-per-connection': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
+        'max-connections-per-address': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
+        'tail-timeout-ms': { type: 'string' },
+        'open-metrics': { type: 'boolean' },
         'batch-max': { type: 'string' },
         'batch-window-ms': { type: 'string' },
         executor: { type: 'string' },
@@ -146,7 +160,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'carbon-source': { type: 'string' },
         'drain-ms': { type: 'string' },
       },
-    }) as { values: Record<string, string | string[] | undefined>; positionals: string[] });
+    }) as { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] });
   } catch (cause) {
     throw new CarboncpError(ErrorCode.USAGE, `serve: ${(cause as Error).message}; see 'carboncp serve --help'`, { cause });
   }
@@ -154,7 +168,6 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (models.length === 0) throw usageError('no models: pass --models FILE|DIR...');
   const get = (flag: string) => values[flag] as string | undefined;
   const port = integer(get('port'), '--port', 0);
-  if (port !== undefined && port > 65535) throw usageError(`--port must be at most 65535, got ${port}`);
   let executionProviders: ServerOptions['executionProviders'];
   const ep = get('ep');
   if (ep !== undefined) {
@@ -166,25 +179,23 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   const batchMax = integer(get('batch-max'), '--batch-max', 1);
   const windowMs = number(get('batch-window-ms'), '--batch-window-ms');
   if (windowMs !== undefined && batchMax === undefined) throw usageError('--batch-window-ms needs --batch-max');
-  const executor = get('executor');
-  if (executor !== undefined && executor !== 'main' && executor !== 'worker') throw usageError(`--executor takes main or worker, got '${executor}'`);
+  const executor = get('executor') as ServerOptions['executor'];
   const workers = integer(get('workers'), '--workers', 1);
-  if (workers !== undefined && executor === 'main') throw usageError('--workers applies to --executor worker only');
   const cacheMb = number(get('cache-mb'), '--cache-mb');
   if (cacheMb !== undefined && cacheMb <= 0) throw usageError(`--cache-mb must be positive, got '${get('cache-mb')}'`);
   const carbon = number(get('carbon-intensity'), '--carbon-intensity');
   if (get('carbon-source') !== undefined && carbon === undefined) throw usageError('--carbon-source needs --carbon-intensity');
   const token = get('token') ?? env.CARBONCP_TOKEN;
-  if (token !== undefined && token.length === 0) throw usageError('--token must not be empty');
   const maxPayload = integer(get('max-payload'), '--max-payload', 1);
   const maxQueue = integer(get('max-queue'), '--max-queue', 1);
   const maxQueuePerConnection = integer(get('max-queue-per-connection'), '--max-queue-per-connection', 1);
-  const queueBound = maxQueue ?? SERVER_DEFAULTS.maxQueue;
-  if (maxQueuePerConnection !== undefined && maxQueuePerConnection > queueBound) {
-    throw usageError(`--max-queue-per-connection (${maxQueuePerConnection}) must be at most --max-queue (${queueBound})`);
-  }
   const maxConnections = integer(get('max-connections'), '--max-connections', 1);
+  const maxConnectionsPerAddress = integer(get('max-connections-per-address'), '--max-connections-per-address', 1);
   const maxBufferedBytes = integer(get('max-buffered-bytes'), '--max-buffered-bytes', 1);
+  const idleTimeoutMs = integer(get('idle-timeout-ms'), '--idle-timeout-ms', 0);
+  const tailTimeoutMs = integer(get('tail-timeout-ms'), '--tail-timeout-ms', 1);
+  const openMetrics = values['open-metrics'] === true;
+  if (openMetrics && token === undefined) throw usageError('--open-metrics needs --token (without one, /metrics is open anyway)');
   const inputShapes = parseInputShapes((values['input-shape'] as string[] | undefined) ?? []);
   const options: ServerOptions = {
     models,
@@ -197,14 +208,56 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(maxQueue !== undefined ? { maxQueue } : {}),
     ...(maxQueuePerConnection !== undefined ? { maxQueuePerConnection } : {}),
     ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
+    ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
+    ...(tailTimeoutMs !== undefined ? { tailTimeoutMs } : {}),
+    ...(openMetrics ? { openMetrics } : {}),
     ...(batchMax !== undefined ? { batching: { maxBatch: batchMax, windowMs: windowMs ?? 2 } } : {}),
     ...(executor !== undefined ? { executor } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(cacheMb !== undefined ? { sessionCacheBytes: Math.max(1, Math.round(cacheMb * 1024 * 1024)) } : {}),
     ...(carbon !== undefined ? { carbonIntensity: { value_g_per_kwh: carbon, source: get('carbon-source') ?? 'static' } } : {}),
   };
+  checkWithServer(options);
   return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs };
+}
+
+/** Option names of the server as the flags that set them, longest first (for messages). */
+const FLAG_OF: [RegExp, string][] = (
+  [
+    ['maxConnectionsPerAddress', '--max-connections-per-address'],
+    ['maxQueuePerConnection', '--max-queue-per-connection'],
+    ['sessionCacheBytes', '--cache-mb'],
+    ['executionProviders', '--ep'],
+    ['maxBufferedBytes', '--max-buffered-bytes'],
+    ['maxConnections', '--max-connections'],
+    ['idleTimeoutMs', '--idle-timeout-ms'],
+    ['tailTimeoutMs', '--tail-timeout-ms'],
+    ['batching.maxBatch', '--batch-max'],
+    ['batching.windowMs', '--batch-window-ms'],
+    ['maxPayload', '--max-payload'],
+    ['maxQueue', '--max-queue'],
+    ['executor', '--executor'],
+    ['workers', '--workers'],
+    ['token', '--token'],
+    ['port', '--port'],
+  ] as const
+).map(([name, flag]) => [new RegExp(`(?<![\\w.-])${name.replace('.', '\\.')}(?![\\w])`, 'g'), flag]);
+
+/**
+ * The server's own resolver judges the values (one place checks them, see
+ * @carboncp/server options.ts); what it refuses is a bad command line here, named by flag.
+ */
+function checkWithServer(options: ServerOptions): void {
+  try {
+    resolveServerOptions(options);
+  } catch (error) {
+    if (!isCarboncpError(error, ErrorCode.INVALID_ARGUMENT)) throw error;
+    let message = error.message;
+    for (const [name, flag] of FLAG_OF) message = message.replace(name, flag);
+    throw new CarboncpError(ErrorCode.USAGE, `serve: ${message}; see 'carboncp serve --help'`, { cause: error });
+  }
 }
 
 async function serve(args: string[], io: Io): Promise<number> {

@@ -85,6 +85,23 @@ describe('extractPlan', () => {
     expect(extractPlan(p, getPlan(p, 'device'))).toMatchObject({ head: source.bytes, tail: null });
   });
 
+  it('builds only the halves asked for: a tail alone is byte for byte the tail of both', async () => {
+    const bytes = await readFile(ocrModelPath('ch_ppocr_mobile_v2.0_cls_infer.onnx'));
+    const p = await partitionWithProbe(await loadModel(bytes, 'cls'), { inputShapes: { x: [1, 3, 48, 192] } });
+    const splits = p.plans.filter((plan) => plan.kind === 'split');
+    for (const plan of [splits[0], splits[Math.floor(splits.length / 2)], splits[splits.length - 1]]) {
+      const both = extractPlan(p, plan);
+      const tailOnly = extractPlan(p, plan, ['tail']);
+      expect(tailOnly.head).toBeNull();
+      expect(Buffer.from(tailOnly.tail!).equals(Buffer.from(both.tail!))).toBe(true);
+      const headOnly = extractPlan(p, plan, ['head']);
+      expect(headOnly.tail).toBeNull();
+      expect(Buffer.from(headOnly.head!).equals(Buffer.from(both.head!))).toBe(true);
+    }
+    // 'server' and 'device' plans need no building: the model itself, whatever is asked.
+    expect(extractPlan(p, 'server', ['tail']).tail).toBe(p.model.bytes);
+  });
+
   it('real PP-OCR classifier: halves carry only their initializers, whose bytes match the plan', async () => {
     const bytes = await readFile(ocrModelPath('ch_ppocr_mobile_v2.0_cls_infer.onnx'));
     const source = await loadModel(bytes, 'cls');

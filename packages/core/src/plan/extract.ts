@@ -136,3 +136,45 @@ export function buildHalf(analysis: ModelAnalysis, plan: Plan, spec: HalfSpec): 
   });
   return encodeModel(out);
 }
+
+export type PlanPart = 'head' | 'tail';
+
+/**
+ * The halves of a split plan whose cut is after compute node `k`, only those asked for (a
+ * server needs only the tail, a device only the head: building the other half costs as much
+ * again). Outputs of the head are its crossing tensors (in plan order) followed by the graph
+ * outputs it produces.
+ */
+export function buildSplitHalves(
+  analysis: ModelAnalysis,
+  plan: Plan,
+  k: number,
+  parts: readonly PlanPart[],
+): { head: Uint8Array | null; tail: Uint8Array | null } {
+  let head: Uint8Array | null = null;
+  let tail: Uint8Array | null = null;
+  if (parts.includes('head')) {
+    const headCompute = analysis.compute.slice(0, k);
+    const headSent = plan.crossing.filter((c) => c.source === 'head').map((c) => c.name);
+    // A graph input that is also a graph output (passed through) is a head output at every cut,
+    // so the head takes it even where none of its nodes reads it.
+    const headInputs = analysis.index.inputs.filter(
+      (name) => plan.headOutputs.includes(name) || headCompute.some((info) => info.inputs.includes(name)),
+    );
+    head = buildHalf(analysis, plan, {
+      part: 'head',
+      compute: headCompute,
+      inputs: headInputs,
+      outputs: [...new Set([...headSent, ...plan.headOutputs])],
+    });
+  }
+  if (parts.includes('tail')) {
+    tail = buildHalf(analysis, plan, {
+      part: 'tail',
+      compute: analysis.compute.slice(k),
+      inputs: plan.crossing.map((c) => c.name),
+      outputs: plan.tailOutputs,
+    });
+  }
+  return { head, tail };
+}

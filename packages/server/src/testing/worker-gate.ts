@@ -38,9 +38,17 @@ export function marked(sample: WireTensor[], marker: number): WireTensor[] {
   return [tensorFromArray(t.name, values, [...t.shape])];
 }
 
-/** Polls (no timing assumed) until the test worker reports that it is blocked on the gate. */
+/** Atomics.waitAsync (Node 16+), absent from the TypeScript lib this repository targets. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(cells: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/** Resolves once the test worker reports that it is blocked on the gate (it notifies gate[1]). */
 export async function untilBlocked(cells: Int32Array): Promise<void> {
-  while (Atomics.load(cells, 1) !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (Atomics.load(cells, 1) !== 1) {
+    const waiting = waitAsync(cells, 1, 0);
+    if (waiting.async) await waiting.value;
+  }
 }
 
 export function openGate(cells: Int32Array): void {

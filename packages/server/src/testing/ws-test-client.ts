@@ -70,6 +70,18 @@ export class TestClient {
     this.ws.send(encodeFrame(message));
   }
 
+  /**
+   * Sends frames in one socket write (the socket corked around them), so that the server reads
+   * them in one chunk, as it does when a client sends faster than the server reads: ws then
+   * hands out messages that are views into that one chunk.
+   */
+  sendBurst(frames: Uint8Array[]): void {
+    const socket = (this.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (const frame of frames) this.ws.send(frame, { binary: true });
+    socket.uncork();
+  }
+
   sendRaw(data: Uint8Array | string): void {
     this.ws.send(data, { binary: typeof data !== 'string' });
   }
