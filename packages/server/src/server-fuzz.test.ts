@@ -11,7 +11,7 @@
  * Size: 10,000 processed frames in 40 batches of 250 (about 1,100 connections: a frame that spoils
  * a connection ends it, and the rest of its batch goes on a new one), 7-15 s on 2 shared cores.
  */
-import type { Partition, Plan } from '@carboncp/core';
+import { mulberry32, type Partition, type Plan } from '@carboncp/core';
 import { MessageType, PROTOCOL_VERSION, encodeFrame, tensorToArray, type Message, type WireTensor } from '@carboncp/protocol';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type CarboncpServer } from './index.js';
@@ -21,17 +21,6 @@ import { TestClient } from './testing/ws-test-client.js';
 const FRAMES = 10_000;
 const BATCH = 250;
 
-/** mulberry32, seeded. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const below = (random: () => number, n: number) => Math.floor(random() * n);
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x22, 0x2c, 0x5b, 0x5d, 0x7b, 0x7d, 0x2d, 0x30, 0x39, 0x65];
 
@@ -93,7 +82,7 @@ async function gauges(): Promise<string[]> {
 
 describe('server fuzz', () => {
   it(`survives ${FRAMES}+ seeded mutated frames over real sockets; a healthy client is served after every batch`, { timeout: 180_000 }, async () => {
-    const random = seededRandom(0x5eed);
+    const random = mulberry32(0x5eed);
     const healthy = await TestClient.ready(server.url);
     const expected = tensorToArray(expectResponse(await healthy.infer(inferBody(partition, small, sample))).body.outputs[0]) as Float32Array;
     const hello = encodeFrame({ type: MessageType.Hello, requestId: 0, body: { protocol_version: PROTOCOL_VERSION, client: 'fuzz', models: [] } });
