@@ -17,3 +17,5 @@ function step(label, args) {
 }
 step('install (frozen lockfile)', ['install', '--frozen-lockfile', '--prefer-offline']);
 step('build (tsc -b)', ['run', 'build']);
+const prune = spawnSync(process.execPath, [fileURLToPath(new URL('prune-dist.mjs', import.meta.url))], { stdio: 'inherit' });
+if (prune.status !== 0) process.exit(prune.status ?? 1);
