@@ -5,6 +5,7 @@ import { ModelBuilder } from '@carboncp/core';
 import { ocrModelPath } from '@carboncp/core/node';
 import { isCarboncpError } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
+import { ManualClock, systemClock, type Clock, type ClockTimer } from '../client/clock.js';
 import type { RuntimeSession } from '../client/types.js';
 import { createClient } from './create-client.js';
 import { OrtRuntime } from './ort-runtime.js';
@@ -58,6 +59,52 @@ function mixedFeeds(runtime: { tensor: OrtRuntime['tensor'] }, seed: number, bat
     x: runtime.tensor('FP32', seeded(batch * 64, seed), [batch, 64]),
     ids: runtime.tensor('INT64', ids, [batch, 4]),
   };
+}
+
+/** Atomics.waitAsync (Node 16+), absent from the TypeScript lib this repository targets. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(cells: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/**
+ * Feeds of mixedModel whose run holds the FAULTY worker's thread until open(): x lives in a
+ * SharedArrayBuffer, its first value -777 asks for the gate, its last two int32 cells are the
+ * gate (see faulty-head-worker.test-support.js). onThread() resolves once the run is on the thread.
+ */
+function gatedFeeds(runtime: { tensor: OrtRuntime['tensor'] }, seed: number) {
+  const x = new Float32Array(new SharedArrayBuffer(2 * 64 * 4));
+  x.set(seeded(2 * 64, seed));
+  x[0] = -777;
+  const cells = new Int32Array(x.buffer);
+  const entered = cells.length - 1;
+  const gate = cells.length - 2;
+  cells[entered] = 0;
+  cells[gate] = 0;
+  return {
+    feeds: { x: runtime.tensor('FP32', x, [2, 64]), ids: mixedFeeds(runtime, seed).ids },
+    async onThread(): Promise<void> {
+      const wait = waitAsync(cells, entered, 0);
+      if (wait.async) await wait.value;
+    },
+    open(): void {
+      Atomics.store(cells, gate, 1);
+      Atomics.notify(cells, gate);
+    },
+  };
+}
+
+/** Records how a promise settled, so a test can tell what has settled so far without waiting. */
+function track<T>(promise: Promise<T>, log: string[], label: string): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return promise.then(
+    (value) => {
+      log.push(label);
+      return { ok: true as const, value };
+    },
+    (error: unknown) => {
+      log.push(label);
+      return { ok: false as const, error };
+    },
+  );
 }
 
 const opened: { runtime: WorkerRuntime; sessions: RuntimeSession<ort.Tensor>[] }[] = [];
@@ -161,19 +208,64 @@ describe('WorkerRuntime', () => {
     expect(runtime.threadsStarted).toBe(2);
   });
 
-  it('a run that never finishes fails with CARBONCP_TIMEOUT at the bound and the thread is replaced; runs queued behind it then run there', async () => {
-    const bytes = mixedModel();
-    const { runtime, session } = await workerSession(bytes, { entry: FAULTY, callTimeoutMs: 300 });
+  it('a run that does not finish within callTimeoutMs fails with CARBONCP_TIMEOUT at the bound (on the given clock) and the thread is replaced; runs queued behind it then run there', async () => {
+    const clock = new ManualClock();
+    const { runtime, session } = await workerSession(mixedModel(), { entry: FAULTY, callTimeoutMs: 300, clock });
     const good = mixedFeeds(runtime, 6);
     const expected = await session.run(good);
-    const hang = mixedFeeds(runtime, 6);
-    (hang.x.data as Float32Array)[0] = -54321;
-    const stuck = session.run(hang).then(() => undefined, (e: unknown) => e);
-    const behind = session.run(good).then((outputs) => outputs, (e: unknown) => e);
-    expect(isCarboncpError(await stuck, 'CARBONCP_TIMEOUT'), String(await stuck)).toBe(true);
-    expectSameTensors((await behind) as Record<string, ort.Tensor>, expected);
+    const gate = gatedFeeds(runtime, 6);
+    const settled: string[] = [];
+    const stuck = track(session.run(gate.feeds), settled, 'stuck');
+    await gate.onThread();
+    const behind = track(session.run(good), settled, 'behind');
+    await clock.advance(299);
+    expect(settled).toEqual([]);
+    await clock.advance(1);
+    expect(settled).toEqual(['stuck']); // at the bound, not later (advance lets the rejection run)
+    const outcome = await stuck;
+    expect(!outcome.ok && isCarboncpError(outcome.error, 'CARBONCP_TIMEOUT'), String(!outcome.ok && outcome.error)).toBe(true);
+    expect(!outcome.ok && (outcome.error as Error).message).toMatch(/a run on the head worker thread took more than 300 ms; the thread is replaced/);
+    const next = await behind;
+    expect(next.ok, String(!next.ok && next.error)).toBe(true);
+    expectSameTensors((next as { value: Record<string, ort.Tensor> }).value, expected);
     expectSameTensors(await session.run(good), expected);
     expect(runtime.threadsStarted).toBe(2);
+  });
+
+  it('a load or run that finds maxWaitingCalls waiting fails at once with CARBONCP_BUSY; those waiting run, releases are never refused', async () => {
+    const { runtime, session } = await workerSession(mixedModel(), { entry: FAULTY, maxWaitingCalls: 2, callTimeoutMs: 0 });
+    const other = await runtime.load(mixedModel(), 'other');
+    const good = mixedFeeds(runtime, 5);
+    const expected = await session.run(good);
+    const gate = gatedFeeds(runtime, 5);
+    const settled: string[] = [];
+    const held = track(session.run(gate.feeds), settled, 'held');
+    await gate.onThread();
+    const waiting = [track(session.run(good), settled, 'waiting-1'), track(other.run(good), settled, 'waiting-2')];
+    // The thread is held, two calls wait: the next run and load are refused before anything moves.
+    const refusals = [track(session.run(good), settled, 'refused-run'), track(runtime.load(mixedModel(), 'third'), settled, 'refused-load')];
+    const released = track(other.release(), settled, 'released'); // queues past the bound
+    await new Promise((resolve) => setImmediate(resolve)); // one turn of the event loop, no time: a refusal is at once
+    try {
+      expect(settled).toEqual(['refused-run', 'refused-load']);
+    } finally {
+      gate.open();
+    }
+    for (const refused of await Promise.all(refusals)) {
+      expect(!refused.ok && isCarboncpError(refused.error, 'CARBONCP_BUSY'), String(!refused.ok && refused.error)).toBe(true);
+      expect(!refused.ok && (refused.error as Error).message).toMatch(/has 2 calls waiting \(maxWaitingCalls 2; createClient's headQueueLimit\)/);
+    }
+    expect((await held).ok).toBe(true);
+    for (const call of waiting) {
+      const result = await call;
+      expect(result.ok, String(!result.ok && result.error)).toBe(true);
+      expectSameTensors((result as { value: Record<string, ort.Tensor> }).value, expected);
+    }
+    expect((await released).ok).toBe(true);
+    expect(settled).toEqual(['refused-run', 'refused-load', 'held', 'waiting-1', 'waiting-2', 'released']);
+    // Room again once the queue drains; one thread served it all.
+    expectSameTensors(await session.run(good), expected);
+    expect(runtime.threadsStarted).toBe(1);
   });
 
   it('a model onnxruntime cannot load is CARBONCP_BAD_MODEL; a bad run rejects and leaves the thread serving', async () => {
@@ -203,8 +295,10 @@ describe('WorkerRuntime', () => {
     await c.release();
   });
 
-  it('rejects a bad callTimeoutMs', () => {
-    expect(() => new WorkerRuntime({ callTimeoutMs: -1 })).toThrow(/callTimeoutMs/);
+  it('rejects a bad callTimeoutMs or maxWaitingCalls (CARBONCP_INVALID_ARGUMENT)', () => {
+    expect(() => new WorkerRuntime({ callTimeoutMs: -1 })).toThrow(/callTimeoutMs must be a number of milliseconds >= 0/);
+    expect(() => new WorkerRuntime({ maxWaitingCalls: 1.5 })).toThrow(/maxWaitingCalls must be a whole number of calls >= 0/);
+    expect(() => new WorkerRuntime({ maxWaitingCalls: -1 })).toThrow(/maxWaitingCalls/);
   });
 });
 
