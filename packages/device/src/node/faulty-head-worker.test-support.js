@@ -1,6 +1,6 @@
 // Test entry of WorkerRuntime (excluded from the build): the real head worker, plus faults
-// chosen by a run's first input value: -12345 ends the thread (as a crash would), -777 is a gate: the input lives in a SharedArrayBuffer
-// whose last int32 cell the thread sets (and notifies) once the run is on it, and which then
+// chosen by a run's first input value: -12345 ends the thread (as a crash would), -777 is a
+// gate: the input lives in a SharedArrayBuffer whose last int32 cell the thread sets (and notifies) once the run is on it, and which then
 // waits on the cell before it until the test stores 1 there; the run then goes on as usual.
 // The real worker handles each message in a later microtask, so this listener, called in the
 // same dispatch, acts before the run starts.
