@@ -1,10 +1,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelBuilder } from '@carboncp/core';
 import { ocrModelPath } from '@carboncp/core/node';
 import { isCarboncpError } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
+import { DEVICE_DEFAULTS, resolveHeadThreadOptions } from '../client/client-options.js';
 import { ManualClock, systemClock, type Clock, type ClockTimer } from '../client/clock.js';
 import type { RuntimeSession } from '../client/types.js';
 import { createClient } from './create-client.js';
@@ -105,6 +106,40 @@ function track<T>(promise: Promise<T>, log: string[], label: string): Promise<{ 
       return { ok: false as const, error };
     },
   );
+}
+
+/**
+ * The system clock, except that after `expire` is set the next timer of exactly `boundMs` (a
+ * head bound: no other timer of the client has that length) fires at once, in a microtask: the
+ * call it bounds fails before the thread can answer, with no time passing. One timer only: the
+ * retired thread's own bound (terminate if still running) must stay a real one.
+ */
+function expiringClock(boundMs: number): Clock & { expire: boolean; bounds: number } {
+  const mine = new Set<ClockTimer>();
+  const cleared = new Set<ClockTimer>();
+  const clock = {
+    expire: false,
+    bounds: 0,
+    now: () => systemClock.now(),
+    epochMs: () => systemClock.epochMs(),
+    setTimeout(callback: () => void, ms: number, options?: { unref?: boolean }): ClockTimer {
+      if (ms !== boundMs) return systemClock.setTimeout(callback, ms, options);
+      clock.bounds++;
+      if (!clock.expire) return systemClock.setTimeout(callback, ms, options);
+      clock.expire = false;
+      const timer: ClockTimer = {};
+      mine.add(timer);
+      queueMicrotask(() => {
+        if (!cleared.has(timer)) callback();
+      });
+      return timer;
+    },
+    clearTimeout(timer: ClockTimer | undefined): void {
+      if (timer !== undefined && mine.has(timer)) cleared.add(timer);
+      else systemClock.clearTimeout(timer);
+    },
+  };
+  return clock;
 }
 
 const opened: { runtime: WorkerRuntime; sessions: RuntimeSession<ort.Tensor>[] }[] = [];
@@ -230,6 +265,24 @@ describe('WorkerRuntime', () => {
     expectSameTensors((next as { value: Record<string, ort.Tensor> }).value, expected);
     expectSameTensors(await session.run(good), expected);
     expect(runtime.threadsStarted).toBe(2);
+    // The retired thread is not terminated inside its run: once the run returns, it ends itself.
+    expect(runtime.threadsAlive).toBe(2);
+    gate.open();
+    await vi.waitFor(() => expect(runtime.threadsAlive).toBe(1));
+  });
+
+  it('a retired thread whose run never returns is terminated after another callTimeoutMs', async () => {
+    const clock = new ManualClock();
+    const { runtime, session } = await workerSession(mixedModel(), { entry: FAULTY, callTimeoutMs: 300, clock });
+    const gate = gatedFeeds(runtime, 7);
+    const stuck = session.run(gate.feeds).then(() => undefined, (e: unknown) => e);
+    await gate.onThread();
+    await clock.advance(300);
+    expect(isCarboncpError(await stuck, 'CARBONCP_TIMEOUT')).toBe(true);
+    await clock.advance(299);
+    expect(runtime.threadsAlive).toBe(1);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(runtime.threadsAlive).toBe(0));
   });
 
   it('a load or run that finds maxWaitingCalls waiting fails at once with CARBONCP_BUSY; those waiting run, releases are never refused', async () => {
@@ -303,9 +356,9 @@ describe('WorkerRuntime', () => {
 });
 
 describe("createClient({ headThread: 'worker' })", () => {
+  const common = { model: mixedModel(), server: 'ws://127.0.0.1:9', inputShapes: { x: [1, 64], ids: [1, 4] }, reconnect: { initialMs: 60_000, maxMs: 60_000 }, keepaliveMs: 0 };
+
   it('runs the model on the worker thread with the same outputs as the main thread; a bad value is refused', async () => {
-    const bytes = mixedModel();
-    const common = { model: bytes, server: 'ws://127.0.0.1:9', inputShapes: { x: [1, 64], ids: [1, 4] }, reconnect: { initialMs: 60_000, maxMs: 60_000 }, keepaliveMs: 0 };
     const onWorker = await createClient({ ...common, headThread: 'worker' });
     const onMain = await createClient({ ...common, headThread: 'main' });
     try {
@@ -318,5 +371,68 @@ describe("createClient({ headThread: 'worker' })", () => {
       await onMain.close();
     }
     await expect(createClient({ ...common, headThread: 'gpu' as 'main' })).rejects.toThrow(/headThread must be 'main' or 'worker'/);
+  });
+
+  it('headTimeoutMs bounds each call on the worker: a head past it fails the request with CARBONCP_TIMEOUT, the thread is replaced and the next request is answered', async () => {
+    const clock = expiringClock(4321);
+    const client = await createClient({ ...common, headThread: 'worker', headTimeoutMs: 4321, clock });
+    try {
+      const feeds = mixedFeeds(new OrtRuntime(), 3, 1);
+      const first = await client.infer(feeds, { cut: 'device' });
+      expect(clock.bounds).toBe(2); // the session's load and the head's run, each bounded by headTimeoutMs
+      clock.expire = true;
+      const error = await client.infer(feeds, { cut: 'device' }).then(() => undefined, (e: unknown) => e);
+      expect(isCarboncpError(error, 'CARBONCP_TIMEOUT'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/a run on the head worker thread took more than 4321 ms; the thread is replaced/);
+      expectSameTensors((await client.infer(feeds, { cut: 'device' })).outputs, first.outputs);
+      // The failed run, the retired thread's own bound (it exits after its run, never terminated
+      // inside onnxruntime), then the reload on a new thread and the run.
+      expect(clock.bounds).toBe(6);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('headQueueLimit bounds the requests waiting for the worker: past it infer() fails at once with CARBONCP_BUSY, the others are answered', async () => {
+    const client = await createClient({ ...common, headThread: 'worker', headQueueLimit: 1 });
+    try {
+      const feeds = mixedFeeds(new OrtRuntime(), 4, 1);
+      const expected = (await client.infer(feeds, { cut: 'device' })).outputs; // the session is loaded
+      const settled: string[] = [];
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => track(client.infer(feeds, { cut: 'device' }), settled, String(i))));
+      const busy = results.flatMap((r, i) => (r.ok ? [] : [i]));
+      // One head on the thread at most, one waiting: the other four (or five) are refused.
+      expect(busy.length, JSON.stringify(settled)).toBeGreaterThanOrEqual(4);
+      expect(results[0].ok).toBe(true);
+      for (const i of busy) {
+        const { error } = results[i] as { error: unknown };
+        expect(isCarboncpError(error, 'CARBONCP_BUSY'), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(/maxWaitingCalls 1; createClient's headQueueLimit/);
+      }
+      for (const r of results) if (r.ok) expectSameTensors(r.value.outputs, expected);
+      // At once: every refusal settled before the first answer came back from the thread.
+      expect(settled.slice(0, busy.length).map(Number).sort()).toEqual(busy);
+      expectSameTensors((await client.infer(feeds, { cut: 'device' })).outputs, expected);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the head options are checked by the option resolver, before the model is read', async () => {
+    expect(resolveHeadThreadOptions({})).toEqual({ headThread: 'main', headTimeoutMs: DEVICE_DEFAULTS.headTimeoutMs, headQueueLimit: DEVICE_DEFAULTS.headQueueLimit });
+    expect(resolveHeadThreadOptions({ headThread: 'worker', headTimeoutMs: 0, headQueueLimit: 0 })).toEqual({ headThread: 'worker', headTimeoutMs: 0, headQueueLimit: 0 });
+    const unreadable = { ...common, model: '/nonexistent/model.onnx' };
+    const cases: [Parameters<typeof createClient>[0], RegExp][] = [
+      [{ ...unreadable, headThread: 'worker', headTimeoutMs: -5 }, /headTimeoutMs must be a number of milliseconds >= 0 \(0: no bound\), got -5/],
+      [{ ...unreadable, headThread: 'worker', headTimeoutMs: Number.POSITIVE_INFINITY }, /headTimeoutMs must be/],
+      [{ ...unreadable, headThread: 'worker', headQueueLimit: 2.5 }, /headQueueLimit must be a whole number of calls >= 0, got 2.5/],
+      [{ ...unreadable, headTimeoutMs: 1000 }, /headTimeoutMs bounds calls on the head worker thread: it needs headThread: 'worker'/],
+      [{ ...unreadable, headThread: 'main', headQueueLimit: 8 }, /headQueueLimit bounds calls .* needs headThread: 'worker'/],
+    ];
+    for (const [options, pattern] of cases) {
+      const error = await createClient(options).then(() => undefined, (e: unknown) => e);
+      expect(isCarboncpError(error, 'CARBONCP_INVALID_ARGUMENT'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(pattern);
+    }
   });
 });

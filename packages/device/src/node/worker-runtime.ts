@@ -11,8 +11,8 @@ export interface WorkerRuntimeOptions extends OrtRuntimeOptions {
   /**
    * Bound of one call on the worker thread (a load or a run), from when it starts: calls wait
    * their turn on the calling thread and go to the thread one at a time. On expiry the call fails
-   * with CARBONCP_TIMEOUT, the thread is terminated and the next call starts a new one (reloading
-   * the sessions it needs). 0: no bound. Default 60000.
+   * with CARBONCP_TIMEOUT, the thread is retired (see WorkerRuntime) and the next call starts a
+   * new one (reloading the sessions it needs). 0: no bound. Default 60000.
    */
   callTimeoutMs?: number;
   /**
@@ -49,7 +49,9 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** One worker thread and the calls waiting on it. */
 class HeadThread {
   readonly worker: Worker;
+  /** Takes calls: false once retired or exited. */
   alive = true;
+  private exited = false;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private uncaught: Error | undefined;
@@ -67,12 +69,13 @@ class HeadThread {
       this.uncaught = error;
     });
     this.worker.on('exit', (code) => {
+      this.exited = true;
       const why = this.uncaught ? `threw ${this.uncaught.message}` : `exited with code ${code}`;
       this.fail(new CarboncpError(ErrorCode.WORKER_EXITED, `the head worker thread ${why} while a call was on it`));
     });
   }
 
-  call<K extends ToHeadWorker['op']>(message: WithoutId<Extract<ToHeadWorker, { op: K }>>, transfer: ArrayBuffer[] = []): Promise<Reply<K>> {
+  call<K extends 'load' | 'run' | 'release'>(message: WithoutId<Extract<ToHeadWorker, { op: K }>>, transfer: ArrayBuffer[] = []): Promise<Reply<K>> {
     if (!this.alive) return Promise.reject(new CarboncpError(ErrorCode.WORKER_EXITED, 'the head worker thread has exited'));
     const id = this.nextId++;
     return new Promise<FromHeadWorker>((resolve, reject) => {
@@ -81,7 +84,7 @@ class HeadThread {
           ? this.clock.setTimeout(() => {
               reject(new CarboncpError(ErrorCode.TIMEOUT, `a ${message.op} on the head worker thread took more than ${this.callTimeoutMs} ms; the thread is replaced`));
               this.pending.delete(id);
-              this.terminate(`replaced after a ${message.op} exceeded ${this.callTimeoutMs} ms`);
+              this.retire(`replaced after a ${message.op} exceeded ${this.callTimeoutMs} ms`);
             }, this.callTimeoutMs)
           : undefined;
       this.pending.set(id, { resolve, reject, timer });
@@ -90,10 +93,29 @@ class HeadThread {
     }) as Promise<Reply<K>>;
   }
 
-  terminate(reason: string): void {
+  /**
+   * Takes the thread out of service: its calls fail with CARBONCP_WORKER_EXITED at once, and it
+   * is asked to release its sessions and exit once the call it is in returns. Terminating a
+   * worker inside an onnxruntime call aborts the whole process ('terminate called after throwing
+   * an instance of Napi::Error'), so it is terminated only if it is still there callTimeoutMs
+   * later (a run that never returns; never with no bound).
+   */
+  retire(reason: string): void {
     if (!this.alive) return;
     this.fail(new CarboncpError(ErrorCode.WORKER_EXITED, `the head worker thread was ${reason}`));
-    void this.worker.terminate();
+    this.worker.unref();
+    const end: ToHeadWorker = { op: 'end', id: 0 };
+    this.worker.postMessage(end);
+    if (this.callTimeoutMs > 0 && !this.exited) {
+      const timer = this.clock.setTimeout(
+        () => {
+          if (!this.exited) void this.worker.terminate();
+        },
+        this.callTimeoutMs,
+        { unref: true },
+      );
+      this.worker.once('exit', () => this.clock.clearTimeout(timer));
+    }
   }
 
   private settle(reply: FromHeadWorker): void {
@@ -128,7 +150,8 @@ function ownView(data: TensorData): TensorData {
  * One thread, one call on it at a time, in order (the others wait on the calling thread, at most
  * maxWaitingCalls of them: past that a load or run fails at once with CARBONCP_BUSY). A
  * thread that dies fails the call on it with CARBONCP_WORKER_EXITED and is replaced on the next
- * call, which reloads the sessions it needs. The thread is ended when every session is released.
+ * call, which reloads the sessions it needs. A thread is never terminated inside an onnxruntime
+ * call (that aborts the process): a thread past its bound is retired (see HeadThread.retire). The thread is ended when every session is released.
  */
 export class WorkerRuntime implements Runtime<ort.Tensor> {
   private thread: HeadThread | undefined;
@@ -144,6 +167,7 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
   private queue: Promise<unknown> = Promise.resolve();
   /** Threads started so far (1 + replacements, counting restarts after every session was released). */
   threadsStarted = 0;
+  private readonly running = new Set<HeadThread>();
 
   constructor(private readonly options: WorkerRuntimeOptions = {}) {
     const { entry = new URL('./head-worker.js', import.meta.url) } = options;
@@ -154,10 +178,18 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
     this.entry = entry;
   }
 
+  /** Threads that have not exited: the one in service, and retired ones still finishing a call. */
+  get threadsAlive(): number {
+    return this.running.size;
+  }
+
   private current(): HeadThread {
     if (!this.thread?.alive) {
       const { intraOpNumThreads, allowSpinning } = this.options;
-      this.thread = new HeadThread(this.entry, { intraOpNumThreads, allowSpinning }, this.callTimeoutMs, this.clock);
+      const thread = new HeadThread(this.entry, { intraOpNumThreads, allowSpinning }, this.callTimeoutMs, this.clock);
+      this.running.add(thread);
+      thread.worker.once('exit', () => this.running.delete(thread));
+      this.thread = thread;
       this.threadsStarted++;
     }
     return this.thread;
@@ -248,9 +280,12 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
     return this.local.describe(tensor);
   }
 
-  /** Ends the thread now; calls on it fail with CARBONCP_WORKER_EXITED. A later load starts a new one. */
+  /**
+   * Retires the thread now: calls on it fail with CARBONCP_WORKER_EXITED, it exits once the call
+   * it is in returns. A later load starts a new one.
+   */
   close(): void {
-    this.thread?.terminate('closed');
+    this.thread?.retire('closed');
     this.thread = undefined;
   }
 }
