@@ -42,7 +42,8 @@ export interface CreateClientOptions {
    * its halves from the model and these plans with no shape probe (partitionFromPlanSet of
    * @carboncp/core); JSON for other model bytes, or plans that are not this model's cuts, are
    * refused (CARBONCP_DIGEST_MISMATCH), malformed JSON is CARBONCP_BAD_PLAN_JSON. Not with
-   * `partition` (no partitioner runs). inputShapes default to the JSON's.
+   * `partition` (no partitioner runs). inputShapes default to the JSON's; defaultCut to the plan
+   * of a plan.json (it holds one).
    */
   plans?: string | Record<string, unknown>;
   /**
@@ -111,6 +112,8 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     server: options.server,
     maxPayload,
     ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock']),
+    // A plan.json holds one plan: it is the default cut unless the caller names another.
+    ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
   });
   return Object.assign(client, { partition });
 }
