@@ -151,7 +151,8 @@ function ownView(data: TensorData): TensorData {
  * maxWaitingCalls of them: past that a load or run fails at once with CARBONCP_BUSY). A
  * thread that dies fails the call on it with CARBONCP_WORKER_EXITED and is replaced on the next
  * call, which reloads the sessions it needs. A thread is never terminated inside an onnxruntime
- * call (that aborts the process): a thread past its bound is retired (see HeadThread.retire). The thread is ended when every session is released.
+ * call (that aborts the process): a thread past its bound is retired (see HeadThread.retire).
+ * The thread is ended when every session is released.
  */
 export class WorkerRuntime implements Runtime<ort.Tensor> {
   private thread: HeadThread | undefined;
