@@ -100,14 +100,6 @@ export class TcpProxy {
   }
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The name a server gives a model file: its file name without .onnx. */
 export function modelNameOf(file: string): string {
   return basename(file).replace(/\.onnx$/i, '');

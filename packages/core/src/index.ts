@@ -4,6 +4,7 @@ export type { ModelProto } from './onnx/proto.js';
 export { bytesPerElement, dtypeOfElemType, type DType } from './onnx/dtype.js';
 export { loadModel, sha256Hex, type LoadedModel, type TensorInfo } from './model/load-model.js';
 export { partition, getPlan, extractPlan } from './partition.js';
+export { partitionFromPlanSet } from './partition-from-plans.js';
 export { DEFAULT_MAX_WIDTH, type CrossingTensor, type Partition, type PartitionOptions, type Plan } from './plan/plan-types.js';
 export { planSetFromJson, planSetOf, verifyPlanSet, type PlanSet } from './plan/plan-set.js';
 export {

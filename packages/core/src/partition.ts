@@ -10,6 +10,14 @@ import { validateInputShapes } from './shapes/input-shapes.js';
 // The analysis a partition was computed from, kept out of the (JSON-friendly) Partition object.
 const analyses = new WeakMap<Partition, { analysis: ModelAnalysis; cuts: Map<string, CutDefinition> }>();
 
+/**
+ * Gives a Partition the analysis extractPlan builds its halves from. Internal: partition() and
+ * partitionFromPlanSet() (which checks the plans against the model first) are the only callers.
+ */
+export function attachAnalysis(result: Partition, analysis: ModelAnalysis, cuts: Map<string, CutDefinition>): void {
+  analyses.set(result, { analysis, cuts });
+}
+
 function crossingTensor(analysis: ModelAnalysis, name: string, source: 'input' | 'head'): CrossingTensor {
   const known = analysis.shapes.get(name);
   return {
@@ -89,7 +97,7 @@ export async function partition(model: LoadedModel, options: PartitionOptions = 
   });
   const plans = await Promise.all(drafts.map(async (draft): Promise<Plan> => ({ ...draft, digest: await planDigest(model.digest, draft) })));
   const result: Partition = { model, plans };
-  analyses.set(result, { analysis, cuts });
+  attachAnalysis(result, analysis, cuts);
   return result;
 }
 
@@ -121,7 +129,7 @@ export function extractPlan(
   if (plan.kind === 'device') return { head: partition.model.bytes, tail: null, plan };
   const state = analyses.get(partition);
   if (!state) {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'this Partition was not made by partition() in this process (no analysis attached); call partition() again');
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'this Partition was not made by partition() or partitionFromPlanSet() in this process (no analysis attached); call one of them again');
   }
   const { analysis, cuts } = state;
   return { ...buildSplitHalves(analysis, plan, cuts.get(plan.id)!.k, parts), plan };

@@ -5,7 +5,7 @@
  */
 export { createClient, type CreateClientOptions, type CarboncpClient } from './node/create-client.js';
 export { OrtRuntime, type OrtRuntimeOptions } from './node/ort-runtime.js';
-export { WorkerRuntime, DEFAULT_WORKER_CALL_TIMEOUT_MS, type WorkerRuntimeOptions } from './node/worker-runtime.js';
+export { WorkerRuntime, DEFAULT_WORKER_CALL_TIMEOUT_MS, DEFAULT_WORKER_MAX_WAITING_CALLS, type WorkerRuntimeOptions } from './node/worker-runtime.js';
 export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
 export { SplitClient, type SplitClientOptions } from './client/split-client.js';
 export { splitModelFromPartition } from './client/split-model.js';

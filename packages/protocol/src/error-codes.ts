@@ -26,7 +26,7 @@ export const ErrorCode = {
   DIGEST_MISMATCH: 'CARBONCP_DIGEST_MISMATCH',
   /** Wrong shape, datatype or byte size of a tensor (or tensor data a builder cannot use). */
   BAD_TENSOR: 'CARBONCP_BAD_TENSOR',
-  /** The server is at a limit (queue, per-connection share, connection cap). */
+  /** The server is at a limit (queue, per-connection share, connection cap), or the device's head worker queue is full. */
   BUSY: 'CARBONCP_BUSY',
   /** A request or ping was not answered in time. */
   TIMEOUT: 'CARBONCP_TIMEOUT',

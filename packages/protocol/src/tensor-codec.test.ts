@@ -81,6 +81,27 @@ describe('tensorFromArray / tensorToArray', () => {
     expect(tensorToArray(bytes).buffer).toBe(backing.buffer);
   });
 
+  it('copies unaligned data that is a Node Buffer (whose slice() is a view), for every multi-byte wire datatype', () => {
+    for (const [datatype, values] of [
+      ['FP32', new Float32Array([1.5, -2, 3.25])],
+      ['INT64', new BigInt64Array([1n, -2n, 3n])],
+      ['INT32', new Int32Array([7, -8, 9])],
+      ['FP16', new Uint16Array([0x3c00, 0xc000, 0x4248])],
+    ] as const) {
+      const source = new Uint8Array(values.buffer);
+      // A received frame: a Buffer whose tensor bytes start at an odd offset of its memory.
+      const frame = Buffer.alloc(source.byteLength + 3);
+      const data = frame.subarray(3);
+      data.set(source);
+      expect(Buffer.isBuffer(data) && data.byteOffset % 2 === 1).toBe(true);
+      const array = tensorToArray({ name: 't', datatype, shape: [3], data });
+      expect(Array.from(array as ArrayLike<unknown>), datatype).toEqual(Array.from(values as ArrayLike<unknown>));
+      expect(array.buffer).not.toBe(frame.buffer);
+      frame.fill(0); // a copy: the frame's memory can be reused
+      expect(Array.from(array as ArrayLike<unknown>), datatype).toEqual(Array.from(values as ArrayLike<unknown>));
+    }
+  });
+
   it('wraps typed arrays without copying', () => {
     const values = new Float32Array([1, 2, 3, 4, 5]).subarray(1);
     const t = tensorFromArray('x', values, [2, 2]);

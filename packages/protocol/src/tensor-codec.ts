@@ -109,7 +109,9 @@ export function tensorToArray(t: WireTensor): TensorArray {
       `tensor ${describe(t.name)}: data is ${t.data.byteLength} bytes, but shape ${describeShape(t.shape)} of ${t.datatype} needs ${count * size}`,
     );
   }
-  const bytes = t.data.byteOffset % size === 0 ? t.data : t.data.slice();
+  // new Uint8Array(view) always copies into a fresh buffer at offset 0. Not data.slice(): on a
+  // Node Buffer (what a socket hands over) slice() is a view at the same unaligned offset.
+  const bytes = t.data.byteOffset % size === 0 ? t.data : new Uint8Array(t.data);
   return typedArrayView(t.datatype, bytes.buffer, bytes.byteOffset, count);
 }
 

@@ -61,7 +61,62 @@ export const DEVICE_DEFAULTS = {
   serverContextTimeoutMs: 5_000,
   readyTimeoutMs: 10_000,
   clientName: '@carboncp/device',
+  headThread: 'main' as 'main' | 'worker',
+  /** Bound of one call (a load or a run) on the head worker thread, from its start. */
+  headTimeoutMs: 60_000,
+  /**
+   * Calls that may wait for the head worker thread behind the one on it. More than the
+   * concurrency of a busy device (64 requests in flight) and few enough that a stalled thread
+   * cannot pile up requests, and their inputs, without bound.
+   */
+  headQueueLimit: 128,
 } as const;
+
+/** Where a Node device client runs its sessions, and the bounds of the worker thread (createClient). */
+export interface HeadThreadOptions {
+  headThread?: 'main' | 'worker';
+  /** Bound of one call on the worker thread; 0: none. headThread 'worker' only. */
+  headTimeoutMs?: number;
+  /** Calls that may wait for the worker thread; past it a call fails at once (CARBONCP_BUSY). headThread 'worker' only. */
+  headQueueLimit?: number;
+}
+
+/**
+ * Validates and completes the head-thread options of createClient. The worker's bounds are
+ * refused with headThread 'main': a bound that silently does nothing would be a lie.
+ */
+export function resolveHeadThreadOptions(options: HeadThreadOptions): Required<HeadThreadOptions> {
+  const headThread = options.headThread ?? DEVICE_DEFAULTS.headThread;
+  if (headThread !== 'main' && headThread !== 'worker') {
+    throw badOption(`headThread must be 'main' or 'worker', got ${JSON.stringify(headThread)}`);
+  }
+  if (headThread !== 'worker') {
+    for (const name of ['headTimeoutMs', 'headQueueLimit'] as const) {
+      if (options[name] !== undefined) throw badOption(`${name} bounds calls on the head worker thread: it needs headThread: 'worker'`);
+    }
+  }
+  return {
+    headThread,
+    headTimeoutMs: checkCallTimeoutMs('headTimeoutMs', options.headTimeoutMs ?? DEVICE_DEFAULTS.headTimeoutMs),
+    headQueueLimit: checkQueueLimit('headQueueLimit', options.headQueueLimit ?? DEVICE_DEFAULTS.headQueueLimit),
+  };
+}
+
+/** A bound in milliseconds where 0 means none (WorkerRuntime's callTimeoutMs, createClient's headTimeoutMs). */
+export function checkCallTimeoutMs(name: string, value: unknown): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+    throw badOption(`${name} must be a number of milliseconds >= 0 (0: no bound), got ${String(value)}`);
+  }
+  return value;
+}
+
+/** How many calls may wait: a whole number >= 0 (0: none waits, a call finding the thread busy fails at once). */
+export function checkQueueLimit(name: string, value: unknown): number {
+  if (!(typeof value === 'number' && Number.isInteger(value) && value >= 0)) {
+    throw badOption(`${name} must be a whole number of calls >= 0, got ${String(value)}`);
+  }
+  return value;
+}
 
 export function badOption(message: string): CarboncpError {
   return new CarboncpError(ErrorCode.INVALID_ARGUMENT, message);

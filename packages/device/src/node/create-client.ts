@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import { loadModel, type LoadedModel, type Partition, type PartitionOptions, type Plan } from '@carboncp/core';
+import { loadModel, partitionFromPlanSet, planSetFromJson, type LoadedModel, type Partition, type PartitionOptions, type Plan, type PlanSet } from '@carboncp/core';
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
 import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
-import { badOption, resolveClientOptions } from '../client/client-options.js';
+import { badOption, resolveClientOptions, resolveHeadThreadOptions } from '../client/client-options.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import { SplitClient } from '../client/split-client.js';
@@ -16,7 +16,7 @@ import { WsTransport } from './ws-transport.js';
 export interface CreateClientOptions {
   /** Path of an .onnx file, or its bytes. */
   model: string | Uint8Array;
-  /** Name the server knows the model by; default: file name without .onnx ('model' for bytes). */
+  /** Name the server knows the model by; default: file name without .onnx (for bytes: the plan JSON's model name, else 'model'). */
   modelName?: string;
   /** ws:// or wss:// URL of a carboncp server. */
   server: string;
@@ -37,12 +37,34 @@ export interface CreateClientOptions {
   /** Passed to the partitioner (maxWidth, ...); must match the server's for the plan ids to agree. */
   partition?: Omit<PartitionOptions, 'inputShapes'>;
   /**
+   * Plan JSON made elsewhere for this model: `carboncp partition --json` output ({ model, plans })
+   * or a plan directory's plan.json ({ model, plan }), as text or parsed. The client then builds
+   * its halves from the model and these plans with no shape probe (partitionFromPlanSet of
+   * @carboncp/core); JSON for other model bytes, or plans that are not this model's cuts, are
+   * refused (CARBONCP_DIGEST_MISMATCH), malformed JSON is CARBONCP_BAD_PLAN_JSON. Not with
+   * `partition` (no partitioner runs). inputShapes default to the JSON's; defaultCut to the plan
+   * of a plan.json (it holds one).
+   */
+  plans?: string | Record<string, unknown>;
+  /**
    * Where the device runs its sessions (heads, and tails that fall back): 'main' (default) on the
    * calling thread, whose event loop is blocked for the length of each run; 'worker' on a worker
    * thread (WorkerRuntime), so an app's event loop (an Electron main process) stays responsive,
    * at the cost of copying the inputs to the thread.
    */
   headThread?: 'main' | 'worker';
+  /**
+   * headThread 'worker' only: bound of one call (a head or local tail run, or a session load) on
+   * the worker thread, from its start; past it the call fails with CARBONCP_TIMEOUT and the
+   * thread is replaced. 0: no bound. Default 60000.
+   */
+  headTimeoutMs?: number;
+  /**
+   * headThread 'worker' only: calls that may wait for the worker thread; a request that finds
+   * this many waiting fails at once with CARBONCP_BUSY (infer() rejects, as with any failed
+   * head). Default 128.
+   */
+  headQueueLimit?: number;
   /** onnxruntime threads per session on the device. */
   intraOpNumThreads?: number;
   /** How long the hello may take; default 5000. */
@@ -66,32 +88,49 @@ export interface CreateClientOptions {
 export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partition: Partition };
 
 /**
- * Loads and partitions the model, then connects to the server (one attempt; when it fails the
+ * Loads and partitions the model (or, given plan JSON, rebuilds its partition without a probe),
+ * then connects to the server (one attempt; when it fails the
  * client still works, falling back to local execution and reconnecting in the background).
  * Rejects when the model cannot be read or the server refuses the token or protocol version.
  */
 export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
   // The client's options are checked (once, by the client's resolver) before the model is
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
-  const { maxPayload } = resolveClientOptions(options);
-  if (options.headThread !== undefined && options.headThread !== 'main' && options.headThread !== 'worker') {
-    throw badOption(`headThread must be 'main' or 'worker', got ${JSON.stringify(options.headThread)}`);
-  }
-  const model = await readModel(options.model, options.modelName);
-  const partition = await partitionWithProbe(model, {
-    ...options.partition,
-    ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
-  });
+  const { maxPayload, clock } = resolveClientOptions(options);
+  const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
+  const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
+  const planSet = options.plans === undefined ? undefined : readPlans(options);
+  const model = await readModel(options.model, options.modelName ?? (options.model instanceof Uint8Array ? planSet?.model.name : undefined));
+  const inputShapes = options.inputShapes ?? planSet?.inputShapes;
+  const partition = planSet
+    ? await partitionFromPlanSet(model, planSet)
+    : await partitionWithProbe(model, { ...options.partition, ...(inputShapes ? { inputShapes } : {}) });
   const client = await SplitClient.open({
-    model: splitModelFromPartition(partition, options.inputShapes),
-    runtime: new (options.headThread === 'worker' ? WorkerRuntime : OrtRuntime)(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    model: splitModelFromPartition(partition, inputShapes),
+    runtime: headThread === 'worker' ? new WorkerRuntime({ ...threads, callTimeoutMs: headTimeoutMs, maxWaitingCalls: headQueueLimit, clock }) : new OrtRuntime(threads),
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
     ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock']),
+    // A plan.json holds one plan: it is the default cut unless the caller names another.
+    ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
   });
   return Object.assign(client, { partition });
 }
+
+/** The plan set of options.plans, checked against the options that would contradict it. */
+function readPlans(options: CreateClientOptions): PlanSet {
+  if (options.partition !== undefined) throw badOption('partition options and plans exclude each other: with plans no partitioner runs');
+  const set = planSetFromJson(options.plans);
+  if (options.inputShapes && set.inputShapes && JSON.stringify(sortedShapes(options.inputShapes)) !== JSON.stringify(sortedShapes(set.inputShapes))) {
+    throw badOption(
+      `inputShapes ${JSON.stringify(options.inputShapes)} differ from those the plans were sized for (${JSON.stringify(set.inputShapes)}); leave inputShapes out to use the plans'`,
+    );
+  }
+  return set;
+}
+
+const sortedShapes = (shapes: Record<string, number[]>) => Object.entries(shapes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 async function readModel(model: string | Uint8Array, name: string | undefined): Promise<LoadedModel> {
   if (typeof model === 'string') return readModelFile(model, name ?? basename(model).replace(/\.onnx$/i, ''));

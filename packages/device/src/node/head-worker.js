@@ -71,6 +71,12 @@ async function handle(message) {
       sessions.delete(message.session);
       await session?.release();
       port.postMessage({ id, ok: true });
+    } else if (message.op === 'end') {
+      // Retired (see HeadThread.retire): reached only once the calls before it have returned,
+      // so the thread ends outside any onnxruntime call.
+      await Promise.allSettled([...sessions.values()].map((session) => session.release()));
+      sessions.clear();
+      process.exit(0);
     } else {
       throw new Error(`unknown op ${JSON.stringify(message.op)}`);
     }

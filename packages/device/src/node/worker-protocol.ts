@@ -10,7 +10,9 @@ export interface WireTensor {
 export type ToHeadWorker =
   | { op: 'load'; id: number; bytes: Uint8Array }
   | { op: 'run'; id: number; session: number; feeds: Record<string, WireTensor> }
-  | { op: 'release'; id: number; session: number };
+  | { op: 'release'; id: number; session: number }
+  /** Release every session and exit, after the calls posted before it (no reply). */
+  | { op: 'end'; id: number };
 
 export type FromHeadWorker =
   | { id: number; ok: true; session: number; inputNames: string[]; outputNames: string[] }

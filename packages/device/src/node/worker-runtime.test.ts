@@ -1,10 +1,12 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelBuilder } from '@carboncp/core';
 import { ocrModelPath } from '@carboncp/core/node';
 import { isCarboncpError } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
+import { DEVICE_DEFAULTS, resolveHeadThreadOptions } from '../client/client-options.js';
+import { ManualClock, systemClock, type Clock, type ClockTimer } from '../client/clock.js';
 import type { RuntimeSession } from '../client/types.js';
 import { createClient } from './create-client.js';
 import { OrtRuntime } from './ort-runtime.js';
@@ -58,6 +60,86 @@ function mixedFeeds(runtime: { tensor: OrtRuntime['tensor'] }, seed: number, bat
     x: runtime.tensor('FP32', seeded(batch * 64, seed), [batch, 64]),
     ids: runtime.tensor('INT64', ids, [batch, 4]),
   };
+}
+
+/** Atomics.waitAsync (Node 16+), absent from the TypeScript lib this repository targets. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(cells: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/**
+ * Feeds of mixedModel whose run holds the FAULTY worker's thread until open(): x lives in a
+ * SharedArrayBuffer, its first value -777 asks for the gate, its last two int32 cells are the
+ * gate (see faulty-head-worker.test-support.js). onThread() resolves once the run is on the thread.
+ */
+function gatedFeeds(runtime: { tensor: OrtRuntime['tensor'] }, seed: number) {
+  const x = new Float32Array(new SharedArrayBuffer(2 * 64 * 4));
+  x.set(seeded(2 * 64, seed));
+  x[0] = -777;
+  const cells = new Int32Array(x.buffer);
+  const entered = cells.length - 1;
+  const gate = cells.length - 2;
+  cells[entered] = 0;
+  cells[gate] = 0;
+  return {
+    feeds: { x: runtime.tensor('FP32', x, [2, 64]), ids: mixedFeeds(runtime, seed).ids },
+    async onThread(): Promise<void> {
+      const wait = waitAsync(cells, entered, 0);
+      if (wait.async) await wait.value;
+    },
+    open(): void {
+      Atomics.store(cells, gate, 1);
+      Atomics.notify(cells, gate);
+    },
+  };
+}
+
+/** Records how a promise settled, so a test can tell what has settled so far without waiting. */
+function track<T>(promise: Promise<T>, log: string[], label: string): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return promise.then(
+    (value) => {
+      log.push(label);
+      return { ok: true as const, value };
+    },
+    (error: unknown) => {
+      log.push(label);
+      return { ok: false as const, error };
+    },
+  );
+}
+
+/**
+ * The system clock, except that after `expire` is set the next timer of exactly `boundMs` (a
+ * head bound: no other timer of the client has that length) fires at once, in a microtask: the
+ * call it bounds fails before the thread can answer, with no time passing. One timer only: the
+ * retired thread's own bound (terminate if still running) must stay a real one.
+ */
+function expiringClock(boundMs: number): Clock & { expire: boolean; bounds: number } {
+  const mine = new Set<ClockTimer>();
+  const cleared = new Set<ClockTimer>();
+  const clock = {
+    expire: false,
+    bounds: 0,
+    now: () => systemClock.now(),
+    epochMs: () => systemClock.epochMs(),
+    setTimeout(callback: () => void, ms: number, options?: { unref?: boolean }): ClockTimer {
+      if (ms !== boundMs) return systemClock.setTimeout(callback, ms, options);
+      clock.bounds++;
+      if (!clock.expire) return systemClock.setTimeout(callback, ms, options);
+      clock.expire = false;
+      const timer: ClockTimer = {};
+      mine.add(timer);
+      queueMicrotask(() => {
+        if (!cleared.has(timer)) callback();
+      });
+      return timer;
+    },
+    clearTimeout(timer: ClockTimer | undefined): void {
+      if (timer !== undefined && mine.has(timer)) cleared.add(timer);
+      else systemClock.clearTimeout(timer);
+    },
+  };
+  return clock;
 }
 
 const opened: { runtime: WorkerRuntime; sessions: RuntimeSession<ort.Tensor>[] }[] = [];
@@ -161,19 +243,82 @@ describe('WorkerRuntime', () => {
     expect(runtime.threadsStarted).toBe(2);
   });
 
-  it('a run that never finishes fails with CARBONCP_TIMEOUT at the bound and the thread is replaced; runs queued behind it then run there', async () => {
-    const bytes = mixedModel();
-    const { runtime, session } = await workerSession(bytes, { entry: FAULTY, callTimeoutMs: 300 });
+  it('a run that does not finish within callTimeoutMs fails with CARBONCP_TIMEOUT at the bound (on the given clock) and the thread is replaced; runs queued behind it then run there', async () => {
+    const clock = new ManualClock();
+    const { runtime, session } = await workerSession(mixedModel(), { entry: FAULTY, callTimeoutMs: 300, clock });
     const good = mixedFeeds(runtime, 6);
     const expected = await session.run(good);
-    const hang = mixedFeeds(runtime, 6);
-    (hang.x.data as Float32Array)[0] = -54321;
-    const stuck = session.run(hang).then(() => undefined, (e: unknown) => e);
-    const behind = session.run(good).then((outputs) => outputs, (e: unknown) => e);
-    expect(isCarboncpError(await stuck, 'CARBONCP_TIMEOUT'), String(await stuck)).toBe(true);
-    expectSameTensors((await behind) as Record<string, ort.Tensor>, expected);
+    const gate = gatedFeeds(runtime, 6);
+    const settled: string[] = [];
+    const stuck = track(session.run(gate.feeds), settled, 'stuck');
+    await gate.onThread();
+    const behind = track(session.run(good), settled, 'behind');
+    await clock.advance(299);
+    expect(settled).toEqual([]);
+    await clock.advance(1);
+    expect(settled).toEqual(['stuck']); // at the bound, not later (advance lets the rejection run)
+    const outcome = await stuck;
+    expect(!outcome.ok && isCarboncpError(outcome.error, 'CARBONCP_TIMEOUT'), String(!outcome.ok && outcome.error)).toBe(true);
+    expect(!outcome.ok && (outcome.error as Error).message).toMatch(/a run on the head worker thread took more than 300 ms; the thread is replaced/);
+    const next = await behind;
+    expect(next.ok, String(!next.ok && next.error)).toBe(true);
+    expectSameTensors((next as { value: Record<string, ort.Tensor> }).value, expected);
     expectSameTensors(await session.run(good), expected);
     expect(runtime.threadsStarted).toBe(2);
+    // The retired thread is not terminated inside its run: once the run returns, it ends itself.
+    expect(runtime.threadsAlive).toBe(2);
+    gate.open();
+    await vi.waitFor(() => expect(runtime.threadsAlive).toBe(1));
+  });
+
+  it('a retired thread whose run never returns is terminated after another callTimeoutMs', async () => {
+    const clock = new ManualClock();
+    const { runtime, session } = await workerSession(mixedModel(), { entry: FAULTY, callTimeoutMs: 300, clock });
+    const gate = gatedFeeds(runtime, 7);
+    const stuck = session.run(gate.feeds).then(() => undefined, (e: unknown) => e);
+    await gate.onThread();
+    await clock.advance(300);
+    expect(isCarboncpError(await stuck, 'CARBONCP_TIMEOUT')).toBe(true);
+    await clock.advance(299);
+    expect(runtime.threadsAlive).toBe(1);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(runtime.threadsAlive).toBe(0));
+  });
+
+  it('a load or run that finds maxWaitingCalls waiting fails at once with CARBONCP_BUSY; those waiting run, releases are never refused', async () => {
+    const { runtime, session } = await workerSession(mixedModel(), { entry: FAULTY, maxWaitingCalls: 2, callTimeoutMs: 0 });
+    const other = await runtime.load(mixedModel(), 'other');
+    const good = mixedFeeds(runtime, 5);
+    const expected = await session.run(good);
+    const gate = gatedFeeds(runtime, 5);
+    const settled: string[] = [];
+    const held = track(session.run(gate.feeds), settled, 'held');
+    await gate.onThread();
+    const waiting = [track(session.run(good), settled, 'waiting-1'), track(other.run(good), settled, 'waiting-2')];
+    // The thread is held, two calls wait: the next run and load are refused before anything moves.
+    const refusals = [track(session.run(good), settled, 'refused-run'), track(runtime.load(mixedModel(), 'third'), settled, 'refused-load')];
+    const released = track(other.release(), settled, 'released'); // queues past the bound
+    await new Promise((resolve) => setImmediate(resolve)); // one turn of the event loop, no time: a refusal is at once
+    try {
+      expect(settled).toEqual(['refused-run', 'refused-load']);
+    } finally {
+      gate.open();
+    }
+    for (const refused of await Promise.all(refusals)) {
+      expect(!refused.ok && isCarboncpError(refused.error, 'CARBONCP_BUSY'), String(!refused.ok && refused.error)).toBe(true);
+      expect(!refused.ok && (refused.error as Error).message).toMatch(/has 2 calls waiting \(maxWaitingCalls 2; createClient's headQueueLimit\)/);
+    }
+    expect((await held).ok).toBe(true);
+    for (const call of waiting) {
+      const result = await call;
+      expect(result.ok, String(!result.ok && result.error)).toBe(true);
+      expectSameTensors((result as { value: Record<string, ort.Tensor> }).value, expected);
+    }
+    expect((await released).ok).toBe(true);
+    expect(settled).toEqual(['refused-run', 'refused-load', 'held', 'waiting-1', 'waiting-2', 'released']);
+    // Room again once the queue drains; one thread served it all.
+    expectSameTensors(await session.run(good), expected);
+    expect(runtime.threadsStarted).toBe(1);
   });
 
   it('a model onnxruntime cannot load is CARBONCP_BAD_MODEL; a bad run rejects and leaves the thread serving', async () => {
@@ -203,15 +348,17 @@ describe('WorkerRuntime', () => {
     await c.release();
   });
 
-  it('rejects a bad callTimeoutMs', () => {
-    expect(() => new WorkerRuntime({ callTimeoutMs: -1 })).toThrow(/callTimeoutMs/);
+  it('rejects a bad callTimeoutMs or maxWaitingCalls (CARBONCP_INVALID_ARGUMENT)', () => {
+    expect(() => new WorkerRuntime({ callTimeoutMs: -1 })).toThrow(/callTimeoutMs must be a number of milliseconds >= 0/);
+    expect(() => new WorkerRuntime({ maxWaitingCalls: 1.5 })).toThrow(/maxWaitingCalls must be a whole number of calls >= 0/);
+    expect(() => new WorkerRuntime({ maxWaitingCalls: -1 })).toThrow(/maxWaitingCalls/);
   });
 });
 
 describe("createClient({ headThread: 'worker' })", () => {
+  const common = { model: mixedModel(), server: 'ws://127.0.0.1:9', inputShapes: { x: [1, 64], ids: [1, 4] }, reconnect: { initialMs: 60_000, maxMs: 60_000 }, keepaliveMs: 0 };
+
   it('runs the model on the worker thread with the same outputs as the main thread; a bad value is refused', async () => {
-    const bytes = mixedModel();
-    const common = { model: bytes, server: 'ws://127.0.0.1:9', inputShapes: { x: [1, 64], ids: [1, 4] }, reconnect: { initialMs: 60_000, maxMs: 60_000 }, keepaliveMs: 0 };
     const onWorker = await createClient({ ...common, headThread: 'worker' });
     const onMain = await createClient({ ...common, headThread: 'main' });
     try {
@@ -224,5 +371,68 @@ describe("createClient({ headThread: 'worker' })", () => {
       await onMain.close();
     }
     await expect(createClient({ ...common, headThread: 'gpu' as 'main' })).rejects.toThrow(/headThread must be 'main' or 'worker'/);
+  });
+
+  it('headTimeoutMs bounds each call on the worker: a head past it fails the request with CARBONCP_TIMEOUT, the thread is replaced and the next request is answered', async () => {
+    const clock = expiringClock(4321);
+    const client = await createClient({ ...common, headThread: 'worker', headTimeoutMs: 4321, clock });
+    try {
+      const feeds = mixedFeeds(new OrtRuntime(), 3, 1);
+      const first = await client.infer(feeds, { cut: 'device' });
+      expect(clock.bounds).toBe(2); // the session's load and the head's run, each bounded by headTimeoutMs
+      clock.expire = true;
+      const error = await client.infer(feeds, { cut: 'device' }).then(() => undefined, (e: unknown) => e);
+      expect(isCarboncpError(error, 'CARBONCP_TIMEOUT'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/a run on the head worker thread took more than 4321 ms; the thread is replaced/);
+      expectSameTensors((await client.infer(feeds, { cut: 'device' })).outputs, first.outputs);
+      // The failed run, the retired thread's own bound (it exits after its run, never terminated
+      // inside onnxruntime), then the reload on a new thread and the run.
+      expect(clock.bounds).toBe(6);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('headQueueLimit bounds the requests waiting for the worker: past it infer() fails at once with CARBONCP_BUSY, the others are answered', async () => {
+    const client = await createClient({ ...common, headThread: 'worker', headQueueLimit: 1 });
+    try {
+      const feeds = mixedFeeds(new OrtRuntime(), 4, 1);
+      const expected = (await client.infer(feeds, { cut: 'device' })).outputs; // the session is loaded
+      const settled: string[] = [];
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => track(client.infer(feeds, { cut: 'device' }), settled, String(i))));
+      const busy = results.flatMap((r, i) => (r.ok ? [] : [i]));
+      // One head on the thread at most, one waiting: the other four (or five) are refused.
+      expect(busy.length, JSON.stringify(settled)).toBeGreaterThanOrEqual(4);
+      expect(results[0].ok).toBe(true);
+      for (const i of busy) {
+        const { error } = results[i] as { error: unknown };
+        expect(isCarboncpError(error, 'CARBONCP_BUSY'), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(/maxWaitingCalls 1; createClient's headQueueLimit/);
+      }
+      for (const r of results) if (r.ok) expectSameTensors(r.value.outputs, expected);
+      // At once: every refusal settled before the first answer came back from the thread.
+      expect(settled.slice(0, busy.length).map(Number).sort()).toEqual(busy);
+      expectSameTensors((await client.infer(feeds, { cut: 'device' })).outputs, expected);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the head options are checked by the option resolver, before the model is read', async () => {
+    expect(resolveHeadThreadOptions({})).toEqual({ headThread: 'main', headTimeoutMs: DEVICE_DEFAULTS.headTimeoutMs, headQueueLimit: DEVICE_DEFAULTS.headQueueLimit });
+    expect(resolveHeadThreadOptions({ headThread: 'worker', headTimeoutMs: 0, headQueueLimit: 0 })).toEqual({ headThread: 'worker', headTimeoutMs: 0, headQueueLimit: 0 });
+    const unreadable = { ...common, model: '/nonexistent/model.onnx' };
+    const cases: [Parameters<typeof createClient>[0], RegExp][] = [
+      [{ ...unreadable, headThread: 'worker', headTimeoutMs: -5 }, /headTimeoutMs must be a number of milliseconds >= 0 \(0: no bound\), got -5/],
+      [{ ...unreadable, headThread: 'worker', headTimeoutMs: Number.POSITIVE_INFINITY }, /headTimeoutMs must be/],
+      [{ ...unreadable, headThread: 'worker', headQueueLimit: 2.5 }, /headQueueLimit must be a whole number of calls >= 0, got 2.5/],
+      [{ ...unreadable, headTimeoutMs: 1000 }, /headTimeoutMs bounds calls on the head worker thread: it needs headThread: 'worker'/],
+      [{ ...unreadable, headThread: 'main', headQueueLimit: 8 }, /headQueueLimit bounds calls .* needs headThread: 'worker'/],
+    ];
+    for (const [options, pattern] of cases) {
+      const error = await createClient(options).then(() => undefined, (e: unknown) => e);
+      expect(isCarboncpError(error, 'CARBONCP_INVALID_ARGUMENT'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(pattern);
+    }
   });
 });

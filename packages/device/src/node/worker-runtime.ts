@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { CarboncpError, ErrorCode, type DataType } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
+import { DEVICE_DEFAULTS, checkCallTimeoutMs, checkQueueLimit } from '../client/client-options.js';
+import { systemClock, type Clock, type ClockTimer } from '../client/clock.js';
 import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
 import { OrtRuntime, type OrtRuntimeOptions } from './ort-runtime.js';
 import type { FromHeadWorker, ToHeadWorker, WireTensor } from './worker-protocol.js';
@@ -9,15 +11,25 @@ export interface WorkerRuntimeOptions extends OrtRuntimeOptions {
   /**
    * Bound of one call on the worker thread (a load or a run), from when it starts: calls wait
    * their turn on the calling thread and go to the thread one at a time. On expiry the call fails
-   * with CARBONCP_TIMEOUT, the thread is terminated and the next call starts a new one (reloading
-   * the sessions it needs). 0: no bound. Default 60000.
+   * with CARBONCP_TIMEOUT, the thread is retired (see WorkerRuntime) and the next call starts a
+   * new one (reloading the sessions it needs). 0: no bound. Default 60000.
    */
   callTimeoutMs?: number;
+  /**
+   * Loads and runs that may wait for the thread behind the call on it. A call that finds this
+   * many waiting fails at once with CARBONCP_BUSY instead of waiting without bound (a thread
+   * stalled until callTimeoutMs would otherwise pile up every request and its inputs). Releases
+   * are never refused. Default 128.
+   */
+  maxWaitingCalls?: number;
+  /** Timers of the call bound; default the system clock (createClient passes the client's). */
+  clock?: Clock;
   /** The thread's entry module; default head-worker.js next to this file (tests wrap it). */
   entry?: URL;
 }
 
-export const DEFAULT_WORKER_CALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_WORKER_CALL_TIMEOUT_MS: number = DEVICE_DEFAULTS.headTimeoutMs;
+export const DEFAULT_WORKER_MAX_WAITING_CALLS: number = DEVICE_DEFAULTS.headQueueLimit;
 
 type Reply<K extends 'load' | 'run' | 'release'> = K extends 'load'
   ? Extract<FromHeadWorker, { session: number }>
@@ -28,7 +40,7 @@ type Reply<K extends 'load' | 'run' | 'release'> = K extends 'load'
 interface Pending {
   resolve: (reply: FromHeadWorker) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: ClockTimer | undefined;
 }
 
 /** Distributes Omit over a union, so each message keeps its own fields. */
@@ -37,12 +49,19 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** One worker thread and the calls waiting on it. */
 class HeadThread {
   readonly worker: Worker;
+  /** Takes calls: false once retired or exited. */
   alive = true;
+  private exited = false;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private uncaught: Error | undefined;
 
-  constructor(entry: URL, options: OrtRuntimeOptions, private readonly callTimeoutMs: number) {
+  constructor(
+    entry: URL,
+    options: OrtRuntimeOptions,
+    private readonly callTimeoutMs: number,
+    private readonly clock: Clock,
+  ) {
     this.worker = new Worker(entry, { workerData: { options } });
     this.worker.unref(); // an idle thread never keeps the app alive; ref'd while calls wait
     this.worker.on('message', (reply: FromHeadWorker) => this.settle(reply));
@@ -50,21 +69,22 @@ class HeadThread {
       this.uncaught = error;
     });
     this.worker.on('exit', (code) => {
+      this.exited = true;
       const why = this.uncaught ? `threw ${this.uncaught.message}` : `exited with code ${code}`;
       this.fail(new CarboncpError(ErrorCode.WORKER_EXITED, `the head worker thread ${why} while a call was on it`));
     });
   }
 
-  call<K extends ToHeadWorker['op']>(message: WithoutId<Extract<ToHeadWorker, { op: K }>>, transfer: ArrayBuffer[] = []): Promise<Reply<K>> {
+  call<K extends 'load' | 'run' | 'release'>(message: WithoutId<Extract<ToHeadWorker, { op: K }>>, transfer: ArrayBuffer[] = []): Promise<Reply<K>> {
     if (!this.alive) return Promise.reject(new CarboncpError(ErrorCode.WORKER_EXITED, 'the head worker thread has exited'));
     const id = this.nextId++;
     return new Promise<FromHeadWorker>((resolve, reject) => {
       const timer =
         this.callTimeoutMs > 0
-          ? setTimeout(() => {
+          ? this.clock.setTimeout(() => {
               reject(new CarboncpError(ErrorCode.TIMEOUT, `a ${message.op} on the head worker thread took more than ${this.callTimeoutMs} ms; the thread is replaced`));
               this.pending.delete(id);
-              this.terminate(`replaced after a ${message.op} exceeded ${this.callTimeoutMs} ms`);
+              this.retire(`replaced after a ${message.op} exceeded ${this.callTimeoutMs} ms`);
             }, this.callTimeoutMs)
           : undefined;
       this.pending.set(id, { resolve, reject, timer });
@@ -73,17 +93,36 @@ class HeadThread {
     }) as Promise<Reply<K>>;
   }
 
-  terminate(reason: string): void {
+  /**
+   * Takes the thread out of service: its calls fail with CARBONCP_WORKER_EXITED at once, and it
+   * is asked to release its sessions and exit once the call it is in returns. Terminating a
+   * worker inside an onnxruntime call aborts the whole process ('terminate called after throwing
+   * an instance of Napi::Error'), so it is terminated only if it is still there callTimeoutMs
+   * later (a run that never returns; never with no bound).
+   */
+  retire(reason: string): void {
     if (!this.alive) return;
     this.fail(new CarboncpError(ErrorCode.WORKER_EXITED, `the head worker thread was ${reason}`));
-    void this.worker.terminate();
+    this.worker.unref();
+    const end: ToHeadWorker = { op: 'end', id: 0 };
+    this.worker.postMessage(end);
+    if (this.callTimeoutMs > 0 && !this.exited) {
+      const timer = this.clock.setTimeout(
+        () => {
+          if (!this.exited) void this.worker.terminate();
+        },
+        this.callTimeoutMs,
+        { unref: true },
+      );
+      this.worker.once('exit', () => this.clock.clearTimeout(timer));
+    }
   }
 
   private settle(reply: FromHeadWorker): void {
     const pending = this.pending.get(reply.id);
     if (!pending) return; // timed out already
     this.pending.delete(reply.id);
-    clearTimeout(pending.timer);
+    this.clock.clearTimeout(pending.timer);
     if (this.pending.size === 0) this.worker.unref();
     if (reply.ok) pending.resolve(reply);
     else pending.reject(new Error(reply.error.message));
@@ -92,7 +131,7 @@ class HeadThread {
   private fail(error: CarboncpError): void {
     this.alive = false;
     for (const pending of this.pending.values()) {
-      clearTimeout(pending.timer);
+      this.clock.clearTimeout(pending.timer);
       pending.reject(error);
     }
     this.pending.clear();
@@ -108,43 +147,78 @@ function ownView(data: TensorData): TensorData {
  * Runs sessions on a worker thread, so that a head (or a local tail) never blocks the caller's
  * event loop: an Electron main process keeps its UI responsive, a server keeps answering. Inputs
  * are copied to the thread (the caller keeps its tensors); outputs come back without a copy.
- * One thread, one call on it at a time, in order (the others wait on the calling thread). A
+ * One thread, one call on it at a time, in order (the others wait on the calling thread, at most
+ * maxWaitingCalls of them: past that a load or run fails at once with CARBONCP_BUSY). A
  * thread that dies fails the call on it with CARBONCP_WORKER_EXITED and is replaced on the next
- * call, which reloads the sessions it needs. The thread is ended when every session is released.
+ * call, which reloads the sessions it needs. A thread is never terminated inside an onnxruntime
+ * call (that aborts the process): a thread past its bound is retired (see HeadThread.retire).
+ * The thread is ended when every session is released.
  */
 export class WorkerRuntime implements Runtime<ort.Tensor> {
   private thread: HeadThread | undefined;
   private readonly local: OrtRuntime;
   private readonly entry: URL;
   private readonly callTimeoutMs: number;
+  private readonly maxWaitingCalls: number;
+  private readonly clock: Clock;
   private liveSessions = 0;
+  /** Loads and runs queued that have not yet gone to the thread. */
+  private waiting = 0;
   /** End of the chain of calls: one call on the thread at a time, in order. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Threads started so far (1 + replacements, counting restarts after every session was released). */
   threadsStarted = 0;
+  private readonly running = new Set<HeadThread>();
 
   constructor(private readonly options: WorkerRuntimeOptions = {}) {
-    const { callTimeoutMs = DEFAULT_WORKER_CALL_TIMEOUT_MS, entry = new URL('./head-worker.js', import.meta.url) } = options;
-    if (!(Number.isFinite(callTimeoutMs) && callTimeoutMs >= 0)) {
-      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `callTimeoutMs must be a number of milliseconds >= 0 (0: no bound), got ${String(callTimeoutMs)}`);
-    }
+    const { entry = new URL('./head-worker.js', import.meta.url) } = options;
+    this.callTimeoutMs = checkCallTimeoutMs('callTimeoutMs', options.callTimeoutMs ?? DEFAULT_WORKER_CALL_TIMEOUT_MS);
+    this.maxWaitingCalls = checkQueueLimit('maxWaitingCalls', options.maxWaitingCalls ?? DEFAULT_WORKER_MAX_WAITING_CALLS);
+    this.clock = options.clock ?? systemClock;
     this.local = new OrtRuntime(options);
     this.entry = entry;
-    this.callTimeoutMs = callTimeoutMs;
+  }
+
+  /** Threads that have not exited: the one in service, and retired ones still finishing a call. */
+  get threadsAlive(): number {
+    return this.running.size;
   }
 
   private current(): HeadThread {
     if (!this.thread?.alive) {
       const { intraOpNumThreads, allowSpinning } = this.options;
-      this.thread = new HeadThread(this.entry, { intraOpNumThreads, allowSpinning }, this.callTimeoutMs);
+      const thread = new HeadThread(this.entry, { intraOpNumThreads, allowSpinning }, this.callTimeoutMs, this.clock);
+      this.running.add(thread);
+      thread.worker.once('exit', () => this.running.delete(thread));
+      this.thread = thread;
       this.threadsStarted++;
     }
     return this.thread;
   }
 
-  /** Runs `call` after every call queued before it has settled. */
-  private exclusive<R>(call: () => Promise<R>): Promise<R> {
-    const result = this.queue.then(call, call);
+  /**
+   * Runs `call` after every call queued before it has settled. A load or run (`what`) that
+   * finds maxWaitingCalls waiting is refused at once; a release (no `what`) always queues.
+   */
+  private exclusive<R>(call: () => Promise<R>, what?: 'load' | 'run'): Promise<R> {
+    let start = call;
+    if (what) {
+      if (this.waiting >= this.maxWaitingCalls) {
+        return Promise.reject(
+          new CarboncpError(
+            ErrorCode.BUSY,
+            `the head worker thread has ${this.waiting} calls waiting (maxWaitingCalls ${this.maxWaitingCalls}; createClient's headQueueLimit); this ${what} is refused`,
+            { details: { waiting: this.waiting, limit: this.maxWaitingCalls } },
+          ),
+        );
+      }
+      this.waiting++;
+      start = () => {
+        this.waiting--;
+        return call();
+      };
+    }
+    const result = this.queue.then(start, start);
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -160,7 +234,7 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
         throw new CarboncpError(ErrorCode.BAD_MODEL, `onnxruntime cannot load ${label}: ${(error as Error).message}`, { cause: error });
       }
     };
-    let handle = await this.exclusive(open);
+    let handle = await this.exclusive(open, 'load');
     this.liveSessions++;
     let released = false;
     const ensure = async () => {
@@ -180,7 +254,7 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
         const reply = await this.exclusive(async () => {
           const { thread, session } = await ensure();
           return thread.call<'run'>({ op: 'run', session, feeds: wire });
-        });
+        }, 'run');
         const outputs: Record<string, ort.Tensor> = {};
         for (const [name, t] of Object.entries(reply.outputs)) {
           outputs[name] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataTypeMap[ort.Tensor.Type], t.dims);
@@ -207,9 +281,12 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
     return this.local.describe(tensor);
   }
 
-  /** Ends the thread now; calls on it fail with CARBONCP_WORKER_EXITED. A later load starts a new one. */
+  /**
+   * Retires the thread now: calls on it fail with CARBONCP_WORKER_EXITED, it exits once the call
+   * it is in returns. A later load starts a new one.
+   */
   close(): void {
-    this.thread?.terminate('closed');
+    this.thread?.retire('closed');
     this.thread = undefined;
   }
 }
