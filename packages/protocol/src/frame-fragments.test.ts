@@ -67,6 +67,24 @@ describe('sendFrameParts', () => {
     ]);
     expect(sent[1].data).toBe(parts[1]);
   });
+
+  it('corks the stream around the fragments of one message (one write), and uncorks when a send throws', () => {
+    const calls: string[] = [];
+    const stream = { cork: () => calls.push('cork'), uncork: () => calls.push('uncork') };
+    const sink: FragmentSink = { send: (data, { fin }) => calls.push(`send ${data.byteLength}${fin ? ' fin' : ''}`) };
+    sendFrameParts(sink, [part(0, 400), part(1, 100_000)], stream);
+    sendFrameParts(sink, [part(0, 40), part(1, 100)], stream);
+    expect(calls).toEqual(['cork', 'send 400', 'send 100000 fin', 'uncork', 'send 140 fin']);
+    calls.length = 0;
+    const failing: FragmentSink = {
+      send: (data) => {
+        calls.push(`send ${data.byteLength}`);
+        if (data.byteLength > 1000) throw new Error('socket gone');
+      },
+    };
+    expect(() => sendFrameParts(failing, [part(0, 400), part(1, 100_000)], stream)).toThrow('socket gone');
+    expect(calls).toEqual(['cork', 'send 400', 'send 100000', 'uncork']);
+  });
 });
 
 // ---- decodeFrameFragments ----
@@ -105,11 +123,14 @@ function randomMessage(random: () => number, id: number): Message {
   };
 }
 
-/** `bytes` copied to `offset` bytes into a fresh ArrayBuffer: a receive buffer can start anywhere. */
-function placedAt(bytes: Uint8Array, offset: number): Uint8Array {
+/**
+ * `bytes` copied to `offset` bytes into a fresh ArrayBuffer: a receive buffer can start anywhere.
+ * A Buffer when `asBuffer` (what ws delivers: its slice() is a view, not a copy).
+ */
+function placedAt(bytes: Uint8Array, offset: number, asBuffer = false): Uint8Array {
   const backing = new Uint8Array(offset + bytes.byteLength + 5);
   backing.set(bytes, offset);
-  return backing.subarray(offset, offset + bytes.byteLength);
+  return asBuffer ? Buffer.from(backing.buffer, offset, bytes.byteLength) : backing.subarray(offset, offset + bytes.byteLength);
 }
 
 /** The frame cut at seeded points (some inside the headers, some inside tensors), each piece at a random offset. */
@@ -118,7 +139,7 @@ function randomCuts(frame: Uint8Array, random: () => number): Uint8Array[] {
   const count = 1 + randomInt(random, 6);
   for (let i = 0; i < count; i++) cuts.add(random() < 0.3 ? randomInt(random, Math.min(frame.length, 400)) : randomInt(random, frame.length + 1));
   const points = [0, ...[...cuts].sort((a, b) => a - b), frame.length];
-  return points.slice(1).map((end, i) => placedAt(frame.subarray(points[i], end), randomInt(random, 16)));
+  return points.slice(1).map((end, i) => placedAt(frame.subarray(points[i], end), randomInt(random, 16), random() < 0.5));
 }
 
 function tensorsOf(message: Message): WireTensor[] {
@@ -205,7 +226,7 @@ describe('decodeFrameFragments', () => {
     const random = seededRandom(5);
     for (let offset = 0; offset < 16; offset++) {
       const message = randomMessage(random, offset + 1);
-      const frame = placedAt(encodeFrame(message), offset);
+      const frame = placedAt(encodeFrame(message), offset, offset % 2 === 0);
       for (const input of [frame, [frame]]) {
         const decoded = decodeFrameFragments(input);
         expect(comparable(decoded)).toEqual(comparable(decodeFrame(frame)));
