@@ -16,9 +16,11 @@ import {
   FRAME_MAGIC,
   MessageType,
   PROTOCOL_VERSION,
-  decodeFrame,
+  concatParts,
+  decodeFrameFragments,
   encodeFrameParts,
   isCarboncpError,
+  type CorkableStream,
   type HelloMessage,
   type InferRequestMessage,
   type Message,
@@ -91,7 +93,9 @@ export class ClientConnection implements JobReplier {
     private readonly ctx: ConnectionContext,
     readonly remote: string,
   ) {
-    ws.binaryType = 'nodebuffer';
+    // Fragments, not one joined Buffer: a large tensor sent as a fragment of its own is decoded
+    // where ws read it (decodeFrameFragments), not copied into a joined message first.
+    ws.binaryType = 'fragments';
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => {
       this.closed = true;
@@ -186,7 +190,8 @@ export class ClientConnection implements JobReplier {
       return;
     }
     this.ctx.metrics.bytesSent.inc(parts.reduce((sum, part) => sum + part.byteLength, 0));
-    sendFrameParts(this.ws, parts);
+    // Corked, the fragments leave in one write (ws 8 keeps the net.Socket in _socket).
+    sendFrameParts(this.ws, parts, (this.ws as unknown as { _socket?: CorkableStream })._socket);
   }
 
   /** Error frame, then close: for errors that leave the connection unusable. */
@@ -198,17 +203,17 @@ export class ClientConnection implements JobReplier {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
-    const bytes = rawBytes(data);
-    this.ctx.metrics.bytesReceived.inc(bytes.byteLength);
+    const fragments = Array.isArray(data) ? data : [rawBytes(data)];
+    this.ctx.metrics.bytesReceived.inc(fragments.reduce((sum, fragment) => sum + fragment.byteLength, 0));
     if (!isBinary) {
       this.fail(new CarboncpError(ErrorCode.BAD_FRAME, 'received a text message; carboncp frames are binary WebSocket messages'), 0, CloseCode.PROTOCOL_ERROR);
       return;
     }
     let message: Message;
     try {
-      message = decodeFrame(bytes, { maxPayload: this.ctx.options.maxPayload });
+      message = decodeFrameFragments(fragments, { maxPayload: this.ctx.options.maxPayload });
     } catch (error) {
-      this.onUndecodable(error, bytes);
+      this.onUndecodable(error, concatParts(fragments));
       return;
     }
     try {
