@@ -164,7 +164,9 @@ interface WorkerSession {
 function transferable(tensor: WireTensor): WireTensor {
   const data = tensor.data;
   if (data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
-  return { ...tensor, data: data.slice() };
+  // new Uint8Array(view) copies; Buffer.prototype.slice would return a view of the same memory,
+  // and transferring that would detach ws's receive buffer under other messages.
+  return { ...tensor, data: new Uint8Array(data) };
 }
 
 export class WorkerPoolBackend implements TailBackend {
