@@ -9,14 +9,13 @@
  *                                what a request/response protocol can do at best (for reading only)
  *   bare ws echo                 ws sends the bytes, the server echoes the Buffer it got
  *   carboncp, as shipped         the device's WsTransport (packages/device dist) sends an infer
- *                                request as encodeFrameParts fragments, the socket corked so they
- *                                leave in one write, and decodes the answer with
+ *                                request as encodeFrameParts fragments and decodes the answer with
  *                                decodeFrameFragments (binaryType 'fragments'); the server side
  *                                does what packages/server's ClientConnection does: fragments,
  *                                decodeFrameFragments, an infer response with the same tensor,
- *                                encodeFrameParts + sendFrameParts, corked
- *   carboncp, before             the path shipped before: the same fragments, a write each, joined
- *                                by ws on receipt (binaryType 'nodebuffer'), decoded with decodeFrame
+ *                                encodeFrameParts + sendFrameParts
+ *   carboncp, before             the path shipped before: the same fragments, joined by ws on
+ *                                receipt (binaryType 'nodebuffer'), decoded with decodeFrame
  *   carboncp, encodeFrame        one frame buffer each way (the encoder copies the tensor)
  *
  * Honest by construction (the machine is shared):
@@ -330,9 +329,7 @@ const bareWs = async () =>
 
 /** The shipped server side (ClientConnection): fragments in, decodeFrameFragments, parts out. */
 const shippedServer = () =>
-  wsServer('fragments', (ws, data) =>
-    sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data, { maxPayload: 64 * 1024 * 1024 }))), ws._socket),
-  );
+  wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data, { maxPayload: 64 * 1024 * 1024 })))));
 
 /** The shipped client: the device's WsTransport, decoding as the device's connection does. */
 async function shipped() {
@@ -347,7 +344,7 @@ async function shipped() {
   });
   let id = 1;
   return {
-    name: 'carboncp, as shipped (WsTransport; corked fragments both ways, decodeFrameFragments)',
+    name: 'carboncp, as shipped (WsTransport; fragments both ways, decodeFrameFragments)',
     roundTrip: () =>
       new Promise((resolve) => {
         pending = resolve;
@@ -362,7 +359,7 @@ async function shipped() {
 
 const before = async () =>
   overWs(
-    'carboncp, before (fragments sent uncorked, joined by ws on receipt, decodeFrame)',
+    'carboncp, before (fragments joined by ws on receipt, decodeFrame)',
     await wsServer('nodebuffer', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrame(data))))),
     'nodebuffer',
     (client, id) => sendFrameParts(client, encodeFrameParts(request(id))),
@@ -378,13 +375,23 @@ const oneFrame = async () =>
     (data) => checkResponse(decodeFrame(data)),
   );
 
-/** Exploration (--explore): the shipped path but a write per fragment (not corked): what corking is worth. */
-const uncorked = async () =>
+/** Corked, a message's fragments leave in one vectored write instead of one write each. */
+function corkedSend(ws, parts) {
+  ws._socket.cork();
+  try {
+    sendFrameParts(ws, parts);
+  } finally {
+    ws._socket.uncork();
+  }
+}
+
+/** Exploration (--explore): the shipped path with the socket corked around each message's fragments. */
+const corked = async () =>
   overWs(
-    'explore: as shipped, but a write per fragment (uncorked)',
-    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
+    'explore: as shipped, fragments corked into one write each way',
+    await wsServer('fragments', (ws, data) => corkedSend(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
     'fragments',
-    (client, id) => sendFrameParts(client, encodeFrameParts(request(id))),
+    (client, id) => corkedSend(client, encodeFrameParts(request(id))),
     (data) => checkResponse(decodeFrameFragments(data)),
   );
 
@@ -397,7 +404,7 @@ const prebuilt = async () => {
   const frame = encodeFrame(request(1));
   return overWs(
     'explore: request frame prebuilt (head writes into it), one ws frame up',
-    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))), ws._socket)),
+    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
     'fragments',
     (client) => client.send(frame),
     (data) => checkResponse(decodeFrameFragments(data)),
@@ -414,9 +421,9 @@ const prebuilt = async () => {
 const zeroMask = async () =>
   overWs(
     'explore: as shipped with a zero masking key (violates RFC 6455, not shippable)',
-    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))), ws._socket)),
+    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
     'fragments',
-    (client, id) => sendFrameParts(client, encodeFrameParts(request(id)), client._socket),
+    (client, id) => sendFrameParts(client, encodeFrameParts(request(id))),
     (data) => checkResponse(decodeFrameFragments(data)),
     { generateMask: (mask) => mask.fill(0) },
   );
@@ -515,7 +522,7 @@ async function countCopies(variants, trips = 50) {
 const masking = maskingInUse();
 // Raw TCP first and bare ws second: the two baselines the paired ratios divide by.
 const variants = [await rawTcp(), await rawTcpWhole(), await bareWs(), await shipped(), await before(), await oneFrame()];
-if (args.includes('--explore')) variants.push(await uncorked(), await prebuilt(), await zeroMask());
+if (args.includes('--explore')) variants.push(await corked(), await prebuilt(), await zeroMask());
 const { stats, othersCores } = await measure(variants);
 const copies = COUNT_COPIES ? await countCopies(variants) : undefined;
 for (const v of variants) await v.close();

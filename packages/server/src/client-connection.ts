@@ -20,7 +20,6 @@ import {
   decodeFrameFragments,
   encodeFrameParts,
   isCarboncpError,
-  type CorkableStream,
   type HelloMessage,
   type InferRequestMessage,
   type Message,
@@ -190,8 +189,7 @@ export class ClientConnection implements JobReplier {
       return;
     }
     this.ctx.metrics.bytesSent.inc(parts.reduce((sum, part) => sum + part.byteLength, 0));
-    // Corked, the fragments leave in one write (ws 8 keeps the net.Socket in _socket).
-    sendFrameParts(this.ws, parts, (this.ws as unknown as { _socket?: CorkableStream })._socket);
+    sendFrameParts(this.ws, parts);
   }
 
   /** Error frame, then close: for errors that leave the connection unusable. */
