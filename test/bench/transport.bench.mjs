@@ -20,7 +20,8 @@
  *
  * Honest by construction (the machine is shared):
  * - Variants are interleaved per iteration, round robin with a rotating start, so load from other
- *   processes falls on all of them alike. Reported: median and p90 per round trip, and ratios
+ *   processes falls on all of them alike; each variant takes turns over --connections connection
+ *   pairs (a single TCP connection can stay slow for a whole run). Reported: median and p90 per round trip, and ratios
  *   paired per iteration (median over iterations of variant / baseline in the same iteration).
  * - The 1-minute load average is read before and after, and the CPU time other processes used
  *   during the run (from /proc/stat, minus this process's own) is reported as cores busy.
@@ -34,9 +35,12 @@
  * Goals (issue #6, native masking): carboncp as shipped within 1.15x of bare ws and 1.5x of raw
  * TCP. Needs dist: `node scripts/pnpm.mjs run build` (or `npm run setup`).
  * Usage: node test/bench/transport.bench.mjs [--iterations 3000] [--rounds 10] [--warmup 200]
- *        [--masking native|js|both] [--count-copies] [--explore] [--json out.json] [--wait-quiet seconds]
+ *        [--masking native|js|both] [--connections 4] [--count-copies] [--explore] [--skip 1,4,...]
+ *        [--json out.json] [--wait-quiet seconds]
  * --explore adds variants that are not shipped, to show what other choices would be worth;
- * --wait-quiet waits (up to that many seconds) for the 1-minute load average to drop to 0.5.
+ * --wait-quiet waits (up to that many seconds) for the 1-minute load average to drop to 0.5;
+ * --skip leaves variants out by index (0 raw TCP, 1 raw TCP whole, 2 bare ws, 3 shipped, 4 before,
+ * 5 encodeFrame, then with --explore 6 plain client, 7 corked, 8 prebuilt frame, 9 zero mask).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -64,6 +68,7 @@ const MASKING = option('masking', 'native');
 const COUNT_COPIES = args.includes('--count-copies');
 const JSON_OUT = option('json', undefined);
 const WAIT_QUIET_S = Number(option('wait-quiet', 0));
+const CONNECTIONS = Number(option('connections', 4));
 
 /** Busy jiffies over all CPUs (Linux /proc/stat: user nice system idle iowait irq softirq steal ...), or undefined elsewhere. */
 function cpuTimes() {
@@ -104,7 +109,7 @@ if (process.env.CARBONCP_BENCH_CHILD === undefined) {
   const la = (l) => l.map((x) => x.toFixed(2)).join(', ');
   console.log(`${started.toISOString()}; node ${process.version}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
   console.log(`load average (1, 5, 15 min) before: ${la(loadBefore)}; after: ${la(loadAfter)} (after includes this bench's own busy core)`);
-  console.log(`${ITERATIONS} iterations x ${results[0].variants.length} variants, interleaved round robin; ${ROUNDS} rounds for the drift check; ${TENSOR_BYTES} B each way\n`);
+  console.log(`${ITERATIONS} iterations x ${results[0].variants.length} variants, interleaved round robin, ${CONNECTIONS} connections per variant in turn; ${ROUNDS} rounds for the drift check; ${TENSOR_BYTES} B each way\n`);
   for (const r of results) {
     console.log(`masking: ${r.detail}`);
     console.log(`other processes used ${r.othersCores === null ? 'n/a' : r.othersCores.toFixed(2)} cores on average during the run; aligned tensor views on receipt: ${r.alignedViews}`);
@@ -395,6 +400,16 @@ const corked = async () =>
     (data) => checkResponse(decodeFrameFragments(data)),
   );
 
+/** Exploration (--explore): the same client on a plain ws socket, uncorked: the control for the corked row. */
+const plainUncorked = async () =>
+  overWs(
+    'explore: as shipped on a plain ws client (the control for the corked row)',
+    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
+    'fragments',
+    (client, id) => sendFrameParts(client, encodeFrameParts(request(id))),
+    (data) => checkResponse(decodeFrameFragments(data)),
+  );
+
 /**
  * Exploration (--explore): the request frame exists before the send, as if the head had written
  * its output straight into it (the best the "head writes into the frame" idea can do): one ws
@@ -521,8 +536,29 @@ async function countCopies(variants, trips = 50) {
 
 const masking = maskingInUse();
 // Raw TCP first and bare ws second: the two baselines the paired ratios divide by.
-const variants = [await rawTcp(), await rawTcpWhole(), await bareWs(), await shipped(), await before(), await oneFrame()];
-if (args.includes('--explore')) variants.push(await corked(), await prebuilt(), await zeroMask());
+const candidates = [rawTcp, rawTcpWhole, bareWs, shipped, before, oneFrame];
+if (args.includes('--explore')) candidates.push(plainUncorked, corked, prebuilt, zeroMask);
+// --skip k,l,... leaves out variants by their index in this list (never the two baselines, 0 and 2).
+const skip = new Set(String(option('skip', '')).split(',').filter(Boolean).map(Number).filter((k) => k !== 0 && k !== 2));
+/**
+ * Each variant runs over CONNECTIONS connection pairs in turn: one TCP connection can stay slower
+ * than another for a whole run (in runs with one connection per variant, two identical variants
+ * differed by up to 20%), and taking turns spreads that over all variants alike.
+ */
+async function pooled(make) {
+  const members = [];
+  for (let i = 0; i < CONNECTIONS; i++) members.push(await make());
+  let turn = 0;
+  return {
+    name: members[0].name,
+    roundTrip: () => members[turn++ % members.length].roundTrip(),
+    close: async () => {
+      for (const member of members) await member.close();
+    },
+  };
+}
+const variants = [];
+for (const [k, make] of candidates.entries()) if (!skip.has(k)) variants.push(await pooled(make));
 const { stats, othersCores } = await measure(variants);
 const copies = COUNT_COPIES ? await countCopies(variants) : undefined;
 for (const v of variants) await v.close();
