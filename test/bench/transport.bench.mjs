@@ -9,11 +9,12 @@
  *                                what a request/response protocol can do at best (for reading only)
  *   bare ws echo                 ws sends the bytes, the server echoes the Buffer it got
  *   carboncp, as shipped         the device's WsTransport (packages/device dist) sends an infer
- *                                request as encodeFrameParts fragments and decodes the answer with
+ *                                request as encodeFrameParts fragments, the socket corked so they
+ *                                leave in one write, and decodes the answer with
  *                                decodeFrameFragments (binaryType 'fragments'); the server side
  *                                does what packages/server's ClientConnection does: fragments,
  *                                decodeFrameFragments, an infer response with the same tensor,
- *                                encodeFrameParts + sendFrameParts
+ *                                encodeFrameParts + sendFrameParts, corked
  *   carboncp, before             the path shipped before: the same fragments, joined by ws on
  *                                receipt (binaryType 'nodebuffer'), decoded with decodeFrame
  *   carboncp, encodeFrame        one frame buffer each way (the encoder copies the tensor)
@@ -40,7 +41,7 @@
  * --explore adds variants that are not shipped, to show what other choices would be worth;
  * --wait-quiet waits (up to that many seconds) for the 1-minute load average to drop to 0.5;
  * --skip leaves variants out by index (0 raw TCP, 1 raw TCP whole, 2 bare ws, 3 shipped, 4 before,
- * 5 encodeFrame, then with --explore 6 plain client, 7 corked, 8 prebuilt frame, 9 zero mask).
+ * 5 encodeFrame, then with --explore 6 plain client, 7 uncorked, 8 prebuilt frame, 9 zero mask).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -334,7 +335,9 @@ const bareWs = async () =>
 
 /** The shipped server side (ClientConnection): fragments in, decodeFrameFragments, parts out. */
 const shippedServer = () =>
-  wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data, { maxPayload: 64 * 1024 * 1024 })))));
+  wsServer('fragments', (ws, data) =>
+    sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data, { maxPayload: 64 * 1024 * 1024 }))), ws._socket),
+  );
 
 /** The shipped client: the device's WsTransport, decoding as the device's connection does. */
 async function shipped() {
@@ -349,7 +352,7 @@ async function shipped() {
   });
   let id = 1;
   return {
-    name: 'carboncp, as shipped (WsTransport; fragments both ways, decodeFrameFragments)',
+    name: 'carboncp, as shipped (WsTransport; corked fragments both ways, decodeFrameFragments)',
     roundTrip: () =>
       new Promise((resolve) => {
         pending = resolve;
@@ -380,30 +383,23 @@ const oneFrame = async () =>
     (data) => checkResponse(decodeFrame(data)),
   );
 
-/** Corked, a message's fragments leave in one vectored write instead of one write each. */
-function corkedSend(ws, parts) {
-  ws._socket.cork();
-  try {
-    sendFrameParts(ws, parts);
-  } finally {
-    ws._socket.uncork();
-  }
-}
-
-/** Exploration (--explore): the shipped path with the socket corked around each message's fragments. */
-const corked = async () =>
+/**
+ * Exploration (--explore): the shipped path on a plain ws client, corked as shipped (the control
+ * for the next row, so that both rows use the same client).
+ */
+const plainCorked = async () =>
   overWs(
-    'explore: as shipped, fragments corked into one write each way',
-    await wsServer('fragments', (ws, data) => corkedSend(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
+    'explore: as shipped, on a plain ws client (control for the next row)',
+    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))), ws._socket)),
     'fragments',
-    (client, id) => corkedSend(client, encodeFrameParts(request(id))),
+    (client, id) => sendFrameParts(client, encodeFrameParts(request(id)), client._socket),
     (data) => checkResponse(decodeFrameFragments(data)),
   );
 
-/** Exploration (--explore): the same client on a plain ws socket, uncorked: the control for the corked row. */
-const plainUncorked = async () =>
+/** Exploration (--explore): the same, but a write per fragment (not corked): what corking is worth. */
+const uncorked = async () =>
   overWs(
-    'explore: as shipped on a plain ws client (the control for the corked row)',
+    'explore: as shipped, but a write per fragment (uncorked)',
     await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
     'fragments',
     (client, id) => sendFrameParts(client, encodeFrameParts(request(id))),
@@ -419,7 +415,7 @@ const prebuilt = async () => {
   const frame = encodeFrame(request(1));
   return overWs(
     'explore: request frame prebuilt (head writes into it), one ws frame up',
-    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
+    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))), ws._socket)),
     'fragments',
     (client) => client.send(frame),
     (data) => checkResponse(decodeFrameFragments(data)),
@@ -436,9 +432,9 @@ const prebuilt = async () => {
 const zeroMask = async () =>
   overWs(
     'explore: as shipped with a zero masking key (violates RFC 6455, not shippable)',
-    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))))),
+    await wsServer('fragments', (ws, data) => sendFrameParts(ws, encodeFrameParts(response(decodeFrameFragments(data))), ws._socket)),
     'fragments',
-    (client, id) => sendFrameParts(client, encodeFrameParts(request(id))),
+    (client, id) => sendFrameParts(client, encodeFrameParts(request(id)), client._socket),
     (data) => checkResponse(decodeFrameFragments(data)),
     { generateMask: (mask) => mask.fill(0) },
   );
@@ -537,7 +533,7 @@ async function countCopies(variants, trips = 50) {
 const masking = maskingInUse();
 // Raw TCP first and bare ws second: the two baselines the paired ratios divide by.
 const candidates = [rawTcp, rawTcpWhole, bareWs, shipped, before, oneFrame];
-if (args.includes('--explore')) candidates.push(plainUncorked, corked, prebuilt, zeroMask);
+if (args.includes('--explore')) candidates.push(plainCorked, uncorked, prebuilt, zeroMask);
 // --skip k,l,... leaves out variants by their index in this list (never the two baselines, 0 and 2).
 const skip = new Set(String(option('skip', '')).split(',').filter(Boolean).map(Number).filter((k) => k !== 0 && k !== 2));
 /**

@@ -68,6 +68,23 @@ describe('sendFrameParts', () => {
     expect(sent[1].data).toBe(parts[1]);
   });
 
+  it('corks the stream around the fragments of one message (one write), and uncorks when a send throws', () => {
+    const calls: string[] = [];
+    const stream = { cork: () => calls.push('cork'), uncork: () => calls.push('uncork') };
+    const sink: FragmentSink = { send: (data, { fin }) => calls.push(`send ${data.byteLength}${fin ? ' fin' : ''}`) };
+    sendFrameParts(sink, [part(0, 400), part(1, 100_000)], stream);
+    sendFrameParts(sink, [part(0, 40), part(1, 100)], stream);
+    expect(calls).toEqual(['cork', 'send 400', 'send 100000 fin', 'uncork', 'send 140 fin']);
+    calls.length = 0;
+    const failing: FragmentSink = {
+      send: (data) => {
+        calls.push(`send ${data.byteLength}`);
+        if (data.byteLength > 1000) throw new Error('socket gone');
+      },
+    };
+    expect(() => sendFrameParts(failing, [part(0, 400), part(1, 100_000)], stream)).toThrow('socket gone');
+    expect(calls).toEqual(['cork', 'send 400', 'send 100000', 'uncork']);
+  });
 });
 
 // ---- decodeFrameFragments ----

@@ -28,6 +28,17 @@ export interface FragmentSink {
   send(data: Uint8Array, options: { binary: boolean; fin: boolean }): void;
 }
 
+/**
+ * The socket under the WebSocket (ws: `ws._socket`, a net.Socket). Corked while the fragments
+ * are handed to ws, they leave in one vectored write: without it each fragment is a write of its
+ * own, and with TCP_NODELAY the header goes out as a segment of a few hundred bytes that the
+ * receiver wakes up for.
+ */
+export interface CorkableStream {
+  cork(): void;
+  uncork(): void;
+}
+
 export const JOIN_BELOW_BYTES = 64 * 1024;
 
 /** The parts as one buffer (no copy when there is only one part). */
@@ -75,10 +86,19 @@ export function fragmentsOf(parts: readonly Uint8Array[], joinBelow = JOIN_BELOW
  * ws writes that memory itself (tail outputs are never reused); a client masks into a buffer of
  * its own, and never writes to a crossing tensor anyway.
  */
-export function sendFrameParts(ws: FragmentSink, parts: readonly Uint8Array[]): void {
+export function sendFrameParts(ws: FragmentSink, parts: readonly Uint8Array[], stream?: CorkableStream): void {
   const fragments = fragmentsOf(parts);
   const last = fragments.length - 1;
-  for (let i = 0; i <= last; i++) ws.send(fragments[i], { binary: true, fin: i === last });
+  if (last === 0 || stream === undefined) {
+    for (let i = 0; i <= last; i++) ws.send(fragments[i], { binary: true, fin: i === last });
+    return;
+  }
+  stream.cork();
+  try {
+    for (let i = 0; i <= last; i++) ws.send(fragments[i], { binary: true, fin: i === last });
+  } finally {
+    stream.uncork();
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   decodeFrameFragments,
   encodeFrameParts,
   isCarboncpError,
+  type CorkableStream,
   type HelloMessage,
   type InferRequestMessage,
   type Message,
@@ -189,7 +190,8 @@ export class ClientConnection implements JobReplier {
       return;
     }
     this.ctx.metrics.bytesSent.inc(parts.reduce((sum, part) => sum + part.byteLength, 0));
-    sendFrameParts(this.ws, parts);
+    // Corked, the fragments leave in one write (ws 8 keeps the net.Socket in _socket).
+    sendFrameParts(this.ws, parts, (this.ws as unknown as { _socket?: CorkableStream })._socket);
   }
 
   /** Error frame, then close: for errors that leave the connection unusable. */

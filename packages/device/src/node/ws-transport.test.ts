@@ -1,6 +1,7 @@
+import net from 'node:net';
 import { decodeFrameFragments, encodeFrameParts, MessageType, sendFrameParts, tensorFromArray, tensorToArray, type Message } from '@carboncp/protocol';
 import { WebSocketServer } from 'ws';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WsTransport } from './ws-transport.js';
 
 function part(k: number, length: number): Uint8Array {
@@ -16,6 +17,10 @@ async function listening(): Promise<{ wss: WebSocketServer; port: number; close:
   };
   return { wss, port: (wss.address() as { port: number }).port, close };
 }
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('WsTransport', () => {
   it('delivers a message in the fragments it was sent in: the large tensor is not copied on receipt, every tensor is 8-byte aligned', async () => {
@@ -49,6 +54,25 @@ describe('WsTransport', () => {
       for (const tensor of message.body.outputs) expect(tensor.data.byteOffset % 8).toBe(0);
       expect(tensorToArray(bigOut)).toEqual(big);
       expect(tensorToArray(smallOut)).toEqual(small);
+    } finally {
+      await close();
+    }
+  });
+
+  it('hands the fragments of one message to the socket corked, so that they leave in one write', async () => {
+    const { wss, port, close } = await listening();
+    const received = new Promise<Buffer>((resolve) => wss.on('connection', (ws) => ws.on('message', (data: Buffer) => resolve(data))));
+    try {
+      const connection = await new WsTransport().connect(`ws://127.0.0.1:${port}`, { message: () => undefined, close: () => undefined });
+      const writev = vi.spyOn(net.Socket.prototype as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
+      const write = vi.spyOn(net.Socket.prototype as unknown as { _write: (...args: unknown[]) => void }, '_write');
+      const parts = [part(0, 300), part(1, 200_000)];
+      connection.sendParts!(parts);
+      expect(write).not.toHaveBeenCalled();
+      expect(writev).toHaveBeenCalledTimes(1);
+      expect((writev.mock.calls[0][0] as unknown[]).length).toBe(2); // two masked ws frames, one syscall
+      expect(Buffer.compare(await received, Buffer.concat(parts))).toBe(0);
+      connection.close(1000, 'done');
     } finally {
       await close();
     }

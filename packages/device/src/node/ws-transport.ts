@@ -1,4 +1,4 @@
-import { CarboncpError, ErrorCode, sendFrameParts } from '@carboncp/protocol';
+import { CarboncpError, ErrorCode, sendFrameParts, type CorkableStream } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
 
@@ -41,11 +41,13 @@ export class WsTransport implements Transport {
       let opened = false;
       socket.on('open', () => {
         opened = true;
-        // Frames are small and latency-bound: send each at once.
-        (socket as unknown as { _socket?: { setNoDelay?: (on: boolean) => void } })._socket?.setNoDelay?.(true);
+        // Frames are small and latency-bound: send each at once. The socket is also corked while
+        // a message's fragments are handed to ws, so that they leave in one write.
+        const raw = (socket as unknown as { _socket?: CorkableStream & { setNoDelay?: (on: boolean) => void } })._socket;
+        raw?.setNoDelay?.(true);
         resolve({
           send: (bytes) => socket.send(bytes, { binary: true }),
-          sendParts: (parts) => sendFrameParts(socket, parts),
+          sendParts: (parts) => sendFrameParts(socket, parts, raw),
           close: (code, reason) => {
             if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
           },
