@@ -59,6 +59,37 @@ describe('WsTransport', () => {
     }
   });
 
+  it("a request sent with sendParts reaches a receiver with binaryType 'fragments' (as the server has) unjoined: its tensor is decoded in place", async () => {
+    const { wss, port, close } = await listening();
+    const received = new Promise<Buffer[]>((resolve) =>
+      wss.on('connection', (ws) => {
+        ws.binaryType = 'fragments';
+        ws.on('message', (data: Buffer[]) => resolve(data));
+      }),
+    );
+    try {
+      const activation = Float32Array.from({ length: 50_000 }, (_, i) => i / 3);
+      const request: Message = {
+        type: MessageType.InferRequest,
+        requestId: 4,
+        body: { model_name: 'm', plan_id: 'cut-1', plan_digest: 'd', model_digest: 'e', inputs: [tensorFromArray('act', activation, [1, 50_000])] },
+      };
+      const connection = await new WsTransport().connect(`ws://127.0.0.1:${port}`, { message: () => undefined, close: () => undefined });
+      connection.sendParts!(encodeFrameParts(request));
+      const fragments = await received;
+      expect(fragments).toHaveLength(2);
+      const message = decodeFrameFragments(fragments);
+      if (message.type !== MessageType.InferRequest) throw new Error('expected a request');
+      const [input] = message.body.inputs;
+      expect(input.data.buffer).toBe(fragments[1].buffer);
+      expect(input.data.byteOffset % 8).toBe(0);
+      expect(tensorToArray(input)).toEqual(activation);
+      connection.close(1000, 'done');
+    } finally {
+      await close();
+    }
+  });
+
   it('hands the fragments of one message to the socket corked, so that they leave in one write', async () => {
     const { wss, port, close } = await listening();
     const received = new Promise<Buffer>((resolve) => wss.on('connection', (ws) => ws.on('message', (data: Buffer) => resolve(data))));
