@@ -20,7 +20,7 @@
  *   carboncp, encodeFrame        one frame buffer each way (the encoder copies the tensor)
  *
  * Honest by construction (the machine is shared):
- * - Variants are interleaved per iteration, round robin with a rotating start, so load from other
+ * - Variants are interleaved per iteration, in a seeded shuffled order, so load from other
  *   processes falls on all of them alike; each variant takes turns over --connections connection
  *   pairs (a single TCP connection can stay slow for a whole run). Reported: median and p90 per round trip, and ratios
  *   paired per iteration (median over iterations of variant / baseline in the same iteration).
@@ -110,7 +110,7 @@ if (process.env.CARBONCP_BENCH_CHILD === undefined) {
   const la = (l) => l.map((x) => x.toFixed(2)).join(', ');
   console.log(`${started.toISOString()}; node ${process.version}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
   console.log(`load average (1, 5, 15 min) before: ${la(loadBefore)}; after: ${la(loadAfter)} (after includes this bench's own busy core)`);
-  console.log(`${ITERATIONS} iterations x ${results[0].variants.length} variants, interleaved round robin, ${CONNECTIONS} connections per variant in turn; ${ROUNDS} rounds for the drift check; ${TENSOR_BYTES} B each way\n`);
+  console.log(`${ITERATIONS} iterations x ${results[0].variants.length} variants, interleaved (shuffled per iteration), ${CONNECTIONS} connections per variant in turn; ${ROUNDS} rounds for the drift check; ${TENSOR_BYTES} B each way\n`);
   for (const r of results) {
     console.log(`masking: ${r.detail}`);
     console.log(`other processes used ${r.othersCores === null ? 'n/a' : r.othersCores.toFixed(2)} cores on average during the run; aligned tensor views on receipt: ${r.alignedViews}`);
@@ -444,8 +444,8 @@ const median = (xs) => percentile([...xs].sort((a, b) => a - b), 0.5);
 
 /**
  * WARMUP round trips of each variant, then ITERATIONS iterations; each iteration runs one round
- * trip of every variant, starting at a different variant each time (round robin), so drift and
- * load from other processes fall on all variants alike and ratios can be paired per iteration.
+ * trip of every variant in a shuffled order, so drift and load from other processes fall on all
+ * variants alike and ratios can be paired per iteration.
  */
 async function measure(variants) {
   for (const v of variants) for (let i = 0; i < WARMUP; i++) await v.roundTrip();
@@ -453,9 +453,20 @@ async function measure(variants) {
   const cpuBefore = cpuTimes();
   const ownBefore = process.cpuUsage();
   const wallBefore = process.hrtime.bigint();
+  // A seeded shuffle per iteration: a rotation would always run each variant right after the same
+  // one, and what a variant leaves behind (garbage, socket work) would land on its fixed successor.
+  let state = 20_061;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const order = variants.map((_, k) => k);
   for (let i = 0; i < ITERATIONS; i++) {
-    for (let j = 0; j < variants.length; j++) {
-      const k = (i + j) % variants.length;
+    for (let j = order.length - 1; j > 0; j--) {
+      const swap = Math.floor(random() * (j + 1));
+      [order[j], order[swap]] = [order[swap], order[j]];
+    }
+    for (const k of order) {
       const start = process.hrtime.bigint();
       await variants[k].roundTrip();
       times[k][i] = Number(process.hrtime.bigint() - start) / 1e6;
