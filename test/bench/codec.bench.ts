@@ -1,15 +1,18 @@
 /**
  * Frame codec cost for the tensor that crosses a split of a 224x224 image model: 602,112 bytes of
  * FP32 ([1, 3, 224, 224]), against a plain copy of the same bytes (the least any sender that
- * builds one buffer must pay). Results: test/bench/results/protocol.md.
+ * builds one buffer must pay), and the receive side of a message in fragments: decoded as they are
+ * against the join ws makes of them otherwise. Results: test/bench/results/protocol.md.
  */
 import { bench, describe } from 'vitest';
 import {
   compressTensor,
   decodeFrame,
+  decodeFrameFragments,
   decompressTensor,
   encodeFrame,
   encodeFrameParts,
+  fragmentsOf,
   MessageType,
   tensorFromArray,
   tensorToArray,
@@ -32,6 +35,8 @@ const request: Message = {
   body: { model_name: 'resnet', plan_id: 'cut-12', plan_digest: 'a'.repeat(64), model_digest: 'b'.repeat(64), inputs: [tensor] },
 };
 const encoded = encodeFrame(request);
+// As ws delivers a message sendFrameParts sent (binaryType 'fragments'): header, then the tensor.
+const fragments = fragmentsOf(encodeFrameParts(request)).map((fragment) => Buffer.from(fragment));
 const fp16 = encodeFrame({ ...request, body: { ...request.body, inputs: [compressTensor(tensor, 'fp16')] } } as Message);
 const int8 = encodeFrame({ ...request, body: { ...request.body, inputs: [compressTensor(tensor, 'int8')] } } as Message);
 
@@ -61,6 +66,14 @@ describe(`602,112-byte FP32 tensor (frame ${encoded.length} B)`, () => {
 
   bench('encodeFrameParts (no tensor copy)', () => {
     encodeFrameParts(request);
+  }, options);
+
+  bench('decodeFrameFragments + tensorToArray ([header, tensor] fragments, no join, no copy)', () => {
+    tensorToArray(firstInput(decodeFrameFragments(fragments)));
+  }, options);
+
+  bench('what ws did before decodeFrame: join the fragments (Buffer.concat)', () => {
+    Buffer.concat(fragments);
   }, options);
 });
 

@@ -10,4 +10,4 @@ export { validateHeader, validateTensorHeader, type TensorHeader, type Validated
 export { tensorFromArray, tensorToArray, compressTensor, decompressTensor } from './tensor-codec.js';
 export { float32ToFloat16Bits, float16BitsToFloat32, float32ToFloat16, float16BitsToFloat32Value } from './float16.js';
 export { chooseUint8Parameters, quantizeUint8, dequantize, type AffineParameters } from './quantize.js';
-export { concatParts, fragmentsOf, sendFrameParts, JOIN_BELOW_BYTES, type FragmentSink } from './frame-fragments.js';
+export { concatParts, decodeFrameFragments, fragmentsOf, sendFrameParts, JOIN_BELOW_BYTES, type CorkableStream, type FragmentSink } from './frame-fragments.js';

@@ -19,7 +19,8 @@ import {
   FRAME_MAGIC,
   MessageType,
   PROTOCOL_VERSION,
-  decodeFrame,
+  concatParts,
+  decodeFrameFragments,
   isCarboncpError,
   type Message,
   type PingMessage,
@@ -102,7 +103,9 @@ export class ClientConnection implements JobReplier {
       isBatchable: ctx.isBatchable,
       shuttingDown: ctx.shuttingDown,
     };
-    ws.binaryType = 'nodebuffer';
+    // Fragments, not one joined Buffer: a large tensor sent as a fragment of its own is decoded
+    // where ws read it (decodeFrameFragments), not copied into a joined message first.
+    ws.binaryType = 'fragments';
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => {
       this.closed = true;
@@ -204,8 +207,8 @@ export class ClientConnection implements JobReplier {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
-    const bytes = rawBytes(data);
-    this.ctx.metrics.bytesReceived.inc(bytes.byteLength);
+    const fragments = Array.isArray(data) ? data : [rawBytes(data)];
+    this.ctx.metrics.bytesReceived.inc(fragments.reduce((sum, fragment) => sum + fragment.byteLength, 0));
     if (!isBinary) {
       this.fail({
         error: new CarboncpError(ErrorCode.BAD_FRAME, 'received a text message; carboncp frames are binary WebSocket messages'),
@@ -215,9 +218,9 @@ export class ClientConnection implements JobReplier {
     }
     let message: Message;
     try {
-      message = decodeFrame(bytes, { maxPayload: this.ctx.options.maxPayload });
+      message = decodeFrameFragments(fragments, { maxPayload: this.ctx.options.maxPayload });
     } catch (error) {
-      this.onUndecodable(error, bytes);
+      this.onUndecodable(error, concatParts(fragments));
       return;
     }
     try {

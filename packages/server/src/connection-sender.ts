@@ -2,7 +2,7 @@
  * The sending side of one WebSocket client: encodes messages into frame parts, refuses to grow
  * the backlog of a client that does not read its answers, and counts what goes out.
  */
-import { ErrorCode, MessageType, encodeFrameParts, sendFrameParts, type Message } from '@carboncp/protocol';
+import { ErrorCode, MessageType, encodeFrameParts, sendFrameParts, type CorkableStream, type Message } from '@carboncp/protocol';
 import type { WebSocket } from 'ws';
 import type { ServerMetrics } from './metrics.js';
 
@@ -54,7 +54,8 @@ export class FrameSender {
       return;
     }
     this.ctx.metrics.bytesSent.inc(parts.reduce((sum, part) => sum + part.byteLength, 0));
-    sendFrameParts(this.ws, parts);
+    // Corked, the fragments leave in one write (ws 8 keeps the net.Socket in _socket).
+    sendFrameParts(this.ws, parts, (this.ws as unknown as { _socket?: CorkableStream })._socket);
   }
 
   /** An error frame; request id 0 is a connection-level error (no request_id in the body). */

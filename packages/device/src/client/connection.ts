@@ -5,7 +5,7 @@ import {
   MessageType,
   PROTOCOL_VERSION,
   concatParts,
-  decodeFrame,
+  decodeFrameFragments,
   encodeFrame,
   type HelloAckMessage,
   type HelloMessage,
@@ -191,11 +191,11 @@ export class Connection {
         settle(error);
       }, this.options.handshakeTimeoutMs);
 
-      const onMessage = (bytes: Uint8Array) => {
+      const onMessage = (bytes: Uint8Array | readonly Uint8Array[]) => {
         if (!current()) return;
         let message: Message;
         try {
-          message = decodeFrame(bytes, { maxPayload: this.options.maxPayload });
+          message = decodeFrameFragments(bytes, { maxPayload: this.options.maxPayload });
         } catch (error) {
           const reason = error instanceof CarboncpError ? error : new CarboncpError(ErrorCode.BAD_FRAME, String(error));
           this.lastError = reason;
@@ -229,7 +229,7 @@ export class Connection {
           this.lastError = new CarboncpError(message.body.code, `server: ${message.body.message}`);
           return;
         }
-        this.options.onMessage(message, bytes.byteLength);
+        this.options.onMessage(message, bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, b) => n + b.byteLength, 0));
       };
 
       const onClose = (code: number, reason: string) => {

@@ -38,7 +38,11 @@ export interface Runtime<T extends RuntimeTensor> {
 
 /** Receives what an open connection delivers. */
 export interface TransportHandlers {
-  message(bytes: Uint8Array): void;
+  /**
+   * One binary message: its bytes, or the fragments it arrived in (in order; their concatenation
+   * is the message), which the client decodes without joining them.
+   */
+  message(bytes: Uint8Array | readonly Uint8Array[]): void;
   close(code: number, reason: string): void;
 }
 

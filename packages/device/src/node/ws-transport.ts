@@ -1,4 +1,4 @@
-import { CarboncpError, CloseCode, DEFAULT_MAX_PAYLOAD, ErrorCode, sendFrameParts } from '@carboncp/protocol';
+import { CarboncpError, CloseCode, DEFAULT_MAX_PAYLOAD, ErrorCode, sendFrameParts, type CorkableStream } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
 
@@ -12,7 +12,10 @@ export interface WsTransportOptions {
 
 /**
  * The Node transport: one `ws` WebSocket per connection, binary frames, no compression. A request
- * given as encodeFrameParts' parts goes out as one message in fragments (see @carboncp/protocol's frame-fragments.ts).
+ * given as encodeFrameParts' parts goes out as one message in fragments, and a message comes in as
+ * the fragments it was sent in (see @carboncp/protocol's frame-fragments.ts): neither side copies
+ * a tensor into or out of a joined frame. ws's masking of client frames is the one copy a client
+ * send makes, as for any ws message.
  */
 export class WsTransport implements Transport {
   constructor(private readonly options: WsTransportOptions = {}) {}
@@ -30,15 +33,20 @@ export class WsTransport implements Transport {
         reject(new CarboncpError(ErrorCode.INVALID_ARGUMENT, `invalid server URL '${url}': ${(error as Error).message}`, { cause: error }));
         return;
       }
-      socket.binaryType = 'nodebuffer';
+      // Fragments, not one joined Buffer: ws would copy a fragmented message (the server sends a
+      // large tensor as a fragment of its own) into one buffer; decodeFrameFragments reads the
+      // fragments where they are.
+      socket.binaryType = 'fragments';
       let opened = false;
       socket.on('open', () => {
         opened = true;
-        // Frames are small and latency-bound: send each at once.
-        (socket as unknown as { _socket?: { setNoDelay?: (on: boolean) => void } })._socket?.setNoDelay?.(true);
+        // Frames are small and latency-bound: send each at once. The socket is also corked while
+        // a message's fragments are handed to ws, so that they leave in one write.
+        const raw = (socket as unknown as { _socket?: CorkableStream & { setNoDelay?: (on: boolean) => void } })._socket;
+        raw?.setNoDelay?.(true);
         resolve({
           send: (bytes) => socket.send(bytes, { binary: true }),
-          sendParts: (parts) => sendFrameParts(socket, parts),
+          sendParts: (parts) => sendFrameParts(socket, parts, raw),
           close: (code, reason) => {
             if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code, reason);
           },
@@ -50,11 +58,11 @@ export class WsTransport implements Transport {
       let failure: string | undefined;
       socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
         if (!isBinary) return;
-        // A Buffer may sit at any offset of a pooled ArrayBuffer: the protocol decoder copies
-        // before making typed views, so the view is passed as is.
-        const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+        // ws gives an array of Buffers for binaryType 'fragments'; each may sit at any offset of
+        // its ArrayBuffer (decodeFrameFragments copies a tensor that does not sit aligned).
+        const message = Array.isArray(data) ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
         try {
-          handlers.message(bytes);
+          handlers.message(message);
         } catch (error) {
           // Thrown inside ws's socket event: it would be an uncaught exception, ending the app.
           failure = `the client failed handling a message: ${(error as Error)?.message ?? String(error)}`;
