@@ -162,6 +162,9 @@ function expectAligned(message: Message): void {
     // The view every consumer makes: throws on a misaligned offset even for zero elements.
     expect(() => tensorToArray(tensor)).not.toThrow();
     if (tensor.datatype === 'INT64') expect(() => new BigInt64Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength / 8)).not.toThrow();
+    // A plain view, as decodeFrame gives, even out of a Buffer fragment: a consumer's slice()
+    // must copy (on a Buffer it is a view, and transferring it detached ws's read buffer).
+    expect(Buffer.isBuffer(tensor.data)).toBe(false);
   }
 }
 

@@ -118,7 +118,9 @@ class FragmentCursor {
       this.index += 1;
     }
     const first = this.fragments[this.index];
-    if (to - this.start <= first.byteLength) return first.subarray(from - this.start, to - this.start);
+    // A plain Uint8Array view even when the fragment is a Buffer (as decodeFrame's tensors are):
+    // Buffer#slice() is a view, so a consumer copying with slice() would otherwise alias ws's read buffer.
+    if (to - this.start <= first.byteLength) return new Uint8Array(first.buffer, first.byteOffset + from - this.start, to - from);
     const joined = new Uint8Array(to - from);
     let written = 0;
     let at = this.index;
