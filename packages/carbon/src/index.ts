@@ -1,0 +1,1 @@
+export type { IntensityKind, IntensityPoint, IntensityProvider, IntensityQuery, IntensitySignal } from './intensity.js';
