@@ -94,6 +94,12 @@ export const ErrorCode = {
   BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
   /** A worker thread running onnxruntime (the device's head worker) exited while a run was on it. */
   WORKER_EXITED: 'CARBONCP_WORKER_EXITED',
+
+  // Carbon intensity providers (carbon).
+  /** A carbon-intensity service failed: unreachable, an error status (5xx), or an answer that is not the documented JSON. */
+  PROVIDER: 'CARBONCP_PROVIDER',
+  /** A carbon-intensity service answered 429; no request is sent to it until its Retry-After has passed. */
+  RATE_LIMITED: 'CARBONCP_RATE_LIMITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
