@@ -356,6 +356,7 @@ export async function currentAt(
   }
   const hours = Math.ceil((at - now) / 3_600_000) + 1;
   const point = pointAt(await forecast(hours, { ...query, at: now }), at);
-  if (point === undefined) throw badShape(source, `the forecast does not reach ${new Date(at).toISOString()}`);
+  const ends = point === undefined || point.durationMinutes === undefined ? undefined : Date.parse(point.time) + point.durationMinutes * 60_000;
+  if (point === undefined || (ends !== undefined && ends <= at)) throw badShape(source, `the forecast does not reach ${new Date(at).toISOString()}`);
   return point;
 }

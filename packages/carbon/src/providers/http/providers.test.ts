@@ -70,6 +70,12 @@ describe('UK Carbon Intensity', () => {
     expect(point).toMatchObject({ time: '2018-01-20T13:30:00.000Z', gPerKwh: 248, kind: 'forecast' });
   });
 
+  it('an instant past the end of the forecast is a PROVIDER error, not the last point', async () => {
+    server.route('/intensity/2018-01-20T12:00Z/fw24h', { body: fixture('uk-intensity-fw24h.json') });
+    const provider = ukCarbonIntensity({ baseUrl: server.baseUrl, fetch, now });
+    await expect(provider.current({ at: Date.parse('2018-01-20T14:30:00Z') })).rejects.toMatchObject({ code: 'CARBONCP_PROVIDER' });
+  });
+
   it('refuses an instant in the past (no history wired) with INVALID_ARGUMENT', async () => {
     const provider = ukCarbonIntensity({ baseUrl: server.baseUrl, fetch, now, fallback: 100 });
     await expect(provider.current({ at: t - 3 * 3_600_000 })).rejects.toMatchObject({ code: 'CARBONCP_INVALID_ARGUMENT' });

@@ -84,7 +84,7 @@ export function ukCarbonIntensity(options: UkCarbonIntensityOptions = {}): LastK
     current: (query) => currentAt(source, query, client.now(), latest, forecast),
     forecast,
   };
-  return withLastKnown(provider, { fallback: options.fallback, now: client.now, zone: regional === undefined ? UK_NATIONAL_ZONE : undefined });
+  return withLastKnown(provider, { fallback: options.fallback, now: client.now, zone: options.regionId !== undefined ? `${UK_NATIONAL_ZONE}-${options.regionId}` : UK_NATIONAL_ZONE });
 
   function period(entry: unknown, zone: string, regionalEntry: boolean): IntensityPoint {
     if (!isRecord(entry) || !isRecord(entry.intensity)) throw badShape(source, 'a period without intensity');
