@@ -270,6 +270,18 @@ describe('HttpJsonClient', () => {
     expect((error as Error).message).not.toContain('secret');
   });
 
+  it('drops expired entries, so a cache of time-stamped URLs does not grow', async () => {
+    t = 0;
+    server.route('/v', { body: '{"v":1}' });
+    const client = new HttpJsonClient('test', { fetch, now, cacheTtlMs: 1000 });
+    for (let i = 0; i < 5; i++) {
+      await client.getJson(`${server.baseUrl}/v?at=${i}`);
+      t += 1000;
+    }
+    expect(client.cacheSize).toBe(1);
+    expect(client.requestsSent).toBe(5);
+  });
+
   it('refuses unusable options', () => {
     expect(() => new HttpJsonClient('test', { timeoutMs: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     expect(() => new HttpJsonClient('test', { cacheTtlMs: -1 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));

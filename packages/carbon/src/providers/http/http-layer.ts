@@ -69,6 +69,10 @@ export class HttpJsonClient {
   private readonly cacheTtlMs: number;
   private readonly defaultRetryAfterMs: number;
   private readonly cache = new Map<string, CacheEntry>();
+  /** Entries held (expired ones are dropped on the next store). */
+  get cacheSize(): number {
+    return this.cache.size;
+  }
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private backoffUntil = 0;
   /** Requests actually sent (not answered from cache or refused during a back-off). */
@@ -115,7 +119,13 @@ export class HttpJsonClient {
       });
     }
     const request = this.send(url, headers).then((value) => {
-      if (useCache && this.cacheTtlMs > 0) this.cache.set(key, { expiresAt: this.now() + this.cacheTtlMs, value });
+      if (useCache && this.cacheTtlMs > 0) {
+        // URLs that carry a time (a forecast's start) change every few minutes: drop what has
+        // expired so that a long-running server's cache stays the size of one TTL's requests.
+        const at = this.now();
+        for (const [k, entry] of this.cache) if (entry.expiresAt <= at) this.cache.delete(k);
+        this.cache.set(key, { expiresAt: at + this.cacheTtlMs, value });
+      }
       return value;
     });
     if (!useCache) return request;
