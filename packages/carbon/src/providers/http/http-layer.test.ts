@@ -215,10 +215,17 @@ describe('withLastKnown', () => {
       forecast: async () => [],
     };
     const provider = withLastKnown(inner);
+    expect(provider.peek({ zone: 'A' })).toBeUndefined();
     await provider.current({ zone: 'A' });
+    expect(provider.peek({ zone: 'A' })).toEqual({ ...point, zone: 'A' });
     fail = true;
     expect(await provider.current({ zone: 'A' })).toMatchObject({ zone: 'A', stale: true });
+    expect(provider.peek({ zone: 'A' })).toEqual({ ...point, zone: 'A', stale: true });
     await expect(provider.current({ zone: 'B' })).rejects.toMatchObject({ code: ErrorCode.PROVIDER });
+    expect(provider.peek({ zone: 'B' })).toBeUndefined();
+    fail = false;
+    await provider.current({ zone: 'A' });
+    expect(provider.peek({ zone: 'A' })?.stale).toBeUndefined();
   });
 
   it('throws caller errors (INVALID_ARGUMENT) even with a value known', async () => {

@@ -263,6 +263,12 @@ export interface LastKnownProvider extends IntensityProvider {
   readonly lastError: unknown;
   /** The provider it wraps. */
   readonly inner: IntensityProvider;
+  /**
+   * The last value current() answered for the zone, without I/O (for a request path that must
+   * not wait on the network: refresh with current() on a timer, read with peek()); stale when
+   * the latest call failed; undefined before any value.
+   */
+  peek(query?: Pick<IntensityQuery, 'zone'>): IntensityPoint | undefined;
 }
 
 /**
@@ -276,6 +282,7 @@ export function withLastKnown(inner: IntensityProvider, options: { fallback?: nu
   const now = options.now ?? Date.now;
   const lastCurrent = new Map<string, IntensityPoint>();
   const lastForecast = new Map<string, IntensityPoint[]>();
+  const failed = new Map<string, boolean>();
   let lastError: unknown;
   const keyOf = (query?: IntensityQuery): string => query?.zone ?? '';
   const callerError = (error: unknown): boolean => error instanceof CarboncpError && error.code === ErrorCode.INVALID_ARGUMENT;
@@ -286,15 +293,21 @@ export function withLastKnown(inner: IntensityProvider, options: { fallback?: nu
     get lastError() {
       return lastError;
     },
+    peek(query) {
+      const last = lastCurrent.get(keyOf(query));
+      return last === undefined || failed.get(keyOf(query)) !== true ? last : { ...last, stale: true };
+    },
     async current(query?: IntensityQuery): Promise<IntensityPoint> {
       try {
         const point = await inner.current(query);
         lastCurrent.set(keyOf(query), point);
+        failed.set(keyOf(query), false);
         lastError = undefined;
         return point;
       } catch (error) {
         if (callerError(error)) throw error;
         lastError = error;
+        failed.set(keyOf(query), true);
         const last = lastCurrent.get(keyOf(query));
         if (last !== undefined) return { ...last, stale: true };
         const fallback = options.fallback;
