@@ -94,6 +94,14 @@ export const ErrorCode = {
   BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
   /** A worker thread running onnxruntime (the device's head worker) exited while a run was on it. */
   WORKER_EXITED: 'CARBONCP_WORKER_EXITED',
+
+  // Carbon intensity (carbon).
+  /** A carbon-intensity trace (CSV) that cannot be used: no such column, a bad time or value, mixed or unsupported steps. */
+  BAD_TRACE: 'CARBONCP_BAD_TRACE',
+  /** An instant outside a trace (before its first point, after its last interval, or in a gap) and no wrap asked for. */
+  OUT_OF_TRACE: 'CARBONCP_OUT_OF_TRACE',
+  /** A zone the trace or provider has no data for. */
+  UNKNOWN_ZONE: 'CARBONCP_UNKNOWN_ZONE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
