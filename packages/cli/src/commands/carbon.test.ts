@@ -49,7 +49,7 @@ describe('carboncp carbon', () => {
   });
 
   it('prints the forecast from --at: the hour in force, then forecast hours', async () => {
-    const r = (await json(['--provider', `csv:${EM}`, '--zone', 'GB', '--at', '2022-02-03T10:20Z', '--forecast', '6'])) as { forecast: Array<Record<string, unknown>> };
+    const r = (await json(['--provider', `csv:${EM}`, '--zone', 'GB', '--at', '2022-02-03T10:20Z', '--forecast', '6'])) as { gPerKwh: number; forecast: Array<Record<string, unknown>> };
     expect(r.forecast).toHaveLength(7);
     expect(r.forecast[0]).toMatchObject({ time: '2022-02-03T10:00:00.000Z', kind: 'measured', gPerKwh: r.gPerKwh });
     expect(r.forecast.slice(1).map((p) => p.kind)).toEqual(Array(6).fill('forecast'));
