@@ -1,3 +1,5 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+
 /**
  * Grid carbon intensity as every provider reports it. Each point says where it holds (zone), for
  * when (time), where it came from (source) and how it was obtained (kind), so that an
@@ -42,4 +44,17 @@ export interface IntensityProvider {
   current(query?: IntensityQuery): Promise<IntensityPoint>;
   /** Points from `query.at` (default now) over the next `hours` hours, in time order. */
   forecast(hours: number, query?: IntensityQuery): Promise<IntensityPoint[]>;
+}
+
+/** The longest forecast any provider is asked for: a leap year of hours. */
+export const MAX_FORECAST_HOURS = 366 * 24;
+
+/** Refuses a forecast horizon outside (0, MAX_FORECAST_HOURS] with CARBONCP_INVALID_ARGUMENT; `source` prefixes the message. */
+export function checkHours(hours: number, source?: string): void {
+  if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_FORECAST_HOURS) {
+    throw new CarboncpError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${source ? `${source}: ` : ''}a forecast horizon must be more than 0 and at most ${MAX_FORECAST_HOURS} hours, got ${hours}`,
+    );
+  }
 }

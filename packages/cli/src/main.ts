@@ -8,6 +8,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   verify: () => import('./commands/verify.js'),
   serve: () => import('./commands/serve.js'),
   demo: () => import('./commands/demo.js'),
+  carbon: () => import('./commands/carbon.js'),
 };
 
 const summaries: Record<string, string> = {
@@ -15,6 +16,7 @@ const summaries: Record<string, string> = {
   verify: 'check that head then tail computes the same as the full model, per cut',
   serve: 'run the companion server that executes model tails over WebSocket',
   demo: 'start a server and run live split inference on a bundled model',
+  carbon: 'print the grid carbon intensity at a time and its forecast, from a provider',
 };
 
 export const HELP = `carboncp: carbon-aware split inference for edge AI
@@ -74,6 +76,8 @@ const RUNTIME_CODES: ReadonlySet<string> = new Set([
   ErrorCode.WORKER_EXITED,
   ErrorCode.LISTEN,
   ErrorCode.WRITE_FAILED,
+  ErrorCode.PROVIDER,
+  ErrorCode.RATE_LIMITED,
 ]);
 
 /** The exit code of a failed command (see EXIT and the README's table). */

@@ -100,6 +100,12 @@ export const ErrorCode = {
   PROVIDER: 'CARBONCP_PROVIDER',
   /** A carbon-intensity service answered 429; no request is sent to it until its Retry-After has passed. */
   RATE_LIMITED: 'CARBONCP_RATE_LIMITED',
+  /** A carbon-intensity trace (CSV) that cannot be used: no such column, a bad time or value, mixed or unsupported steps. */
+  BAD_TRACE: 'CARBONCP_BAD_TRACE',
+  /** An instant outside a trace (before its first point, after its last interval, or in a gap) and no wrap asked for. */
+  OUT_OF_TRACE: 'CARBONCP_OUT_OF_TRACE',
+  /** A zone the trace or provider has no data for. */
+  UNKNOWN_ZONE: 'CARBONCP_UNKNOWN_ZONE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

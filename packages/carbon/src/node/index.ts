@@ -1,2 +1,2 @@
 // Node-only additions (files, sensors); the platform-neutral API is '@carboncp/carbon'.
-export {};
+export { readTextFile, zoneFromFileName, traceProviderFromFile, nodeProviderFactories, nodeProviderContext } from './trace-file.js';

@@ -14,11 +14,10 @@
  * with (WattTime: marginal, Electricity Maps: average); options.signal says which, if known.
  */
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import type { IntensityPoint, IntensityProvider, IntensityQuery, IntensitySignal } from '../../intensity.js';
+import { checkHours, type IntensityPoint, type IntensityProvider, type IntensityQuery, type IntensitySignal } from '../../intensity.js';
 import {
   HttpJsonClient,
   badShape,
-  checkHours,
   currentAt,
   isRecord,
   joinUrl,
@@ -93,7 +92,7 @@ export function carbonAwareSdk(options: CarbonAwareSdkOptions): LastKnownProvide
   };
 
   const forecast = async (hours: number, query?: IntensityQuery): Promise<IntensityPoint[]> => {
-    checkHours(source, hours);
+    checkHours(hours, source);
     const location = locationOf(query);
     const at = query?.at ?? client.now();
     // No data bounds: the whole current forecast is one cached answer for every caller.

@@ -10,11 +10,10 @@
  * says Electricity Maps filled the value from a model because the zone's data was missing.
  */
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import type { IntensityPoint, IntensityProvider, IntensityQuery } from '../../intensity.js';
+import { checkHours, type IntensityPoint, type IntensityProvider, type IntensityQuery } from '../../intensity.js';
 import {
   HttpJsonClient,
   badShape,
-  checkHours,
   currentAt,
   isRecord,
   joinUrl,
@@ -65,7 +64,7 @@ export function electricityMaps(options: ElectricityMapsOptions): LastKnownProvi
   };
 
   const forecast = async (hours: number, query?: IntensityQuery): Promise<IntensityPoint[]> => {
-    checkHours(source, hours);
+    checkHours(hours, source);
     const zone = zoneOf(query);
     const at = query?.at ?? client.now();
     // No horizonHours: the default horizon answers every caller from one cached response.

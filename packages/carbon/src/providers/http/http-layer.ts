@@ -253,10 +253,6 @@ export function pointsWithin(points: readonly IntensityPoint[], from: number, ho
   });
 }
 
-export function checkHours(source: string, hours: number): void {
-  if (!Number.isFinite(hours) || hours <= 0) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${source}: forecast hours must be a positive number, got ${hours}`);
-}
-
 /** A provider wrapped by withLastKnown: it also says what went wrong last. */
 export interface LastKnownProvider extends IntensityProvider {
   /** The error of the latest failed call, cleared by the next success. */

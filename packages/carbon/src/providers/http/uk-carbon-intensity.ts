@@ -14,11 +14,10 @@
  * the GB generation mix.
  */
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import type { IntensityPoint, IntensityProvider, IntensityQuery } from '../../intensity.js';
+import { checkHours, type IntensityPoint, type IntensityProvider, type IntensityQuery } from '../../intensity.js';
 import {
   HttpJsonClient,
   badShape,
-  checkHours,
   currentAt,
   isRecord,
   joinUrl,
@@ -68,7 +67,7 @@ export function ukCarbonIntensity(options: UkCarbonIntensityOptions = {}): LastK
   };
 
   const forecast = async (hours: number, query?: IntensityQuery): Promise<IntensityPoint[]> => {
-    checkHours(source, hours);
+    checkHours(hours, source);
     const at = query?.at ?? client.now();
     // The API takes minutes-precision times; start on the half hour that holds `at` so the URL
     // (and so the cache) stays the same for the whole half hour.

@@ -12,12 +12,11 @@
  * MOER is in lbs CO2 per MWh: 1 lb/MWh = 453.592 g / 1000 kWh = 0.453592 g/kWh.
  */
 import { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
-import type { IntensityPoint, IntensityProvider, IntensityQuery } from '../../intensity.js';
+import { checkHours, type IntensityPoint, type IntensityProvider, type IntensityQuery } from '../../intensity.js';
 import {
   HttpJsonClient,
   badShape,
   base64Utf8,
-  checkHours,
   currentAt,
   isRecord,
   joinUrl,
@@ -117,7 +116,7 @@ export function wattTime(options: WattTimeOptions): LastKnownProvider {
   const horizonFor = (hours: number): number => (hours > 24 ? 72 : 24);
 
   const forecast = async (hours: number, query?: IntensityQuery): Promise<IntensityPoint[]> => {
-    checkHours(source, hours);
+    checkHours(hours, source);
     const at = query?.at ?? client.now();
     return pointsWithin(await readForecast(query?.zone ?? options.region, horizonFor(hours)), at, hours);
   };
