@@ -1,0 +1,41 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Small readers for sysfs attribute files. A missing attribute is normal (drivers expose
+ * different sets), so they return undefined; a file that exists and cannot be read (EACCES on
+ * RAPL since the 2020 PLATYPUS fix) is a fact worth reporting, so it surfaces as a SysfsDenied.
+ */
+export class SysfsDenied extends Error {
+  constructor(readonly path: string, readonly errno: string) {
+    super(`${path}: ${errno}`);
+  }
+}
+
+export async function readAttr(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new SysfsDenied(path, code);
+    // ENOENT, ENODATA (a battery that is not present), EIO (a gauge that is not answering).
+    return undefined;
+  }
+}
+
+export async function readNumber(path: string): Promise<number | undefined> {
+  const text = await readAttr(path);
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+export async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return [];
+  }
+}
+
+export { join };
