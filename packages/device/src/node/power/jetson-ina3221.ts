@@ -50,12 +50,15 @@ export class JetsonIna3221Source implements PowerSource {
 
   private async readRails(): Promise<PowerReading> {
     const rails = this.rails ?? (this.rails = await this.discover());
+    const values = await Promise.all(
+      rails.flatMap((rail) => [readNumber(join(rail.dir, `in${rail.channel}_input`)), readNumber(join(rail.dir, `curr${rail.channel}_input`))]),
+    );
     const watts = new Map<string, number>();
-    for (const rail of rails) {
-      const mv = await readNumber(join(rail.dir, `in${rail.channel}_input`));
-      const ma = await readNumber(join(rail.dir, `curr${rail.channel}_input`));
+    rails.forEach((rail, i) => {
+      const mv = values[2 * i];
+      const ma = values[2 * i + 1];
       if (mv !== undefined && ma !== undefined) watts.set(rail.label, (mv * ma) / 1e6);
-    }
+    });
     if (watts.size === 0) throw new CarboncpError(ErrorCode.IO, `INA3221: no rail readable under ${this.root}`);
     const at = this.clock.now();
     const input = INPUT_RAILS.find((label) => watts.has(label));

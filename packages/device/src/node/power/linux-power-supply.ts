@@ -1,7 +1,9 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { systemClock, type Clock } from '../../client/clock.js';
 import type { PowerReading, PowerSource } from '../../client/power-source.js';
-import { join, listDir, readAttr, readNumber } from './sysfs.js';
+import { join, listDir, readAttr } from './sysfs.js';
+
+const EXTERNAL_TYPES = new Set(['Mains', 'USB', 'USB_C', 'USB_PD', 'USB_PD_DRP', 'Wireless']);
 
 export interface SysfsSourceOptions {
   /** Where sysfs is mounted (default '/sys'); tests point it at a fixture tree. */
@@ -39,19 +41,22 @@ export class LinuxPowerSupplySource implements PowerSource {
   }
 
   async read(): Promise<PowerReading> {
+    const supplies = await Promise.all(
+      (await listDir(this.root)).map(async (name) => {
+        const dir = join(this.root, name);
+        const [type, scope, present, online] = await Promise.all(['type', 'scope', 'present', 'online'].map((attr) => readAttr(join(dir, attr))));
+        return { name, dir, type, scope, present, online };
+      }),
+    );
     const batteries: BatteryState[] = [];
     let mainsOnline: boolean | undefined;
-    for (const name of await listDir(this.root)) {
-      const dir = join(this.root, name);
-      const type = await readAttr(join(dir, 'type'));
-      if (type === 'Battery') {
+    for (const supply of supplies) {
+      if (supply.type === 'Battery') {
         // Peripheral batteries (a mouse: scope=Device) are not the device's.
-        if ((await readAttr(join(dir, 'scope'))) === 'Device') continue;
-        if ((await readNumber(join(dir, 'present'))) === 0) continue;
-        batteries.push(await readBattery(dir, name));
-      } else if (type === 'Mains' || type === 'USB' || type === 'USB_C' || type === 'USB_PD') {
-        const online = await readNumber(join(dir, 'online'));
-        if (online !== undefined) mainsOnline = (mainsOnline ?? false) || online === 1;
+        if (supply.scope === 'Device' || supply.present === '0') continue;
+        batteries.push(await readBattery(supply.dir, supply.name));
+      } else if (supply.type !== undefined && EXTERNAL_TYPES.has(supply.type) && supply.online !== undefined) {
+        mainsOnline = (mainsOnline ?? false) || supply.online === '1';
       }
     }
     if (batteries.length === 0) {
@@ -61,39 +66,48 @@ export class LinuxPowerSupplySource implements PowerSource {
   }
 }
 
+const BATTERY_ATTRS = ['status', 'power_now', 'current_now', 'voltage_now', 'energy_now', 'energy_full', 'charge_now', 'charge_full', 'voltage_min_design', 'capacity'] as const;
+
 async function readBattery(dir: string, name: string): Promise<BatteryState> {
+  // All attributes at once: each read is a thread-pool round trip, and most batteries lack half of them.
+  const texts = await Promise.all(BATTERY_ATTRS.map((attr) => readAttr(join(dir, attr))));
+  const attrs = new Map(BATTERY_ATTRS.map((attr, i) => [attr, texts[i]]));
+  const num = (attr: (typeof BATTERY_ATTRS)[number]): number | undefined => {
+    const text = attrs.get(attr);
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    return Number.isFinite(value) ? value : undefined;
+  };
   const state: BatteryState = { name };
-  const status = await readAttr(join(dir, 'status'));
+  const status = attrs.get('status');
   if (status !== undefined) state.status = status;
-  const powerUw = await readNumber(join(dir, 'power_now'));
+  const powerUw = num('power_now');
+  const currentUa = num('current_now');
+  const voltageUv = num('voltage_now');
   if (powerUw !== undefined) {
     state.watts = Math.abs(powerUw) / 1e6;
     state.wattsFrom = 'power_now';
-  } else {
-    const currentUa = await readNumber(join(dir, 'current_now'));
-    const voltageUv = await readNumber(join(dir, 'voltage_now'));
+  } else if (currentUa !== undefined && voltageUv !== undefined) {
     // Some fuel gauges report a signed current (negative while discharging): the magnitude is the draw.
-    if (currentUa !== undefined && voltageUv !== undefined) {
-      state.watts = (Math.abs(currentUa) * voltageUv) / 1e12;
-      state.wattsFrom = 'current_now*voltage_now';
-    }
+    state.watts = (Math.abs(currentUa) * voltageUv) / 1e12;
+    state.wattsFrom = 'current_now*voltage_now';
   }
-  const energyNow = await readNumber(join(dir, 'energy_now'));
-  const energyFull = await readNumber(join(dir, 'energy_full'));
+  const energyNow = num('energy_now');
+  const energyFull = num('energy_full');
   if (energyNow !== undefined && energyFull !== undefined) {
     state.energyNowWh = energyNow / 1e6;
     state.energyFullWh = energyFull / 1e6;
   } else {
     // Charge-reporting gauges (µAh): energy = charge x the design minimum voltage (or the present voltage).
-    const chargeNow = await readNumber(join(dir, 'charge_now'));
-    const chargeFull = await readNumber(join(dir, 'charge_full'));
-    const volts = (await readNumber(join(dir, 'voltage_min_design'))) ?? (await readNumber(join(dir, 'voltage_now')));
+    const chargeNow = num('charge_now');
+    const chargeFull = num('charge_full');
+    const volts = num('voltage_min_design') ?? voltageUv;
     if (chargeNow !== undefined && chargeFull !== undefined && volts !== undefined) {
       state.energyNowWh = (chargeNow * volts) / 1e12;
       state.energyFullWh = (chargeFull * volts) / 1e12;
     }
   }
-  const capacity = await readNumber(join(dir, 'capacity'));
+  const capacity = num('capacity');
   if (capacity !== undefined) state.capacityPercent = capacity;
   return state;
 }
