@@ -74,6 +74,15 @@ describe('energyOverWindow', () => {
     expect(energyOverWindow([...estimated, watts(1000, 30)], 0, 1000)).toMatchObject({ joules: 30, kind: 'measured' });
   });
 
+  it('follows the newest reading: measured power from before a switch to the model is left out', () => {
+    // Battery draw measured until t=1000, then on mains: the model answers.
+    const history = [watts(0, 10), watts(1000, 10), watts(2000, 4, 'estimated'), watts(3000, 6, 'estimated')];
+    expect(energyOverWindow(history, 2000, 3000)).toMatchObject({ joules: 5, kind: 'estimated', method: 'model' });
+    // A counter that stopped (RAPL failing) gives way to the power that is live.
+    const stale = [counter(0, 0), counter(1000, 10), watts(2000, 8)];
+    expect(energyOverWindow(stale, 2000, 2500)).toMatchObject({ joules: 4, method: 'integrated' });
+  });
+
   it('is undefined when nothing is known or the window is reversed: never a made-up constant', () => {
     expect(energyOverWindow([], 0, 10)).toBeUndefined();
     expect(energyOverWindow([{ at: 0, kind: 'measured', source: 'power_supply:BAT0', batteryPercent: 80 }], 0, 10)).toBeUndefined();

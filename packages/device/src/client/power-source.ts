@@ -87,12 +87,16 @@ export interface WindowEnergy {
 /**
  * Energy spent over [t0, t1] (Clock.now() ms) from a history of readings, best method first:
  * a counter delta where the readings carry one, else measured power integrated, else estimated
- * power integrated; undefined when the history holds nothing usable (never a made-up constant).
+ * power integrated (whichever the newest reading has: older readings of another kind are left
+ * out); undefined when the history holds nothing usable (never a made-up constant).
  * Readings must be in time order (the sampler keeps them so).
  */
 export function energyOverWindow(history: readonly PowerReading[], t0: number, t1: number): WindowEnergy | undefined {
   if (!(t1 >= t0)) return undefined;
-  const counter = history.filter((r) => r.energyJoules !== undefined && r.kind === 'measured');
+  // The newest reading decides what is live: a counter from a source that stopped answering, or
+  // measured power from before the device went onto mains, must not stand in for the present.
+  const newest = history[history.length - 1];
+  const counter = newest?.energyJoules !== undefined && newest.kind === 'measured' ? history.filter((r) => r.energyJoules !== undefined && r.kind === 'measured') : [];
   if (counter.length >= 2) {
     const points = counter.map((r) => ({ t: r.at, v: r.energyJoules as number }));
     const a = interpolateCounter(points, t0);
@@ -105,9 +109,11 @@ export function energyOverWindow(history: readonly PowerReading[], t0: number, t
       extrapolatedMs: Math.min(t1 - t0, a.extrapolatedMs + b.extrapolatedMs),
     };
   }
-  for (const kind of ['measured', 'estimated'] as const) {
+  let newestWithWatts: PowerReading | undefined;
+  for (let i = history.length - 1; i >= 0 && !newestWithWatts; i--) if (history[i]!.watts !== undefined) newestWithWatts = history[i];
+  if (newestWithWatts) {
+    const kind = newestWithWatts.kind;
     const samples = history.filter((r) => r.watts !== undefined && r.kind === kind);
-    if (samples.length === 0) continue;
     const points = samples.map((r) => ({ t: r.at, v: r.watts as number }));
     const first = points[0]!.t;
     const last = points[points.length - 1]!.t;
