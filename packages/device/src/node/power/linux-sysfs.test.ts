@@ -8,6 +8,7 @@ import {
   AGX_ORIN,
   LAPTOP_CHARGING,
   LAPTOP_DISCHARGING,
+  NANO_JETPACK4,
   orinNanoTree,
   raplTree,
   SIGNED_CURRENT_GAUGE,
@@ -172,6 +173,14 @@ describe('JetsonIna3221Source', () => {
     await source.read();
     await fixture.update('bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon4/curr1_input', '2000');
     expect((await source.read()).watts).toBeCloseTo(10.16, 9);
+  });
+
+  it('JetPack 4 (ina3221x IIO driver): rail_name_N and in_powerN_input in mW', async () => {
+    const { root } = await tree(NANO_JETPACK4);
+    const source = new JetsonIna3221Source({ sysfsRoot: root });
+    const reading = await source.read();
+    expect(reading).toMatchObject({ source: 'jetson-ina3221:POM_5V_IN', watts: 3.42 });
+    expect(source.railsFound().map((r) => `${r.layout}:${r.label}`).sort()).toEqual(['iio:POM_5V_CPU', 'iio:POM_5V_GPU', 'iio:POM_5V_IN']);
   });
 
   it('no INA3221: NOT_FOUND', async () => {

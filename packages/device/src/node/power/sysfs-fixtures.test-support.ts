@@ -145,6 +145,22 @@ export const AGX_ORIN: SysfsTree = {
   'bus/i2c/drivers/ina3221/1-0041/hwmon/hwmon3/in3_label': 'NC',
 };
 
+/**
+ * Jetson Nano on JetPack 4 (L4T ina3221x IIO driver, as read by energymon and the Nano power
+ * scripts): 6-0040/iio:device0, rail_name_{0,1,2} = POM_5V_IN, POM_5V_GPU, POM_5V_CPU,
+ * in_power{N}_input mW. POM_5V_IN: 3420 mW.
+ */
+export const NANO_JETPACK4: SysfsTree = {
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/rail_name_0': 'POM_5V_IN',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_power0_input': '3420',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_current0_input': '684',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_voltage0_input': '5000',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/rail_name_1': 'POM_5V_GPU',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_power1_input': '158',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/rail_name_2': 'POM_5V_CPU',
+  'bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_power2_input': '1190',
+};
+
 /** Writes a tree under a fresh temp dir; returns its root and a remover. */
 export async function writeSysfs(tree: SysfsTree): Promise<{ root: string; update(path: string, value: string): Promise<void>; remove(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'carboncp-sysfs-'));
