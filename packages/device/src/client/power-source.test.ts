@@ -149,7 +149,7 @@ describe('PowerSampler', () => {
     expect(source.calls).toBe(1);
     source.answer(7);
     await started;
-    expect(sampler.latest()).toMatchObject({ watts: 7, at: 500 });
+    expect(sampler.latest()).toMatchObject({ watts: 7, at: 250 }); // stamped in the middle of the 0..500 read
     await clock.advance(100);
     expect(source.calls).toBe(2);
     sampler.stop();
@@ -183,6 +183,18 @@ describe('PowerSampler', () => {
     await clock.advance(2000);
     sampler.stop();
     expect(sampler.energy(500, 1500)!.joules).toBeCloseTo(17.5, 9);
+  });
+
+  it('takes its default interval from the source where it suggests one', async () => {
+    const clock = new ManualClock(0);
+    const source: PowerSource = { name: 'slow', suggestedIntervalMs: 15_000, read: async () => ({ kind: 'measured', source: 'slow', watts: 1, at: 0 }) };
+    const sampler = new PowerSampler(source, { clock });
+    await sampler.start();
+    await clock.advance(14_999);
+    expect(sampler.history()).toHaveLength(1);
+    await clock.advance(1);
+    expect(sampler.history()).toHaveLength(2);
+    sampler.stop();
   });
 
   it('refuses a zero interval or a history too short to integrate', () => {

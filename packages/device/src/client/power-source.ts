@@ -32,7 +32,7 @@ export interface PowerReading {
   kind: PowerKind;
   /** What produced it, e.g. `rapl:package-0`, `power_supply:BAT0 power_now`, `model:cpu-utilisation(idle 2 W, active 6 W)`. */
   source: string;
-  /** Clock.now() (monotonic ms) when the reading was taken; the sampler stamps it with its own clock. */
+  /** Clock.now() (monotonic ms) when the reading was taken; the sampler stamps it with its own clock (the middle of the read). */
   at: number;
   /** Why a better source was not used, what was skipped (EACCES on RAPL, battery on mains). */
   diagnostics?: string[];
@@ -43,6 +43,12 @@ export interface PowerSource {
   readonly name: string;
   /** Reads the sensor now. Slow (file reads, a child process): call it from a timer, never from a request. */
   read(): Promise<PowerReading>;
+  /**
+   * How often sampling is worth it, where a read is costly or the value updates slowly (WMI:
+   * a PowerShell start per read, a rate the firmware refreshes every few seconds). The sampler's
+   * default interval.
+   */
+  readonly suggestedIntervalMs?: number;
 }
 
 /** A device power model (the device profile's idle and active watts), driven by CPU utilisation. */
@@ -179,7 +185,10 @@ export function integratePiecewiseLinear(points: readonly Point[], t0: number, t
 
 export interface PowerSamplerOptions {
   clock?: Clock;
-  /** Milliseconds between samples (default 1000). The next sample is set when the previous read settles: reads never overlap. */
+  /**
+   * Milliseconds between samples (default: the source's suggestedIntervalMs, else 1000). The next
+   * sample is set when the previous read settles: reads never overlap.
+   */
   intervalMs?: number;
   /** Readings kept for window energy (default 120: two minutes at the default interval). */
   historySize?: number;
@@ -207,7 +216,7 @@ export class PowerSampler {
     private readonly options: PowerSamplerOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.intervalMs = options.intervalMs ?? 1000;
+    this.intervalMs = options.intervalMs ?? source.suggestedIntervalMs ?? 1000;
     this.historySize = options.historySize ?? 120;
     if (!(this.intervalMs > 0) || !Number.isInteger(this.historySize) || this.historySize < 2) {
       throw new RangeError('PowerSampler: intervalMs must be > 0 and historySize an integer >= 2');
@@ -233,9 +242,11 @@ export class PowerSampler {
   sampleNow(): Promise<PowerReading | undefined> {
     if (this.inFlight) return this.inFlight;
     const run = (async () => {
+      const started = this.clock.now();
       try {
         const reading = await this.source.read();
-        const stamped: PowerReading = { ...reading, at: this.clock.now() };
+        // The middle of the read: a slow one (ioreg, PowerShell) saw the sensor somewhere inside it.
+        const stamped: PowerReading = { ...reading, at: (started + this.clock.now()) / 2 };
         this.readings.push(stamped);
         if (this.readings.length > this.historySize) this.readings.splice(0, this.readings.length - this.historySize);
         return stamped;

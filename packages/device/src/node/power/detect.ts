@@ -25,7 +25,12 @@ export class LayeredPowerSource implements PowerSource {
     readonly detectionNotes: readonly string[] = [],
   ) {
     this.name = layers.map((l) => l.name).join('+') || 'none';
+    const suggested = layers.map((l) => l.suggestedIntervalMs).filter((ms): ms is number => ms !== undefined);
+    if (suggested.length > 0) this.suggestedIntervalMs = Math.max(...suggested);
   }
+
+  /** The slowest layer's suggestion. */
+  readonly suggestedIntervalMs?: number;
 
   async read(): Promise<PowerReading> {
     const diagnostics = [...this.detectionNotes];

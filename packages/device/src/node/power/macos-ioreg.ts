@@ -46,6 +46,8 @@ function integer(properties: Map<string, string | boolean>, key: string): number
  */
 export class MacIoregSource implements PowerSource {
   readonly name = 'ioreg';
+  /** Each read starts ioreg (tens of ms); the gauge's InstantAmperage refreshes about once a second. */
+  readonly suggestedIntervalMs = 5_000;
   private readonly run: CommandRunner;
   private readonly clock: Clock;
 

@@ -31,6 +31,8 @@ interface WmiStatus {
  */
 export class WindowsWmiSource implements PowerSource {
   readonly name = 'wmi';
+  /** Each read starts PowerShell (a few hundred ms of CPU); the firmware refreshes the rate every few seconds anyway. */
+  readonly suggestedIntervalMs = 15_000;
   private readonly run: CommandRunner;
   private readonly clock: Clock;
 
