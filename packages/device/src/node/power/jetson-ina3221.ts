@@ -2,7 +2,7 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { systemClock, type Clock } from '../../client/clock.js';
 import type { PowerReading, PowerSource } from '../../client/power-source.js';
 import type { SysfsSourceOptions } from './linux-power-supply.js';
-import { join, listDir, readAttr, readNumber, SysfsDenied } from './sysfs.js';
+import { join, listDir, readAttr, readNumber } from './sysfs.js';
 
 /** One INA3221 channel, found by its label. */
 export interface Rail {
@@ -42,13 +42,9 @@ export class JetsonIna3221Source implements PowerSource {
     this.clock = options.clock ?? systemClock;
   }
 
-  async read(): Promise<PowerReading> {
-    try {
-      return await this.readRails();
-    } catch (error) {
-      if (error instanceof SysfsDenied) throw new CarboncpError(ErrorCode.IO, `INA3221 ${error.path}: ${error.errno}`, { cause: error });
-      throw error;
-    }
+  /** A rail file that cannot be read for permissions fails the read with CARBONCP_IO (from readAttr). */
+  read(): Promise<PowerReading> {
+    return this.readRails();
   }
 
   /** The rails found (after the first read). */

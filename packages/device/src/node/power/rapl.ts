@@ -2,7 +2,7 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { systemClock, type Clock } from '../../client/clock.js';
 import { counterDelta, type PowerReading, type PowerSource } from '../../client/power-source.js';
 import type { SysfsSourceOptions } from './linux-power-supply.js';
-import { join, listDir, readAttr, readNumber, SysfsDenied } from './sysfs.js';
+import { isDenied, join, listDir, readAttr, readNumber } from './sysfs.js';
 
 interface Zone {
   dir: string;
@@ -38,12 +38,7 @@ export class RaplSource implements PowerSource {
   async read(): Promise<PowerReading> {
     let zones = this.zones;
     if (!zones) {
-      try {
-        zones = this.zones = await this.discover();
-      } catch (error) {
-        if (error instanceof SysfsDenied) throw new CarboncpError(ErrorCode.IO, `RAPL ${error.path}: ${error.errno}`, { cause: error });
-        throw error;
-      }
+      zones = this.zones = await this.discover();
     }
     for (const zone of zones) {
       const path = join(zone.dir, 'energy_uj');
@@ -51,10 +46,11 @@ export class RaplSource implements PowerSource {
       try {
         raw = await readNumber(path);
       } catch (error) {
-        if (error instanceof SysfsDenied) {
-          throw new CarboncpError(ErrorCode.IO, `RAPL ${path} is root-only (${error.errno}): run as root, or grant read access (e.g. a udev rule or chmod o+r on energy_uj)`, {
+        const denied = isDenied(error);
+        if (denied) {
+          throw new CarboncpError(ErrorCode.IO, `RAPL ${path} is root-only (${denied.errno}): run as root, or grant read access (e.g. a udev rule or chmod o+r on energy_uj)`, {
             cause: error,
-            details: { path, errno: error.errno },
+            details: { path, errno: denied.errno },
           });
         }
         throw error;
