@@ -32,3 +32,4 @@ export type {
   TransportConnection,
   TransportHandlers,
 } from './client/types.js';
+export * from './node/power/index.js';
