@@ -69,7 +69,7 @@ describe('NetworkEstimator on synthetic seeded samples', () => {
     expect(mbps(estimator.estimate()?.downlinkBps?.mean ?? 0)).toBeCloseTo(20, 0);
   });
 
-  it('follows a step within one half-life (16 samples), most of the way within four', () => {
+  it('follows a step within one half-life (rttHalfLifeSamples), most of the way within four', () => {
     // A step of 2 sd of the jitter: not an outlier, so only the decay moves the estimate.
     const clock = new ManualClock();
     const estimator = new NetworkEstimator(clock);
@@ -83,10 +83,10 @@ describe('NetworkEstimator on synthetic seeded samples', () => {
     };
     const before = feed(50, 200);
     const moved = (after: number) => (after - before) / 10;
-    const one = moved(feed(60, NETWORK_DEFAULTS.halfLifeSamples));
+    const one = moved(feed(60, NETWORK_DEFAULTS.rttHalfLifeSamples));
     expect(one).toBeGreaterThan(0.3);
     expect(one).toBeLessThan(0.8);
-    expect(moved(feed(60, 3 * NETWORK_DEFAULTS.halfLifeSamples))).toBeGreaterThan(0.8);
+    expect(moved(feed(60, 3 * NETWORK_DEFAULTS.rttHalfLifeSamples))).toBeGreaterThan(0.8);
   });
 
   it('follows a step within one time half-life when samples are sparse (keepalive pings every 15 s)', () => {
