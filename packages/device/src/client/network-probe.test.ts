@@ -124,7 +124,7 @@ describe('LinkActivity', () => {
     clock.busy(5);
     expect(alone.end()).toBe(false);
     expect(activity.busySince(4)).toBe(true);
-    expect(activity.busySince(6)).toBe(false);
+    expect(activity.busySince(5)).toBe(false);
     const a = activity.begin();
     const b = activity.begin();
     expect(activity.trips).toBe(2);

@@ -31,7 +31,7 @@ export class LinkActivity {
 
   /** Whether a trip was on the link at any time since `since` (monotonic ms). */
   busySince(since: number): boolean {
-    return this.open.size > 0 || this.lastEnd >= since;
+    return this.open.size > 0 || this.lastEnd > since;
   }
 }
 
