@@ -177,8 +177,19 @@ describe('NetworkEstimator on synthetic seeded samples', () => {
   });
 
   it('refuses options that are not positive numbers', () => {
-    expect(() => new NetworkEstimator(new ManualClock(), { rttHalfLifeMs: 0 })).toThrow(/rttHalfLifeMs must be a positive number/);
-    expect(() => new NetworkEstimator(new ManualClock(), { minBps: 1e9, maxBps: 1e6 })).toThrow(/minBps must be below maxBps/);
+    const refused = (options: object) => {
+      try {
+        new NetworkEstimator(new ManualClock(), options);
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('CARBONCP_INVALID_ARGUMENT');
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refused({ rttHalfLifeMs: 0 })).toMatch(/network.rttHalfLifeMs must be a positive number, got 0/);
+    expect(refused({ minBps: 1e9, maxBps: 1e6 })).toMatch(/network.minBps must be below network.maxBps/);
+    expect(refused({ halfLife: 5 })).toMatch(/network.halfLife is not an option/);
+    expect(refused({ throughputHalfLifeSamples: 2, rttHalfLifeMs: undefined })).toBe('accepted');
   });
 });
 

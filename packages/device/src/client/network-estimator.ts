@@ -1,3 +1,4 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { Clock } from './clock.js';
 import { DecayingStats, type DecayOptions, type StatsSnapshot } from './decaying-stats.js';
 
@@ -91,6 +92,20 @@ export const NETWORK_DEFAULTS = {
   pendingLimit: 32,
 } as const;
 
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'rttHalfLifeMs',
+  'rttHalfLifeSamples',
+  'throughputHalfLifeMs',
+  'throughputHalfLifeSamples',
+  'outlierSd',
+  'smallBytes',
+  'minPayloadBytes',
+  'dominance',
+  'maxServerShare',
+  'minBps',
+  'maxBps',
+]);
+
 export type SampleOutcome = 'rtt' | 'uplink' | 'downlink' | 'pending' | `rejected:${string}`;
 
 /**
@@ -124,14 +139,16 @@ export class NetworkEstimator {
     options: NetworkEstimatorOptions = {},
   ) {
     const settings = { ...NETWORK_DEFAULTS };
-    for (const [key, value] of Object.entries(options)) {
+    for (const [key, value] of Object.entries(options ?? {})) {
       if (value === undefined) continue;
+      if (!OPTION_KEYS.has(key)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `network.${key} is not an option of the network estimate`);
       if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-        throw new RangeError(`network estimator option ${key} must be a positive number, got ${String(value)}`);
+        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `network.${key} must be a positive number, got ${String(value)}`);
       }
       (settings as Record<string, number>)[key] = value;
     }
-    if (settings.minBps >= settings.maxBps) throw new RangeError('network estimator option minBps must be below maxBps');
+    if (settings.maxServerShare > 1) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `network.maxServerShare is a share of the round trip, at most 1, got ${settings.maxServerShare}`);
+    if (settings.minBps >= settings.maxBps) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'network.minBps must be below network.maxBps');
     this.settings = settings;
     const decay = (halfLifeMs: number, halfLifeSamples: number, floorAbs: number): DecayOptions => ({
       halfLifeMs,
