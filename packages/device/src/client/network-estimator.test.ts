@@ -174,6 +174,9 @@ describe('NetworkEstimator on synthetic seeded samples', () => {
     expect(estimator.observePing({ rttMs: 10 + (32_768 * 8000) / 4e6, bytesUp: 32_768, shared: false, probe: true })).toBe('uplink');
     expect(estimator.estimate()).toMatchObject({ source: 'probe' });
     expect(estimator.estimate()?.uplinkBps?.mean).toBeCloseTo(4e6, -3);
+    // A probe smaller than minPayloadBytes still counts (its padding is all payload); a request that size does not.
+    expect(estimator.observePing({ rttMs: 10 + (2000 * 8000) / 4e6, bytesUp: 2000, shared: false, probe: true })).toBe('uplink');
+    expect(estimator.observeTransfer({ transferMs: 14, serverMs: 0, bytesUp: 2000, bytesDown: 0, shared: false })).toBe('rejected:small');
   });
 
   it('refuses options that are not positive numbers', () => {

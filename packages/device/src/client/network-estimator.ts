@@ -196,14 +196,16 @@ export class NetworkEstimator {
     // A server time at (or capped to) the whole round trip leaves transferMs to clock skew.
     if (transferMs <= 0 || serverMs > this.settings.maxServerShare * (serverMs + transferMs)) return this.count('rejected:server');
     if (bytesUp + bytesDown <= this.settings.smallBytes) return this.addRtt(transferMs, source);
-    const { minPayloadBytes, dominance } = this.settings;
+    const { dominance } = this.settings;
+    // A probe is a payload by construction (its padding exceeds smallBytes).
+    const minPayloadBytes = source === 'probe' ? 0 : this.settings.minPayloadBytes;
     const direction =
       bytesUp >= minPayloadBytes && bytesUp >= dominance * bytesDown
         ? 'uplink'
         : bytesDown >= minPayloadBytes && bytesDown >= dominance * bytesUp
           ? 'downlink'
           : undefined;
-    if (!direction) return this.count('rejected:mixed');
+    if (!direction) return this.count(Math.max(bytesUp, bytesDown) < minPayloadBytes ? 'rejected:small' : 'rejected:mixed');
     if (this.rtt.n === 0) {
       if (this.pending.length >= NETWORK_DEFAULTS.pendingLimit) this.pending.shift();
       this.pending.push(sample);

@@ -113,6 +113,7 @@ describe('NetworkProbe rate limits (ManualClock)', () => {
     expect(refused({ bytes: PROBE_DEFAULTS.maxBytes + 1, maxBytesPerMinute: 1e9 })).toMatch(/networkProbe.bytes must be a whole number up to 262144/);
     expect(refused({ bytes: 2000, maxBytesPerMinute: 1000 })).toMatch(/exceeds networkProbe.maxBytesPerMinute/);
     expect(refused({})).toBe('accepted');
+    expect(() => new NetworkProbe(clock, link, { bytes: 1500 }, 1500)).toThrow(/networkProbe.bytes must exceed network.smallBytes \(1500\)/);
   });
 });
 

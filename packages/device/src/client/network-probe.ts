@@ -80,6 +80,8 @@ export class NetworkProbe {
     private readonly clock: Clock,
     private readonly link: ProbeLink,
     options: NetworkProbeOptions = {},
+    /** Padding at or below this many bytes would make the probe's ping an RTT sample (the estimator's smallBytes). */
+    rttOnlyBytes = 0,
   ) {
     const settings = {
       intervalMs: options.intervalMs ?? PROBE_DEFAULTS.intervalMs,
@@ -96,6 +98,9 @@ export class NetworkProbe {
     }
     if (!Number.isInteger(settings.bytes) || settings.bytes > PROBE_DEFAULTS.maxBytes) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `networkProbe.bytes must be a whole number up to ${PROBE_DEFAULTS.maxBytes}, got ${settings.bytes}`);
+    }
+    if (settings.bytes <= rttOnlyBytes) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `networkProbe.bytes must exceed network.smallBytes (${rttOnlyBytes}), or the probe would measure only the rtt, got ${settings.bytes}`);
     }
     if (settings.bytes > settings.maxBytesPerMinute) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `networkProbe.bytes (${settings.bytes}) exceeds networkProbe.maxBytesPerMinute (${settings.maxBytesPerMinute}): no probe could ever be sent`);

@@ -107,6 +107,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         idle: () => this.link.trips === 0 && this.inFlight.size === 0,
       },
       options.networkProbe,
+      this.network.smallBytes,
     );
   }
 
