@@ -51,6 +51,8 @@ describe('NetworkEstimator on synthetic seeded samples', () => {
       expect(estimate?.source).toBe('passive');
       expect(estimate?.updatedAt).toBe(clock.epochMs());
       expect(estimate?.downlinkBps).toBeUndefined();
+      expect(Object.isFrozen(estimate) && Object.isFrozen(estimate?.rttMs) && Object.isFrozen(estimate?.uplinkBps)).toBe(true);
+      expect(estimator.estimate()).toBe(estimate);
     });
   }
 

@@ -178,7 +178,9 @@ export class NetworkEstimator {
     if (uplink) estimate.uplinkBps = uplink;
     const downlink = this.throughput(this.down);
     if (downlink) estimate.downlinkBps = downlink;
-    return (this.cached = estimate);
+    // Shared by every reader until the next sample (a cut policy gets it on each request): frozen.
+    for (const part of [estimate.rttMs, estimate.uplinkBps, estimate.downlinkBps]) if (part) Object.freeze(part);
+    return (this.cached = Object.freeze(estimate));
   }
 
   observePing(sample: PingSample): SampleOutcome {
