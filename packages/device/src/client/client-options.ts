@@ -1,6 +1,8 @@
 import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode, compressionList, isCompression, type Compression } from '@carboncp/protocol';
 import { systemClock, type Clock } from './clock.js';
 import { defaultCutPolicy, type CutPolicy } from './cut-policy.js';
+import type { NetworkEstimatorOptions } from './network-estimator.js';
+import type { NetworkProbeOptions } from './network-probe.js';
 import type { ClientPlan, ReconnectOptions, Runtime, RuntimeTensor, SplitModel, Transport } from './types.js';
 
 export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPlan> {
@@ -31,6 +33,10 @@ export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPla
   cutPolicy?: CutPolicy<P>;
   /** Every timer and duration of the client; default the system clock (tests pass a ManualClock). */
   clock?: Clock;
+  /** Half-lives and sample filters of networkEstimate() (README, "Network estimate"). */
+  network?: NetworkEstimatorOptions;
+  /** Rate limits of probeNetwork() and, with `auto`, of probes on a timer; default: probes only when asked. */
+  networkProbe?: NetworkProbeOptions;
 }
 
 /** Options shared by every layer that builds a device client (createClient too): checked here, once. */

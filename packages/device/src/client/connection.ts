@@ -105,14 +105,14 @@ export class Connection {
    * Sends a Ping and resolves with the Pong; rejects with CARBONCP_CONNECTION_LOST when not
    * connected (or the connection drops first), CARBONCP_TIMEOUT when no pong comes in timeoutMs.
    */
-  ping(timeoutMs: number): Promise<PongReceipt> {
+  ping(timeoutMs: number, padBytes = 0): Promise<PongReceipt> {
     const notConnected = () =>
       new CarboncpError(
         ErrorCode.CONNECTION_LOST,
         `cannot ping ${this.options.url}: not connected` + (this.lastError ? ` (${this.lastError.code}: ${this.lastError.message})` : ''),
       );
     if (this.state !== 'open') return Promise.reject(notConnected());
-    return this.pings.ping((frame) => this.send(frame), timeoutMs, notConnected);
+    return this.pings.ping((frame) => this.send(frame), timeoutMs, notConnected, padBytes);
   }
 
   /** Resolves once the connection is open; rejects with CARBONCP_NOT_READY after timeoutMs. */

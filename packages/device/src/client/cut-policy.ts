@@ -1,5 +1,6 @@
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
 import { checkCompression, planById } from './client-options.js';
+import type { NetworkEstimate } from './network-estimator.js';
 import type { ClientPlan, RequestTelemetry, ServerContext, SplitModel } from './types.js';
 
 /**
@@ -26,6 +27,8 @@ export interface CutContext<P extends ClientPlan = ClientPlan> {
   remoteUsable(planId: string): boolean;
   /** The latest server context (a pong), if any; see SplitClient.lastServerContext. */
   serverContext: ServerContext | undefined;
+  /** The client's network estimate (RTT, uplink, downlink), see SplitClient.networkEstimate(); undefined before its first RTT sample. */
+  network: NetworkEstimate | undefined;
   /** The client's clock (monotonic ms), e.g. to judge how old serverContext is. */
   now: number;
 }

@@ -1,4 +1,4 @@
-import { CarboncpError, MessageType, encodeFrame, type PongMessage } from '@carboncp/protocol';
+import { CarboncpError, MessageType, encodeFrame, type PingMessage, type PongMessage } from '@carboncp/protocol';
 import { systemClock, type Clock } from './clock.js';
 import { RequestTable } from './request-table.js';
 
@@ -9,6 +9,8 @@ export interface PongReceipt {
   rttMs: number;
   /** When the pong arrived, ms since the epoch (the clock's epochMs()). */
   receivedAt: number;
+  /** The ping frame's size in bytes (a network probe pads it). */
+  bytesUp: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface PongReceipt {
  */
 export class PingTracker {
   private readonly table: RequestTable<PongReceipt>;
-  private readonly sent = new Map<number, { t: number; at: number }>();
+  private readonly sent = new Map<number, { t: number; at: number; bytes: number }>();
   private lastT = 0;
 
   constructor(private readonly clock: Clock = systemClock) {
@@ -32,16 +34,19 @@ export class PingTracker {
 
   /**
    * Sends a ping through `send` (false: not sent, and `notSent()` says why) and resolves with the
-   * matching pong; rejects with a CarboncpError.
+   * matching pong; rejects with a CarboncpError. `padBytes`: a `pad` string of that length rides
+   * along (the protocol passes extra fields through; servers ignore it), for a network probe.
    */
-  async ping(send: (frame: Uint8Array) => boolean, timeoutMs: number, notSent: () => CarboncpError): Promise<PongReceipt> {
+  async ping(send: (frame: Uint8Array) => boolean, timeoutMs: number, notSent: () => CarboncpError, padBytes = 0): Promise<PongReceipt> {
     const { id, settled } = this.table.open(timeoutMs);
     const at = this.clock.now();
     // `t` is the send time, nudged so that no two pings in flight share it.
     const t = Math.max(at, this.lastT + 0.001);
     this.lastT = t;
-    this.sent.set(id, { t, at });
-    if (!send(encodeFrame({ type: MessageType.Ping, requestId: id, body: { t } }))) {
+    const body: PingMessage & { pad?: string } = padBytes > 0 ? { t, pad: 'x'.repeat(padBytes) } : { t };
+    const frame = encodeFrame({ type: MessageType.Ping, requestId: id, body });
+    this.sent.set(id, { t, at, bytes: frame.byteLength });
+    if (!send(frame)) {
       this.table.finish(id, { ok: false, error: notSent() });
     }
     const outcome = await settled;
@@ -55,7 +60,7 @@ export class PingTracker {
     const id = requestId !== 0 ? requestId : this.idOfT(pong.t);
     const ping = id === undefined ? undefined : this.sent.get(id);
     if (id === undefined || !ping) return undefined;
-    const receipt: PongReceipt = { pong, rttMs: this.clock.now() - ping.at, receivedAt: this.clock.epochMs() };
+    const receipt: PongReceipt = { pong, rttMs: this.clock.now() - ping.at, receivedAt: this.clock.epochMs(), bytesUp: ping.bytes };
     return this.table.finish(id, { ok: true, value: receipt }) ? receipt : undefined;
   }
 

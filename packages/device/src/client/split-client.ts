@@ -10,6 +10,8 @@ import {
 } from './client-options.js';
 import { Connection } from './connection.js';
 import { askPolicy, tellPolicy, type Candidate } from './cut-policy.js';
+import { NetworkEstimator, type NetworkEstimate } from './network-estimator.js';
+import { LinkActivity, NetworkProbe, type ProbeOutcome } from './network-probe.js';
 import { describeModel } from './plan-check.js';
 import { RemoteTails } from './remote-call.js';
 import { RequestTimeline } from './request-timeline.js';
@@ -53,6 +55,9 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   private closed = false;
   private closing: Promise<void> | undefined;
   private latestContext: ServerContext | undefined;
+  private readonly network: NetworkEstimator;
+  private readonly link: LinkActivity;
+  private readonly probe: NetworkProbe;
 
   private constructor(options: SplitClientOptions<T, P>) {
     this.options = resolveClientOptions(options, options.model);
@@ -61,6 +66,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     this.runtime = options.runtime;
     this.sessions = new SessionCache(options.runtime, options.model.name);
     const { clock } = this.options;
+    this.network = new NetworkEstimator(clock, options.network);
+    this.link = new LinkActivity(clock);
     this.remote = new RemoteTails(this.model, this.runtime, () => this.connection, clock);
     this.connection = new Connection({
       url: this.options.server,
@@ -88,8 +95,20 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       },
       onPong: (receipt) => {
         this.latestContext = serverContextOf(this.model, receipt);
+        const { rttMs, bytesUp } = receipt;
+        this.network.observePing({ rttMs, bytesUp, shared: this.link.busySince(clock.now() - rttMs), probe: bytesUp > this.network.smallBytes });
       },
     });
+    this.probe = new NetworkProbe(
+      clock,
+      {
+        ping: (timeoutMs, padBytes) => this.connection.ping(timeoutMs, padBytes),
+        connected: () => this.connection.state === 'open',
+        idle: () => this.link.trips === 0 && this.inFlight.size === 0,
+      },
+      options.networkProbe,
+      this.network.smallBytes,
+    );
   }
 
   /** Builds the client and makes the first connection attempt (a server that is down is not an error). */
@@ -133,6 +152,20 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     return this.latestContext;
   }
 
+  /** RTT and throughput to the server as estimated from every request and pong (README, "Network estimate"); undefined before the first RTT sample. */
+  networkEstimate(): NetworkEstimate | undefined {
+    return this.network.estimate();
+  }
+
+  /**
+   * One active probe (a small ping, then one padded with networkProbe.bytes), if its rate limits
+   * allow: otherwise `{ sent: false, reason }`. Rejects like serverContext() when a ping fails.
+   */
+  probeNetwork(): Promise<ProbeOutcome> {
+    if (this.closed) return Promise.reject(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'probeNetwork() called on a closed client'));
+    return this.probe.probe();
+  }
+
   stats(): ClientStats {
     return {
       ...this.counters,
@@ -161,6 +194,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.probe.stop();
     this.connection.close();
     this.remote.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the request was in flight'), false);
     await Promise.allSettled([...this.inFlight]);
@@ -229,7 +263,14 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     let failure = this.remote.unusable(plan);
     if (!failure) {
       timeline.waited();
+      const trip = this.link.begin();
+      const before = { transferMs: timeline.telemetry.transferMs, serverMs: timeline.telemetry.serverMs };
       const outcome = await this.remote.call(plan, crossing, inputSymbols, compression, timeoutMs, timeline);
+      const shared = trip.end();
+      if (outcome.ok) {
+        const { telemetry: t } = timeline;
+        this.network.observeTransfer({ transferMs: t.transferMs - before.transferMs, serverMs: t.serverMs - before.serverMs, bytesUp: t.bytesUp, bytesDown: t.bytesDown, shared });
+      }
       if (outcome.ok) return finish({ ...headOutputs, ...outcome.outputs });
       failure = outcome.error;
     }
@@ -259,6 +300,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       inputDims: Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, tensor.dims])),
       remoteUsable: (planId) => this.remote.unusable(planById(this.model, planId)) === null,
       serverContext: this.latestContext,
+      network: this.network.estimate(),
       now: this.options.clock.now(),
     });
   }
