@@ -12,6 +12,8 @@ export { splitModelFromPartition } from './client/split-model.js';
 export { Backoff } from './client/backoff.js';
 export { ManualClock, systemClock, type Clock, type ClockTimer } from './client/clock.js';
 export { defaultCutPolicy, type Candidate, type CutContext, type CutPolicy } from './client/cut-policy.js';
+export { NetworkEstimator, NETWORK_DEFAULTS, type NetworkEstimate, type NetworkDistribution, type NetworkEstimatorOptions } from './client/network-estimator.js';
+export { PROBE_DEFAULTS, type NetworkProbeOptions, type ProbeOutcome, type ProbeRefusal } from './client/network-probe.js';
 export type {
   ClientPlan,
   ClientStats,

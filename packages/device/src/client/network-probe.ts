@@ -83,6 +83,12 @@ export class NetworkProbe {
     /** Padding at or below this many bytes would make the probe's ping an RTT sample (the estimator's smallBytes). */
     rttOnlyBytes = 0,
   ) {
+    // A typo in an option name must not pass silently (the estimator's options are held to the same rule).
+    for (const key of Object.keys(options)) {
+      if (!['intervalMs', 'bytes', 'maxBytesPerMinute', 'timeoutMs', 'auto'].includes(key)) {
+        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `networkProbe.${key} is not an option of the network probe`);
+      }
+    }
     const settings = {
       intervalMs: options.intervalMs ?? PROBE_DEFAULTS.intervalMs,
       bytes: options.bytes ?? PROBE_DEFAULTS.bytes,

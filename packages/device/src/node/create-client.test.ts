@@ -116,4 +116,15 @@ describe('createClient({ plans })', () => {
       expect((error as Error).message).toMatch(pattern);
     }
   });
+
+  it('passes the network estimate options through to the client (a bad one is refused by its name)', async () => {
+    const bytes = unprobeable();
+    const json = JSON.stringify(planSetOf(await partition(await loadModel(bytes, 'unprobeable'))), jsonNumbers);
+    const error = await failure(createClient({ ...OFFLINE, model: bytes, plans: json, network: { rttHalfLifeMs: -1 } }));
+    expect(isCarboncpError(error, 'CARBONCP_INVALID_ARGUMENT'), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/network\.rttHalfLifeMs must be a positive number/);
+    const probeError = await failure(createClient({ ...OFFLINE, model: bytes, plans: json, networkProbe: { nonsense: 1 } as never }));
+    expect(isCarboncpError(probeError, 'CARBONCP_INVALID_ARGUMENT'), String(probeError)).toBe(true);
+    expect((probeError as Error).message).toMatch(/networkProbe\.nonsense is not an option/);
+  });
 });

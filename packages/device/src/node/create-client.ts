@@ -6,6 +6,8 @@ import type * as ort from 'onnxruntime-node';
 import { badOption, resolveClientOptions, resolveHeadThreadOptions } from '../client/client-options.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
+import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
+import type { NetworkProbeOptions } from '../client/network-probe.js';
 import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions } from '../client/types.js';
@@ -82,6 +84,10 @@ export interface CreateClientOptions {
   cutPolicy?: CutPolicy<Plan>;
   /** Every timer and duration of the client; default the system clock. */
   clock?: Clock;
+  /** Half-lives and sample filters of networkEstimate() (device README, "Network estimate"). */
+  network?: NetworkEstimatorOptions;
+  /** The rate-limited active probe of probeNetwork() (device README, "Network estimate"). */
+  networkProbe?: NetworkProbeOptions;
 }
 
 /** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
@@ -111,7 +117,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock']),
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock', 'network', 'networkProbe']),
     // A plan.json holds one plan: it is the default cut unless the caller names another.
     ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
   });
