@@ -94,6 +94,12 @@ export const ErrorCode = {
   BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
   /** A worker thread running onnxruntime (the device's head worker) exited while a run was on it. */
   WORKER_EXITED: 'CARBONCP_WORKER_EXITED',
+
+  // Carbon: device profiles (devices/*.json).
+  /** A device profile (JSON) that breaks its schema: the message and details.field name the bad field. */
+  BAD_DEVICE_PROFILE: 'CARBONCP_BAD_DEVICE_PROFILE',
+  /** A device profile marks a number the caller needs as unknown (value null), so it cannot be used. */
+  DEVICE_PROFILE_INCOMPLETE: 'CARBONCP_DEVICE_PROFILE_INCOMPLETE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
