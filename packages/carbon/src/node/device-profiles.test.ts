@@ -76,7 +76,12 @@ describe('devices/', () => {
     expect(radioEnergyJ(byId('pixel-4'), 'lte', 602_112, 2048)).toBeCloseTo(13.15433051392, 9);
     // vessim Pi: 1.3678 + (2.86927 - 1.3678) x 0.5 = 2.118535 W
     expect(estimatePowerW(byId('raspberry-pi-vessim-dvfs'), 0.5)).toBeCloseTo(2.118535, 12);
-    expect(() => estimatePowerW(byId('raspberry-pi-5'), 0.5)).toThrow(CarboncpError);
+    // Raspberry Pi 5: 2.8 + (9.7 - 2.8) x 0.5 = 6.25 W
+    expect(estimatePowerW(byId('raspberry-pi-5'), 0.5)).toBeCloseTo(6.25, 12);
+    // The MacBook Air's idle power and the Pixel 4's power are unknown: refused, not guessed.
+    for (const id of ['macbook-air-m1', 'pixel-4']) {
+      expect(() => estimatePowerW(byId(id), 0.5)).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_PROFILE_INCOMPLETE }));
+    }
   });
 });
 
