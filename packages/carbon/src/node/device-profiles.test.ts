@@ -78,8 +78,8 @@ describe('devices/', () => {
     expect(estimatePowerW(byId('raspberry-pi-vessim-dvfs'), 0.5)).toBeCloseTo(2.118535, 12);
     // Raspberry Pi 5: 2.8 + (9.7 - 2.8) x 0.5 = 6.25 W
     expect(estimatePowerW(byId('raspberry-pi-5'), 0.5)).toBeCloseTo(6.25, 12);
-    // The MacBook Air's idle power and the Pixel 4's power are unknown: refused, not guessed.
-    for (const id of ['macbook-air-m1', 'pixel-4']) {
+    // The MacBook Air's idle power is unknown: refused, not guessed.
+    for (const id of ['macbook-air-m1']) {
       expect(() => estimatePowerW(byId(id), 0.5)).toThrow(expect.objectContaining({ code: ErrorCode.DEVICE_PROFILE_INCOMPLETE }));
     }
   });
