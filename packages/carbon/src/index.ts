@@ -11,3 +11,23 @@ export { wattTime, lbsPerMwhToGPerKwh, G_PER_KWH_PER_LB_PER_MWH, WATTTIME_SOURCE
 export { carbonAwareSdk, timeSpanMinutes, CARBON_AWARE_SDK_SOURCE, type CarbonAwareSdkOptions } from './providers/http/carbon-aware-sdk.js';
 export { HttpJsonClient, withLastKnown, parseRetryAfter, type FetchLike, type HttpProviderOptions, type LastKnownProvider } from './providers/http/http-layer.js';
 export { httpProviderFactories, PROVIDER_ENV } from './providers/http/spec-factories.js';
+export {
+  parseDeviceProfile,
+  estimatePowerW,
+  powerModelSource,
+  radioEnergyJ,
+  relativeSpeed,
+  DEVICE_PROFILE_SCHEMA_VERSION,
+  REFERENCE_DEVICE_PROFILE_ID,
+  RADIO_KINDS,
+  DEVICE_CLASSES,
+  MIN_SOURCE_LENGTH,
+  type DeviceProfile,
+  type Quantity,
+  type QuantityKind,
+  type RadioKind,
+  type RadioProfile,
+  type SpeedProfile,
+  type DeviceClass,
+  type RadioEnergyOptions,
+} from './device-profile.js';

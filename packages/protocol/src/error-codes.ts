@@ -106,6 +106,10 @@ export const ErrorCode = {
   OUT_OF_TRACE: 'CARBONCP_OUT_OF_TRACE',
   /** A zone the trace or provider has no data for. */
   UNKNOWN_ZONE: 'CARBONCP_UNKNOWN_ZONE',
+  /** A device profile (JSON) that breaks its schema: the message and details.field name the bad field. */
+  BAD_DEVICE_PROFILE: 'CARBONCP_BAD_DEVICE_PROFILE',
+  /** A device profile marks a number the caller needs as unknown (value null), so it cannot be used. */
+  DEVICE_PROFILE_INCOMPLETE: 'CARBONCP_DEVICE_PROFILE_INCOMPLETE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

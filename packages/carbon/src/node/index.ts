@@ -1,2 +1,3 @@
 // Node-only additions (files, sensors); the platform-neutral API is '@carboncp/carbon'.
 export { readTextFile, zoneFromFileName, traceProviderFromFile, nodeProviderFactories, nodeProviderContext } from './trace-file.js';
+export { loadDeviceProfiles, loadDeviceProfile, loadDeviceProfileFile, SHIPPED_DEVICE_PROFILES_DIR } from './device-profiles.js';
