@@ -94,6 +94,10 @@ export const ErrorCode = {
   BAD_PLAN_JSON: 'CARBONCP_BAD_PLAN_JSON',
   /** A worker thread running onnxruntime (the device's head worker) exited while a run was on it. */
   WORKER_EXITED: 'CARBONCP_WORKER_EXITED',
+  /** Latency-profile JSON that does not describe a profile. */
+  BAD_PROFILE: 'CARBONCP_BAD_PROFILE',
+  /** A latency profile made for another model (or device, or execution provider) than asked. */
+  PROFILE_MISMATCH: 'CARBONCP_PROFILE_MISMATCH',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,0 +1,230 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cpus, platform, release, arch, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { extractPlan } from '../partition.js';
+import { analyseModel } from '../plan/analysis.js';
+import { encodeModel } from '../onnx/proto.js';
+import type { Partition, Plan } from '../plan/plan-types.js';
+import { distributionOf, quantile, PROFILE_SCHEMA_VERSION, type ModelProfile, type PlanProfile, type SegmentCheck, type SegmentGap } from '../plan/profile.js';
+import { resolveInputShapes } from '../shapes/input-shapes.js';
+import { seededInputs } from './seeded-inputs.js';
+import { cudaProviderLibrary, type ExecutionProvider } from './session.js';
+import { attributeTrace, positionsByFileIndex, predictHalves, prefixSums, tagNodeNames, type TraceEvent } from './profile-trace.js';
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface ProfileOptions {
+  inputShapes?: Record<string, number[]>;
+  /** Timed full-model runs (default 20). */
+  runs?: number;
+  /** Untimed runs first (default 3). */
+  warmup?: number;
+  /** onnxruntime intra-op threads; default onnxruntime's. */
+  threads?: number;
+  executionProvider?: ExecutionProvider;
+  /**
+   * Default 'basic': constant folding and Conv+BatchNormalization folding, which keep source node
+   * names, so every node's time is attributed; 'all' adds layout rewrites whose nodes carry other
+   * names (their time is then unattributed and spread pro rata).
+   */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  seed?: number;
+  /** Real heads and tails run at this many cuts, spread evenly (default 5; 0: no check). */
+  checkCuts?: number;
+  /** Timed runs per checked half (default 10). */
+  checkRuns?: number;
+  /** Plan ids to predict (default every plan of the partition). */
+  plans?: string[];
+  log?: (message: string) => void;
+}
+
+const GOAL = 0.1;
+
+function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < min) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${name} must be an integer >= ${min}, got ${String(value)}`);
+  return n;
+}
+
+/** Position (compute nodes in the head) of a plan: 0 for 'server', n for 'device', k for 'split-k'. */
+export function planPosition(plan: Plan, n: number): number {
+  return plan.kind === 'server' ? 0 : plan.kind === 'device' ? n : Number(plan.id.slice('split-'.length));
+}
+
+function sessionOptions(options: ProfileOptions, provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'basic',
+    ...(options.threads !== undefined ? { intraOpNumThreads: options.threads } : {}),
+    logSeverityLevel: 3,
+  };
+}
+
+/**
+ * Measures every plan's head and tail latency from full-model runs alone: onnxruntime profiles
+ * each node of `runs` full runs, node times are put on the partition's compute-node positions,
+ * and a plan's head is the node time before its cut plus a fixed per-run overhead (the run's wall
+ * time minus its node time), its tail the rest plus the same overhead. Then, unless checkCuts is
+ * 0, real heads and tails are run at a few cuts and the gap to the prediction is recorded
+ * (segmentCheck). The model runs on the seeded inputs of `seed` at `inputShapes`.
+ */
+export async function profileModel(partition: Partition, options: ProfileOptions = {}): Promise<ModelProfile> {
+  const runs = positiveInteger(options.runs, 'runs', 20);
+  const warmup = positiveInteger(options.warmup, 'warmup', 3, 0);
+  const checkCuts = positiveInteger(options.checkCuts, 'checkCuts', 5, 0);
+  const checkRuns = positiveInteger(options.checkRuns, 'checkRuns', 10);
+  if (options.threads !== undefined) positiveInteger(options.threads, 'threads', 1);
+  const provider = options.executionProvider ?? 'cpu';
+  if (provider !== 'cpu' && provider !== 'cuda') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `unknown execution provider '${String(provider)}' (use 'cuda' or 'cpu')`);
+  if (provider === 'cuda' && !cudaProviderLibrary()) throw new CarboncpError(ErrorCode.SESSION, 'onnxruntime-node has no CUDA provider library here (libonnxruntime_providers_cuda)');
+  const log = options.log ?? (() => {});
+  const { model } = partition;
+  const inputShapes = resolveInputShapes(model, options.inputShapes);
+  const analysis = analyseModel(model.model, { inputShapes: options.inputShapes });
+  const n = analysis.compute.length;
+  const positions = positionsByFileIndex(analysis);
+  const feeds = seededInputs(model, options.inputShapes, options.seed ?? 42);
+
+  const dir = await mkdtemp(join(tmpdir(), 'carboncp-profile-'));
+  const walls: number[] = [];
+  let events: TraceEvent[];
+  try {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(encodeModel(tagNodeNames(model.model)), {
+        ...sessionOptions(options, provider),
+        enableProfiling: true,
+        profileFilePrefix: join(dir, 'ort'),
+      });
+    } catch (cause) {
+      throw new CarboncpError(ErrorCode.SESSION, `onnxruntime cannot open '${model.name}' for profiling: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      for (let i = 0; i < warmup + runs; i++) {
+        const start = performance.now();
+        await session.run(feeds);
+        if (i >= warmup) walls.push(performance.now() - start);
+      }
+      session.endProfiling();
+    } finally {
+      await session.release();
+    }
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    if (files.length !== 1) throw new CarboncpError(ErrorCode.INTERNAL, `onnxruntime wrote ${files.length} profile files, expected 1`);
+    events = JSON.parse(await readFile(join(dir, files[0]), 'utf8')) as TraceEvent[];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const all = attributeTrace(events, positions, n);
+  if (all.length !== warmup + runs) throw new CarboncpError(ErrorCode.INTERNAL, `onnxruntime's profile holds ${all.length} model runs, expected ${warmup + runs}`);
+  const timed = all.slice(warmup);
+  const overheads = timed.map((run, i) => walls[i] - (run.attributedUs + run.unattributedUs) / 1000);
+  const prefixes = timed.map((run) => prefixSums(run.nodeUs));
+  log(`profiled ${runs} runs of ${model.name}: median ${distributionOf(walls).medianMs.toFixed(2)} ms, ${n} compute nodes`);
+
+  const wanted = options.plans ? new Set(options.plans) : undefined;
+  const plans: PlanProfile[] = partition.plans
+    .filter((plan) => !wanted || wanted.has(plan.id))
+    .map((plan) => {
+      const k = planPosition(plan, n);
+      const halves = timed.map((run, i) => predictHalves(run, prefixes[i], k, overheads[i]));
+      return {
+        id: plan.id,
+        digest: plan.digest,
+        bytesPerSample: plan.bytesPerSample,
+        k,
+        head: distributionOf(k > 0 ? halves.map((h) => h.headMs) : []),
+        tail: distributionOf(k < n ? halves.map((h) => h.tailMs) : []),
+      };
+    });
+
+  const median = (values: number[]): number => quantile([...values].sort((a, b) => a - b), 0.5);
+  const profile: ModelProfile = {
+    schemaVersion: PROFILE_SCHEMA_VERSION,
+    modelDigest: model.digest,
+    modelName: model.name,
+    measuredAt: new Date().toISOString(),
+    device: {
+      cpu: cpus()[0]?.model.trim() || 'unknown',
+      cores: cpus().length,
+      os: `${platform()} ${release()} ${arch()}`,
+      onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+      executionProvider: provider,
+      threads: options.threads ?? null,
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'basic',
+    },
+    inputShapes,
+    method: {
+      kind: 'node-profiling',
+      runs,
+      warmup,
+      fullModel: distributionOf(walls),
+      attributedMs: median(timed.map((r) => r.attributedUs / 1000)),
+      unattributedMs: median(timed.map((r) => r.unattributedUs / 1000)),
+      overheadMs: median(overheads),
+    },
+    plans,
+  };
+  if (checkCuts > 0) profile.segmentCheck = await checkSegments(partition, profile, feeds, { ...options, checkCuts, checkRuns }, provider);
+  return profile;
+}
+
+/** Split plans spread evenly over the partition (first and last included), at most `count`. */
+export function spreadCuts(plans: readonly PlanProfile[], count: number): PlanProfile[] {
+  const splits = plans.filter((p) => p.id.startsWith('split-'));
+  if (splits.length <= count) return splits;
+  const chosen = new Set<number>();
+  for (let i = 0; i < count; i++) chosen.add(Math.round((i * (splits.length - 1)) / (count - 1 || 1)));
+  return [...chosen].sort((a, b) => a - b).map((i) => splits[i]);
+}
+
+async function timeRuns(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, warmup: number, runs: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const start = performance.now();
+    await session.run(feeds);
+    if (i >= warmup) times.push(performance.now() - start);
+  }
+  return times;
+}
+
+/** Runs the real halves of a few cuts (same session options, no profiling) and compares medians. */
+async function checkSegments(
+  partition: Partition,
+  profile: ModelProfile,
+  feeds: Record<string, ort.Tensor>,
+  options: ProfileOptions & { checkCuts: number; checkRuns: number },
+  provider: ExecutionProvider,
+): Promise<SegmentCheck> {
+  const gaps: SegmentGap[] = [];
+  const warmup = Math.min(options.warmup ?? 3, 3);
+  for (const predicted of spreadCuts(profile.plans, options.checkCuts)) {
+    const { head, tail, plan } = extractPlan(partition, predicted.id);
+    const headSession = await ort.InferenceSession.create(head!, sessionOptions(options, provider));
+    const tailSession = await ort.InferenceSession.create(tail!, sessionOptions(options, provider));
+    try {
+      const headFeeds = Object.fromEntries(headSession.inputNames.map((name) => [name, feeds[name]]));
+      const headOut = (await headSession.run(headFeeds)) as Record<string, ort.Tensor>;
+      const tailFeeds: Record<string, ort.Tensor> = {};
+      for (const c of plan.crossing) tailFeeds[c.name] = c.source === 'input' ? feeds[c.name] : headOut[c.name];
+      const headMs = distributionOf(await timeRuns(headSession, headFeeds, warmup, options.checkRuns)).medianMs;
+      const tailMs = distributionOf(await timeRuns(tailSession, tailFeeds, warmup, options.checkRuns)).medianMs;
+      for (const [half, measuredMs, predictedMs] of [
+        ['head', headMs, predicted.head.medianMs],
+        ['tail', tailMs, predicted.tail.medianMs],
+      ] as const) {
+        gaps.push({ planId: predicted.id, half, predictedMs, measuredMs, gap: (predictedMs - measuredMs) / measuredMs });
+      }
+      options.log?.(`checked ${predicted.id}: head ${headMs.toFixed(2)} ms (predicted ${predicted.head.medianMs.toFixed(2)}), tail ${tailMs.toFixed(2)} ms (predicted ${predicted.tail.medianMs.toFixed(2)})`);
+    } finally {
+      await headSession.release();
+      await tailSession.release();
+    }
+  }
+  const abs = gaps.map((g) => Math.abs(g.gap)).sort((a, b) => a - b);
+  const medianAbsGap = abs.length ? quantile(abs, 0.5) : 0;
+  return { runs: options.checkRuns, gaps, medianAbsGap, maxAbsGap: abs.length ? abs[abs.length - 1] : 0, goal: GOAL, met: medianAbsGap <= GOAL };
+}
