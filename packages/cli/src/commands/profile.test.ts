@@ -47,7 +47,7 @@ describe('carboncp profile', () => {
     const text = io.stdout.join('\n');
     expect(text).toMatch(/^server\s+-\s+\d+\.\d\d \[/m);
     expect(text).toMatch(/^device\s+\d+\.\d\d \[.*\]\s+-$/m);
-    expect(text).toMatch(/check \(1 runs per half\): median \|gap\| \d+\.\d%/);
+    expect(text).toMatch(/check \(1 paired runs per half\): median \|gap\| \d+\.\d%/);
   });
 
   it('refuses bad flags with exit 2', async () => {

@@ -97,6 +97,7 @@ async function run(args: string[], io: Io): Promise<number> {
   return EXIT.OK;
 }
 
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const ms = (value: number, n: number): string => (n === 0 ? '-' : value.toFixed(2));
 
 /** The profile as a table: one row per plan, head and tail median [p10, p90], then the check. */
@@ -117,8 +118,11 @@ export function formatProfile(profile: ModelProfile): string {
   if (check) {
     lines.push(
       '',
-      `check (${check.runs} runs per half): median |gap| ${(check.medianAbsGap * 100).toFixed(1)}%, max ${(check.maxAbsGap * 100).toFixed(1)}% (goal ${(check.goal * 100).toFixed(0)}%: ${check.met ? 'met' : 'NOT met'})`,
-      ...check.gaps.map((g) => `  ${g.planId} ${g.half}: predicted ${g.predictedMs.toFixed(2)} ms, measured ${g.measuredMs.toFixed(2)} ms (${g.gap >= 0 ? '+' : ''}${(g.gap * 100).toFixed(1)}%)`),
+      `check (${check.runs} paired runs per half): median |gap| ${(check.medianAbsGap * 100).toFixed(1)}% drift-corrected, ${(check.medianAbsRawGap * 100).toFixed(1)}% raw; max ${(check.maxAbsGap * 100).toFixed(1)}% (goal ${(check.goal * 100).toFixed(0)}%: ${check.met ? 'met' : 'NOT met'})`,
+      ...check.gaps.map(
+        (g) =>
+          `  ${g.planId} ${g.half}: predicted ${g.predictedMs.toFixed(2)} ms, measured ${g.measuredMs.toFixed(2)} ms with the full model at ${g.fullModelMs.toFixed(2)} ms (${pct(g.gap)}, raw ${pct(g.rawGap)})`,
+      ),
     );
   }
   return lines.join('\n');

@@ -57,7 +57,9 @@ describe('profileModel', () => {
     expect(check.gaps.map((g) => `${g.planId}:${g.half}`)).toEqual(['split-1:head', 'split-1:tail', 'split-4:head', 'split-4:tail']);
     for (const gap of check.gaps) {
       expect(gap.measuredMs).toBeGreaterThan(0);
-      expect(gap.gap).toBeCloseTo((gap.predictedMs - gap.measuredMs) / gap.measuredMs, 12);
+      expect(gap.rawGap).toBeCloseTo((gap.predictedMs - gap.measuredMs) / gap.measuredMs, 12);
+      const drift = gap.fullModelMs / profile.method.fullModel.medianMs;
+      expect(gap.gap).toBeCloseTo((gap.predictedMs * drift - gap.measuredMs) / gap.measuredMs, 12);
     }
     expect(check.met).toBe(check.medianAbsGap <= 0.1);
 

@@ -15,7 +15,7 @@ const sample = (): ModelProfile => ({
     { id: 'server', digest: 'b'.repeat(64), bytesPerSample: 602112, k: 0, head: distributionOf([]), tail: dist(10) },
     { id: 'split-1', digest: 'c'.repeat(64), bytesPerSample: NaN, k: 1, head: dist(2), tail: dist(8.5) },
   ],
-  segmentCheck: { runs: 3, gaps: [{ planId: 'split-1', half: 'head', predictedMs: 2, measuredMs: 2.2, gap: -0.2 / 2.2 }], medianAbsGap: 0.2 / 2.2, maxAbsGap: 0.2 / 2.2, goal: 0.1, met: true },
+  segmentCheck: { runs: 3, gaps: [{ planId: 'split-1', half: 'head', predictedMs: 2, measuredMs: 2.2, fullModelMs: 10, gap: -0.2 / 2.2, rawGap: -0.2 / 2.2 }], medianAbsGap: 0.2 / 2.2, medianAbsRawGap: 0.2 / 2.2, maxAbsGap: 0.2 / 2.2, goal: 0.1, met: true },
 });
 
 describe('latency profile JSON', () => {

@@ -52,8 +52,12 @@ export interface SegmentGap {
   half: 'head' | 'tail';
   predictedMs: number;
   measuredMs: number;
-  /** (predicted - measured) / measured. */
+  /** Full-model median measured in the same rounds as the half (the machine's speed right then). */
+  fullModelMs: number;
+  /** (predicted x drift - measured) / measured, drift = fullModelMs / the profile's full-model median. */
   gap: number;
+  /** (predicted - measured) / measured, without the drift correction. */
+  rawGap: number;
 }
 
 /** Real heads and tails run at a few cuts, against what the attribution predicted for them. */
@@ -61,8 +65,10 @@ export interface SegmentCheck {
   /** Runs per half (medians compared). */
   runs: number;
   gaps: SegmentGap[];
-  /** Median of |gap| over every half checked. */
+  /** Median of |gap| (drift-corrected) over every half checked. */
   medianAbsGap: number;
+  /** Median of |rawGap|. */
+  medianAbsRawGap: number;
   maxAbsGap: number;
   /** The goal the check is held to (0.10: within 10%). */
   goal: number;
@@ -227,10 +233,13 @@ function segmentCheck(value: unknown, path: string): SegmentCheck {
         half: half as 'head' | 'tail',
         predictedMs: ms(gap.predictedMs, `${path}.gaps[${i}].predictedMs`),
         measuredMs: ms(gap.measuredMs, `${path}.gaps[${i}].measuredMs`),
+        fullModelMs: ms(gap.fullModelMs, `${path}.gaps[${i}].fullModelMs`),
         gap: finite(gap.gap, `${path}.gaps[${i}].gap`),
+        rawGap: finite(gap.rawGap, `${path}.gaps[${i}].rawGap`),
       };
     }),
     medianAbsGap: ms(c.medianAbsGap, `${path}.medianAbsGap`),
+    medianAbsRawGap: ms(c.medianAbsRawGap, `${path}.medianAbsRawGap`),
     maxAbsGap: ms(c.maxAbsGap, `${path}.maxAbsGap`),
     goal: ms(c.goal, `${path}.goal`),
     met: boolean(c.met, `${path}.met`),
