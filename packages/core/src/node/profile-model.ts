@@ -11,7 +11,7 @@ import { distributionOf, quantile, PROFILE_SCHEMA_VERSION, type ModelProfile, ty
 import { resolveInputShapes } from '../shapes/input-shapes.js';
 import { seededInputs } from './seeded-inputs.js';
 import { cudaProviderLibrary, type ExecutionProvider } from './session.js';
-import { attributeTrace, positionsByFileIndex, predictHalves, prefixSums, tagNodeNames, type TraceEvent } from './profile-trace.js';
+import { attributeTrace, nodeNameResolver, positionsByFileIndex, predictHalves, prefixSums, spreadFusedTime, tagNodeNames, type TraceEvent } from './profile-trace.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -118,9 +118,10 @@ export async function profileModel(partition: Partition, options: ProfileOptions
     await rm(dir, { recursive: true, force: true });
   }
 
-  const all = attributeTrace(events, positions, n);
+  const all = attributeTrace(events, nodeNameResolver(analysis.index, positions), n);
   if (all.length !== warmup + runs) throw new CarboncpError(ErrorCode.INTERNAL, `onnxruntime's profile holds ${all.length} model runs, expected ${warmup + runs}`);
   const timed = all.slice(warmup);
+  const fusedPositions = spreadFusedTime(timed, analysis.nodeFlops);
   const overheads = timed.map((run, i) => walls[i] - (run.attributedUs + run.unattributedUs) / 1000);
   const prefixes = timed.map((run) => prefixSums(run.nodeUs));
   log(`profiled ${runs} runs of ${model.name}: median ${distributionOf(walls).medianMs.toFixed(2)} ms, ${n} compute nodes`);
@@ -165,6 +166,7 @@ export async function profileModel(partition: Partition, options: ProfileOptions
       attributedMs: median(timed.map((r) => r.attributedUs / 1000)),
       unattributedMs: median(timed.map((r) => r.unattributedUs / 1000)),
       overheadMs: median(overheads),
+      fusedPositions,
     },
     plans,
   };

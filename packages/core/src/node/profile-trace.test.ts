@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelBuilder } from '../onnx/model-builder.js';
 import { loadModel } from '../model/load-model.js';
 import { analyseModel } from '../plan/analysis.js';
-import { attributeTrace, positionsByFileIndex, predictHalves, prefixSums, tagNodeNames, taggedFileIndex, type TraceEvent } from './profile-trace.js';
+import { attributeTrace, nodeNameResolver, positionsByFileIndex, predictHalves, prefixSums, spreadFusedTime, tagNodeNames, taggedFileIndex, type TraceEvent } from './profile-trace.js';
 
 const run = (ts: number, dur: number): TraceEvent => ({ cat: 'Session', name: 'model_run', ts, dur });
 const kernel = (node: string, ts: number, dur: number): TraceEvent => ({ cat: 'Node', name: `${node}_kernel_time`, ts, dur, args: { node_name: node } });
@@ -57,7 +57,7 @@ describe('profile trace attribution', () => {
       kernel('__cc3__', 2045, 5),
       kernel('__cc3__', 3000, 99), // outside every run: ignored
     ];
-    const runs = attributeTrace(events, positions, 3);
+    const runs = attributeTrace(events, nodeNameResolver(analysis.index, positions), 3);
     expect(runs).toHaveLength(2);
     expect([...runs[0].nodeUs]).toEqual([0, 10, 41, 20]);
     expect(runs[0].attributedUs).toBe(71);
@@ -73,5 +73,37 @@ describe('profile trace attribution', () => {
     expect(cut1.tailMs).toBeCloseTo(0.5 + (61 * scale) / 1000, 12);
     expect(predictHalves(runs[0], prefix, 0, 0.5)).toEqual({ headMs: 0, tailMs: expect.closeTo(0.575, 12) });
     expect(predictHalves(runs[0], prefix, 3, 0.5)).toEqual({ headMs: expect.closeTo(0.575, 12), tailMs: 0 });
+  });
+
+  it('names rewritten nodes by their output value, as onnxruntime does at level all, and spreads fused time by FLOPs', async () => {
+    const bytes = new ModelBuilder({ name: 'fusable' })
+      .input('x', 'FP32', [1, 4])
+      .node('Neg', ['x'], ['conv_out'], {}, 'conv')
+      .node('Relu', ['conv_out'], ['relu'], {}, 'relu_node')
+      .node('Abs', ['relu'], ['y'], {}, 'abs')
+      .output('y', 'FP32', [1, 4])
+      .toBytes();
+    const model = await loadModel(bytes);
+    const analysis = analyseModel(model.model, {});
+    const resolve = nodeNameResolver(analysis.index, positionsByFileIndex(analysis));
+    expect(resolve('conv__cc0__')).toBe(1);
+    expect(resolve('relu_nchwc')).toBe(2); // the value 'relu', made by position 2
+    expect(resolve('conv_out_token_3')).toBe(1);
+    expect(resolve('abs')).toBe(3); // a node name
+    expect(resolve('ReorderOutput')).toBeUndefined();
+    expect(resolve('_')).toBeUndefined();
+
+    // Position 1 never ran alone (fused into 2): 2's time is shared 3:1 by FLOPs; 3 keeps its own.
+    const run = (a: number, b: number, c: number) => ({ nodeUs: Float64Array.from([0, a, b, c]), attributedUs: a + b + c, unattributedUs: 0, modelRunUs: 0 });
+    const runs = [run(0, 40, 10), run(0, 80, 20)];
+    expect(spreadFusedTime(runs, [3, 1, 5])).toBe(1);
+    expect([...runs[0].nodeUs]).toEqual([0, 30, 10, 10]);
+    expect([...runs[1].nodeUs]).toEqual([0, 60, 20, 20]);
+    // Unknown FLOPs: equal shares; a position that ran in some run is not absorbed.
+    const other = [run(0, 40, 10), run(5, 35, 10)];
+    expect(spreadFusedTime(other, [NaN, 1, 5])).toBe(0);
+    const unknown = [run(0, 40, 10)];
+    spreadFusedTime(unknown, [NaN, 1, 5]);
+    expect([...unknown[0].nodeUs]).toEqual([0, 20, 20, 10]);
   });
 });

@@ -81,10 +81,42 @@ function consumersOf(index: GraphIndex, name: string): NodeInfo[] {
 }
 
 /**
+ * Resolves the node name in a profile event to a position: the tag first; else (onnxruntime's
+ * level-'all' rewrites name a new node after its output value, e.g. 'layer1.0.relu1_nchwc' for a
+ * fused Conv+BatchNormalization+Relu whose last output is 'layer1.0.relu1') the longest leading
+ * '_'-separated part of the name that is a value made by a main-graph node, or a node's name.
+ */
+export function nodeNameResolver(index: GraphIndex, positions: ReadonlyMap<number, number>): (nodeName: string) => number | undefined {
+  const byName = new Map<string, number>();
+  for (const info of index.nodes) {
+    const at = positions.get(info.fileIndex);
+    if (at === undefined) continue;
+    for (const output of info.outputs) if (!byName.has(output)) byName.set(output, at);
+  }
+  for (const info of index.nodes) {
+    const at = positions.get(info.fileIndex);
+    if (at !== undefined && info.node.name && !byName.has(info.node.name)) byName.set(info.node.name, at);
+  }
+  const cache = new Map<string, number | undefined>();
+  return (nodeName) => {
+    if (cache.has(nodeName)) return cache.get(nodeName);
+    const fileIndex = taggedFileIndex(nodeName);
+    let at = fileIndex === undefined ? undefined : positions.get(fileIndex);
+    for (let name = nodeName; at === undefined && name !== ''; ) {
+      at = byName.get(name);
+      const cut = name.lastIndexOf('_');
+      name = cut <= 0 ? '' : name.slice(0, cut);
+    }
+    cache.set(nodeName, at);
+    return at;
+  };
+}
+
+/**
  * Splits a trace into its model runs (Session 'model_run' events, in time order) and sums each
  * run's kernel times ('<node>_kernel_time' Node events inside the run's interval) per position.
  */
-export function attributeTrace(events: readonly TraceEvent[], positions: ReadonlyMap<number, number>, n: number): RunNodeTimes[] {
+export function attributeTrace(events: readonly TraceEvent[], resolve: (nodeName: string) => number | undefined, n: number): RunNodeTimes[] {
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
   const result: RunNodeTimes[] = runs.map((run) => ({ nodeUs: new Float64Array(n + 1), attributedUs: 0, unattributedUs: 0, modelRunUs: run.dur }));
   const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')).sort((a, b) => a.ts - b.ts);
@@ -94,8 +126,7 @@ export function attributeTrace(events: readonly TraceEvent[], positions: Readonl
     if (r === runs.length) break;
     if (event.ts < runs[r].ts) continue;
     const nodeName = typeof event.args?.node_name === 'string' ? event.args.node_name : event.name.slice(0, -'_kernel_time'.length);
-    const fileIndex = taggedFileIndex(nodeName);
-    const at = fileIndex === undefined ? undefined : positions.get(fileIndex);
+    const at = resolve(nodeName);
     const times = result[r];
     if (at === undefined) {
       times.unattributedUs += event.dur;
@@ -105,6 +136,39 @@ export function attributeTrace(events: readonly TraceEvent[], positions: Readonl
     }
   }
   return result;
+}
+
+/**
+ * Spreads the time of fused kernels over the nodes they absorbed: a position that never had a
+ * kernel of its own in any run (onnxruntime fused it into a later node, or folded it) shares the
+ * time of the next position that did, in proportion to FLOPs (equal shares where FLOPs are
+ * unknown or all zero). Without it, a cut inside a fusion (after a Conv, before its Relu) would
+ * put the whole fused kernel on one side. Mutates the runs' nodeUs; returns how many positions
+ * were absorbed.
+ */
+export function spreadFusedTime(runs: RunNodeTimes[], flops: readonly number[]): number {
+  if (runs.length === 0) return 0;
+  const n = runs[0].nodeUs.length - 1;
+  const ran = new Array<boolean>(n + 1).fill(false);
+  for (const run of runs) for (let p = 1; p <= n; p++) if (run.nodeUs[p] > 0) ran[p] = true;
+  let absorbed = 0;
+  let start = 1;
+  for (let p = 1; p <= n; p++) {
+    if (!ran[p]) continue;
+    if (p > start) {
+      // Positions start..p-1 were absorbed into p.
+      absorbed += p - start;
+      const weights = Array.from({ length: p - start + 1 }, (_, i) => flops[start + i - 1]);
+      const usable = weights.every((w) => Number.isFinite(w) && w >= 0) && weights.some((w) => w > 0);
+      const total = usable ? weights.reduce((a, b) => a + b, 0) : weights.length;
+      for (const run of runs) {
+        const time = run.nodeUs[p];
+        for (let i = 0; i <= p - start; i++) run.nodeUs[start + i] = (time * (usable ? weights[i] : 1)) / total;
+      }
+    }
+    start = p + 1;
+  }
+  return absorbed;
 }
 
 /**

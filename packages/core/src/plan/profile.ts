@@ -99,6 +99,8 @@ export interface ModelProfile {
     unattributedMs: number;
     /** Wall time minus node time per run (median): charged once to each non-empty half. */
     overheadMs: number;
+    /** Compute nodes with no kernel of their own (fused into or folded by another): they share the fused kernel's time by FLOPs. */
+    fusedPositions: number;
     /** Free for updaters, e.g. 'live tail times (server)'. */
     notes?: string[];
   };
@@ -198,6 +200,7 @@ export function profileFromJson(json: unknown, expect?: Parameters<typeof checkP
       attributedMs: ms(method.attributedMs, '$.method.attributedMs'),
       unattributedMs: ms(method.unattributedMs, '$.method.unattributedMs'),
       overheadMs: finite(method.overheadMs, '$.method.overheadMs'),
+      fusedPositions: count(method.fusedPositions, '$.method.fusedPositions'),
       ...(method.notes !== undefined ? { notes: array(method.notes, '$.method.notes').map((n, i) => string(n, `$.method.notes[${i}]`)) } : {}),
     },
     plans: array(root.plans, '$.plans').map((p, i) => plan(p, `$.plans[${i}]`)),
