@@ -9,7 +9,7 @@
  * is shared); the ratio is the median over rounds of profile / plain in the same round. Then one
  * profile with the segment check (real heads and tails at --check-cuts cuts). Load average is
  * printed before and after. Needs the build: `npm run setup`.
- * Usage: node test/bench/profile.bench.mjs [--rounds 3] [--runs 20] [--warmup 3] [--threads 1] [--check-cuts 7] [--check-runs 10] [--opt-level basic]
+ * Usage: node test/bench/profile.bench.mjs [--rounds 3] [--runs 20] [--warmup 3] [--threads 1] [--check-cuts 7] [--check-runs 10] [--opt-level all]
  */
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -29,7 +29,7 @@ const WARMUP = Number(option('warmup', 3));
 const THREADS = Number(option('threads', 1));
 const CHECK_CUTS = Number(option('check-cuts', 7));
 const CHECK_RUNS = Number(option('check-runs', 10));
-const LEVEL = option('opt-level', 'basic');
+const LEVEL = option('opt-level', 'all');
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const median = (values) => {

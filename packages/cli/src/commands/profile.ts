@@ -6,7 +6,7 @@ import { EXIT, type Command, type Io } from '../command.js';
 import { parseInputShapeOption } from '../input-shape-option.js';
 import { loadAndPartition, parseCommon, positiveInteger } from './partition.js';
 
-const usage = `Usage: carboncp profile MODEL [--input-shape NAME=D,D,...]... [--runs 20] [--warmup 3] [--threads N] [--ep cpu|cuda] [--check-cuts 5] [--check-runs 10] [--opt-level basic] [--out FILE] [--json]
+const usage = `Usage: carboncp profile MODEL [--input-shape NAME=D,D,...]... [--runs 20] [--warmup 3] [--threads N] [--ep cpu|cuda] [--check-cuts 5] [--check-runs 10] [--opt-level all] [--out FILE] [--json]
 
 Measures every plan's head and tail latency on this machine without running each half:
 onnxruntime profiles each node of --runs full-model runs, node times are summed per segment
@@ -21,7 +21,8 @@ Options:
   --ep cpu|cuda               execution provider (default cpu)
   --check-cuts N              cuts whose real halves are timed against the prediction (default 5; 0: none)
   --check-runs N              timed runs per checked half (default 10)
-  --opt-level LEVEL           onnxruntime graph optimisation: disabled|basic|extended|all (default basic)
+  --opt-level LEVEL           onnxruntime graph optimisation: disabled|basic|extended|all (default all, as
+                              carboncp's sessions run)
   --max-width K               as for partition (default 4)
   --out FILE                  write the profile JSON to FILE
   --json                      print the profile JSON on stdout instead of the table
@@ -65,7 +66,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const checkRuns = count(values['check-runs'] as string | undefined, '--check-runs', 10, 1);
   const ep = (values.ep as string | undefined) ?? 'cpu';
   if (ep !== 'cpu' && ep !== 'cuda') throw new CarboncpError(ErrorCode.USAGE, `--ep must be cpu or cuda, got '${ep}'`);
-  const level = (values['opt-level'] as string | undefined) ?? 'basic';
+  const level = (values['opt-level'] as string | undefined) ?? 'all';
   if (!(LEVELS as readonly string[]).includes(level)) throw new CarboncpError(ErrorCode.USAGE, `--opt-level must be one of ${LEVELS.join(', ')}, got '${level}'`);
   const maxWidth = positiveInteger(values['max-width'] as string | undefined, '--max-width', 4);
   const inputShapes = parseInputShapeOption((values['input-shape'] as string[] | undefined) ?? [], 'profile');

@@ -33,7 +33,7 @@ describe('profileModel', () => {
     expect(parts.plans.map((p) => p.id)).toEqual(['server', 'split-1', 'split-2', 'split-3', 'split-4', 'device']);
     const profile = await profileModel(parts, { runs: 5, warmup: 1, threads: 1, checkCuts: 2, checkRuns: 3 });
     expect(profile.modelDigest).toBe(parts.model.digest);
-    expect(profile.device).toMatchObject({ executionProvider: 'cpu', threads: 1, graphOptimizationLevel: 'basic', onnxruntime: '1.30.0' });
+    expect(profile.device).toMatchObject({ executionProvider: 'cpu', threads: 1, graphOptimizationLevel: 'all', onnxruntime: '1.30.0' });
     expect(profile.method.unattributedMs).toBe(0);
     const plan = (id: string) => profile.plans.find((p) => p.id === id)!;
     expect(plan('server').head.n).toBe(0);
@@ -68,6 +68,32 @@ describe('profileModel', () => {
     expect(profileFromJson(text, { modelDigest: parts.model.digest, executionProvider: 'cpu' })).toEqual(profile);
     const other = 'f'.repeat(64);
     expect(() => profileFromJson(text, { modelDigest: other })).toThrow(expect.objectContaining({ code: ErrorCode.PROFILE_MISMATCH }));
+  });
+
+  it('spreads a fused Conv+BatchNormalization+Relu kernel (level all) over its nodes by FLOPs', async () => {
+    const ones = new Float32Array(32).fill(1);
+    const bytes = new ModelBuilder({ name: 'conv-bn-relu' })
+      .input('x', 'FP32', [1, 32, 64, 64])
+      .initializer('w', 'FP32', [32, 32, 3, 3], { seed: 3, std: 0.2 })
+      .initializer('scale', 'FP32', [32], ones)
+      .initializer('bias', 'FP32', [32], new Float32Array(32))
+      .initializer('mean', 'FP32', [32], new Float32Array(32))
+      .initializer('var', 'FP32', [32], ones)
+      .node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })
+      .node('BatchNormalization', ['c', 'scale', 'bias', 'mean', 'var'], ['b'])
+      .node('Relu', ['b'], ['y'])
+      .output('y', 'FP32', [1, 32, 64, 64])
+      .toBytes();
+    const parts = await partition(await loadModel(bytes, 'conv-bn-relu'));
+    const profile = await profileModel(parts, { runs: 3, warmup: 1, threads: 1, checkCuts: 0 });
+    // One fused kernel, named after its output 'y': Conv and BatchNormalization had none of their
+    // own. The layout reorders onnxruntime adds around it name no node (unattributed, small).
+    expect(profile.method.fusedPositions).toBe(2);
+    expect(profile.method.unattributedMs).toBeLessThan(0.25 * profile.method.attributedMs); // about 10% here: one small conv
+    const head = (id: string) => profile.plans.find((p) => p.id === id)!.head.medianMs - profile.method.overheadMs;
+    // The Conv's 38M multiply-adds outweigh BatchNormalization and Relu (a few ops per element).
+    expect(head('split-1')).toBeGreaterThan(0.9 * head('device'));
+    expect(head('split-2')).toBeLessThan(head('device'));
   });
 
   it('refuses bad options before running anything', async () => {
