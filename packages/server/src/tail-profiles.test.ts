@@ -94,7 +94,7 @@ describe('GET /v2/models/{name}/profile', () => {
     await writeFile(join(dir, 'chain.onnx'), bytes);
   });
   afterAll(async () => {
-    for (const server of servers) await server.close(0);
+    for (const server of servers) await server.close({ drainMs: 0 });
     await rm(dir, { recursive: true, force: true });
   });
   const start = async (profile: 'off' | 'lazy') => {
