@@ -177,6 +177,9 @@ export async function profileModel(partition: Partition, options: ProfileOptions
       unattributedMs: median(timed.map((r) => r.unattributedUs / 1000)),
       overheadMs: median(overheads),
       fusedPositions,
+      ...(provider === 'cuda'
+        ? { notes: ['cuda: onnxruntime times CUDA kernels on the host (launch and any sync), not on the GPU; not yet checked on a GPU machine: read segmentCheck before trusting the split of time'] }
+        : {}),
     },
     plans,
   };
