@@ -19,7 +19,7 @@ function fakeProfile(tails: Record<string, number>): ModelProfile {
     measuredAt: '2026-11-30T23:00:00.000Z',
     device: { cpu: 'cpu', cores: 2, os: 'linux', onnxruntime: '1.30.0', executionProvider: 'cpu', threads: null, graphOptimizationLevel: 'basic' },
     inputShapes: {},
-    method: { kind: 'node-profiling', runs: 3, warmup: 0, fullModel: distributionOf([10]), attributedMs: 9, unattributedMs: 0, overheadMs: 1, fusedPositions: 0 },
+    method: { kind: 'node-profiling', runs: 3, warmup: 0, fullModel: distributionOf([10]), attributedMs: 9, unattributedMs: 0, overheadMs: 1, fixedOverheadMs: 0.1, fusedPositions: 0 },
     plans: Object.entries(tails).map(([id, ms], k) => ({ id, digest: digest('b'), bytesPerSample: 4, k, head: distributionOf([1]), tail: distributionOf([ms * 0.9, ms, ms * 1.1]) })),
   };
 }

@@ -11,6 +11,7 @@ import { distributionOf, quantile, PROFILE_SCHEMA_VERSION, type ModelProfile, ty
 import { resolveInputShapes } from '../shapes/input-shapes.js';
 import { seededInputs } from './seeded-inputs.js';
 import { needsProbe } from './partition-with-probe.js';
+import { fullRunBytes, halfBytes, measureFixedOverhead, type RunBytes } from './profile-overhead.js';
 import { probeShapes } from './probe.js';
 import { cudaProviderLibrary, type ExecutionProvider } from './session.js';
 import { attributeTrace, nodeNameResolver, positionsByFileIndex, predictHalves, prefixSums, spreadFusedTime, tagNodeNames, type TraceEvent } from './profile-trace.js';
@@ -51,6 +52,8 @@ function positiveInteger(value: number | undefined, name: string, fallback: numb
   if (!Number.isInteger(n) || n < min) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${name} must be an integer >= ${min}, got ${String(value)}`);
   return n;
 }
+
+const tensorBytes = (tensor: ort.Tensor): number => (ArrayBuffer.isView(tensor.data) ? tensor.data.byteLength : 0);
 
 /** Position (compute nodes in the head) of a plan: 0 for 'server', n for 'device', k for 'split-k'. */
 export function planPosition(plan: Plan, n: number): number {
@@ -100,6 +103,7 @@ export async function profileModel(partition: Partition, options: ProfileOptions
   const dir = await mkdtemp(join(tmpdir(), 'carboncp-profile-'));
   const walls: number[] = [];
   let events: TraceEvent[];
+  let outputs: Record<string, ort.Tensor> = {};
   try {
     let session: ort.InferenceSession;
     try {
@@ -114,7 +118,7 @@ export async function profileModel(partition: Partition, options: ProfileOptions
     try {
       for (let i = 0; i < warmup + runs; i++) {
         const start = performance.now();
-        await session.run(feeds);
+        outputs = (await session.run(feeds)) as Record<string, ort.Tensor>;
         if (i >= warmup) walls.push(performance.now() - start);
       }
       session.endProfiling();
@@ -128,12 +132,24 @@ export async function profileModel(partition: Partition, options: ProfileOptions
     await rm(dir, { recursive: true, force: true });
   }
 
+  const median = (values: number[]): number => quantile([...values].sort((a, b) => a - b), 0.5);
   const all = attributeTrace(events, nodeNameResolver(analysis.index, positions), n);
   if (all.length !== warmup + runs) throw new CarboncpError(ErrorCode.INTERNAL, `onnxruntime's profile holds ${all.length} model runs, expected ${warmup + runs}`);
   const timed = all.slice(warmup);
   const fusedPositions = spreadFusedTime(timed, analysis.nodeFlops);
   const overheads = timed.map((run, i) => walls[i] - (run.attributedUs + run.unattributedUs) / 1000);
   const prefixes = timed.map((run) => prefixSums(run.nodeUs));
+  // Each half's overhead: the fixed part, plus the rest of the run's overhead by bytes in and out.
+  const fixedOverheadMs = Math.min(await measureFixedOverhead(sessionOptions(options, provider)), median(overheads));
+  const firstInput = model.inputs[0]?.name;
+  const runBytes: RunBytes = {
+    inputs: new Map(Object.entries(feeds).map(([name, t]) => [name, tensorBytes(t)])),
+    outputs: new Map(Object.entries(outputs).map(([name, t]) => [name, tensorBytes(t)])),
+    batch: firstInput !== undefined ? (inputShapes[firstInput][0] ?? 1) : 1,
+  };
+  const fullBytes = fullRunBytes(runBytes);
+  const share = (bytes: number, overhead: number): number =>
+    Number.isFinite(bytes) && fullBytes > 0 ? fixedOverheadMs + (Math.max(0, overhead - fixedOverheadMs) * bytes) / fullBytes : overhead;
   log(`profiled ${runs} runs of ${model.name}: median ${distributionOf(walls).medianMs.toFixed(2)} ms, ${n} compute nodes`);
 
   const wanted = options.plans ? new Set(options.plans) : undefined;
@@ -141,7 +157,8 @@ export async function profileModel(partition: Partition, options: ProfileOptions
     .filter((plan) => !wanted || wanted.has(plan.id))
     .map((plan) => {
       const k = planPosition(plan, n);
-      const halves = timed.map((run, i) => predictHalves(run, prefixes[i], k, overheads[i]));
+      const bytes = halfBytes(plan, runBytes);
+      const halves = timed.map((run, i) => predictHalves(run, prefixes[i], k, { head: share(bytes.head, overheads[i]), tail: share(bytes.tail, overheads[i]) }));
       return {
         id: plan.id,
         digest: plan.digest,
@@ -152,7 +169,6 @@ export async function profileModel(partition: Partition, options: ProfileOptions
       };
     });
 
-  const median = (values: number[]): number => quantile([...values].sort((a, b) => a - b), 0.5);
   const profile: ModelProfile = {
     schemaVersion: PROFILE_SCHEMA_VERSION,
     modelDigest: model.digest,
@@ -176,6 +192,7 @@ export async function profileModel(partition: Partition, options: ProfileOptions
       attributedMs: median(timed.map((r) => r.attributedUs / 1000)),
       unattributedMs: median(timed.map((r) => r.unattributedUs / 1000)),
       overheadMs: median(overheads),
+      fixedOverheadMs,
       fusedPositions,
       ...(provider === 'cuda'
         ? { notes: ['cuda: onnxruntime times CUDA kernels on the host (launch and any sync), not on the GPU; not yet checked on a GPU machine: read segmentCheck before trusting the split of time'] }

@@ -68,11 +68,14 @@ describe('profile trace attribution', () => {
     // Run 0 predicted with 0.5 ms overhead: 4 us unattributed spread over 71 us pro rata.
     const prefix = prefixSums(runs[0].nodeUs);
     const scale = 75 / 71;
-    const cut1 = predictHalves(runs[0], prefix, 1, 0.5);
+    const cut1 = predictHalves(runs[0], prefix, 1, { head: 0.5, tail: 0.5 });
     expect(cut1.headMs).toBeCloseTo(0.5 + (10 * scale) / 1000, 12);
     expect(cut1.tailMs).toBeCloseTo(0.5 + (61 * scale) / 1000, 12);
-    expect(predictHalves(runs[0], prefix, 0, 0.5)).toEqual({ headMs: 0, tailMs: expect.closeTo(0.575, 12) });
-    expect(predictHalves(runs[0], prefix, 3, 0.5)).toEqual({ headMs: expect.closeTo(0.575, 12), tailMs: 0 });
+    const uneven = predictHalves(runs[0], prefix, 1, { head: 0.3, tail: 0.1 });
+    expect(uneven.headMs).toBeCloseTo(0.3 + (10 * scale) / 1000, 12);
+    expect(uneven.tailMs).toBeCloseTo(0.1 + (61 * scale) / 1000, 12);
+    expect(predictHalves(runs[0], prefix, 0, { head: 0.5, tail: 0.5 })).toEqual({ headMs: 0, tailMs: expect.closeTo(0.575, 12) });
+    expect(predictHalves(runs[0], prefix, 3, { head: 0.5, tail: 0.5 })).toEqual({ headMs: expect.closeTo(0.575, 12), tailMs: 0 });
   });
 
   it('names rewritten nodes by their output value, as onnxruntime does at level all, and spreads fused time by FLOPs', async () => {

@@ -173,15 +173,15 @@ export function spreadFusedTime(runs: RunNodeTimes[], flops: readonly number[]):
 
 /**
  * Predicted head and tail time (ms) of the cut after position k, for one run: each non-empty half
- * pays the run's fixed overhead (wall time minus node time) once, plus its nodes' time; time no
+ * pays its share of the run's overhead (see profile-overhead.ts) plus its nodes' time; time no
  * node could be named for is spread pro rata over the attributed time.
  */
-export function predictHalves(run: RunNodeTimes, prefixUs: Float64Array, k: number, overheadMs: number): { headMs: number; tailMs: number } {
+export function predictHalves(run: RunNodeTimes, prefixUs: Float64Array, k: number, overheadMs: { head: number; tail: number }): { headMs: number; tailMs: number } {
   const n = prefixUs.length - 1;
   const scale = run.attributedUs > 0 ? (run.attributedUs + run.unattributedUs) / run.attributedUs : 1;
   const headNodes = (prefixUs[k] * scale) / 1000;
   const tailNodes = ((prefixUs[n] - prefixUs[k]) * scale) / 1000;
-  return { headMs: k > 0 ? overheadMs + headNodes : 0, tailMs: k < n ? overheadMs + tailNodes : 0 };
+  return { headMs: k > 0 ? overheadMs.head + headNodes : 0, tailMs: k < n ? overheadMs.tail + tailNodes : 0 };
 }
 
 /** prefix[k] = node time of positions 1..k. */

@@ -10,7 +10,7 @@ const sample = (): ModelProfile => ({
   measuredAt: '2026-11-30T23:00:00.000Z',
   device: { cpu: 'AMD EPYC', cores: 2, os: 'linux 6 x64', onnxruntime: '1.30.0', executionProvider: 'cpu', threads: null, graphOptimizationLevel: 'basic' },
   inputShapes: { x: [1, 3, 224, 224] },
-  method: { kind: 'node-profiling', runs: 3, warmup: 1, fullModel: dist(10), attributedMs: 9.5, unattributedMs: 0, overheadMs: 0.5, fusedPositions: 0 },
+  method: { kind: 'node-profiling', runs: 3, warmup: 1, fullModel: dist(10), attributedMs: 9.5, unattributedMs: 0, overheadMs: 0.5, fixedOverheadMs: 0.05, fusedPositions: 0 },
   plans: [
     { id: 'server', digest: 'b'.repeat(64), bytesPerSample: 602112, k: 0, head: distributionOf([]), tail: dist(10) },
     { id: 'split-1', digest: 'c'.repeat(64), bytesPerSample: NaN, k: 1, head: dist(2), tail: dist(8.5) },

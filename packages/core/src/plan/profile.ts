@@ -97,8 +97,14 @@ export interface ModelProfile {
     attributedMs: number;
     /** Node time that no compute node could be named for (median per run), spread pro rata. */
     unattributedMs: number;
-    /** Wall time minus node time per run (median): charged once to each non-empty half. */
+    /**
+     * Wall time minus node time per run (median). Each non-empty half is charged
+     * fixedOverheadMs plus the rest of it in proportion to the bytes the half takes in and gives
+     * out against the full run's (whole, where a crossing size is unknown).
+     */
     overheadMs: number;
+    /** A run's overhead on a one-element model (median), the part every half pays. */
+    fixedOverheadMs: number;
     /** Compute nodes with no kernel of their own (fused into or folded by another): they share the fused kernel's time by FLOPs. */
     fusedPositions: number;
     /** Free for updaters, e.g. 'live tail times (server)'. */
@@ -200,6 +206,7 @@ export function profileFromJson(json: unknown, expect?: Parameters<typeof checkP
       attributedMs: ms(method.attributedMs, '$.method.attributedMs'),
       unattributedMs: ms(method.unattributedMs, '$.method.unattributedMs'),
       overheadMs: finite(method.overheadMs, '$.method.overheadMs'),
+      fixedOverheadMs: ms(method.fixedOverheadMs, '$.method.fixedOverheadMs'),
       fusedPositions: count(method.fusedPositions, '$.method.fusedPositions'),
       ...(method.notes !== undefined ? { notes: array(method.notes, '$.method.notes').map((n, i) => string(n, `$.method.notes[${i}]`)) } : {}),
     },
