@@ -103,7 +103,6 @@ export async function profileModel(partition: Partition, options: ProfileOptions
   const dir = await mkdtemp(join(tmpdir(), 'carboncp-profile-'));
   const walls: number[] = [];
   let events: TraceEvent[];
-  let outputs: Record<string, ort.Tensor> = {};
   try {
     let session: ort.InferenceSession;
     try {
@@ -118,7 +117,7 @@ export async function profileModel(partition: Partition, options: ProfileOptions
     try {
       for (let i = 0; i < warmup + runs; i++) {
         const start = performance.now();
-        outputs = (await session.run(feeds)) as Record<string, ort.Tensor>;
+        await session.run(feeds);
         if (i >= warmup) walls.push(performance.now() - start);
       }
       session.endProfiling();
@@ -139,12 +138,11 @@ export async function profileModel(partition: Partition, options: ProfileOptions
   const fusedPositions = spreadFusedTime(timed, analysis.nodeFlops);
   const overheads = timed.map((run, i) => walls[i] - (run.attributedUs + run.unattributedUs) / 1000);
   const prefixes = timed.map((run) => prefixSums(run.nodeUs));
-  // Each half's overhead: the fixed part, plus the rest of the run's overhead by bytes in and out.
+  // Each half's overhead: the fixed part, plus the rest of the run's overhead by bytes fed.
   const fixedOverheadMs = Math.min(await measureFixedOverhead(sessionOptions(options, provider)), median(overheads));
   const firstInput = model.inputs[0]?.name;
   const runBytes: RunBytes = {
     inputs: new Map(Object.entries(feeds).map(([name, t]) => [name, tensorBytes(t)])),
-    outputs: new Map(Object.entries(outputs).map(([name, t]) => [name, tensorBytes(t)])),
     batch: firstInput !== undefined ? (inputShapes[firstInput][0] ?? 1) : 1,
   };
   const fullBytes = fullRunBytes(runBytes);

@@ -99,8 +99,8 @@ export interface ModelProfile {
     unattributedMs: number;
     /**
      * Wall time minus node time per run (median). Each non-empty half is charged
-     * fixedOverheadMs plus the rest of it in proportion to the bytes the half takes in and gives
-     * out against the full run's (whole, where a crossing size is unknown).
+     * fixedOverheadMs plus the rest of it in proportion to the bytes the half is fed against
+     * the full run's (the whole of it where a crossing size is unknown).
      */
     overheadMs: number;
     /** A run's overhead on a one-element model (median), the part every half pays. */
