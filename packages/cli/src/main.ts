@@ -6,6 +6,7 @@ import { EXIT, stdio, type Command, type Io } from './command.js';
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   partition: () => import('./commands/partition.js'),
   verify: () => import('./commands/verify.js'),
+  profile: () => import('./commands/profile.js'),
   serve: () => import('./commands/serve.js'),
   demo: () => import('./commands/demo.js'),
   carbon: () => import('./commands/carbon.js'),
@@ -14,6 +15,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
 const summaries: Record<string, string> = {
   partition: 'list the cut points of an ONNX model, or extract one head/tail pair',
   verify: 'check that head then tail computes the same as the full model, per cut',
+  profile: 'measure every plan\'s head and tail latency on this machine, in one pass',
   serve: 'run the companion server that executes model tails over WebSocket',
   demo: 'start a server and run live split inference on a bundled model',
   carbon: 'print the grid carbon intensity at a time and its forecast, from a provider',

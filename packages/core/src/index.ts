@@ -20,3 +20,4 @@ export { BATCH_DIM } from './shapes/shape-table.js';
 export { mulberry32, seedFromString, seededNormal, seededUniform } from './random.js';
 // The fluent ONNX builder (model zoo generators and tests build graphs with it).
 export * from './onnx/model-builder.js';
+export { PROFILE_SCHEMA_VERSION, checkProfileFor, distributionOf, profileFromJson, profileKey, quantile, type LatencyDistribution, type ModelProfile, type PlanProfile, type ProfileDevice, type SegmentCheck, type SegmentGap } from './plan/profile.js';

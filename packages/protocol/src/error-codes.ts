@@ -110,6 +110,10 @@ export const ErrorCode = {
   BAD_DEVICE_PROFILE: 'CARBONCP_BAD_DEVICE_PROFILE',
   /** A device profile marks a number the caller needs as unknown (value null), so it cannot be used. */
   DEVICE_PROFILE_INCOMPLETE: 'CARBONCP_DEVICE_PROFILE_INCOMPLETE',
+  /** Latency-profile JSON that does not describe a profile. */
+  BAD_PROFILE: 'CARBONCP_BAD_PROFILE',
+  /** A latency profile made for another model (or device, or execution provider) than asked. */
+  PROFILE_MISMATCH: 'CARBONCP_PROFILE_MISMATCH',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

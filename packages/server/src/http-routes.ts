@@ -28,6 +28,8 @@ export interface HttpContext {
   token?: string;
   /** /metrics without the token. */
   openMetrics?: boolean;
+  /** The tail latency profile of a model (GET /v2/models/{name}/profile); absent: profiling is off. */
+  profile?: (model: ServedModel) => Promise<unknown>;
 }
 
 /** Whether the request carries the token as `authorization: Bearer TOKEN`. */
@@ -74,6 +76,25 @@ export function modelMetadata(model: ServedModel, executionProvider: string) {
     execution_provider: executionProvider,
     plans: model.partition.plans.map(planMetadata),
   };
+}
+
+async function sendProfile(ctx: HttpContext, model: ServedModel, res: ServerResponse, head: boolean): Promise<void> {
+  if (!ctx.profile) {
+    sendJson(res, 404, { error: `this server does not profile its tails (start it with profile 'lazy' or 'start', CLI: serve --profile lazy)` }, head);
+    return;
+  }
+  let profile: unknown;
+  try {
+    profile = await ctx.profile(model);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    sendJson(res, 503, { error: `the tail profile of '${model.name}' could not be measured: ${(error as Error).message}`, ...(typeof code === 'string' ? { code } : {}) }, head);
+    return;
+  }
+  // Unknown sizes (NaN) as null, as in every carboncp JSON.
+  const text = JSON.stringify(profile, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value));
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(head ? undefined : text);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
@@ -137,7 +158,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     res.end(head ? undefined : text);
     return;
   }
-  const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready)?$/.exec(path);
+  const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/profile)?$/.exec(path);
   if (match) {
     let name: string;
     try {
@@ -153,6 +174,10 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     }
     if (match[2] !== undefined && match[2] !== '1') {
       sendJson(res, 404, { error: `model '${name}' has no version ${quoted(match[2])}; its only version is '1'` }, head);
+      return;
+    }
+    if (match[3] === '/profile') {
+      await sendProfile(ctx, model, res, head);
       return;
     }
     if (match[3]) {

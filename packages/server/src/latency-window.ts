@@ -26,6 +26,11 @@ export class LatencyWindow {
     return sorted[rank];
   }
 
+  /** The recent values of a key, oldest first not guaranteed (a copy); [] when none. */
+  samples(key: string): number[] {
+    return [...(this.rings.get(key)?.values ?? [])];
+  }
+
   medians(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const key of this.rings.keys()) {

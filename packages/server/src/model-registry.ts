@@ -17,6 +17,8 @@ export interface ServedModel {
   partition: Partition;
   /** Plans the server can run: kind 'split' and 'server' (the 'device' plan has no tail). */
   servable: Map<string, Plan>;
+  /** The input shapes the model was partitioned with (options.inputShapes merged), when given. */
+  inputShapes?: Record<string, number[]>;
 }
 
 /** Expands files and directories into (name, path) pairs; the name is the file name without .onnx. */
@@ -100,7 +102,7 @@ export async function loadServedModels(
     const shapes = Object.keys(merged).length > 0 ? merged : undefined;
     const partition = await partitionServedModel(loaded, shapes, log);
     const servable = new Map(partition.plans.filter((p) => p.kind !== 'device').map((p) => [p.id, p]));
-    models.set(name, { name, path, loaded, partition, servable });
+    models.set(name, { name, path, loaded, partition, servable, ...(shapes ? { inputShapes: shapes } : {}) });
     log(`model ${name}: ${path} (sha256 ${loaded.digest.slice(0, 12)}, ${servable.size} servable plans)`);
   }
   return models;

@@ -1,6 +1,13 @@
 import type { ExecutionProvider } from '@carboncp/core/node';
 import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode } from '@carboncp/protocol';
 import type { BatchingOptions } from './request-queue.js';
+import type { ProfileMode } from './tail-profiles.js';
+
+function profileMode(mode: unknown): ProfileMode {
+  if (mode === undefined) return 'lazy';
+  if (mode === 'off' || mode === 'lazy' || mode === 'start') return mode;
+  throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `profile must be 'off', 'lazy' or 'start', got ${JSON.stringify(mode)}`);
+}
 
 export type Executor = 'main' | 'worker';
 
@@ -94,6 +101,14 @@ export interface ServerOptions {
    * network). Default false. Without a token, everything is open.
    */
   openMetrics?: boolean;
+  /**
+   * The tail latency profile served at GET /v2/models/{name}/profile: 'lazy' (default) measures a
+   * model on its first request for it, 'start' right after the server listens (in the
+   * background), 'off' serves none (404).
+   */
+  profile?: ProfileMode;
+  /** Profiled full-model runs per model (default 10). */
+  profileRuns?: number;
   log?: (line: string) => void;
 }
 
@@ -119,6 +134,8 @@ export interface ResolvedOptions {
   idleTimeoutMs: number;
   tailTimeoutMs: number;
   openMetrics: boolean;
+  profile: ProfileMode;
+  profileRuns: number;
   log: (line: string) => void;
 }
 
@@ -226,6 +243,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     idleTimeoutMs: nonNegativeInteger('idleTimeoutMs', options.idleTimeoutMs, DEFAULTS.idleTimeoutMs),
     tailTimeoutMs: positiveInteger('tailTimeoutMs', options.tailTimeoutMs, DEFAULTS.tailTimeoutMs),
     openMetrics: options.openMetrics === true,
+    profile: profileMode(options.profile),
+    profileRuns: positiveInteger('profileRuns', options.profileRuns, 10),
     log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };
 }

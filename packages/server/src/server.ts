@@ -16,6 +16,7 @@ import { resolveExecutionProvider } from './execution-provider.js';
 import { createHttpHandler } from './http-routes.js';
 import type { InferJob } from './infer-job.js';
 import { LatencyWindow } from './latency-window.js';
+import { TailProfiles } from './tail-profiles.js';
 import { createMetrics } from './metrics.js';
 import { loadServedModels, type ServedModel } from './model-registry.js';
 import { DEFAULTS, resolveOptions, type ServerOptions } from './options.js';
@@ -126,6 +127,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   }
   log(`executor: ${opts.executor === 'worker' ? `${opts.workers} worker thread(s)` : 'main thread'}`);
   const latency = new LatencyWindow();
+  const profiles = new TailProfiles({ mode: opts.profile, runs: opts.profileRuns, executionProvider: () => executionProvider, latency, log });
   // The gauges read the queue at scrape time; it exists by then.
   let queue: RequestQueue<InferJob> | undefined;
   const metrics = createMetrics({
@@ -191,6 +193,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
       executionProvider: () => executionProvider,
       token: opts.token,
       openMetrics: opts.openMetrics,
+      ...(profiles.enabled ? { profile: (model: ServedModel) => profiles.served(model) } : {}),
     }),
   );
   // Headers count against ws's limit too; a little room lets an over-limit frame reach the
@@ -250,6 +253,8 @@ export async function startServer(options: ServerOptions, internals: ServerInter
       `, tail-timeout ${opts.tailTimeoutMs} ms, idle-timeout ${opts.idleTimeoutMs === 0 ? 'off' : `${opts.idleTimeoutMs} ms`}` +
       `${opts.token !== undefined ? `, token required (WebSocket, HTTP metadata${opts.openMetrics ? '' : ' and /metrics'})` : ''}`,
   );
+  // In the background: the profile must not hold up the start (nor its failure stop the server).
+  if (opts.profile === 'start') void profiles.warm(models.values());
 
   let closing: Promise<void> | undefined;
   const close = async (drainMs: number): Promise<void> => {

@@ -107,6 +107,10 @@ describe('carboncp serve', () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--batch-window-ms', '3'], {})).toThrow(/needs --batch-max/);
     expect(() => parseServeArgs(['--models'], {})).toThrow(/at least one/);
     expect(parseServeArgs(['--models', 'm.onnx', '--executor', 'main'], {}).options.executor).toBe('main');
+    expect(parseServeArgs(['--models', 'm.onnx', '--profile', 'start', '--profile-runs', '5'], {}).options).toMatchObject({ profile: 'start', profileRuns: 5 });
+    expect(parseServeArgs(['--models', 'm.onnx'], {}).options.profile).toBeUndefined();
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--profile', 'always'], {})).toThrow(/--profile must be off, lazy or start/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--profile-runs', '0'], {})).toThrow(/--profile-runs/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'gpu'], {})).toThrow(/--executor must be 'main' or 'worker', got "gpu"/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--workers', '0'], {})).toThrow(/--workers must be an integer >= 1/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--max-connections', '0'], {})).toThrow(/--max-connections must be an integer >= 1/);

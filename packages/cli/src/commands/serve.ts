@@ -26,6 +26,10 @@ Options:
   --token TOKEN               require this token in every client's hello, and as a Bearer
                               header on HTTP but the health checks (or set CARBONCP_TOKEN)
   --open-metrics              with a token, leave /metrics open (a scraper on a private network)
+  --profile off|lazy|start    the tail latency profile at GET /v2/models/{name}/profile: measured
+                              on its first request (lazy, default), right after start in the
+                              background (start), or not at all (off)
+  --profile-runs N            profiled full-model runs per model (default 10)
   --ep LIST                   execution providers to try in order (default cuda,cpu)
   --max-payload BYTES         largest message accepted (default ${SERVER_DEFAULTS.maxPayload})
   --max-queue N               requests waiting before new ones get CARBONCP_BUSY (default ${SERVER_DEFAULTS.maxQueue})
@@ -151,6 +155,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'idle-timeout-ms': { type: 'string' },
         'tail-timeout-ms': { type: 'string' },
         'open-metrics': { type: 'boolean' },
+        profile: { type: 'string' },
+        'profile-runs': { type: 'string' },
         'batch-max': { type: 'string' },
         'batch-window-ms': { type: 'string' },
         executor: { type: 'string' },
@@ -197,6 +203,9 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   const openMetrics = values['open-metrics'] === true;
   if (openMetrics && token === undefined) throw usageError('--open-metrics needs --token (without one, /metrics is open anyway)');
   const inputShapes = parseInputShapes((values['input-shape'] as string[] | undefined) ?? []);
+  const profile = get('profile');
+  if (profile !== undefined && profile !== 'off' && profile !== 'lazy' && profile !== 'start') throw usageError(`--profile must be off, lazy or start, got '${profile}'`);
+  const profileRuns = integer(get('profile-runs'), '--profile-runs', 1);
   const options: ServerOptions = {
     models,
     ...(Object.keys(inputShapes).length > 0 ? { inputShapes } : {}),
@@ -213,6 +222,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
     ...(tailTimeoutMs !== undefined ? { tailTimeoutMs } : {}),
     ...(openMetrics ? { openMetrics } : {}),
+    ...(profile !== undefined ? { profile } : {}),
+    ...(profileRuns !== undefined ? { profileRuns } : {}),
     ...(batchMax !== undefined ? { batching: { maxBatch: batchMax, windowMs: windowMs ?? 2 } } : {}),
     ...(executor !== undefined ? { executor } : {}),
     ...(workers !== undefined ? { workers } : {}),

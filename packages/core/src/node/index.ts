@@ -9,3 +9,4 @@ export { runPlanLocally } from './run-plan.js';
 export { verifyPlans, type VerifyOptions, type VerifyResult } from './verify.js';
 export { maxAbsDiff, maxAbsDiffOfOutputs, type MaxAbsDiffOptions } from './max-abs-diff.js';
 export { writePlanFiles, jsonNumbers, type PlanFile } from './plan-files.js';
+export { profileModel, planPosition, spreadCuts, type GraphOptimizationLevel, type ProfileOptions } from './profile-model.js';
