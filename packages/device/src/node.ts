@@ -23,6 +23,7 @@ export type {
   ReconnectOptions,
   RequestPath,
   RequestTelemetry,
+  ServerEnergy,
   Runtime,
   RuntimeSession,
   RuntimeTensor,

@@ -70,10 +70,17 @@ describe('carboncp serve', () => {
       const split = client.plans.find((plan) => plan.kind === 'split')!;
       const { telemetry } = await client.infer(feeds, { cut: split.id });
       expect(telemetry.path).toBe('split');
+      // The response's energy and carbon reach the device's telemetry, and /metrics sums the same.
+      const energy = telemetry.serverEnergy!;
+      expect(energy.kind).toBe('estimated');
+      expect(energy.source).toBe('serverPowerW 100 W x tail time x PUE 1.2');
+      expect(energy.carbonG).toBeCloseTo((energy.energyJ / 3.6e6) * 300, 15);
+      expect(energy.intensity).toEqual({ valueGPerKwh: 300, source: 'static TEST' });
       const metrics = await (await fetch(`${url}/metrics`)).text();
       const value = (name: string) => Number(new RegExp(`^${name}\\{side="server"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
       const joules = value('carboncp_energy_joules_total');
       expect(joules).toBeGreaterThan(0);
+      expect(joules).toBeCloseTo(energy.energyJ, 12);
       // g = J / 3.6e6 x 300.
       expect(value('carboncp_carbon_grams_total')).toBeCloseTo((joules / 3.6e6) * 300, 12);
     } finally {

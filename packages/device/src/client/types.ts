@@ -153,6 +153,24 @@ export interface RequestTelemetry {
   bytesDown: number;
   compression: Compression;
   error?: { code: string; message: string };
+  /**
+   * The server's energy and carbon for this request as its response reported them (wire
+   * parameters energy_j, energy_kind, energy_source, carbon_g, carbon_intensity); absent when no
+   * response came or the server reported none (no power figure, an older server). It is the
+   * server side of a RequestFootprint (`requestFootprint` of @carboncp/carbon).
+   */
+  serverEnergy?: ServerEnergy;
+}
+
+/** The server side of a request's energy and carbon, from its response. */
+export interface ServerEnergy {
+  energyJ: number;
+  kind: 'measured' | 'estimated';
+  source: string;
+  /** energyJ at the server's grid intensity, when the server knew one. */
+  carbonG?: number;
+  /** The intensity carbonG was computed at. */
+  intensity?: { valueGPerKwh: number; source: string };
 }
 
 export interface InferOptions {
