@@ -24,6 +24,7 @@ export type {
   RequestPath,
   RequestTelemetry,
   ServerEnergy,
+  DeviceEnergy,
   Runtime,
   RuntimeSession,
   RuntimeTensor,

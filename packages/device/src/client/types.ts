@@ -160,6 +160,22 @@ export interface RequestTelemetry {
    * server side of a RequestFootprint (`requestFootprint` of @carboncp/carbon).
    */
   serverEnergy?: ServerEnergy;
+  /**
+   * The device's energy over this request's head and local-tail runs, from the client's
+   * powerSampler (cached readings, no sensor read on the request); absent without one, or when
+   * its history could not cover a run. 0 J, measured, when nothing ran on the device.
+   */
+  deviceEnergy?: DeviceEnergy;
+}
+
+/** The device side of a request's energy: the sum over its runs on the device. */
+export interface DeviceEnergy {
+  energyJ: number;
+  /** 'measured' only if every run's energy was (a counter or a power meter), else 'estimated' (a power model). */
+  kind: 'measured' | 'estimated';
+  source: string;
+  /** Milliseconds of the runs past the sampler's newest reading (held at its last rate): 0 when fully bracketed. */
+  extrapolatedMs: number;
 }
 
 /** The server side of a request's energy and carbon, from its response. */
