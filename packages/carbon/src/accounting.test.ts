@@ -2,6 +2,7 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   carbonGrams,
+  footprintFromTelemetry,
   combineKinds,
   JOULES_PER_KWH,
   powerTimeEnergy,
@@ -157,5 +158,72 @@ describe('requestFootprint', () => {
     expectCode(() => requestFootprint({ device: m, network: { ...m, energyJ: NaN }, server: m, intensity }), ErrorCode.INVALID_ARGUMENT);
     expectCode(() => requestFootprint({ device: m, network: m, server: m, intensity: { ...intensity, server: point(-5, 'C') } }), ErrorCode.INVALID_ARGUMENT);
     expectCode(() => sideFootprint(m, point(Infinity, 'Z')), ErrorCode.INVALID_ARGUMENT);
+  });
+});
+
+describe('footprintFromTelemetry', () => {
+  const q = (value: number, unit: string) => ({ value, unit, kind: 'measured', source: 'a test fixture' });
+  const profile = parseDeviceProfile({
+    schemaVersion: 1,
+    id: 'test-phone',
+    name: 'Test phone',
+    class: 'phone',
+    cpu: 'two test cores',
+    cores: 2,
+    power: { idleW: q(2, 'W'), activeW: q(6, 'W') },
+    battery: null,
+    radios: { wifi: { energyPerByteUpJ: q(1e-6, 'J/B'), energyPerByteDownJ: q(2e-7, 'J/B'), tailEnergyJ: q(0.1, 'J') } },
+    speed: null,
+  });
+  const device = point(250, 'GB');
+  const deviceEnergy: EnergyPart = { energyJ: 7.2, kind: 'measured', source: 'rapl' };
+
+  it('a split request, by hand: device from the sampler, network from the radio model, server as reported', () => {
+    const fp = footprintFromTelemetry(
+      {
+        path: 'split',
+        bytesUp: 100_000,
+        bytesDown: 500_000,
+        deviceEnergy,
+        serverEnergy: { energyJ: 90, kind: 'estimated', source: 'serverPowerW', intensity: { valueGPerKwh: 40, source: 'static FR' } },
+      },
+      { profile, radio: 'wifi', deviceIntensity: device },
+    );
+    // Device 7.2 J at 250: 5e-4 g. Network 0.3 J (0.1 up + 0.1 down + 0.1 tail) at 250: 2.0833e-5 g. Server 90 J at 40: 1e-3 g.
+    expect(fp.device.carbonG).toBeCloseTo(5e-4, 15);
+    expect(fp.network.energyJ).toBeCloseTo(0.3, 12);
+    expect(fp.network.carbonG).toBeCloseTo((0.3 / 3.6e6) * 250, 15);
+    expect(fp.server.carbonG).toBeCloseTo(1e-3, 15);
+    expect(fp.server.intensity).toMatchObject({ gPerKwh: 40, source: 'static FR', zone: 'server', kind: 'estimated' });
+    expect(fp.kind).toBe('estimated');
+    expect(fp.totalEnergyJ).toBeCloseTo(97.5, 12);
+  });
+
+  it('a local request: network and server 0 J measured, so the total is measured when the device part is', () => {
+    const fp = footprintFromTelemetry({ path: 'local', bytesUp: 0, bytesDown: 0, deviceEnergy }, { profile, radio: 'wifi', deviceIntensity: device });
+    expect(fp.network).toMatchObject({ energyJ: 0, carbonG: 0, kind: 'measured' });
+    expect(fp.server).toMatchObject({ energyJ: 0, carbonG: 0, kind: 'measured' });
+    expect(fp.kind).toBe('measured');
+    expect(fp.totalCarbonG).toBeCloseTo(5e-4, 15);
+  });
+
+  it('a given server intensity wins over the reported one; missing parts are refused', () => {
+    const serverEnergy = { energyJ: 36, kind: 'estimated' as const, source: 's', intensity: { valueGPerKwh: 40, source: 'x' } };
+    const fp = footprintFromTelemetry(
+      { path: 'remote', bytesUp: 10, bytesDown: 10, deviceEnergy, serverEnergy },
+      { profile, radio: 'wifi', deviceIntensity: device, serverIntensity: point(100, 'DE', 'forecast') },
+    );
+    // 36 J at 100 g/kWh = 1e-3 g.
+    expect(fp.server.carbonG).toBeCloseTo(1e-3, 15);
+    expect(fp.server.intensity.zone).toBe('DE');
+    expectCode(() => footprintFromTelemetry({ path: 'local', bytesUp: 0, bytesDown: 0 }, { profile, radio: 'wifi', deviceIntensity: device }), ErrorCode.INVALID_ARGUMENT);
+    expectCode(() => footprintFromTelemetry({ path: 'split', bytesUp: 5, bytesDown: 5, deviceEnergy }, { profile, radio: 'wifi', deviceIntensity: device }), ErrorCode.INVALID_ARGUMENT);
+    expectCode(
+      () => footprintFromTelemetry({ path: 'split', bytesUp: 5, bytesDown: 5, deviceEnergy, serverEnergy: { energyJ: 1, kind: 'estimated', source: 's' } }, { profile, radio: 'wifi', deviceIntensity: device }),
+      ErrorCode.INVALID_ARGUMENT,
+    );
+    // A fallback with bytes sent and no answer: the server part is 0 J, estimated.
+    const fell = footprintFromTelemetry({ path: 'local-fallback', bytesUp: 5, bytesDown: 0, deviceEnergy }, { profile, radio: 'wifi', deviceIntensity: device });
+    expect(fell.server).toMatchObject({ energyJ: 0, kind: 'estimated' });
   });
 });

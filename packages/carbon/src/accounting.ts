@@ -202,3 +202,81 @@ export function requestFootprint(input: FootprintInput): RequestFootprint {
     kind: combineKinds([device.kind, network.kind, server.kind]),
   };
 }
+
+/**
+ * The parts of a device request's telemetry the footprint needs (RequestTelemetry of
+ * @carboncp/device has them; typed here by shape, so this package does not depend on it).
+ */
+export interface TelemetryEnergy {
+  path: 'local' | 'split' | 'remote' | 'local-fallback';
+  bytesUp: number;
+  bytesDown: number;
+  deviceEnergy?: EnergyPart;
+  serverEnergy?: EnergyPart & { intensity?: { valueGPerKwh: number; source: string } };
+}
+
+export interface TelemetryFootprintOptions {
+  /** The device's profile, for the radio's energy per byte and tail. */
+  profile: DeviceProfile;
+  /** The radio the bytes went over. */
+  radio: RadioKind;
+  /** Intensity where the device is (its provider's cached value: withLastKnown(...).peek()). */
+  deviceIntensity: IntensityPoint;
+  /**
+   * Intensity where the server is. Default: the one the server reported with its energy, as a
+   * point of kind 'estimated' (the wire carries no kind), zone 'server', time deviceIntensity's.
+   */
+  serverIntensity?: IntensityPoint;
+}
+
+const NOTHING_SENT = 'nothing crossed: the request ran on the device';
+
+/**
+ * A request's footprint from its telemetry: the device part is telemetry.deviceEnergy, the
+ * network part the profile's radio model over bytesUp and bytesDown (with the tail), the server
+ * part telemetry.serverEnergy. A request that sent nothing (path 'local', or a fallback before
+ * any byte crossed) has 0 J, measured, for network and server. CARBONCP_INVALID_ARGUMENT when a
+ * needed part is missing (no deviceEnergy: the client had no powerSampler; bytes sent but no
+ * serverEnergy: the server reported none) or no server intensity is known.
+ */
+export function footprintFromTelemetry(telemetry: TelemetryEnergy, options: TelemetryFootprintOptions): RequestFootprint {
+  if (!telemetry.deviceEnergy) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'the telemetry has no deviceEnergy: give the client a powerSampler');
+  }
+  const sent = telemetry.bytesUp > 0 || telemetry.bytesDown > 0;
+  const none: EnergyPart = { energyJ: 0, kind: 'measured', source: NOTHING_SENT };
+  const network = sent ? radioEnergyPart(options.profile, options.radio, telemetry.bytesUp, telemetry.bytesDown) : none;
+  let server: EnergyPart = none;
+  let serverIntensity = options.serverIntensity ?? options.deviceIntensity;
+  if (sent) {
+    const reported = telemetry.serverEnergy;
+    if (!reported) {
+      if (telemetry.path === 'local-fallback') {
+        // The request failed over: whether the server ran anything is unknown; nothing was reported.
+        server = { energyJ: 0, kind: 'estimated', source: 'no answer from the server (fell back to the device)' };
+      } else {
+        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'the telemetry has no serverEnergy: the server reported none (start it with a power figure, carboncp serve --server-power-w)');
+      }
+    } else {
+      server = { energyJ: reported.energyJ, kind: reported.kind, source: reported.source };
+      if (!options.serverIntensity) {
+        if (!reported.intensity) {
+          throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'no server intensity: the server reported none (carboncp serve --carbon SPEC) and none was given');
+        }
+        serverIntensity = {
+          time: options.deviceIntensity.time,
+          gPerKwh: reported.intensity.valueGPerKwh,
+          zone: 'server',
+          source: reported.intensity.source,
+          kind: 'estimated',
+        };
+      }
+    }
+  }
+  return requestFootprint({
+    device: { energyJ: telemetry.deviceEnergy.energyJ, kind: telemetry.deviceEnergy.kind, source: telemetry.deviceEnergy.source },
+    network,
+    server,
+    intensity: { device: options.deviceIntensity, server: serverIntensity },
+  });
+}
