@@ -73,6 +73,25 @@ describe('ServerCarbon sampling', () => {
   });
 });
 
+describe('ServerCarbon with a provider that throws synchronously', () => {
+  it('keeps sampling on later ticks', async () => {
+    let calls = 0;
+    const provider = {
+      current: (): Promise<ServerIntensityPoint> => {
+        calls++;
+        if (calls === 1) throw new Error('sync failure');
+        return Promise.resolve({ gPerKwh: 80, source: 'static' });
+      },
+    };
+    const carbon = new ServerCarbon({ ...base, carbonProvider: provider });
+    await carbon.sample();
+    expect(carbon.intensity()).toBeUndefined();
+    await carbon.sample();
+    expect(calls).toBe(2);
+    expect(carbon.intensity()).toEqual({ value_g_per_kwh: 80, source: 'static' });
+  });
+});
+
 describe('server options for energy and carbon', () => {
   it('refuses a PUE under 1, a negative power, and a fixed intensity with a provider', () => {
     const provider = { current: async () => ({ gPerKwh: 1, source: 's' }) };

@@ -80,7 +80,8 @@ export class ServerCarbon {
   sample(): Promise<void> {
     const provider = this.options.carbonProvider;
     if (!provider) return Promise.resolve();
-    this.sampling ??= (async () => {
+    if (this.sampling) return this.sampling;
+    const run = (async () => {
       try {
         const point = await provider.current();
         if (!Number.isFinite(point?.gPerKwh) || point.gPerKwh < 0) throw new Error(`the provider answered gPerKwh ${String(point?.gPerKwh)}`);
@@ -91,10 +92,12 @@ export class ServerCarbon {
         if (!this.failing) this.options.log(`carbon intensity: provider failed, keeping the last value: ${(error as Error)?.message ?? String(error)}`);
         this.failing = true;
         if (this.last && !this.last.source.endsWith(' (stale)')) this.last = { ...this.last, source: `${this.last.source} (stale)` };
-      } finally {
-        this.sampling = undefined;
       }
     })();
+    // Cleared after the assignment even when current() threw synchronously (the run then settled at once).
+    this.sampling = run.finally(() => {
+      this.sampling = undefined;
+    });
     return this.sampling;
   }
 
