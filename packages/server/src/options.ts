@@ -1,7 +1,7 @@
 import type { ExecutionProvider } from '@carboncp/core/node';
 import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode } from '@carboncp/protocol';
 import type { BatchingOptions } from './request-queue.js';
-import type { ServerIntensitySource } from './server-carbon.js';
+import type { ServerIntensitySource, ServerPowerSource } from './server-carbon.js';
 import type { ProfileMode } from './tail-profiles.js';
 
 function profileMode(mode: unknown): ProfileMode {
@@ -81,6 +81,15 @@ export interface ServerOptions {
    * no energy or carbon.
    */
   serverPowerW?: number;
+  /**
+   * A meter of the server's power draw (nvidiaSmiPowerSource(): the GPUs' power.draw), read
+   * every serverPowerRefreshMs on a timer, never on a request: its last reading replaces
+   * serverPowerW (labelled with its kind, 'measured' for nvidia-smi); serverPowerW is the
+   * fallback before the first reading and while it fails.
+   */
+  serverPowerSource?: ServerPowerSource;
+  /** How often serverPowerSource is read, ms. Default 1000. */
+  serverPowerRefreshMs?: number;
   /** Power usage effectiveness of the site (>= 1). Default 1. */
   pue?: number;
   /** A connection that sends no hello within this time is closed. Default 10000. */
@@ -148,6 +157,8 @@ export interface ResolvedOptions {
   carbonProvider: ServerIntensitySource | undefined;
   carbonRefreshMs: number;
   serverPowerW: number | undefined;
+  serverPowerSource: ServerPowerSource | undefined;
+  serverPowerRefreshMs: number;
   pue: number;
   helloTimeoutMs: number;
   maxConnections: number;
@@ -178,6 +189,7 @@ export const DEFAULTS = {
   idleTimeoutMs: 60_000,
   tailTimeoutMs: 60_000,
   carbonRefreshMs: 300_000,
+  serverPowerRefreshMs: 1000,
   pue: 1,
 };
 
@@ -228,6 +240,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (serverPowerW !== undefined && (!Number.isFinite(serverPowerW) || serverPowerW < 0)) {
     throw bad(`serverPowerW must be a finite number of watts >= 0, got ${String(serverPowerW)}`);
   }
+  if (options.serverPowerSource !== undefined && typeof options.serverPowerSource?.read !== 'function') {
+    throw bad('serverPowerSource must have a read() method answering { watts, kind, source }');
+  }
   const pue = options.pue ?? DEFAULTS.pue;
   if (!Number.isFinite(pue) || pue < 1) throw bad(`pue must be a finite number >= 1, got ${String(pue)}`);
   let batching: BatchingOptions | false = false;
@@ -273,6 +288,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     carbonProvider: options.carbonProvider,
     carbonRefreshMs: positiveInteger('carbonRefreshMs', options.carbonRefreshMs, DEFAULTS.carbonRefreshMs),
     serverPowerW,
+    serverPowerSource: options.serverPowerSource,
+    serverPowerRefreshMs: positiveInteger('serverPowerRefreshMs', options.serverPowerRefreshMs, DEFAULTS.serverPowerRefreshMs),
     pue,
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
     maxConnections,

@@ -22,6 +22,18 @@ export interface ServerIntensitySource {
   current(): Promise<ServerIntensityPoint>;
 }
 
+/** One reading of the server's power draw. */
+export interface ServerPowerReading {
+  watts: number;
+  kind: 'measured' | 'estimated';
+  source: string;
+}
+
+/** A source of the server's power draw (nvidia-smi: nvidia-smi.ts), read on the server's power timer. */
+export interface ServerPowerSource {
+  read(): Promise<ServerPowerReading>;
+}
+
 /** What one infer response carries of it, in its parameters. */
 export interface ResponseFootprint {
   energy_j?: number;
@@ -36,11 +48,16 @@ export interface ServerCarbonOptions {
   carbonProvider: ServerIntensitySource | undefined;
   carbonRefreshMs: number;
   serverPowerW: number | undefined;
+  /** Read every powerRefreshMs; its last reading is used instead of serverPowerW (the fallback before the first and after failures). */
+  powerSource?: ServerPowerSource;
+  powerRefreshMs?: number;
   pue: number;
   log: (line: string) => void;
 }
 
 const JOULES_PER_KWH = 3.6e6;
+
+const round = (w: number): number => Math.round(w * 100) / 100;
 
 /** The source label of a pong's or response's intensity: the provider's source, its zone, and 'stale' when it is the last value known. */
 function label(point: ServerIntensityPoint): string {
@@ -53,6 +70,9 @@ export class ServerCarbon {
   private sampling: Promise<void> | undefined;
   /** Failures logged once per run of failures, not on every tick. */
   private failing = false;
+  private power: ServerPowerReading | undefined;
+  private powerTimer: NodeJS.Timeout | undefined;
+  private powerFailing = false;
 
   constructor(private readonly options: ServerCarbonOptions) {
     this.last = options.carbonIntensity;
@@ -60,6 +80,11 @@ export class ServerCarbon {
 
   /** Samples the provider now and then every carbonRefreshMs (unref'd). No-op without a provider. */
   start(): void {
+    if (this.options.powerSource && !this.powerTimer) {
+      void this.samplePower();
+      this.powerTimer = setInterval(() => void this.samplePower(), this.options.powerRefreshMs ?? 1000);
+      this.powerTimer.unref();
+    }
     if (!this.options.carbonProvider || this.timer) return;
     void this.sample();
     this.timer = setInterval(() => void this.sample(), this.options.carbonRefreshMs);
@@ -69,6 +94,31 @@ export class ServerCarbon {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    clearInterval(this.powerTimer);
+    this.powerTimer = undefined;
+  }
+
+  /**
+   * One power reading. A failure drops the last reading (a stale draw is no measurement: the
+   * energy falls back to serverPowerW, or none) and is logged once per run of failures.
+   */
+  async samplePower(): Promise<void> {
+    const source = this.options.powerSource;
+    if (!source) return;
+    try {
+      const reading = await source.read();
+      if (!Number.isFinite(reading?.watts) || reading.watts < 0) throw new Error(`the power source answered ${String(reading?.watts)} W`);
+      this.power = reading;
+      if (this.powerFailing) this.options.log('server power: source answering again');
+      this.powerFailing = false;
+    } catch (error) {
+      if (!this.powerFailing) {
+        const fallback = this.options.serverPowerW === undefined ? 'responses carry no energy until it answers' : `using serverPowerW ${this.options.serverPowerW} W`;
+        this.options.log(`server power: source failed (${(error as Error)?.message ?? String(error)}); ${fallback}`);
+      }
+      this.powerFailing = true;
+      this.power = undefined;
+    }
   }
 
   /** The sample in progress, if any (tests await it rather than sleep). */
@@ -113,12 +163,15 @@ export class ServerCarbon {
    */
   account(tailMs: number, batchSize: number): ResponseFootprint {
     const { serverPowerW, pue } = this.options;
-    if (serverPowerW === undefined || !Number.isFinite(tailMs) || tailMs < 0) return {};
-    const energyJ = ((tailMs / Math.max(1, batchSize)) / 1000) * serverPowerW * pue;
+    const power = this.power;
+    const watts = power?.watts ?? serverPowerW;
+    if (watts === undefined || !Number.isFinite(tailMs) || tailMs < 0) return {};
+    const energyJ = ((tailMs / Math.max(1, batchSize)) / 1000) * watts * pue;
+    const what = power ? `${power.source} ${round(watts)} W` : `serverPowerW ${watts} W`;
     const out: ResponseFootprint = {
       energy_j: energyJ,
-      energy_kind: 'estimated',
-      energy_source: `serverPowerW ${serverPowerW} W x tail time${batchSize > 1 ? ` / batch ${batchSize}` : ''}${pue !== 1 ? ` x PUE ${pue}` : ''}`,
+      energy_kind: power ? power.kind : 'estimated',
+      energy_source: `${what} x tail time${batchSize > 1 ? ` / batch ${batchSize}` : ''}${pue !== 1 ? ` x PUE ${pue}` : ''}`,
     };
     const intensity = this.last;
     if (intensity) {

@@ -143,6 +143,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     carbonProvider: opts.carbonProvider,
     carbonRefreshMs: opts.carbonRefreshMs,
     serverPowerW: opts.serverPowerW,
+    ...(opts.serverPowerSource ? { powerSource: opts.serverPowerSource, powerRefreshMs: opts.serverPowerRefreshMs } : {}),
     pue: opts.pue,
     log,
   });

@@ -92,7 +92,9 @@ describe('carboncp serve', () => {
 
   it('refuses --carbon with --carbon-intensity, --pue without --server-power-w, a PUE under 1, and a bad spec', async () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--carbon', 'static:1', '--carbon-intensity', '2'], {})).toThrow(/exclude each other/);
-    expect(() => parseServeArgs(['--models', 'm.onnx', '--pue', '1.2'], {})).toThrow(/--pue needs --server-power-w/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--pue', '1.2'], {})).toThrow(/--pue needs --server-power-w or --server-power/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--server-power', 'rapl'], {})).toThrow(/--server-power takes nvidia-smi/);
+    expect(typeof parseServeArgs(['--models', 'm.onnx', '--server-power', 'nvidia-smi', '--pue', '1.3'], {}).options.serverPowerSource?.read).toBe('function');
     expect(() => parseServeArgs(['--models', 'm.onnx', '--server-power-w', '10', '--pue', '0.8'], {})).toThrow(/--pue must be/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--carbon-refresh-ms', '10'], {})).toThrow(/needs --carbon/);
     const parsed = parseServeArgs(['--models', 'm.onnx', '--carbon', 'static:1', '--carbon-refresh-ms', '60000', '--server-power-w', '250', '--pue', '1.1'], {});

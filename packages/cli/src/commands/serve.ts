@@ -3,7 +3,7 @@ import { parseInputShapeSpecs } from '@carboncp/core';
 import { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
 import { createProvider, withLastKnown } from '@carboncp/carbon';
 import { nodeProviderContext, nodeProviderFactories } from '@carboncp/carbon/node';
-import { SERVER_DEFAULTS, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
+import { SERVER_DEFAULTS, nvidiaSmiPowerSource, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 
 const usage = `Usage: carboncp serve --models DIR|FILE... [options]
@@ -71,8 +71,11 @@ Options:
   --server-power-w W          the server's power draw while it runs a tail: each response then
                               carries energy_j (tail time / batch size x W x PUE, estimated) and,
                               with an intensity, carbon_g; /metrics counts the totals
+  --server-power nvidia-smi   read the server's power from nvidia-smi (the GPUs' power.draw,
+                              every ${SERVER_DEFAULTS.serverPowerRefreshMs} ms on a timer): energy_j is then measured power x tail
+                              time; --server-power-w is the fallback while it fails
   --pue N                     power usage effectiveness of the site, >= 1 (default 1; needs
-                              --server-power-w)
+                              --server-power-w or --server-power)
   --drain-ms MS               how long shutdown waits for queued requests (default ${SERVER_DEFAULTS.drainMs})
 
 Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
@@ -182,6 +185,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'carbon-refresh-ms': { type: 'string' },
         'server-power-w': { type: 'string' },
         pue: { type: 'string' },
+        'server-power': { type: 'string' },
         'drain-ms': { type: 'string' },
       },
     }) as { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] });
@@ -216,7 +220,11 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (carbonRefreshMs !== undefined && carbonSpec === undefined) throw usageError('--carbon-refresh-ms needs --carbon');
   const serverPowerW = number(get('server-power-w'), '--server-power-w');
   const pue = number(get('pue'), '--pue');
-  if (pue !== undefined && serverPowerW === undefined) throw usageError('--pue needs --server-power-w (the PUE scales the server power)');
+  const serverPower = get('server-power');
+  if (serverPower !== undefined && serverPower !== 'nvidia-smi') throw usageError(`--server-power takes nvidia-smi, got '${serverPower}'`);
+  if (pue !== undefined && serverPowerW === undefined && serverPower === undefined) {
+    throw usageError('--pue needs --server-power-w or --server-power (the PUE scales the server power)');
+  }
   const token = get('token') ?? env.CARBONCP_TOKEN;
   const maxPayload = integer(get('max-payload'), '--max-payload', 1);
   const maxQueue = integer(get('max-queue'), '--max-queue', 1);
@@ -257,6 +265,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(carbon !== undefined ? { carbonIntensity: { value_g_per_kwh: carbon, source: get('carbon-source') ?? 'static' } } : {}),
     ...(carbonRefreshMs !== undefined ? { carbonRefreshMs } : {}),
     ...(serverPowerW !== undefined ? { serverPowerW } : {}),
+    ...(serverPower === 'nvidia-smi' ? { serverPowerSource: nvidiaSmiPowerSource() } : {}),
     ...(pue !== undefined ? { pue } : {}),
   };
   checkWithServer(options);
