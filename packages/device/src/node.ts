@@ -23,6 +23,8 @@ export type {
   ReconnectOptions,
   RequestPath,
   RequestTelemetry,
+  ServerEnergy,
+  DeviceEnergy,
   Runtime,
   RuntimeSession,
   RuntimeTensor,

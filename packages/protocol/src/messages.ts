@@ -118,6 +118,21 @@ export interface InferResponseMessage {
     queue_ms: number;
     batch_size: number;
     execution_provider: string;
+    /** Tail run time of the batch this request ran in (ms). */
+    tail_ms?: number;
+    /**
+     * Energy the server spent on this request (J): its share of the batch's tail time x the
+     * server's power x PUE. Absent when the server has no power figure. Old clients ignore it.
+     */
+    energy_j?: number;
+    /** How energy_j was obtained: 'estimated' (a power figure x time) or 'measured' (a meter). */
+    energy_kind?: 'measured' | 'estimated';
+    /** What energy_j rests on, e.g. 'serverPowerW 300 W x tail time x PUE 1.2'. */
+    energy_source?: string;
+    /** energy_j at the server's grid intensity (g CO2e); absent when the server knows no intensity. */
+    carbon_g?: number;
+    /** The intensity carbon_g was computed at (the same shape as a pong's). */
+    carbon_intensity?: CarbonIntensityWire;
     [key: string]: unknown;
   };
 }
@@ -138,7 +153,13 @@ export interface PongMessage {
   in_flight: number;
   /** Recent tail latency per plan id (ms, p50 over a sliding window). */
   tail_ms: Record<string, number>;
-  carbon_intensity?: { value_g_per_kwh: number; source: string };
+  carbon_intensity?: CarbonIntensityWire;
+}
+
+/** Grid carbon intensity on the wire: gCO2e/kWh and where it came from. */
+export interface CarbonIntensityWire {
+  value_g_per_kwh: number;
+  source: string;
 }
 
 export type Message =

@@ -206,7 +206,21 @@ function inferResponse(o: Json, maxTensors: number): TensorHeader[] {
   number(parameters, 'queue_ms', `${path}.parameters`, { min: 0 });
   number(parameters, 'batch_size', `${path}.parameters`, { integer: true, min: 1 });
   string(parameters, 'execution_provider', `${path}.parameters`);
+  // Energy and carbon of the server's side, optional (servers with no power figure send none).
+  number(parameters, 'energy_j', `${path}.parameters`, { optional: true, min: 0 });
+  number(parameters, 'carbon_g', `${path}.parameters`, { optional: true, min: 0 });
+  if (parameters.energy_kind !== undefined && parameters.energy_kind !== 'measured' && parameters.energy_kind !== 'estimated') {
+    badFrame(`${path}.parameters.energy_kind must be 'measured' or 'estimated', got ${describe(parameters.energy_kind)}`);
+  }
+  string(parameters, 'energy_source', `${path}.parameters`, { optional: true });
+  if (parameters.carbon_intensity !== undefined) carbonIntensity(parameters.carbon_intensity, `${path}.parameters.carbon_intensity`);
   return tensors;
+}
+
+function carbonIntensity(value: unknown, path: string): void {
+  const carbon = object(value, path);
+  number(carbon, 'value_g_per_kwh', path, { min: 0 });
+  string(carbon, 'source', path);
 }
 
 function validateBody(type: MessageType, o: Json, maxTensors: number): TensorHeader[] {
@@ -245,11 +259,7 @@ function validateBody(type: MessageType, o: Json, maxTensors: number): TensorHea
       number(o, 'in_flight', 'pong', { integer: true, min: 0 });
       const tail = object(o.tail_ms, 'pong.tail_ms');
       for (const plan of Object.keys(tail)) number(tail, plan, 'pong.tail_ms', { min: 0 });
-      if (o.carbon_intensity !== undefined) {
-        const carbon = object(o.carbon_intensity, 'pong.carbon_intensity');
-        number(carbon, 'value_g_per_kwh', 'pong.carbon_intensity', { min: 0 });
-        string(carbon, 'source', 'pong.carbon_intensity');
-      }
+      if (o.carbon_intensity !== undefined) carbonIntensity(o.carbon_intensity, 'pong.carbon_intensity');
       return [];
     }
     default:

@@ -34,7 +34,7 @@ import type { InferJob, JobReplier } from './infer-job.js';
 import type { LatencyWindow } from './latency-window.js';
 import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
-import type { ResolvedOptions } from './options.js';
+import type { CarbonIntensity, ResolvedOptions } from './options.js';
 import type { RequestQueue } from './request-queue.js';
 
 export interface ConnectionContext {
@@ -47,6 +47,8 @@ export interface ConnectionContext {
   executionProvider: () => string;
   shuttingDown: () => boolean;
   log: (line: string) => void;
+  /** The intensity pongs report (the fixed value or the provider's last sample). */
+  carbonIntensity: () => CarbonIntensity | undefined;
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */
@@ -305,7 +307,7 @@ export class ClientConnection implements JobReplier {
   }
 
   private onPing(ping: PingMessage, requestId: number): void {
-    const carbon = this.ctx.options.carbonIntensity;
+    const carbon = this.ctx.carbonIntensity();
     this.sender.send({
       type: MessageType.Pong,
       requestId,

@@ -4,3 +4,5 @@ export { DEFAULTS as SERVER_DEFAULTS, resolveOptions as resolveServerOptions, ty
 export type { BatchingOptions } from './request-queue.js';
 export type { ServedModel } from './model-registry.js';
 export { modelMetadata } from './http-routes.js';
+export type { ServerIntensitySource, ServerIntensityPoint, ServerPowerSource, ServerPowerReading, ResponseFootprint } from './server-carbon.js';
+export { nvidiaSmiPowerSource, parseNvidiaSmiPower, NVIDIA_SMI_ARGS } from './nvidia-smi.js';

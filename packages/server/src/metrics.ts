@@ -20,6 +20,10 @@ export interface ServerMetrics {
   bytesReceived: Counter;
   bytesSent: Counter;
   errors: Counter<'code'>;
+  /** Energy of answered requests by side ('server': its tails, tail time x serverPowerW x PUE). */
+  energyJoules: Counter<'side'>;
+  /** Carbon of that energy at the server's grid intensity, by side. */
+  carbonGrams: Counter<'side'>;
 }
 
 // Split-inference tails on CPU range from sub-millisecond to seconds.
@@ -92,6 +96,18 @@ export function createMetrics(sources: MetricsSources): ServerMetrics {
       name: 'carboncp_errors_total',
       help: 'Errors answered to clients (error frames and refused connections), by error code.',
       labelNames: ['code'],
+      registers,
+    }),
+    energyJoules: new Counter({
+      name: 'carboncp_energy_joules_total',
+      help: 'Energy of answered infer requests in joules, by side (server: tail time / batch size x server power x PUE, estimated). Only with server-power-w.',
+      labelNames: ['side'],
+      registers,
+    }),
+    carbonGrams: new Counter({
+      name: 'carboncp_carbon_grams_total',
+      help: 'Carbon of that energy in grams CO2e at the server grid intensity (fixed or sampled from its provider), by side.',
+      labelNames: ['side'],
       registers,
     }),
   };

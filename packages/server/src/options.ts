@@ -1,6 +1,7 @@
 import type { ExecutionProvider } from '@carboncp/core/node';
 import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode } from '@carboncp/protocol';
 import type { BatchingOptions } from './request-queue.js';
+import type { ServerIntensitySource, ServerPowerSource } from './server-carbon.js';
 import type { ProfileMode } from './tail-profiles.js';
 
 function profileMode(mode: unknown): ProfileMode {
@@ -63,8 +64,34 @@ export interface ServerOptions {
    * plan open on two workers counts twice. Default 1 GiB.
    */
   sessionCacheBytes?: number;
-  /** Reported in every pong, for carbon-aware clients. */
+  /** Reported in every pong, for carbon-aware clients. Not with carbonProvider. */
   carbonIntensity?: CarbonIntensity;
+  /**
+   * The grid intensity where the server runs, from a provider (an IntensityProvider of
+   * @carboncp/carbon fits): sampled when the server starts and every carbonRefreshMs on a
+   * timer, never on a request; pongs and responses use the last sample (marked stale when the
+   * latest sample failed). Not with carbonIntensity.
+   */
+  carbonProvider?: ServerIntensitySource;
+  /** How often carbonProvider is sampled, ms. Default 300000 (5 minutes). */
+  carbonRefreshMs?: number;
+  /**
+   * The power (W) the server draws while it runs a tail, for the energy each response reports
+   * (tail time / batch size x serverPowerW x pue, labelled estimated). Unset: responses carry
+   * no energy or carbon.
+   */
+  serverPowerW?: number;
+  /**
+   * A meter of the server's power draw (nvidiaSmiPowerSource(): the GPUs' power.draw), read
+   * every serverPowerRefreshMs on a timer, never on a request: its last reading replaces
+   * serverPowerW (labelled with its kind, 'measured' for nvidia-smi); serverPowerW is the
+   * fallback before the first reading and while it fails.
+   */
+  serverPowerSource?: ServerPowerSource;
+  /** How often serverPowerSource is read, ms. Default 1000. */
+  serverPowerRefreshMs?: number;
+  /** Power usage effectiveness of the site (>= 1). Default 1. */
+  pue?: number;
   /** A connection that sends no hello within this time is closed. Default 10000. */
   helloTimeoutMs?: number;
   /**
@@ -127,6 +154,12 @@ export interface ResolvedOptions {
   workers: number;
   sessionCacheBytes: number;
   carbonIntensity: CarbonIntensity | undefined;
+  carbonProvider: ServerIntensitySource | undefined;
+  carbonRefreshMs: number;
+  serverPowerW: number | undefined;
+  serverPowerSource: ServerPowerSource | undefined;
+  serverPowerRefreshMs: number;
+  pue: number;
   helloTimeoutMs: number;
   maxConnections: number;
   maxBufferedBytes: number;
@@ -155,6 +188,9 @@ export const DEFAULTS = {
   drainMs: 10_000,
   idleTimeoutMs: 60_000,
   tailTimeoutMs: 60_000,
+  carbonRefreshMs: 300_000,
+  serverPowerRefreshMs: 1000,
+  pue: 1,
 };
 
 /** A quarter of the queue: four clients flooding at once still fill it, one alone cannot. */
@@ -196,6 +232,19 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (carbon !== undefined && (!Number.isFinite(carbon.value_g_per_kwh) || carbon.value_g_per_kwh < 0 || typeof carbon.source !== 'string')) {
     throw bad(`carbonIntensity must be { value_g_per_kwh: number >= 0, source: string }, got ${JSON.stringify(carbon)}`);
   }
+  if (options.carbonProvider !== undefined) {
+    if (typeof options.carbonProvider?.current !== 'function') throw bad('carbonProvider must have a current() method answering { gPerKwh, source }');
+    if (carbon !== undefined) throw bad('carbonIntensity and carbonProvider exclude each other: give a fixed number or a provider');
+  }
+  const serverPowerW = options.serverPowerW;
+  if (serverPowerW !== undefined && (!Number.isFinite(serverPowerW) || serverPowerW < 0)) {
+    throw bad(`serverPowerW must be a finite number of watts >= 0, got ${String(serverPowerW)}`);
+  }
+  if (options.serverPowerSource !== undefined && typeof options.serverPowerSource?.read !== 'function') {
+    throw bad('serverPowerSource must have a read() method answering { watts, kind, source }');
+  }
+  const pue = options.pue ?? DEFAULTS.pue;
+  if (!Number.isFinite(pue) || pue < 1) throw bad(`pue must be a finite number >= 1, got ${String(pue)}`);
   let batching: BatchingOptions | false = false;
   if (options.batching) {
     batching = {
@@ -236,6 +285,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     workers,
     sessionCacheBytes: positiveInteger('sessionCacheBytes', options.sessionCacheBytes, DEFAULTS.sessionCacheBytes),
     carbonIntensity: carbon,
+    carbonProvider: options.carbonProvider,
+    carbonRefreshMs: positiveInteger('carbonRefreshMs', options.carbonRefreshMs, DEFAULTS.carbonRefreshMs),
+    serverPowerW,
+    serverPowerSource: options.serverPowerSource,
+    serverPowerRefreshMs: positiveInteger('serverPowerRefreshMs', options.serverPowerRefreshMs, DEFAULTS.serverPowerRefreshMs),
+    pue,
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
     maxConnections,
     maxBufferedBytes: positiveInteger('maxBufferedBytes', options.maxBufferedBytes, DEFAULTS.maxBufferedBytes),

@@ -18,6 +18,7 @@ import type { InferJob } from './infer-job.js';
 import { LatencyWindow } from './latency-window.js';
 import { TailProfiles } from './tail-profiles.js';
 import { createMetrics } from './metrics.js';
+import { ServerCarbon } from './server-carbon.js';
 import { loadServedModels, type ServedModel } from './model-registry.js';
 import { DEFAULTS, resolveOptions, type ServerOptions } from './options.js';
 import { MainThreadBackend } from './main-thread-backend.js';
@@ -137,7 +138,16 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     sessionCacheBytes: () => sessions.totalBytes,
     connections: () => connections.size,
   });
-  const executor = new TailExecutor({ backend, metrics, latency, log });
+  const carbon = new ServerCarbon({
+    carbonIntensity: opts.carbonIntensity,
+    carbonProvider: opts.carbonProvider,
+    carbonRefreshMs: opts.carbonRefreshMs,
+    serverPowerW: opts.serverPowerW,
+    ...(opts.serverPowerSource ? { powerSource: opts.serverPowerSource, powerRefreshMs: opts.serverPowerRefreshMs } : {}),
+    pue: opts.pue,
+    log,
+  });
+  const executor = new TailExecutor({ backend, metrics, latency, log, carbon });
   const requestQueue = new RequestQueue<InferJob>({
     maxQueue: opts.maxQueue,
     batching: opts.batching,
@@ -162,6 +172,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     executionProvider: () => executionProvider,
     shuttingDown: () => shuttingDown,
     log,
+    carbonIntensity: () => carbon.intensity(),
   };
 
   // Refused in the protocol, not with an HTTP status: a client then reads why, and retries later.
@@ -253,12 +264,15 @@ export async function startServer(options: ServerOptions, internals: ServerInter
       `, tail-timeout ${opts.tailTimeoutMs} ms, idle-timeout ${opts.idleTimeoutMs === 0 ? 'off' : `${opts.idleTimeoutMs} ms`}` +
       `${opts.token !== undefined ? `, token required (WebSocket, HTTP metadata${opts.openMetrics ? '' : ' and /metrics'})` : ''}`,
   );
+  // Samples the carbon provider now and on its timer, in the background (never on a request).
+  carbon.start();
   // In the background: the profile must not hold up the start (nor its failure stop the server).
   if (opts.profile === 'start') void profiles.warm(models.values());
 
   let closing: Promise<void> | undefined;
   const close = async (drainMs: number): Promise<void> => {
     shuttingDown = true;
+    carbon.stop();
     requestQueue.close();
     const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeIdleConnections();

@@ -12,6 +12,7 @@ import { CarboncpError, ErrorCode, isCarboncpError, type WireTensor } from '@car
 import type { InferJob } from './infer-job.js';
 import type { LatencyWindow } from './latency-window.js';
 import type { ServerMetrics } from './metrics.js';
+import type { ServerCarbon } from './server-carbon.js';
 import { isInputRejection } from './onnxruntime-errors.js';
 import { fromRunError, type TailRunResult, type TailRunSpec } from './tail-run.js';
 import { concatBatch } from './tail-tensors.js';
@@ -62,6 +63,8 @@ export interface TailExecutorContext {
   metrics: ServerMetrics;
   latency: LatencyWindow;
   log: (line: string) => void;
+  /** Energy and carbon per response (server-carbon.ts); none: responses carry neither. */
+  carbon?: ServerCarbon;
 }
 
 /** Estimated resident size of a tail session: its weights, or the whole model when unknown. */
@@ -154,6 +157,7 @@ export class TailExecutor {
         this.failRun(job, fromRunError(outcome.error), once);
         return;
       }
+      const footprint = this.ctx.carbon?.account(finished - started, outcome.batchSize) ?? {};
       once(job, () =>
         job.replier.sendResponse(job.requestId, outcome.outputs, job, {
           server_ms: finished - job.receivedAt,
@@ -161,8 +165,11 @@ export class TailExecutor {
           tail_ms: finished - started,
           batch_size: outcome.batchSize,
           execution_provider: provider,
+          ...footprint,
         }),
       );
+      if (footprint.energy_j !== undefined) this.ctx.metrics.energyJoules.inc({ side: 'server' }, footprint.energy_j);
+      if (footprint.carbon_g !== undefined) this.ctx.metrics.carbonGrams.inc({ side: 'server' }, footprint.carbon_g);
       this.ctx.metrics.requests.inc(labels);
       this.ctx.metrics.requestDuration.observe(labels, (performance.now() - job.receivedAt) / 1000);
     });

@@ -1,3 +1,5 @@
+import { seededInputs } from '@carboncp/core/node';
+import { createClient } from '@carboncp/device/node';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
 import { CLS, capture } from '../testing/cli-fixtures.js';
@@ -45,6 +47,62 @@ describe('carboncp serve', () => {
     expect(split.crossing[0]).toMatchObject({ shape: null, bytes_per_sample: null });
     stopServing();
     expect(await done).toBe(0);
+  });
+
+  it('--carbon static: fills pongs from the provider; --server-power-w and --pue put energy and carbon in responses and /metrics', async () => {
+    const io = capture();
+    const done = main(
+      ['serve', '--models', CLS, '--input-shape', 'x=1,3,48,192', '--host', '127.0.0.1', '--port', '0', '--ep', 'cpu', '--executor', 'main',
+        '--carbon', 'static:300,zone=TEST', '--server-power-w', '100', '--pue', '1.2'],
+      io,
+    );
+    const [, wsUrl, url] = await waitForLine(io.stderr, /listening on (ws:\/\/\S+) \(HTTP on (http:\/\/[^)\s]+)\)/);
+    const client = await createClient({ model: CLS, server: wsUrl, inputShapes: { x: [1, 3, 48, 192] } });
+    try {
+      await client.ready(10_000);
+      const context = await vi.waitFor(async () => {
+        const c = await client.serverContext();
+        if (!c.carbonIntensity) throw new Error('no carbon intensity yet');
+        return c;
+      });
+      expect(context.carbonIntensity).toEqual({ valueGPerKwh: 300, source: 'static TEST' });
+      const feeds = seededInputs(client.partition.model, { x: [1, 3, 48, 192] }, 7);
+      const split = client.plans.find((plan) => plan.kind === 'split')!;
+      const { telemetry } = await client.infer(feeds, { cut: split.id });
+      expect(telemetry.path).toBe('split');
+      // The response's energy and carbon reach the device's telemetry, and /metrics sums the same.
+      const energy = telemetry.serverEnergy!;
+      expect(energy.kind).toBe('estimated');
+      expect(energy.source).toBe('serverPowerW 100 W x tail time x PUE 1.2');
+      expect(energy.carbonG).toBeCloseTo((energy.energyJ / 3.6e6) * 300, 15);
+      expect(energy.intensity).toEqual({ valueGPerKwh: 300, source: 'static TEST' });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}\\{side="server"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      const joules = value('carboncp_energy_joules_total');
+      expect(joules).toBeGreaterThan(0);
+      expect(joules).toBeCloseTo(energy.energyJ, 12);
+      // g = J / 3.6e6 x 300.
+      expect(value('carboncp_carbon_grams_total')).toBeCloseTo((joules / 3.6e6) * 300, 12);
+    } finally {
+      await client.close();
+      stopServing();
+    }
+    expect(await done).toBe(0);
+  });
+
+  it('refuses --carbon with --carbon-intensity, --pue without --server-power-w, a PUE under 1, and a bad spec', async () => {
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--carbon', 'static:1', '--carbon-intensity', '2'], {})).toThrow(/exclude each other/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--pue', '1.2'], {})).toThrow(/--pue needs --server-power-w or --server-power/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--server-power', 'rapl'], {})).toThrow(/--server-power takes nvidia-smi/);
+    expect(typeof parseServeArgs(['--models', 'm.onnx', '--server-power', 'nvidia-smi', '--pue', '1.3'], {}).options.serverPowerSource?.read).toBe('function');
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--server-power-w', '10', '--pue', '0.8'], {})).toThrow(/--pue must be/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--carbon-refresh-ms', '10'], {})).toThrow(/needs --carbon/);
+    const parsed = parseServeArgs(['--models', 'm.onnx', '--carbon', 'static:1', '--carbon-refresh-ms', '60000', '--server-power-w', '250', '--pue', '1.1'], {});
+    expect(parsed.carbonSpec).toBe('static:1');
+    expect(parsed.options).toMatchObject({ carbonRefreshMs: 60000, serverPowerW: 250, pue: 1.1 });
+    const io = capture();
+    expect(await main(['serve', '--models', CLS, '--port', '0', '--carbon', 'nonsense:1'], io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(/CARBONCP_INVALID_ARGUMENT/);
   });
 
   it('exits 2 on a bad command line and 3 on a missing model', async () => {

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { parseInputShapeSpecs } from '@carboncp/core';
 import { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
-import { SERVER_DEFAULTS, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
+import { createProvider, withLastKnown } from '@carboncp/carbon';
+import { nodeProviderContext, nodeProviderFactories } from '@carboncp/carbon/node';
+import { SERVER_DEFAULTS, nvidiaSmiPowerSource, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 
 const usage = `Usage: carboncp serve --models DIR|FILE... [options]
@@ -59,6 +61,21 @@ Options:
   --cache-mb MB               bound of the tail-session cache, over all workers (default ${SERVER_DEFAULTS.sessionCacheBytes / 1024 / 1024})
   --carbon-intensity G        grid carbon intensity (gCO2e/kWh) reported to clients in pongs
   --carbon-source NAME        where that number comes from (default 'static')
+  --carbon SPEC               the grid carbon intensity where the server runs, from a provider
+                              (the specs of 'carboncp carbon', e.g. static:300, csv:de.csv,zone=DE,
+                              uk-carbon-intensity): sampled at start and every
+                              --carbon-refresh-ms on a timer, never on a request; reported in
+                              pongs and used for each response's carbon_g. Not with
+                              --carbon-intensity
+  --carbon-refresh-ms MS      how often --carbon is sampled (default ${SERVER_DEFAULTS.carbonRefreshMs})
+  --server-power-w W          the server's power draw while it runs a tail: each response then
+                              carries energy_j (tail time / batch size x W x PUE, estimated) and,
+                              with an intensity, carbon_g; /metrics counts the totals
+  --server-power nvidia-smi   read the server's power from nvidia-smi (the GPUs' power.draw,
+                              every ${SERVER_DEFAULTS.serverPowerRefreshMs} ms on a timer): energy_j is then measured power x tail
+                              time; --server-power-w is the fallback while it fails
+  --pue N                     power usage effectiveness of the site, >= 1 (default 1; needs
+                              --server-power-w or --server-power)
   --drain-ms MS               how long shutdown waits for queued requests (default ${SERVER_DEFAULTS.drainMs})
 
 Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
@@ -131,7 +148,7 @@ function parseInputShapes(specs: string[]): Record<string, Record<string, number
   return byModel;
 }
 
-export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { options: ServerOptions; drainMs: number } {
+export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { options: ServerOptions; drainMs: number; carbonSpec: string | undefined } {
   const { models, rest } = takeModels(args);
   let values: Record<string, string | string[] | boolean | undefined>;
   let positionals: string[];
@@ -164,6 +181,11 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'cache-mb': { type: 'string' },
         'carbon-intensity': { type: 'string' },
         'carbon-source': { type: 'string' },
+        carbon: { type: 'string' },
+        'carbon-refresh-ms': { type: 'string' },
+        'server-power-w': { type: 'string' },
+        pue: { type: 'string' },
+        'server-power': { type: 'string' },
         'drain-ms': { type: 'string' },
       },
     }) as { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] });
@@ -191,6 +213,18 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (cacheMb !== undefined && cacheMb <= 0) throw usageError(`--cache-mb must be positive, got '${get('cache-mb')}'`);
   const carbon = number(get('carbon-intensity'), '--carbon-intensity');
   if (get('carbon-source') !== undefined && carbon === undefined) throw usageError('--carbon-source needs --carbon-intensity');
+  const carbonSpec = get('carbon');
+  if (carbonSpec !== undefined && carbonSpec.trim() === '') throw usageError('--carbon needs a provider spec, e.g. static:300');
+  if (carbonSpec !== undefined && carbon !== undefined) throw usageError('--carbon and --carbon-intensity exclude each other: give a provider or a fixed number');
+  const carbonRefreshMs = integer(get('carbon-refresh-ms'), '--carbon-refresh-ms', 1);
+  if (carbonRefreshMs !== undefined && carbonSpec === undefined) throw usageError('--carbon-refresh-ms needs --carbon');
+  const serverPowerW = number(get('server-power-w'), '--server-power-w');
+  const pue = number(get('pue'), '--pue');
+  const serverPower = get('server-power');
+  if (serverPower !== undefined && serverPower !== 'nvidia-smi') throw usageError(`--server-power takes nvidia-smi, got '${serverPower}'`);
+  if (pue !== undefined && serverPowerW === undefined && serverPower === undefined) {
+    throw usageError('--pue needs --server-power-w or --server-power (the PUE scales the server power)');
+  }
   const token = get('token') ?? env.CARBONCP_TOKEN;
   const maxPayload = integer(get('max-payload'), '--max-payload', 1);
   const maxQueue = integer(get('max-queue'), '--max-queue', 1);
@@ -229,15 +263,22 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(workers !== undefined ? { workers } : {}),
     ...(cacheMb !== undefined ? { sessionCacheBytes: Math.max(1, Math.round(cacheMb * 1024 * 1024)) } : {}),
     ...(carbon !== undefined ? { carbonIntensity: { value_g_per_kwh: carbon, source: get('carbon-source') ?? 'static' } } : {}),
+    ...(carbonRefreshMs !== undefined ? { carbonRefreshMs } : {}),
+    ...(serverPowerW !== undefined ? { serverPowerW } : {}),
+    ...(serverPower === 'nvidia-smi' ? { serverPowerSource: nvidiaSmiPowerSource() } : {}),
+    ...(pue !== undefined ? { pue } : {}),
   };
   checkWithServer(options);
-  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs };
+  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs, carbonSpec };
 }
 
 /** Option names of the server as the flags that set them, longest first (for messages). */
 const FLAG_OF: [RegExp, string][] = (
   [
     ['maxConnectionsPerAddress', '--max-connections-per-address'],
+    ['carbonRefreshMs', '--carbon-refresh-ms'],
+    ['serverPowerW', '--server-power-w'],
+    ['pue', '--pue'],
     ['maxQueuePerConnection', '--max-queue-per-connection'],
     ['sessionCacheBytes', '--cache-mb'],
     ['executionProviders', '--ep'],
@@ -272,7 +313,11 @@ function checkWithServer(options: ServerOptions): void {
 }
 
 async function serve(args: string[], io: Io): Promise<number> {
-  const { options, drainMs } = parseServeArgs(args);
+  const { options, drainMs, carbonSpec } = parseServeArgs(args);
+  // A bad spec is refused before anything listens (CARBONCP_INVALID_ARGUMENT, exit 2).
+  if (carbonSpec !== undefined) {
+    options.carbonProvider = withLastKnown(await createProvider(carbonSpec, nodeProviderFactories, nodeProviderContext()));
+  }
   const controller = new AbortController();
   running.add(controller);
   const onSignal = (signal: NodeJS.Signals) => {

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from './clock.js';
 import { defaultCutPolicy, type CutPolicy } from './cut-policy.js';
 import type { NetworkEstimatorOptions } from './network-estimator.js';
 import type { NetworkProbeOptions } from './network-probe.js';
+import type { WindowEnergy } from './power-source.js';
 import type { ClientPlan, ReconnectOptions, Runtime, RuntimeTensor, SplitModel, Transport } from './types.js';
 
 export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPlan> {
@@ -37,6 +38,17 @@ export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPla
   network?: NetworkEstimatorOptions;
   /** Rate limits of probeNetwork() and, with `auto`, of probes on a timer; default: probes only when asked. */
   networkProbe?: NetworkProbeOptions;
+  /**
+   * The device's energy per request: a started PowerSampler (or anything with its energy(t0, t1)
+   * on this client's clock). Given, each request's telemetry gains `deviceEnergy`, the energy
+   * over its head and local-tail runs, from cached readings only (no sensor read on a request).
+   */
+  powerSampler?: EnergyMeter;
+}
+
+/** What the client needs of a PowerSampler: energy over a window of its clock, from cached readings. */
+export interface EnergyMeter {
+  energy(t0: number, t1: number): WindowEnergy | undefined;
 }
 
 /** Options shared by every layer that builds a device client (createClient too): checked here, once. */
@@ -54,6 +66,7 @@ export interface ResolvedClientOptions<P extends ClientPlan> {
   keepaliveTimeoutMs: number;
   cutPolicy: CutPolicy<P>;
   clock: Clock;
+  powerSampler: EnergyMeter | undefined;
 }
 
 export const DEVICE_DEFAULTS = {
@@ -170,7 +183,11 @@ export function resolveClientOptions<P extends ClientPlan>(
     keepaliveMs,
     keepaliveTimeoutMs: checkPositiveMs('keepaliveTimeoutMs', options.keepaliveTimeoutMs ?? (keepaliveMs > 0 ? keepaliveMs : DEVICE_DEFAULTS.keepaliveMs)),
     clock: options.clock ?? systemClock,
+    powerSampler: options.powerSampler,
   };
+  if (options.powerSampler !== undefined && typeof options.powerSampler?.energy !== 'function') {
+    throw badOption('powerSampler must have an energy(t0, t1) method (a PowerSampler)');
+  }
   if (options.cutPolicy !== undefined && typeof options.cutPolicy?.choose !== 'function') {
     throw badOption('cutPolicy must have a choose(context) method');
   }

@@ -132,7 +132,7 @@ export function fakeModel(digest = 'a'.repeat(64)): SplitModel<ClientPlan> & { l
 export type OutputTamper = (outputs: WireTensor[]) => WireTensor[];
 
 export type ServerBehaviour =
-  | { kind: 'answer'; delayMs?: number; scale?: number; tamper?: OutputTamper }
+  | { kind: 'answer'; delayMs?: number; scale?: number; tamper?: OutputTamper; parameters?: Record<string, unknown> }
   | { kind: 'error'; code: string }
   | { kind: 'silent' };
 
@@ -271,7 +271,7 @@ export class FakeServer implements Transport {
           outputs: (behaviour.tamper ?? ((o: WireTensor[]) => o))(
             Object.entries(outputs).map(([name, t]) => tensorFromArray(name, (t.data as Float32Array).map((v) => v * scale), [...t.dims], 'FP32')),
           ),
-          parameters: { server_ms: 0.5, queue_ms: 0.25, batch_size: 1, execution_provider: 'cpu' },
+          parameters: { server_ms: 0.5, queue_ms: 0.25, batch_size: 1, execution_provider: 'cpu', ...behaviour.parameters },
         },
       });
     if (behaviour.delayMs) this.later(respond, behaviour.delayMs);

@@ -15,7 +15,7 @@ import { remotePlanStatus } from './plan-check.js';
 import type { RequestTimeline } from './request-timeline.js';
 import { RequestTable } from './request-table.js';
 import { checkServerOutputs } from './tensor-checks.js';
-import type { ClientPlan, Runtime, RuntimeTensor, SplitModel } from './types.js';
+import type { ClientPlan, Runtime, RuntimeTensor, ServerEnergy, SplitModel } from './types.js';
 import { fromWire, toWire } from './wire-tensors.js';
 
 interface Reply {
@@ -160,6 +160,9 @@ export class RemoteTails<T extends RuntimeTensor, P extends ClientPlan> {
     const reply = result.value;
     telemetry.bytesDown = reply.bytes;
     const server = { serverMs: reply.body.parameters?.server_ms, queueMs: reply.body.parameters?.queue_ms };
+    // The server ran the tail whatever the outputs' checks say: its energy is reported either way.
+    const energy = serverEnergyOf(reply.body.parameters);
+    if (energy) telemetry.serverEnergy = energy;
     try {
       const outputs: Record<string, T> = {};
       for (const wire of reply.body.outputs ?? []) outputs[wire.name] = fromWire(this.runtime, wire);
@@ -171,6 +174,20 @@ export class RemoteTails<T extends RuntimeTensor, P extends ClientPlan> {
       return { ok: false, error: asCarboncpError(error, ErrorCode.BAD_TENSOR) };
     }
   }
+}
+
+/** The energy fields of a response's parameters (validated by the decoder when present); undefined without energy_j. */
+export function serverEnergyOf(parameters: InferResponseMessage['parameters'] | undefined): ServerEnergy | undefined {
+  if (typeof parameters?.energy_j !== 'number') return undefined;
+  const energy: ServerEnergy = {
+    energyJ: parameters.energy_j,
+    kind: parameters.energy_kind === 'measured' ? 'measured' : 'estimated',
+    source: parameters.energy_source ?? 'server (no source given)',
+  };
+  if (typeof parameters.carbon_g === 'number') energy.carbonG = parameters.carbon_g;
+  const intensity = parameters.carbon_intensity;
+  if (intensity) energy.intensity = { valueGPerKwh: intensity.value_g_per_kwh, source: intensity.source };
+  return energy;
 }
 
 function failed(result: { ok: boolean; error?: CarboncpError }, timeline: RequestTimeline): { ok: false; error: CarboncpError } {

@@ -11,6 +11,7 @@ import {
 import { Connection } from './connection.js';
 import { askPolicy, tellPolicy, type Candidate } from './cut-policy.js';
 import { NetworkEstimator, type NetworkEstimate } from './network-estimator.js';
+import type { WindowEnergy } from './power-source.js';
 import { LinkActivity, NetworkProbe, type ProbeOutcome } from './network-probe.js';
 import { describeModel } from './plan-check.js';
 import { RemoteTails } from './remote-call.js';
@@ -23,6 +24,7 @@ import type {
   ClientPlan,
   ClientStats,
   ConnectionState,
+  DeviceEnergy,
   InferOptions,
   InferResult,
   Runtime,
@@ -231,9 +233,13 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       compression,
       cutChosenBy: chosenBy,
     });
+    // Device-clock windows of this request's runs on the device (head, local tail), for deviceEnergy.
+    const runs: [number, number][] = [];
     const finish = (outputs: Record<string, T>): InferResult<T> => {
       const merged = this.modelOutputs(outputs);
       const telemetry = timeline.finish();
+      const deviceEnergy = this.deviceEnergy(runs);
+      if (deviceEnergy) telemetry.deviceEnergy = deviceEnergy;
       recordRequest(this.counters, telemetry);
       tellPolicy(this.options.cutPolicy, { candidate, chosenBy, telemetry });
       return { outputs: merged, telemetry };
@@ -246,6 +252,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       const feeds = pick(inputs, head.inputNames);
       timeline.waited();
       const run = await runMeasured(head, feeds, clock);
+      const end = clock.now();
+      runs.push([end - run.computeMs, end]);
       timeline.ran('headMs', run.computeMs);
       headOutputs = run.outputs;
     }
@@ -274,10 +282,33 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       if (outcome.ok) return finish({ ...headOutputs, ...outcome.outputs });
       failure = outcome.error;
     }
-    return finish({ ...headOutputs, ...(await this.tailLocally(plan, crossing, failure, timeline)) });
+    return finish({ ...headOutputs, ...(await this.tailLocally(plan, crossing, failure, timeline, runs)) });
   }
 
-  private async tailLocally(plan: P, crossing: Record<string, T>, failure: CarboncpError, timeline: RequestTimeline): Promise<Record<string, T>> {
+  /** Energy over the request's runs on the device from the powerSampler's cached readings; undefined without one or when a run is not covered. */
+  private deviceEnergy(runs: readonly [number, number][]): DeviceEnergy | undefined {
+    const meter = this.options.powerSampler;
+    if (!meter) return undefined;
+    if (runs.length === 0) return { energyJ: 0, kind: 'measured', source: 'no head or local tail ran on the device', extrapolatedMs: 0 };
+    const parts = runs.map(([t0, t1]) => meter.energy(t0, t1));
+    if (parts.some((p) => p === undefined)) return undefined;
+    const windows = parts as WindowEnergy[];
+    const sources = [...new Set(windows.map((w) => w.source))];
+    return {
+      energyJ: windows.reduce((sum, w) => sum + w.joules, 0),
+      kind: windows.every((w) => w.kind === 'measured') ? 'measured' : 'estimated',
+      source: sources.join(' + '),
+      extrapolatedMs: windows.reduce((sum, w) => sum + w.extrapolatedMs, 0),
+    };
+  }
+
+  private async tailLocally(
+    plan: P,
+    crossing: Record<string, T>,
+    failure: CarboncpError,
+    timeline: RequestTimeline,
+    runs: [number, number][],
+  ): Promise<Record<string, T>> {
     const { telemetry } = timeline;
     telemetry.path = 'local-fallback';
     telemetry.error = { code: failure.code, message: failure.message };
@@ -287,6 +318,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     const feeds = pick(crossing, tail.inputNames);
     timeline.waited();
     const run = await runMeasured(tail, feeds, this.options.clock);
+    const end = this.options.clock.now();
+    runs.push([end - run.computeMs, end]);
     timeline.ran('tailLocalMs', run.computeMs);
     return run.outputs;
   }

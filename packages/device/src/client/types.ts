@@ -153,6 +153,40 @@ export interface RequestTelemetry {
   bytesDown: number;
   compression: Compression;
   error?: { code: string; message: string };
+  /**
+   * The server's energy and carbon for this request as its response reported them (wire
+   * parameters energy_j, energy_kind, energy_source, carbon_g, carbon_intensity); absent when no
+   * response came or the server reported none (no power figure, an older server). It is the
+   * server side of a RequestFootprint (`requestFootprint` of @carboncp/carbon).
+   */
+  serverEnergy?: ServerEnergy;
+  /**
+   * The device's energy over this request's head and local-tail runs, from the client's
+   * powerSampler (cached readings, no sensor read on the request); absent without one, or when
+   * its history could not cover a run. 0 J, measured, when nothing ran on the device.
+   */
+  deviceEnergy?: DeviceEnergy;
+}
+
+/** The device side of a request's energy: the sum over its runs on the device. */
+export interface DeviceEnergy {
+  energyJ: number;
+  /** 'measured' only if every run's energy was (a counter or a power meter), else 'estimated' (a power model). */
+  kind: 'measured' | 'estimated';
+  source: string;
+  /** Milliseconds of the runs past the sampler's newest reading (held at its last rate): 0 when fully bracketed. */
+  extrapolatedMs: number;
+}
+
+/** The server side of a request's energy and carbon, from its response. */
+export interface ServerEnergy {
+  energyJ: number;
+  kind: 'measured' | 'estimated';
+  source: string;
+  /** energyJ at the server's grid intensity, when the server knew one. */
+  carbonG?: number;
+  /** The intensity carbonG was computed at. */
+  intensity?: { valueGPerKwh: number; source: string };
 }
 
 export interface InferOptions {

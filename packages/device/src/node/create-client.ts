@@ -3,7 +3,7 @@ import { loadModel, partitionFromPlanSet, planSetFromJson, type LoadedModel, typ
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
 import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
-import { badOption, resolveClientOptions, resolveHeadThreadOptions } from '../client/client-options.js';
+import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyMeter } from '../client/client-options.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
@@ -88,6 +88,8 @@ export interface CreateClientOptions {
   network?: NetworkEstimatorOptions;
   /** The rate-limited active probe of probeNetwork() (device README, "Network estimate"). */
   networkProbe?: NetworkProbeOptions;
+  /** A started PowerSampler on this client's clock: each request's telemetry then has deviceEnergy (see SplitClientOptions). */
+  powerSampler?: EnergyMeter;
 }
 
 /** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
@@ -117,7 +119,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock', 'network', 'networkProbe']),
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock', 'network', 'networkProbe', 'powerSampler']),
     // A plan.json holds one plan: it is the default cut unless the caller names another.
     ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
   });
