@@ -31,3 +31,22 @@ export {
   type DeviceClass,
   type RadioEnergyOptions,
 } from './device-profile.js';
+export {
+  JOULES_PER_KWH,
+  carbonGrams,
+  combineKinds,
+  sumEnergy,
+  powerTimeEnergy,
+  checkPue,
+  radioEnergyPart,
+  sideFootprint,
+  requestFootprint,
+  footprintFromTelemetry,
+  type EnergyKind,
+  type EnergyPart,
+  type SideFootprint,
+  type RequestFootprint,
+  type FootprintInput,
+  type TelemetryEnergy,
+  type TelemetryFootprintOptions,
+} from './accounting.js';
