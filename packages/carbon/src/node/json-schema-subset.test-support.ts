@@ -44,7 +44,7 @@ export class SchemaValidator {
   private checkKeywords(schema: unknown): void {
     if (typeof schema !== 'object' || schema === null) return;
     for (const [key, value] of Object.entries(schema)) {
-      if (!ANNOTATIONS.has(key) && !IMPLEMENTED.has(key)) throw new Error(`schema keyword '${key}' is not implemented`);
+      if (!ANNOTATIONS.has(key) && !IMPLEMENTED.has(key)) throw new Error(`schema keyword '${key}' is outside the subset this evaluator checks (refused, so a profile is never passed unchecked)`);
       if (key === '$defs' || key === 'properties') for (const sub of Object.values(value as object)) this.checkKeywords(sub);
       else if (key === 'oneOf' || key === 'allOf') for (const sub of value as unknown[]) this.checkKeywords(sub);
       else if (key === 'additionalProperties' && value !== false) throw new Error('only additionalProperties: false is implemented');
