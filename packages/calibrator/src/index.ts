@@ -1,0 +1,1 @@
+export type { Features, Interval, IntervalPrediction, IntervalPredictor, PointPredictor } from './types.js';
