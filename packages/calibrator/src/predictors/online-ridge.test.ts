@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '@carboncp/core';
+import { OnlineRidge } from './online-ridge.js';
+
+describe('OnlineRidge', () => {
+  it('recovers linear weights from seeded noisy data', () => {
+    const random = mulberry32(3);
+    const model = new OnlineRidge({ dimensions: 3, lambda: 1e-3 });
+    const truth = [5, 2, -1, 0.5];
+    for (let i = 0; i < 2000; i += 1) {
+      const x = [random() * 10, random() * 10, random() * 10];
+      const y = truth[0]! + truth[1]! * x[0]! + truth[2]! * x[1]! + truth[3]! * x[2]! + (random() - 0.5) * 0.1;
+      model.update(x, y);
+    }
+    model.weights().forEach((w, i) => expect(w).toBeCloseTo(truth[i]!, 2));
+    expect(model.observations).toBe(2000);
+  });
+
+  it('with forgetting, follows a step change that plain least squares averages away', () => {
+    const forgetful = new OnlineRidge({ dimensions: 0, forgetting: 0.95 });
+    const plain = new OnlineRidge({ dimensions: 0 });
+    for (let i = 0; i < 200; i += 1) {
+      const y = i < 100 ? 10 : 20;
+      forgetful.update([], y);
+      plain.update([], y);
+    }
+    // 0.95^100 of weight is left on the old level: 20 - 10 x 0.006 = 19.94.
+    expect(Math.abs(forgetful.predict([]) - 20)).toBeLessThan(0.1);
+    expect(plain.predict([])).toBeCloseTo(15, 0);
+  });
+
+  it('round-trips its state through JSON and keeps learning the same way', () => {
+    const a = new OnlineRidge({ dimensions: 2, forgetting: 0.99, prior: [1, 0, 0] });
+    const random = mulberry32(9);
+    for (let i = 0; i < 50; i += 1) a.update([random(), random()], random());
+    const b = OnlineRidge.fromJSON(JSON.parse(JSON.stringify(a.toJSON())));
+    for (let i = 0; i < 20; i += 1) {
+      const x = [random(), random()];
+      const y = random();
+      expect(b.predict(x)).toBeCloseTo(a.predict(x), 12);
+      a.update(x, y);
+      b.update(x, y);
+    }
+  });
+
+  it('refuses wrong feature counts and non-finite targets', () => {
+    const model = new OnlineRidge({ dimensions: 2 });
+    expect(() => model.predict([1])).toThrow(/expected 2 features/);
+    expect(() => model.update([1, 2], Number.NaN)).toThrow(/finite/);
+    expect(() => new OnlineRidge({ dimensions: 1, forgetting: 0 })).toThrow(/forgetting/);
+  });
+});

@@ -1,0 +1,118 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import type { Features, PointPredictor } from '../types.js';
+
+export interface OnlineRidgeOptions {
+  /** Number of features (an intercept is added). */
+  dimensions: number;
+  /** Ridge penalty: the prior precision of the weights; default 1. */
+  lambda?: number;
+  /** Forgetting factor in (0, 1]: 1 weighs all history equally, 0.99 halves a sample's weight in ~69 updates. Default 1. */
+  forgetting?: number;
+  /** Prior weights (intercept first), e.g. from a profile; default zeros. */
+  prior?: readonly number[];
+}
+
+/**
+ * Linear regression y ~ w0 + w . x learnt online by recursive least squares (exponentially
+ * weighted, ridge-regularised): O(d^2) per update with no matrix inversion, so a predictor per
+ * candidate and metric stays cheap. The state (weights and inverse covariance) is plain arrays,
+ * JSON-safe for save and restore.
+ */
+export class OnlineRidge implements PointPredictor {
+  readonly dimensions: number;
+  readonly forgetting: number;
+  private readonly w: Float64Array;
+  /** P = inverse of (lambda I + sum x x^T), row-major (d+1) x (d+1). */
+  private readonly p: Float64Array;
+  private readonly scratch: Float64Array;
+  private count = 0;
+
+  constructor(options: OnlineRidgeOptions) {
+    const { dimensions } = options;
+    if (!Number.isInteger(dimensions) || dimensions < 0) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `dimensions must be an integer >= 0, got ${dimensions}`);
+    }
+    const lambda = options.lambda ?? 1;
+    const forgetting = options.forgetting ?? 1;
+    if (!(lambda > 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `lambda must be > 0, got ${lambda}`);
+    if (!(forgetting > 0 && forgetting <= 1)) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `forgetting must be in (0, 1], got ${forgetting}`);
+    }
+    this.dimensions = dimensions;
+    this.forgetting = forgetting;
+    const d = dimensions + 1;
+    this.w = new Float64Array(d);
+    if (options.prior) {
+      if (options.prior.length !== d) {
+        throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `prior must have ${d} weights (intercept first), got ${options.prior.length}`);
+      }
+      this.w.set(options.prior);
+    }
+    this.p = new Float64Array(d * d);
+    for (let i = 0; i < d; i += 1) this.p[i * d + i] = 1 / lambda;
+    this.scratch = new Float64Array(2 * d);
+  }
+
+  /** Observations learnt from. */
+  get observations(): number {
+    return this.count;
+  }
+
+  /** The weights, intercept first. */
+  weights(): number[] {
+    return Array.from(this.w);
+  }
+
+  predict(x: Features): number {
+    this.checkFeatures(x);
+    let y = this.w[0]!;
+    for (let i = 0; i < this.dimensions; i += 1) y += this.w[i + 1]! * x[i]!;
+    return y;
+  }
+
+  update(x: Features, y: number): void {
+    this.checkFeatures(x);
+    if (!Number.isFinite(y)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `a target must be finite, got ${y}`);
+    const d = this.dimensions + 1;
+    const { p, w, forgetting } = this;
+    const px = this.scratch.subarray(0, d);
+    const z = (i: number) => (i === 0 ? 1 : x[i - 1]!);
+    // px = P z; denominator = forgetting + z^T P z
+    let denominator = forgetting;
+    for (let i = 0; i < d; i += 1) {
+      let s = 0;
+      for (let j = 0; j < d; j += 1) s += p[i * d + j]! * z(j);
+      px[i] = s;
+      denominator += z(i) * s;
+    }
+    const error = y - this.predict(x);
+    for (let i = 0; i < d; i += 1) w[i] = w[i]! + (px[i]! / denominator) * error;
+    // P = (P - px px^T / denominator) / forgetting
+    for (let i = 0; i < d; i += 1) {
+      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - (px[i]! * px[j]!) / denominator) / forgetting;
+    }
+    this.count += 1;
+  }
+
+  toJSON(): { dimensions: number; forgetting: number; weights: number[]; inverseCovariance: number[]; observations: number } {
+    return { dimensions: this.dimensions, forgetting: this.forgetting, weights: this.weights(), inverseCovariance: Array.from(this.p), observations: this.count };
+  }
+
+  /** Rebuilds a predictor from toJSON()'s output. */
+  static fromJSON(state: ReturnType<OnlineRidge['toJSON']>): OnlineRidge {
+    const model = new OnlineRidge({ dimensions: state.dimensions, forgetting: state.forgetting, prior: state.weights });
+    const d = state.dimensions + 1;
+    if (state.inverseCovariance.length !== d * d) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `inverseCovariance must have ${d * d} entries, got ${state.inverseCovariance.length}`);
+    }
+    model.p.set(state.inverseCovariance);
+    model.count = state.observations;
+    return model;
+  }
+
+  private checkFeatures(x: Features): void {
+    if (x.length !== this.dimensions) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `expected ${this.dimensions} features, got ${x.length}`);
+    }
+  }
+}
