@@ -36,4 +36,5 @@ export type {
   TransportConnection,
   TransportHandlers,
 } from './client/types.js';
+export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
 export * from './node/power/index.js';

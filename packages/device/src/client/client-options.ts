@@ -4,6 +4,7 @@ import { defaultCutPolicy, type CutPolicy } from './cut-policy.js';
 import type { NetworkEstimatorOptions } from './network-estimator.js';
 import type { NetworkProbeOptions } from './network-probe.js';
 import type { WindowEnergy } from './power-source.js';
+import { checkFootprintOptions, type FootprintOptions } from './request-footprint.js';
 import type { ClientPlan, ReconnectOptions, Runtime, RuntimeTensor, SplitModel, Transport } from './types.js';
 
 export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPlan> {
@@ -44,6 +45,12 @@ export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPla
    * over its head and local-tail runs, from cached readings only (no sensor read on a request).
    */
   powerSampler?: EnergyMeter;
+  /**
+   * Energy and carbon by side in every request's telemetry (`footprint`): the device's profile
+   * and radio for the network's energy, and cached grid intensities. Needs powerSampler for the
+   * device's energy and a server that reports its own (carboncp serve --server-power-w).
+   */
+  footprint?: FootprintOptions;
 }
 
 /** What the client needs of a PowerSampler: energy over a window of its clock, from cached readings. */
@@ -67,6 +74,7 @@ export interface ResolvedClientOptions<P extends ClientPlan> {
   cutPolicy: CutPolicy<P>;
   clock: Clock;
   powerSampler: EnergyMeter | undefined;
+  footprint: FootprintOptions | undefined;
 }
 
 export const DEVICE_DEFAULTS = {
@@ -184,6 +192,7 @@ export function resolveClientOptions<P extends ClientPlan>(
     keepaliveTimeoutMs: checkPositiveMs('keepaliveTimeoutMs', options.keepaliveTimeoutMs ?? (keepaliveMs > 0 ? keepaliveMs : DEVICE_DEFAULTS.keepaliveMs)),
     clock: options.clock ?? systemClock,
     powerSampler: options.powerSampler,
+    footprint: checkFootprintOptions(options.footprint),
   };
   if (options.powerSampler !== undefined && typeof options.powerSampler?.energy !== 'function') {
     throw badOption('powerSampler must have an energy(t0, t1) method (a PowerSampler)');

@@ -5,6 +5,7 @@ import {
   energyOverWindow,
   integratePiecewiseLinear,
   modelWatts,
+  powerModelOf,
   PowerSampler,
   type PowerReading,
   type PowerSource,
@@ -201,5 +202,16 @@ describe('PowerSampler', () => {
     const source: PowerSource = { name: 'x', read: async () => ({ kind: 'estimated', source: 'x', at: 0 }) };
     expect(() => new PowerSampler(source, { intervalMs: 0 })).toThrow(RangeError);
     expect(() => new PowerSampler(source, { historySize: 1 })).toThrow(RangeError);
+  });
+});
+
+describe('powerModelOf', () => {
+  it("takes a device profile's idle and active watts and names the profile", async () => {
+    const { loadDeviceProfile } = await import('@carboncp/carbon/node');
+    const profile = await loadDeviceProfile('raspberry-pi-4');
+    const model = powerModelOf(profile);
+    expect(model.idleWatts).toBe(profile.power.idleW.value);
+    expect(model.activeWatts).toBe(profile.power.activeW.value);
+    expect(model.source).toContain("'raspberry-pi-4'");
   });
 });

@@ -1,3 +1,4 @@
+import { estimatePowerW, powerModelSource, type DeviceProfile } from '@carboncp/carbon';
 import { systemClock, type Clock, type ClockTimer } from './clock.js';
 
 /**
@@ -57,6 +58,11 @@ export interface PowerModel {
   activeWatts: number;
   /** Where the numbers come from (a device profile id, a datasheet). */
   source: string;
+}
+
+/** The power model of a device profile (devices/): its idle and active watts, refused where the profile has none. */
+export function powerModelOf(profile: DeviceProfile): PowerModel {
+  return { idleWatts: estimatePowerW(profile, 0), activeWatts: estimatePowerW(profile, 1), source: powerModelSource(profile) };
 }
 
 /** Model power at a utilisation 0..1: linear between idle and active (the usual first-order CPU model). */

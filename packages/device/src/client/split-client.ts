@@ -14,6 +14,7 @@ import { NetworkEstimator, type NetworkEstimate } from './network-estimator.js';
 import type { WindowEnergy } from './power-source.js';
 import { LinkActivity, NetworkProbe, type ProbeOutcome } from './network-probe.js';
 import { describeModel } from './plan-check.js';
+import { addFootprint } from './request-footprint.js';
 import { RemoteTails } from './remote-call.js';
 import { RequestTimeline } from './request-timeline.js';
 import { serverContextOf } from './server-context.js';
@@ -240,6 +241,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       const telemetry = timeline.finish();
       const deviceEnergy = this.deviceEnergy(runs);
       if (deviceEnergy) telemetry.deviceEnergy = deviceEnergy;
+      if (this.options.footprint) addFootprint(telemetry, this.options.footprint);
       recordRequest(this.counters, telemetry);
       tellPolicy(this.options.cutPolicy, { candidate, chosenBy, telemetry });
       return { outputs: merged, telemetry };

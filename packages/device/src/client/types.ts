@@ -1,3 +1,4 @@
+import type { RequestFootprint } from '@carboncp/carbon';
 import type { Compression, DataType, TensorArray } from '@carboncp/protocol';
 
 /**
@@ -166,6 +167,14 @@ export interface RequestTelemetry {
    * its history could not cover a run. 0 J, measured, when nothing ran on the device.
    */
   deviceEnergy?: DeviceEnergy;
+  /**
+   * Energy and carbon of this request by side (device, network, server) and in total, each
+   * labelled measured or estimated with its source and the grid intensity applied; present when
+   * the client was given `footprint` options and every part was known (see footprintUnavailable).
+   */
+  footprint?: RequestFootprint;
+  /** Why `footprint` is absent although the client was configured for it (no device energy, no server figure, no intensity yet). */
+  footprintUnavailable?: string;
 }
 
 /** The device side of a request's energy: the sum over its runs on the device. */

@@ -4,6 +4,7 @@ import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
 import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyMeter } from '../client/client-options.js';
+import type { FootprintOptions } from '../client/request-footprint.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
@@ -90,6 +91,8 @@ export interface CreateClientOptions {
   networkProbe?: NetworkProbeOptions;
   /** A started PowerSampler on this client's clock: each request's telemetry then has deviceEnergy (see SplitClientOptions). */
   powerSampler?: EnergyMeter;
+  /** Energy and carbon by side in each request's telemetry (see SplitClientOptions.footprint). */
+  footprint?: FootprintOptions;
 }
 
 /** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
@@ -119,7 +122,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     transport: new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock', 'network', 'networkProbe', 'powerSampler']),
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock', 'network', 'networkProbe', 'powerSampler', 'footprint']),
     // A plan.json holds one plan: it is the default cut unless the caller names another.
     ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
   });

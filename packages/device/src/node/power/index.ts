@@ -13,6 +13,7 @@ export {
   energyOverWindow,
   integratePiecewiseLinear,
   modelWatts,
+  powerModelOf,
   type PowerKind,
   type PowerModel,
   type PowerReading,
