@@ -38,7 +38,7 @@ describe('footprint in telemetry', () => {
     const { telemetry } = await c.infer({ x: x() }, { cut: 'split-1' });
     const f = telemetry.footprint!;
     expect(telemetry.footprintUnavailable).toBeUndefined();
-    const networkJ = telemetry.bytesUp * wifi.energyPerByteUpJ.value + telemetry.bytesDown * wifi.energyPerByteDownJ.value + wifi.tailEnergyJ.value;
+    const networkJ = telemetry.bytesUp * wifi.energyPerByteUpJ.value! + telemetry.bytesDown * wifi.energyPerByteDownJ.value! + wifi.tailEnergyJ.value!;
     expect(f.device.energyJ).toBeCloseTo(headJ, 12);
     expect(f.device.carbonG).toBeCloseTo((headJ / 3.6e6) * 200, 15);
     expect(f.network.energyJ).toBeCloseTo(networkJ, 12);
