@@ -37,4 +37,5 @@ export type {
   TransportHandlers,
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
+export { TelemetryLog } from './node/telemetry-log.js';
 export * from './node/power/index.js';
