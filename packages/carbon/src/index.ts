@@ -50,3 +50,4 @@ export {
   type TelemetryEnergy,
   type TelemetryFootprintOptions,
 } from './accounting.js';
+export { parseNetworkTrace, checkCapacityTrace, capacityAt, drainMs, meanCapacity, type CapacityTrace, type NetworkTraceOptions } from './network-trace.js';

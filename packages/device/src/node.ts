@@ -38,4 +38,5 @@ export type {
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
 export { TelemetryLog } from './node/telemetry-log.js';
+export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';
 export * from './node/power/index.js';

@@ -1,45 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { drainMs, meanCapacity, parseNetworkTrace } from '@carboncp/carbon';
 import { mulberry32 } from '@carboncp/core';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import { NetworkEstimator } from './network-estimator.js';
 
 // A real uplink: Verizon LTE capacity in 100 ms bins (attribution in the fixture's header).
-const BIN_S = 0.1;
-const capacityMbps: number[] = readFileSync(new URL('./testing/mahimahi-verizon-lte-up.csv', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((line) => /^\d/.test(line))
-  .map((line) => Number(line.split(',')[1]));
+const uplink = parseNetworkTrace(readFileSync(new URL('./testing/mahimahi-verizon-lte-up.csv', import.meta.url), 'utf8'), { name: 'Verizon-LTE-short up' });
+const capacityMbps = uplink.bps.map((b) => b / 1e6);
 
-const capacityAt = (tS: number) => capacityMbps[Math.floor(tS / BIN_S) % capacityMbps.length] * 1e6;
-
-/**
- * Seconds the link takes to carry `bytes` from `startS`: bytes / capacity, integrated over the
- * 100 ms bins the upload spans (the trace has bins of zero capacity, where bytes / capacity at
- * one instant would be infinite).
- */
-function uploadS(bytes: number, startS: number): number {
-  let bits = bytes * 8;
-  let t = startS;
-  for (;;) {
-    const binEnd = (Math.floor(t / BIN_S + 1e-9) + 1) * BIN_S;
-    const can = capacityAt(t) * (binEnd - t);
-    if (can >= bits) return t + bits / capacityAt(t) - startS;
-    bits -= can;
-    t = binEnd;
-  }
-}
+/** Seconds the link takes to carry `bytes` from `startS` (the 100 ms bins it spans, some of zero capacity). */
+const uploadS = (bytes: number, startS: number) => drainMs(uplink, startS * 1000, bytes * 8) / 1000;
 
 /** Mean capacity (bits/s) over [fromS, toS). */
-function meanCapacity(fromS: number, toS: number): number {
-  let sum = 0;
-  let n = 0;
-  for (let t = Math.max(0, fromS); t < toS; t += BIN_S) {
-    sum += capacityAt(t);
-    n += 1;
-  }
-  return sum / Math.max(1, n);
-}
+const meanCapacityS = (fromS: number, toS: number) => meanCapacity(uplink, Math.max(0, fromS) * 1000, toS * 1000);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -98,7 +72,7 @@ function replay(seed: number, durationS: number, options: ConstructorParameters<
     out.requests += 1;
     const after = estimator.estimate()?.uplinkBps?.mean;
     if (after && t > 10) {
-      const truth = meanCapacity(t - 10, t);
+      const truth = meanCapacityS(t - 10, t);
       out.trackingApe.push(Math.abs(after - truth) / truth);
     }
     const think = 0.2 + 0.6 * random();
