@@ -2,3 +2,29 @@ export type { Features, Interval, IntervalPrediction, IntervalPredictor, PointPr
 export { ScoreWindow, conformalRank, checkAlpha, checkWindow, lowerBound, upperBound } from './conformal/score-window.js';
 export { SplitConformal, DEFAULT_CALIBRATION_WINDOW, type SplitConformalOptions } from './conformal/split.js';
 export { OnlineRidge, type OnlineRidgeOptions } from './predictors/online-ridge.js';
+export { absoluteResidual, scaledResidual, type ConformityScore } from './online/conformity-score.js';
+export {
+  OnlineConformal,
+  thresholdAt,
+  coverageLevel,
+  type OnlineConformalOptions,
+  type OnlineConformalState,
+} from './online/online-conformal.js';
+export { AdaptiveConformal, DEFAULT_ACI_GAMMA, type AdaptiveConformalOptions, type AdaptiveConformalState } from './online/aci.js';
+export {
+  DynamicallyTunedConformal,
+  DEFAULT_DTACI_GAMMAS,
+  DEFAULT_DTACI_HORIZON,
+  defaultEta,
+  pinballLoss,
+  type DynamicallyTunedOptions,
+  type DynamicallyTunedState,
+} from './online/dtaci.js';
+export {
+  ConformalPid,
+  DEFAULT_PID_LEARNING_RATE,
+  DEFAULT_PID_INTEGRAL_GAIN,
+  DEFAULT_PID_SATURATION,
+  type ConformalPidOptions,
+  type ConformalPidState,
+} from './online/conformal-pid.js';
