@@ -5,3 +5,29 @@ export { OnlineRidge, type OnlineRidgeOptions } from './predictors/online-ridge.
 export { createMethod, registerMethod, methodNames, type MethodSettings } from './methods.js';
 export { parseTable, tableFormatOf, numericCell, binCell, type TableRow, type TableFormat } from './audit/table.js';
 export { auditOnline, type AuditOptions, type AuditInterval, type AuditSummary } from './audit/online-audit.js';
+export { absoluteResidual, scaledResidual, type ConformityScore } from './online/conformity-score.js';
+export {
+  OnlineConformal,
+  thresholdAt,
+  coverageLevel,
+  type OnlineConformalOptions,
+  type OnlineConformalState,
+} from './online/online-conformal.js';
+export { AdaptiveConformal, DEFAULT_ACI_GAMMA, type AdaptiveConformalOptions, type AdaptiveConformalState } from './online/aci.js';
+export {
+  DynamicallyTunedConformal,
+  DEFAULT_DTACI_GAMMAS,
+  DEFAULT_DTACI_HORIZON,
+  defaultEta,
+  pinballLoss,
+  type DynamicallyTunedOptions,
+  type DynamicallyTunedState,
+} from './online/dtaci.js';
+export {
+  ConformalPid,
+  DEFAULT_PID_LEARNING_RATE,
+  DEFAULT_PID_INTEGRAL_GAIN,
+  DEFAULT_PID_SATURATION,
+  type ConformalPidOptions,
+  type ConformalPidState,
+} from './online/conformal-pid.js';
