@@ -20,6 +20,12 @@ export interface PowerReading {
   watts?: number;
   /** Battery charge in percent of its present full capacity, 0..100. */
   batteryPercent?: number;
+  /**
+   * Energy the battery holds when full, in Wh: its present full capacity (worn), not the design
+   * one; where the source reports it (power_supply energy_full or charge_full x voltage, WMI
+   * FullChargedCapacity).
+   */
+  batteryFullWh?: number;
   /** True while a battery charges. */
   charging?: boolean;
   /** True when the device runs from external power (mains, USB), false on battery. */
