@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   serve: () => import('./commands/serve.js'),
   demo: () => import('./commands/demo.js'),
   carbon: () => import('./commands/carbon.js'),
+  context: () => import('./commands/context.js'),
 };
 
 const summaries: Record<string, string> = {
@@ -19,6 +20,7 @@ const summaries: Record<string, string> = {
   serve: 'run the companion server that executes model tails over WebSocket',
   demo: 'start a server and run live split inference on a bundled model',
   carbon: 'print the grid carbon intensity at a time and its forecast, from a provider',
+  context: 'print what this device measures and estimates now (power, battery, carbon, server, network), with sources',
 };
 
 export const HELP = `carboncp: carbon-aware split inference for edge AI
