@@ -16,7 +16,8 @@
  *      of a counter (RAPL-like) or of power (battery / INA3221-like), a 30 ms head window ending
  *      40 ms after the newest reading (partly extrapolated, as on a live request);
  *    - `carbonPeek`: withLastKnown(trace provider).peek({ zone }): the last value, no I/O;
- *    - `whole`: cutContext + energyCounter + carbonPeek, what a calibrator reads per request.
+ *    - `wholeCounter` / `wholePower`: cutContext + energyCounter (or energyPower) + carbonPeek,
+ *      what a calibrator reads per request; the goal is judged on the larger p99 of the two.
  *    Phase A times every call alone, parts interleaved call by call in rotating order;
  *    performance.now()'s own cost (an empty call timed the same way, its median) is subtracted:
  *    median and p99 per part. Phase B times batches of --batch calls per part, interleaved by
@@ -101,7 +102,8 @@ const parts = {
   energyCounter: (i) => counter.sampler.energy(counter.now + 10 - (i & 7), counter.now + 40).joules,
   energyPower: (i) => power.sampler.energy(power.now + 10 - (i & 7), power.now + 40).joules,
   carbonPeek: () => carbon.peek(zone).gPerKwh,
-  whole: (i) => client.policyChoice(inputs, undefined).compression.length + counter.sampler.energy(counter.now + 10 - (i & 7), counter.now + 40).joules + carbon.peek(zone).gPerKwh,
+  wholeCounter: (i) => client.policyChoice(inputs, undefined).compression.length + counter.sampler.energy(counter.now + 10 - (i & 7), counter.now + 40).joules + carbon.peek(zone).gPerKwh,
+  wholePower: (i) => client.policyChoice(inputs, undefined).compression.length + power.sampler.energy(power.now + 10 - (i & 7), power.now + 40).joules + carbon.peek(zone).gPerKwh,
 };
 const names = Object.keys(parts);
 
@@ -154,7 +156,8 @@ result.perRequest = Object.fromEntries(
 );
 result.traceCurrentUs = { medianUs: quantile(currentUs, 0.5), p99Us: quantile(currentUs, 0.99) };
 const goalUs = 20;
-result.goal = { us: goalUs, wholeP99Us: result.perRequest.whole.p99Us, met: result.perRequest.whole.p99Us < goalUs };
+const wholeP99Us = Math.max(result.perRequest.wholeCounter.p99Us, result.perRequest.wholePower.p99Us);
+result.goal = { us: goalUs, wholeP99Us, met: wholeP99Us < goalUs };
 
 out(`timer (performance.now() pair): median ${timerUs.toFixed(3)} µs, subtracted below`);
 out(`${'part'.padEnd(18)} ${'median µs'.padStart(10)} ${'p99 µs'.padStart(10)} ${'batch mean µs'.padStart(14)}`);
