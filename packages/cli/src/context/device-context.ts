@@ -100,7 +100,7 @@ export async function readPower(options: PowerOptions): Promise<PowerSection> {
     await (options.wait ?? ((ms: number) => sleep(ms)))(options.sampleMs);
     reading = await source.read();
   }
-  const windowMs = reading.at - first.at;
+  const windowMs = Math.round((reading.at - first.at) * 1000) / 1000;
   const sources = sourcesOf(reading);
   // Every reading repeats detection's reasons for skipping a source; they are listed once, in `detection`.
   const diagnostics = (reading.diagnostics ?? []).filter((line) => !notes.includes(line));
