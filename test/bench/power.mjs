@@ -11,17 +11,8 @@
  * Medians over rounds; the load average before and after. Needs dist: `npm run setup`.
  * Usage: node test/bench/power.mjs [--rounds 21] [--calls 20000] [--samples 200]
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import {
-  detectPowerSource,
-  JetsonIna3221Source,
-  LinuxPowerSupplySource,
-  PowerSampler,
-  RaplSource,
-  ManualClock,
-} from '@carboncp/device/node';
+import { cpus, loadavg } from 'node:os';
+import { filledSampler, samplePowerSources } from './power-samples.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -43,25 +34,6 @@ out(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, Node ${process.versi
 out(`load average before: ${load()}`);
 
 // 1. The cached path.
-async function filledSampler(kind) {
-  const clock = new ManualClock(0);
-  let energy = 0;
-  const source = {
-    name: kind,
-    read: async () => {
-      energy += 5 + Math.sin(clock.now() / 700);
-      return kind === 'counter'
-        ? { kind: 'measured', source: 'rapl:package-0', energyJoules: energy, at: 0 }
-        : { kind: 'measured', source: 'power_supply:BAT0 power_now', watts: 8 + Math.sin(clock.now() / 700), batteryPercent: 70, at: 0 };
-    },
-  };
-  const sampler = new PowerSampler(source, { clock, intervalMs: 100, historySize: 120 });
-  await sampler.start();
-  await clock.advance(100 * 130);
-  sampler.stop();
-  return { sampler, now: clock.now() };
-}
-
 const cached = {};
 for (const kind of ['counter', 'power']) {
   const { sampler, now } = await filledSampler(kind);
@@ -82,63 +54,9 @@ for (const kind of ['counter', 'power']) {
   out(`cached ${kind} history (120 readings): latest() ${median(latestUs).toFixed(3)} µs, energy(t0, t1) ${median(energyUs).toFixed(3)} µs (median of ${ROUNDS} rounds x ${CALLS} calls)`);
 }
 
-// 2. Sensor samples.
-async function timeReads(label, source) {
-  const us = [];
-  let last;
-  for (let i = 0; i < SAMPLES; i++) {
-    const t = performance.now();
-    try {
-      last = await source.read();
-    } catch (error) {
-      last = error;
-    }
-    us.push((performance.now() - t) * 1000);
-  }
-  const what = last instanceof Error ? `fails: ${last.code ?? ''} ${last.message}` : `${last.kind} ${last.watts?.toFixed(3) ?? '-'} W, ${last.source}`;
-  out(`sample ${label}: median ${median(us).toFixed(1)} µs over ${SAMPLES} (${what})`);
-}
-
-const detected = await detectPowerSource({ model: { idleWatts: 10, activeWatts: 30, source: 'bench placeholder model (not this machine)' } });
-out(`detectPowerSource on this machine:\n  ${detected.notes.join('\n  ')}`);
-await timeReads('detected source (this machine)', detected.source);
-await timeReads('LinuxPowerSupplySource, real /sys', new LinuxPowerSupplySource());
-await timeReads('RaplSource, real /sys', new RaplSource());
-await timeReads('JetsonIna3221Source, real /sys', new JetsonIna3221Source());
-
-async function fixture(tree) {
-  const root = await mkdtemp(join(tmpdir(), 'carboncp-power-bench-'));
-  for (const [path, value] of Object.entries(tree)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), `${value}\n`);
-  }
-  return root;
-}
-const rapl = await fixture({
-  'class/powercap/intel-rapl:0/name': 'package-0',
-  'class/powercap/intel-rapl:0/energy_uj': '123456789',
-  'class/powercap/intel-rapl:0/max_energy_range_uj': '262143328850',
-  'class/powercap/intel-rapl:0:0/name': 'core',
-});
-const battery = await fixture({
-  'class/power_supply/AC/type': 'Mains',
-  'class/power_supply/AC/online': '0',
-  'class/power_supply/BAT0/type': 'Battery',
-  'class/power_supply/BAT0/status': 'Discharging',
-  'class/power_supply/BAT0/power_now': '8123456',
-  'class/power_supply/BAT0/energy_now': '40500000',
-  'class/power_supply/BAT0/energy_full': '51300000',
-  'class/power_supply/BAT0/capacity': '78',
-});
-const hw = 'bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon3';
-const jetson = await fixture({
-  [`${hw}/in1_label`]: 'VDD_IN', [`${hw}/in1_input`]: '5080', [`${hw}/curr1_input`]: '1216',
-  [`${hw}/in2_label`]: 'VDD_CPU_GPU_CV', [`${hw}/in2_input`]: '5072', [`${hw}/curr2_input`]: '384',
-  [`${hw}/in3_label`]: 'VDD_SOC', [`${hw}/in3_input`]: '5072', [`${hw}/curr3_input`]: '768',
-});
-await timeReads('RaplSource, fixture tree (tmpfs-like temp dir)', new RaplSource({ sysfsRoot: rapl }));
-await timeReads('LinuxPowerSupplySource, fixture tree', new LinuxPowerSupplySource({ sysfsRoot: battery }));
-await timeReads('JetsonIna3221Source, fixture tree', new JetsonIna3221Source({ sysfsRoot: jetson }));
-for (const root of [rapl, battery, jetson]) await rm(root, { recursive: true, force: true });
+// 2. Sensor samples (shared with context-read.mjs).
+const { detection, rows } = await samplePowerSources({ samples: SAMPLES });
+out(`detectPowerSource on this machine:\n  ${detection.join('\n  ')}`);
+for (const row of rows) out(`sample ${row.label}: median ${row.medianUs.toFixed(1)} µs, p99 ${row.p99Us.toFixed(1)} µs over ${row.samples} (${row.outcome})`);
 
 out(`load average after: ${load()}`);

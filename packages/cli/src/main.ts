@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./commands/demo.js'),
   carbon: () => import('./commands/carbon.js'),
   calibrate: () => import('./commands/calibrate.js'),
+  context: () => import('./commands/context.js'),
 };
 
 const summaries: Record<string, string> = {
@@ -21,6 +22,7 @@ const summaries: Record<string, string> = {
   demo: 'start a server and run live split inference on a bundled model',
   carbon: 'print the grid carbon intensity at a time and its forecast, from a provider',
   calibrate: 'audit a conformal method\'s coverage on data or telemetry in time order',
+  context: 'print what this device measures and estimates now (power, battery, carbon, server, network), with sources',
 };
 
 export const HELP = `carboncp: carbon-aware split inference for edge AI

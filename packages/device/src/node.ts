@@ -8,6 +8,7 @@ export { OrtRuntime, type OrtRuntimeOptions } from './node/ort-runtime.js';
 export { WorkerRuntime, DEFAULT_WORKER_CALL_TIMEOUT_MS, DEFAULT_WORKER_MAX_WAITING_CALLS, type WorkerRuntimeOptions } from './node/worker-runtime.js';
 export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
 export { SplitClient, type SplitClientOptions } from './client/split-client.js';
+export { ServerLink, type ServerLinkOptions } from './client/server-link.js';
 export { splitModelFromPartition } from './client/split-model.js';
 export { Backoff } from './client/backoff.js';
 export { ManualClock, systemClock, type Clock, type ClockTimer } from './client/clock.js';

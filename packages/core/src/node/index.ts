@@ -10,3 +10,4 @@ export { verifyPlans, type VerifyOptions, type VerifyResult } from './verify.js'
 export { maxAbsDiff, maxAbsDiffOfOutputs, type MaxAbsDiffOptions } from './max-abs-diff.js';
 export { writePlanFiles, jsonNumbers, type PlanFile } from './plan-files.js';
 export { profileModel, planPosition, spreadCuts, type GraphOptimizationLevel, type ProfileOptions } from './profile-model.js';
+export { describeHost, type HostDescription } from './host.js';

@@ -1,5 +1,5 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { cpus, platform, release, arch, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
@@ -9,6 +9,7 @@ import { encodeModel } from '../onnx/proto.js';
 import type { Partition, Plan } from '../plan/plan-types.js';
 import { distributionOf, quantile, PROFILE_SCHEMA_VERSION, type ModelProfile, type PlanProfile, type SegmentCheck, type SegmentGap } from '../plan/profile.js';
 import { resolveInputShapes } from '../shapes/input-shapes.js';
+import { describeHost } from './host.js';
 import { seededInputs } from './seeded-inputs.js';
 import { needsProbe } from './partition-with-probe.js';
 import { fullRunBytes, halfBytes, measureFixedOverhead, type RunBytes } from './profile-overhead.js';
@@ -173,9 +174,7 @@ export async function profileModel(partition: Partition, options: ProfileOptions
     modelName: model.name,
     measuredAt: new Date().toISOString(),
     device: {
-      cpu: cpus()[0]?.model.trim() || 'unknown',
-      cores: cpus().length,
-      os: `${platform()} ${release()} ${arch()}`,
+      ...describeHost(),
       onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
       executionProvider: provider,
       threads: options.threads ?? null,

@@ -1,8 +1,12 @@
+import { mulberry32 } from '@carboncp/core';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import {
   counterDelta,
+  counterEnergy,
   energyOverWindow,
+  powerEnergy,
+  readingsFrom,
   integratePiecewiseLinear,
   modelWatts,
   powerModelOf,
@@ -88,6 +92,61 @@ describe('energyOverWindow', () => {
     expect(energyOverWindow([], 0, 10)).toBeUndefined();
     expect(energyOverWindow([{ at: 0, kind: 'measured', source: 'power_supply:BAT0', batteryPercent: 80 }], 0, 10)).toBeUndefined();
     expect(energyOverWindow([watts(0, 5)], 10, 0)).toBeUndefined();
+  });
+});
+
+describe('readingsFrom', () => {
+  /** A seeded history: readings 0-200 ms apart (some at the same instant), counters, power or both, of either kind. */
+  function history(random: () => number): PowerReading[] {
+    const readings: PowerReading[] = [];
+    let at = 1000 * random();
+    let joules = 0;
+    for (let i = 0, n = 1 + Math.floor(150 * random()); i < n; i++) {
+      at += random() < 0.05 ? 0 : 200 * random();
+      joules += 10 * random();
+      const reading: PowerReading = { at, kind: random() < 0.7 ? 'measured' : 'estimated', source: `s${i}` };
+      if (random() < 0.6) reading.energyJoules = joules;
+      if (random() < 0.6) reading.watts = 20 * random();
+      readings.push(reading);
+    }
+    return readings;
+  }
+  const close = (a: ReturnType<typeof powerEnergy>, b: ReturnType<typeof powerEnergy>) => {
+    expect(a.joules).toBeCloseTo(b.joules, 9);
+    expect(a.extrapolatedMs).toBeCloseTo(b.extrapolatedMs, 9);
+    expect({ ...a, joules: 0, extrapolatedMs: 0 }).toEqual({ ...b, joules: 0, extrapolatedMs: 0 });
+  };
+
+  it('gives the window the same energy as every reading would, from the newest back to the first before t0', () => {
+    const random = mulberry32(7);
+    let shortened = 0;
+    for (let run = 0; run < 400; run++) {
+      const h = history(random);
+      const first = h[0]!.at;
+      const last = h[h.length - 1]!.at;
+      const t0 = first - 300 + (last - first + 600) * random();
+      const t1 = t0 + (random() < 0.2 ? 0 : 3000 * random());
+      for (const kind of ['measured', 'estimated'] as const) {
+        const hasCounter = (r: PowerReading) => r.energyJoules !== undefined && r.kind === kind;
+        const hasWatts = (r: PowerReading) => r.watts !== undefined && r.kind === kind;
+        const counters = h.filter(hasCounter);
+        const picked = readingsFrom(h, t0, hasCounter);
+        if (picked.length < counters.length) shortened += 1;
+        expect(picked.length >= 2 || picked.length === counters.length).toBe(true);
+        if (counters.length >= 2) close(counterEnergy(picked, t0, t1), counterEnergy(counters, t0, t1));
+        const powers = h.filter(hasWatts);
+        if (powers.length >= 1) close(powerEnergy(readingsFrom(h, t0, hasWatts), t0, t1), powerEnergy(powers, t0, t1));
+      }
+    }
+    // Most windows sit inside their history: the lookup read only its end.
+    expect(shortened).toBeGreaterThan(200);
+  });
+
+  it('stops at the first reading before t0 once it holds two', () => {
+    const h = [watts(0, 1), watts(100, 2), watts(200, 3), watts(300, 4), watts(400, 5)];
+    expect(readingsFrom(h, 250, () => true).map((r) => r.at)).toEqual([200, 300, 400]);
+    expect(readingsFrom(h, 450, () => true).map((r) => r.at)).toEqual([300, 400]);
+    expect(readingsFrom(h, -5, () => true).map((r) => r.at)).toEqual([0, 100, 200, 300, 400]);
   });
 });
 

@@ -21,6 +21,12 @@ export interface PowerReading {
   watts?: number;
   /** Battery charge in percent of its present full capacity, 0..100. */
   batteryPercent?: number;
+  /**
+   * Energy the battery holds when full, in Wh: its present full capacity (worn), not the design
+   * one; where the source reports it (power_supply energy_full or charge_full x voltage, WMI
+   * FullChargedCapacity).
+   */
+  batteryFullWh?: number;
   /** True while a battery charges. */
   charging?: boolean;
   /** True when the device runs from external power (mains, USB), false on battery. */
@@ -108,37 +114,66 @@ export function energyOverWindow(history: readonly PowerReading[], t0: number, t
   // The newest reading decides what is live: a counter from a source that stopped answering, or
   // measured power from before the device went onto mains, must not stand in for the present.
   const newest = history[history.length - 1];
-  const counter = newest?.energyJoules !== undefined && newest.kind === 'measured' ? history.filter((r) => r.energyJoules !== undefined && r.kind === 'measured') : [];
-  if (counter.length >= 2) {
-    const points = counter.map((r) => ({ t: r.at, v: r.energyJoules as number }));
-    const a = interpolateCounter(points, t0);
-    const b = interpolateCounter(points, t1);
-    return {
-      joules: Math.max(0, b.value - a.value),
-      kind: 'measured',
-      method: 'counter',
-      source: counter[counter.length - 1]!.source,
-      extrapolatedMs: Math.min(t1 - t0, a.extrapolatedMs + b.extrapolatedMs),
-    };
+  if (newest?.energyJoules !== undefined && newest.kind === 'measured') {
+    const counter = readingsFrom(history, t0, (r) => r.energyJoules !== undefined && r.kind === 'measured');
+    if (counter.length >= 2) return counterEnergy(counter, t0, t1);
   }
   let newestWithWatts: PowerReading | undefined;
   for (let i = history.length - 1; i >= 0 && !newestWithWatts; i--) if (history[i]!.watts !== undefined) newestWithWatts = history[i];
   if (newestWithWatts) {
     const kind = newestWithWatts.kind;
-    const samples = history.filter((r) => r.watts !== undefined && r.kind === kind);
-    const points = samples.map((r) => ({ t: r.at, v: r.watts as number }));
-    const first = points[0]!.t;
-    const last = points[points.length - 1]!.t;
-    const extrapolatedMs = Math.max(0, Math.min(t1, first) - t0) + Math.max(0, t1 - Math.max(t0, last));
-    return {
-      joules: integratePiecewiseLinear(points, t0, t1) / 1000,
-      kind,
-      method: kind === 'measured' ? 'integrated' : 'model',
-      source: samples[samples.length - 1]!.source,
-      extrapolatedMs: Math.min(t1 - t0, extrapolatedMs),
-    };
+    return powerEnergy(readingsFrom(history, t0, (r) => r.watts !== undefined && r.kind === kind), t0, t1);
   }
   return undefined;
+}
+
+/**
+ * The readings that pass `keep`, oldest first, back from the newest to the first one before t0
+ * (and at least two; all of them when none is before t0). A request's window is the last tens of
+ * milliseconds of a history of minutes: this is everything the window's arithmetic reads (the
+ * pair around each edge, the samples inside, the first and last for extrapolation), so a lookup
+ * costs what the window holds, not what the history holds; counterEnergy and powerEnergy give
+ * the same answer on these as on all the readings that pass `keep` (tested).
+ */
+export function readingsFrom(history: readonly PowerReading[], t0: number, keep: (reading: PowerReading) => boolean): PowerReading[] {
+  const picked: PowerReading[] = [];
+  for (let i = history.length - 1; i >= 0; i--) {
+    const reading = history[i]!;
+    if (!keep(reading)) continue;
+    picked.push(reading);
+    if (reading.at < t0 && picked.length >= 2) break;
+  }
+  return picked.reverse();
+}
+
+/** Energy over [t0, t1] from at least two counter readings in time order: the counter interpolated at both edges. */
+export function counterEnergy(counter: readonly PowerReading[], t0: number, t1: number): WindowEnergy {
+  const points = counter.map((r) => ({ t: r.at, v: r.energyJoules as number }));
+  const a = interpolateCounter(points, t0);
+  const b = interpolateCounter(points, t1);
+  return {
+    joules: Math.max(0, b.value - a.value),
+    kind: 'measured',
+    method: 'counter',
+    source: counter[counter.length - 1]!.source,
+    extrapolatedMs: Math.min(t1 - t0, a.extrapolatedMs + b.extrapolatedMs),
+  };
+}
+
+/** Energy over [t0, t1] from at least one power reading (all of one kind) in time order: the power integrated. */
+export function powerEnergy(samples: readonly PowerReading[], t0: number, t1: number): WindowEnergy {
+  const kind = samples[samples.length - 1]!.kind;
+  const points = samples.map((r) => ({ t: r.at, v: r.watts as number }));
+  const first = points[0]!.t;
+  const last = points[points.length - 1]!.t;
+  const extrapolatedMs = Math.max(0, Math.min(t1, first) - t0) + Math.max(0, t1 - Math.max(t0, last));
+  return {
+    joules: integratePiecewiseLinear(points, t0, t1) / 1000,
+    kind,
+    method: kind === 'measured' ? 'integrated' : 'model',
+    source: samples[samples.length - 1]!.source,
+    extrapolatedMs: Math.min(t1 - t0, extrapolatedMs),
+  };
 }
 
 interface Point {

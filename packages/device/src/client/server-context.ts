@@ -1,12 +1,18 @@
 import type { PongReceipt } from './ping-tracker.js';
 import type { ClientPlan, ServerContext, SplitModel } from './types.js';
 
-/** A pong, in the client's terms: the server's load and grid, this model's tail latencies, and the rtt. */
-export function serverContextOf(model: Pick<SplitModel<ClientPlan>, 'name' | 'plans'>, { pong, rttMs, receivedAt }: PongReceipt): ServerContext {
+/**
+ * A pong, in the client's terms: the server's load and grid, this model's tail latencies, and
+ * the rtt. Without a model (a ServerLink) tailMs keeps every entry (the frame validator has
+ * checked them) under the server's own keys ('model/plan', and bare plan ids when it serves one
+ * model).
+ */
+export function serverContextOf(model: Pick<SplitModel<ClientPlan>, 'name' | 'plans'> | undefined, { pong, rttMs, receivedAt }: PongReceipt): ServerContext {
+  const tailMs = pong.tail_ms ?? {};
   const context: ServerContext = {
     queueDepth: pong.queue_depth,
     inFlight: pong.in_flight,
-    tailMs: tailMsOfModel(model, pong.tail_ms ?? {}),
+    tailMs: model ? tailMsOfModel(model, tailMs) : { ...tailMs },
     rttMs,
     receivedAt,
   };

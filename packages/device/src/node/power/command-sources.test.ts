@@ -68,6 +68,8 @@ describe('WindowsWmiSource', () => {
     expect(run.calls[0]![1].at(-1)).toBe(WMI_BATTERY_SCRIPT);
     expect(reading.watts).toBeCloseTo(9.874, 9);
     expect(reading.batteryPercent).toBeCloseTo((100 * 31240) / 47157, 9);
+    // FullChargedCapacity 47157 mWh.
+    expect(reading.batteryFullWh).toBeCloseTo(47.157, 9);
     expect(reading).toMatchObject({ kind: 'measured', source: 'wmi:BatteryStatus DischargeRate', at: 3, charging: false, externalPower: false });
   });
 
@@ -83,6 +85,7 @@ describe('WindowsWmiSource', () => {
     const reading = await new WindowsWmiSource({ run: replay(recorded('wmi-battery-two.json')) }).read();
     expect(reading.watts).toBeCloseTo(7.6, 9);
     expect(reading.batteryPercent).toBeCloseTo((100 * 27000) / 45000, 9);
+    expect(reading.batteryFullWh).toBeCloseTo(45, 9);
   });
 
   it('a desktop (no instance), output that is not JSON, a failing PowerShell: coded errors', async () => {

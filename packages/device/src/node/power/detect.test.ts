@@ -60,6 +60,7 @@ describe('detectPowerSource', () => {
     expect(reading.energyJoules).toBeCloseTo(7, 9);
     expect(reading).toMatchObject({ kind: 'measured', source: 'rapl:package-0; battery power_supply:BAT0', charging: true, externalPower: true });
     expect(reading.batteryPercent).toBeCloseTo(78.947, 2);
+    expect(reading.batteryFullWh).toBeCloseTo(51.3, 9);
   });
 
   it('a laptop on battery: the battery draw itself', async () => {

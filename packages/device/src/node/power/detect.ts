@@ -61,6 +61,7 @@ export class LayeredPowerSource implements PowerSource {
     if (battery) {
       if (battery !== power) sources.push(`battery ${battery.source}`);
       reading.batteryPercent = battery.batteryPercent!;
+      if (battery.batteryFullWh !== undefined) reading.batteryFullWh = battery.batteryFullWh;
       if (battery.charging !== undefined) reading.charging = battery.charging;
       if (battery.externalPower !== undefined) reading.externalPower = battery.externalPower;
     }

@@ -121,11 +121,13 @@ export function summarise(batteries: readonly BatteryState[], mainsOnline: boole
   const externalPower = mainsOnline ?? (discharging.length === 0 ? undefined : false);
 
   let batteryPercent: number | undefined;
+  let batteryFullWh: number | undefined;
   const withEnergy = batteries.filter((b) => b.energyNowWh !== undefined && b.energyFullWh !== undefined && b.energyFullWh > 0);
   if (withEnergy.length === batteries.length) {
     const now = withEnergy.reduce((s, b) => s + b.energyNowWh!, 0);
     const full = withEnergy.reduce((s, b) => s + b.energyFullWh!, 0);
     batteryPercent = Math.min(100, (100 * now) / full);
+    batteryFullWh = full;
   } else {
     const capacities = batteries.filter((b) => b.capacityPercent !== undefined);
     if (capacities.length > 0) batteryPercent = capacities.reduce((s, b) => s + b.capacityPercent!, 0) / capacities.length;
@@ -148,6 +150,7 @@ export function summarise(batteries: readonly BatteryState[], mainsOnline: boole
   const reading: PowerReading = { kind: 'measured', source: `power_supply:${names}${from}`, at, charging };
   if (watts !== undefined) reading.watts = watts;
   if (batteryPercent !== undefined) reading.batteryPercent = batteryPercent;
+  if (batteryFullWh !== undefined) reading.batteryFullWh = batteryFullWh;
   if (externalPower !== undefined) reading.externalPower = externalPower;
   if (diagnostics.length > 0) reading.diagnostics = diagnostics;
   return reading;

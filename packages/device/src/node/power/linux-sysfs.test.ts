@@ -46,6 +46,8 @@ describe('LinuxPowerSupplySource', () => {
     const reading = await new LinuxPowerSupplySource({ sysfsRoot: root, clock: new ManualClock(42) }).read();
     expect(reading.watts).toBeCloseTo(8.123456, 9);
     expect(reading.batteryPercent).toBeCloseTo((100 * 40.5) / 51.3, 9);
+    // energy_full 51300000 µWh.
+    expect(reading.batteryFullWh).toBeCloseTo(51.3, 9);
     expect(reading).toMatchObject({ kind: 'measured', source: 'power_supply:BAT0 power_now', at: 42, charging: false, externalPower: false });
     expect(reading.diagnostics).toBeUndefined();
   });
@@ -66,6 +68,8 @@ describe('LinuxPowerSupplySource', () => {
     expect(reading.watts).toBeCloseTo(9.6952, 9);
     // (24.42 + 10) / (44.4 + 23.2) Wh.
     expect(reading.batteryPercent).toBeCloseTo(50.917159763, 6);
+    // charge_full 4000000 µAh x voltage_min_design 11100000 µV = 44.4 Wh, + energy_full 23.2 Wh.
+    expect(reading.batteryFullWh).toBeCloseTo(67.6, 9);
     expect(reading.source).toBe('power_supply:BAT0+BAT1 current_now*voltage_now,power_now');
   });
 
@@ -74,6 +78,8 @@ describe('LinuxPowerSupplySource', () => {
     const reading = await new LinuxPowerSupplySource({ sysfsRoot: root }).read();
     expect(reading.watts).toBeCloseTo(3.2895, 9);
     expect(reading.batteryPercent).toBe(64);
+    // Only capacity (%): the full energy is not known, so not reported.
+    expect(reading.batteryFullWh).toBeUndefined();
     expect(reading.externalPower).toBe(false);
   });
 

@@ -68,7 +68,10 @@ export function readingFromWmi(output: string, at: number): PowerReading {
   reading.charging = status.some((s) => s.Charging === true);
   const remaining = status.reduce((sum, s) => sum + (s.RemainingCapacity ?? 0), 0);
   const fullTotal = status.reduce((sum, s) => sum + (full.find((f) => f.InstanceName === s.InstanceName)?.FullChargedCapacity ?? 0), 0);
-  if (fullTotal > 0) reading.batteryPercent = Math.min(100, (100 * remaining) / fullTotal);
+  if (fullTotal > 0) {
+    reading.batteryPercent = Math.min(100, (100 * remaining) / fullTotal);
+    reading.batteryFullWh = fullTotal / 1000;
+  }
   const discharging = status.filter((s) => s.Discharging === true && typeof s.DischargeRate === 'number' && s.DischargeRate > 0);
   if (online) {
     reading.diagnostics = ['wmi: on mains (PowerOnline): battery rate is not the system draw'];
