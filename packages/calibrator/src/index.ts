@@ -2,3 +2,10 @@ export type { Features, Interval, IntervalPrediction, IntervalPredictor, PointPr
 export { ScoreWindow, conformalRank, checkAlpha, checkWindow, lowerBound, upperBound } from './conformal/score-window.js';
 export { SplitConformal, DEFAULT_CALIBRATION_WINDOW, type SplitConformalOptions } from './conformal/split.js';
 export { OnlineRidge, type OnlineRidgeOptions } from './predictors/online-ridge.js';
+export { NormalizedConformal, type NormalizedConformalOptions, type NormalizedPrediction } from './conformal/normalized.js';
+export { ConformalizedQuantileRegression, type ConformalizedQuantileRegressionOptions, type CqrPrediction } from './conformal/cqr.js';
+export { MondrianConformal, type MondrianConformalOptions, type MondrianPrediction } from './conformal/mondrian.js';
+export { WeightedConformal, type WeightedConformalOptions, type WeightedPrediction } from './conformal/weighted.js';
+export { WeightedScoreWindow } from './conformal/weighted-window.js';
+export { QuantileRegressor, DEFAULT_QUANTILE_WINDOW, type QuantileRegressorOptions, type QuantileRegressorState } from './predictors/quantile-regressor.js';
+export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegressionState } from './predictors/logistic-regression.js';
