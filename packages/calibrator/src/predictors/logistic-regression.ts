@@ -25,7 +25,7 @@ export interface LogisticRegressionState {
 /**
  * Binary logistic regression, P(label = 1 | x) = 1 / (1 + exp(-(w0 + w . z))), z the features
  * standardised by the fit data's mean and deviation, fitted by Newton's method (iteratively
- * reweighted least squares) with an L2 penalty on the slopes. A batch fit over the pairs given,
+ * reweighted least squares, with step halving) with an L2 penalty on the slopes. A batch fit over the pairs given,
  * warm-started from the previous one, so refitting a sliding window takes a few steps. As a
  * PointPredictor it predicts the probability of label 1.
  */
@@ -86,7 +86,18 @@ export class LogisticRegression implements PointPredictor {
     for (let i = 0; i < count; i += 1) {
       for (let j = 0; j < d; j += 1) z[i * d + j] = (features[i * d + j]! - this.mean[j]!) / this.std[j]!;
     }
+    const objective = (weights: Float64Array): number => {
+      let value = 0;
+      for (let i = 0; i < count; i += 1) {
+        const eta = linearValue(weights, z, i * d, d);
+        // log(1 + e^eta) - label eta, without overflow for large |eta|.
+        value += (eta > 0 ? eta + Math.log1p(Math.exp(-eta)) : Math.log1p(Math.exp(eta))) - labels[i]! * eta;
+      }
+      for (let j = 1; j < size; j += 1) value += (this.lambda / 2) * weights[j]! ** 2;
+      return value;
+    };
     let w = this.w;
+    let current = objective(w);
     for (let step = 0; step < this.iterations; step += 1) {
       const a = new Float64Array(size * size);
       const g = new Float64Array(size);
@@ -100,13 +111,24 @@ export class LogisticRegression implements PointPredictor {
       }
       symmetrise(a, size);
       const delta = solveSymmetric(a, g, size);
-      const next = new Float64Array(size);
-      let change = 0;
-      for (let j = 0; j < size; j += 1) {
-        next[j] = w[j]! + delta[j]!;
-        change = Math.max(change, Math.abs(delta[j]!));
+      // Newton's full step can overshoot from a far start (a warm start after the contexts have
+      // moved): halve it until the penalised likelihood improves.
+      let t = 1;
+      let next = w;
+      let value = current;
+      for (let halving = 0; halving < 30; halving += 1, t /= 2) {
+        const trial = w.map((v, j) => v + t * delta[j]!);
+        const trialValue = objective(trial);
+        if (trialValue <= current) {
+          next = trial;
+          value = trialValue;
+          break;
+        }
       }
+      let change = 0;
+      for (let j = 0; j < size; j += 1) change = Math.max(change, Math.abs(next[j]! - w[j]!));
       w = next;
+      current = value;
       if (change < 1e-8) break;
     }
     this.w = w;
