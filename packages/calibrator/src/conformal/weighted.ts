@@ -15,7 +15,7 @@ export interface WeightedConformalOptions {
   recent?: number;
   /** Below this many recent contexts every weight is 1 (split conformal); default 20. */
   minRecent?: number;
-  /** Refit the classifier after this many new contexts and scores together; default 20. */
+  /** Refit the classifier after this many new contexts and scores together; default 50. */
   refitEvery?: number;
   /** Weights are clipped to [minWeight, maxWeight]; defaults 0 and 20 (no score counts for more than 20). */
   minWeight?: number;
@@ -77,7 +77,7 @@ export class WeightedConformal implements IntervalPredictor {
     if (!Number.isInteger(this.minRecent) || this.minRecent < 1 || this.minRecent > this.recentCapacity) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `minRecent must be an integer in [1, recent], got ${this.minRecent}`);
     }
-    this.refitEvery = checkPositiveInteger('refitEvery', options.refitEvery ?? 20);
+    this.refitEvery = checkPositiveInteger('refitEvery', options.refitEvery ?? 50);
     this.minWeight = options.minWeight ?? 0;
     this.maxWeight = options.maxWeight ?? 20;
     if (!(this.minWeight >= 0 && this.maxWeight > 0 && this.minWeight <= this.maxWeight && Number.isFinite(this.maxWeight))) {

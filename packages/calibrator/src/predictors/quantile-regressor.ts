@@ -12,7 +12,7 @@ export interface QuantileRegressorOptions {
   window?: number;
   /** Refit after this many new pairs; default 25 (sooner while the window is small). */
   refitEvery?: number;
-  /** Most majorise-minimise steps per refit, warm-started from the last fit; default 20. */
+  /** Most majorise-minimise steps per refit, warm-started from the last fit (few are needed: the window moves little between refits); default 5. */
   iterations?: number;
   /** Ridge penalty on the slopes, relative to the fit's total weight, only to keep a degenerate window solvable; default 1e-6. */
   lambda?: number;
@@ -69,7 +69,7 @@ export class QuantileRegressor implements PointPredictor {
     this.window = options.window ?? DEFAULT_QUANTILE_WINDOW;
     checkWindow(this.window);
     this.refitEvery = checkPositiveInteger('refitEvery', options.refitEvery ?? 25);
-    this.iterations = checkPositiveInteger('iterations', options.iterations ?? 20);
+    this.iterations = checkPositiveInteger('iterations', options.iterations ?? 5);
     this.lambda = options.lambda ?? 1e-6;
     if (!(this.lambda >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `lambda must be >= 0, got ${this.lambda}`);
     this.dimensions = dimensions;
