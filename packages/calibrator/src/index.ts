@@ -31,3 +31,10 @@ export {
   type ConformalPidOptions,
   type ConformalPidState,
 } from './online/conformal-pid.js';
+export { NormalizedConformal, type NormalizedConformalOptions, type NormalizedPrediction } from './conformal/normalized.js';
+export { ConformalizedQuantileRegression, type ConformalizedQuantileRegressionOptions, type CqrPrediction } from './conformal/cqr.js';
+export { MondrianConformal, type MondrianConformalOptions, type MondrianPrediction } from './conformal/mondrian.js';
+export { WeightedConformal, type WeightedConformalOptions, type WeightedPrediction } from './conformal/weighted.js';
+export { WeightedScoreWindow } from './conformal/weighted-window.js';
+export { QuantileRegressor, DEFAULT_QUANTILE_WINDOW, type QuantileRegressorOptions, type QuantileRegressorState } from './predictors/quantile-regressor.js';
+export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegressionState } from './predictors/logistic-regression.js';
