@@ -54,3 +54,25 @@ describe('auditOnline', () => {
     expect(() => createMethod('nope', { alpha: 0.1, dimensions: 1 })).toThrow(/unknown conformal method 'nope' \(known: split/);
   });
 });
+
+describe('every registered method through the audit', () => {
+  it('covers near 1 - alpha on a seeded heteroscedastic stream with two bins', async () => {
+    const { methodNames } = await import('../methods.js');
+    const random = mulberry32(21);
+    const rows = Array.from({ length: 2500 }, () => {
+      const a = random() * 10;
+      const battery = random() < 0.3;
+      const noise = (random() - 0.5) * (battery ? 6 : 1) * (1 + a / 5);
+      return { a, bin: battery ? 1 : 0, y: 2 * a + noise };
+    });
+    const names = methodNames();
+    expect(names).toEqual(expect.arrayContaining(['split', 'normalized', 'cqr', 'mondrian', 'weighted', 'aci', 'dtaci', 'pid']));
+    for (const name of names) {
+      const method = createMethod(name, { alpha: 0.1, dimensions: 2, binOf: (x) => String(x[1]) });
+      const { summary } = auditOnline(rows, { target: 'y', features: ['a', 'bin'], warmup: 300, method });
+      expect(summary.method.startsWith(name === 'mondrian' ? 'mondrian' : name), name).toBe(true);
+      expect(summary.coverage, name).toBeGreaterThan(0.86);
+      expect(summary.coverage, name).toBeLessThan(0.97);
+    }
+  });
+});

@@ -67,6 +67,21 @@ describe('carboncp calibrate', () => {
     expect(out).toMatch(/coverage \d+\.\d\d%/);
   });
 
+  it('runs every method by name; mondrian bins by a text column', async () => {
+    const data = await dataset('methods.csv');
+    for (const method of ['split', 'normalized', 'cqr', 'weighted', 'aci', 'dtaci', 'pid']) {
+      const { code, out, err } = await run(['--data', data, '--target', 'totalMs', '--features', 'bytes,bandwidth', '--method', method, '--warmup', '300', '--json']);
+      expect(code, `${method}: ${err}`).toBe(EXIT.OK);
+      const summary = JSON.parse(out);
+      expect(summary.method).toBe(method);
+      expect(summary.coverage, method).toBeGreaterThan(0.85);
+    }
+    const mondrian = await run(['--data', data, '--target', 'totalMs', '--features', 'bytes,bandwidth', '--method', 'mondrian', '--bin', 'path', '--warmup', '300', '--json']);
+    expect(mondrian.code, mondrian.err).toBe(EXIT.OK);
+    expect(JSON.parse(mondrian.out)).toMatchObject({ bin: 'path', bins: 2, rows: 1200 });
+    expect((await run(['--data', data, '--target', 'totalMs', '--features', 'bytes', '--method', 'mondrian'])).err).toMatch(/needs --bin/);
+  });
+
   it('exit 2 for a bad command line, 3 for bad input', async () => {
     const data = await dataset('small.csv', 50);
     expect((await run(['--data', data, '--target', 'totalMs'])).code).toBe(EXIT.USAGE);
