@@ -223,7 +223,8 @@ export class CarbonAwareDecision {
     const perMetric = metricFeatures(features);
     const family = FAMILY_OF_MODE[req.mode];
     const metric: Metric = OBJECTIVE_METRIC[req.objective];
-    const mean = req.mode === 'mean';
+    // 'set' is CarbonCP's formulation: its uncertainty is the set, over point predictions.
+    const mean = req.mode === 'mean' || req.mode === 'set';
     return this.models.map((model) => {
       const predictions = model.predict(ctx, perMetric, family, req.alphaIndex);
       return {

@@ -6,7 +6,8 @@ import type { Metric } from './structural.js';
 /**
  * `mean`: point predictions against the SLO. `robust`: conformal upper bounds (the robust
  * family). `adaptive`: the adaptive family's online bounds (drift). `set`: CarbonCP's
- * formulation, a conformal set of plausibly optimal candidates, then the robust rule inside it.
+ * formulation: a conformal set of plausibly optimal candidates from point predictions, and
+ * within it the fastest that keeps every rule.
  */
 export type DecisionMode = 'mean' | 'robust' | 'adaptive' | 'set';
 export const DECISION_MODES: readonly DecisionMode[] = ['mean', 'robust', 'adaptive', 'set'];
@@ -67,7 +68,7 @@ export interface CandidateAssessment {
   predictions: CandidatePredictions;
   /** The objective's point prediction: what is minimised (expected emissions add up; upper bounds do not). */
   objectiveValue: number;
-  /** The latency held to the SLO: the point in 'mean', the upper bound otherwise. */
+  /** The latency held to the SLO: the point in 'mean' and 'set', the upper bound otherwise. */
   latencyBound: number;
   /** The device energy the battery rule looks at, likewise. */
   energyBound: number;
@@ -92,7 +93,8 @@ export interface Decision {
   assessments: CandidateAssessment[];
   /**
    * The rule that kept the choice from the candidate that is best on the objective alone (the
-   * first of its exclusions, in CONSTRAINTS order); 'slo' when no candidate met the SLO bound.
+   * first of its exclusions, in CONSTRAINTS order); 'slo' when no candidate met the SLO bound;
+   * 'set' when 'set' mode's pick (the fastest member) is not that candidate.
    */
   bound: Constraint | 'none';
   /** No candidate met the SLO bound: the fastest bound was taken (see `relaxed`). */

@@ -12,10 +12,12 @@ const NAME: Readonly<Record<Metric, string>> = {
   carbonG: 'carbon',
 };
 
-/** Three significant digits, and infinity written out (a bound with too little calibration). */
+/** Three significant digits (grams of carbon in exponent form), and infinity written out (a bound with too little calibration). */
 export function formatNumber(value: number): string {
   if (value === Number.POSITIVE_INFINITY) return 'inf';
-  if (value === 0) return '0';
+  if (value === 0 || !Number.isFinite(value)) return String(value);
+  const magnitude = Math.abs(value);
+  if (magnitude < 1e-3 || magnitude >= 1e6) return value.toExponential(2);
   return Number(value.toPrecision(3)).toString();
 }
 
@@ -23,8 +25,10 @@ function interval(metric: Metric, p: IntervalPrediction): string {
   return `${NAME[metric]} ${formatNumber(p.point)} ${UNIT[metric]} [${formatNumber(p.lower)}, ${formatNumber(p.upper)}]`;
 }
 
+const pointMode = (mode: Decision['mode']): boolean => mode === 'mean' || mode === 'set';
+
 function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode'>, rule: Constraint): string {
-  const latency = d.mode === 'mean' ? 'predicted latency' : 'latency bound';
+  const latency = pointMode(d.mode) ? 'predicted latency' : 'latency bound';
   switch (rule) {
     case 'slo':
       return `its ${latency} ${formatNumber(a.latencyBound)} ms exceeds the SLO ${formatNumber(d.sloMs)} ms`;
@@ -51,18 +55,21 @@ export function explain(d: Omit<Decision, 'explanation'>): string {
       `${interval('latencyMs', p.latencyMs)}, ${interval('carbonG', p.carbonG)}, ${interval('deviceEnergyJ', p.deviceEnergyJ)}.`,
   ];
   if (d.sloUnmet) {
-    parts.push(`No candidate meets the SLO by its ${d.mode === 'mean' ? 'predicted latency' : 'latency bound'}: took the fastest bound (${formatNumber(c.latencyBound)} ms); relaxed: ${d.relaxed.join(', ')}.`);
+    parts.push(`No candidate meets the SLO by its ${pointMode(d.mode) ? 'predicted latency' : 'latency bound'}: took the fastest bound (${formatNumber(c.latencyBound)} ms); relaxed: ${d.relaxed.join(', ')}.`);
   } else if (d.relaxed.length > 0) {
     parts.push(`Relaxed: ${d.relaxed.join(', ')} (no candidate kept every rule).`);
   }
   if (d.bound === 'none') parts.push(`Binding constraint: none (the best ${NAME[metric]} of all candidates).`);
   else if (!d.sloUnmet) {
-    const best = d.assessments.find((a) => a.excludedBy.includes(d.bound as Constraint) && a.objectiveValue <= c.objectiveValue && a !== c);
-    parts.push(
-      best
-        ? `Binding constraint: ${d.bound}: ${best.candidate.id} has less ${NAME[metric]} (${formatNumber(best.objectiveValue)} ${UNIT[metric]}) but ${why(best, d, d.bound as Constraint)}.`
-        : `Binding constraint: ${d.bound}.`,
-    );
+    // The candidate best on the objective alone, which the binding rule kept out.
+    let best: CandidateAssessment | undefined;
+    for (const a of d.assessments) if (a !== c && (!best || a.objectiveValue < best.objectiveValue)) best = a;
+    if (best && !(best.excludedBy.includes(d.bound as Constraint) && best.objectiveValue <= c.objectiveValue)) best = undefined;
+    if (best) {
+      parts.push(`Binding constraint: ${d.bound}: ${best.candidate.id} has less ${NAME[metric]} (${formatNumber(best.objectiveValue)} ${UNIT[metric]}) but ${why(best, d, d.bound as Constraint)}.`);
+    } else if (d.bound === 'set') {
+      parts.push('Binding constraint: set: within the conformal set of plausible optima, the fastest member is taken, not the one with the best predicted objective.');
+    } else parts.push(`Binding constraint: ${d.bound}.`);
   } else parts.push('Binding constraint: slo.');
   if (d.set) parts.push(`Conformal set (threshold ${formatNumber(d.set.threshold)}, ${d.set.calibrationScores} scores): ${d.set.members.join(', ') || 'empty'}.`);
   if (d.runnersUp.length > 0) {

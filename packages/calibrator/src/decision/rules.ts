@@ -55,16 +55,17 @@ export interface Choice {
 }
 
 /**
- * The best feasible candidate on the objective. Without one: first the set is dropped (a
- * preference, not a rule), then the stated fallback: the fastest latency bound among candidates
- * that keep the error limit and the battery rule (relaxing, if none does, the battery rule and
- * then the error limit), flagged sloUnmet when even that bound misses the SLO.
+ * The best feasible candidate on the objective ('set' mode: the fastest feasible member of the
+ * set). Without one: first the set is dropped (a preference, not a rule) and the best on the
+ * objective taken, then the stated fallback: the fastest latency bound among candidates that
+ * keep the error limit and the battery rule (relaxing, if none does, the battery rule and then
+ * the error limit), flagged sloUnmet when even that bound misses the SLO.
  */
 export function choose(assessments: readonly CandidateAssessment[], req: ResolvedRequest): Choice {
   const unconstrained = bestBy(assessments, () => true, better)!;
   const boundOf = (chosen: CandidateAssessment): Constraint | 'none' =>
-    chosen === unconstrained ? 'none' : (CONSTRAINTS.find((c) => unconstrained.excludedBy.includes(c)) ?? 'none');
-  const feasible = bestBy(assessments, (a) => a.feasible, better);
+    chosen === unconstrained ? 'none' : (CONSTRAINTS.find((c) => unconstrained.excludedBy.includes(c)) ?? (req.mode === 'set' ? 'set' : 'none'));
+  const feasible = bestBy(assessments, (a) => a.feasible, req.mode === 'set' ? faster : better);
   if (feasible) return { chosen: feasible, sloUnmet: false, relaxed: [], bound: boundOf(feasible) };
   const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', better);
   if (outsideSet) return { chosen: outsideSet, sloUnmet: false, relaxed: ['set'], bound: boundOf(outsideSet) };
