@@ -4,13 +4,40 @@ import { OnlineRidge } from '../predictors/online-ridge.js';
 import type { Features, IntervalPrediction, IntervalPredictor, PointPredictor } from '../types.js';
 import type { DecisionContext } from './context.js';
 import { METHOD_FAMILIES, restoreIntervalPredictor, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
-import { METRICS, METRIC_FEATURE_INDICES, METRIC_FLOOR, isStructuralZero, structural, type Metric, type PartPoints } from './structural.js';
+import {
+  METRICS,
+  METRIC_FEATURE_INDICES,
+  METRIC_FLOOR,
+  carbonStructural,
+  energyStructural,
+  headStructural,
+  isStructuralZero,
+  latencyStructural,
+  serverStructural,
+  structural,
+  transferStructural, type Metric, type MetricFeatures, type PartPoints } from './structural.js';
+
+const FLOORS: readonly number[] = METRICS.map((m) => METRIC_FLOOR[m]);
 
 /** What one request of a candidate cost; only latencyMs is required (a fallback has no server part, say). */
 export type Observation = { latencyMs: number } & Partial<Record<Exclude<Metric, 'latencyMs'>, number>>;
 
 /** A candidate's predictions, one per metric, in natural units. */
 export type CandidatePredictions = Record<Metric, IntervalPrediction>;
+
+/**
+ * What a decision needs of every candidate: the corrected points, the latency interval, and the
+ * device energy's upper bound where asked for (else NaN).
+ */
+export interface DecisionFigures {
+  latency: IntervalPrediction;
+  headMs: number;
+  transferMs: number;
+  serverMs: number;
+  deviceEnergyJ: number;
+  deviceEnergyUpper: number;
+  carbonG: number;
+}
 
 export interface ModelConfig {
   alphas: readonly number[];
@@ -43,6 +70,10 @@ class RidgeView implements PointPredictor {
   }
 }
 
+function setPart(parts: PartPoints, metric: Metric, value: number): void {
+  if (metric === 'headMs' || metric === 'transferMs' || metric === 'serverMs' || metric === 'deviceEnergyJ') parts[metric] = value;
+}
+
 interface MetricModel {
   view: RidgeView;
   /** Index family x alphas.length + alpha index. */
@@ -66,7 +97,8 @@ export interface CandidateModelState {
 export class CandidateModel {
   observations = 0;
   lastObservedAt: number | null = null;
-  private readonly models: Partial<Record<Metric, MetricModel>> = {};
+  /** Indexed like METRICS; undefined where the metric is 0 by the candidate's kind. */
+  private readonly models: (MetricModel | undefined)[] = [];
   private readonly zeros: IntervalPrediction[];
 
   constructor(
@@ -76,7 +108,10 @@ export class CandidateModel {
   ) {
     this.zeros = config.alphas.map((alpha) => Object.freeze({ point: 0, lower: 0, upper: 0, alpha, method: 'structural', n: 0 }));
     for (const metric of METRICS) {
-      if (isStructuralZero(metric, candidate.kind)) continue;
+      if (isStructuralZero(metric, candidate.kind)) {
+        this.models.push(undefined);
+        continue;
+      }
       const dimensions = METRIC_FEATURE_INDICES[metric].length;
       const saved = state?.saved.metrics[metric];
       if (state && !saved) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved state of candidate '${candidate.id}' has no ${metric} model`);
@@ -87,9 +122,8 @@ export class CandidateModel {
       const methods: IntervalPredictor[] = [];
       for (const family of METHOD_FAMILIES) {
         config.alphas.forEach((alpha, a) => {
-          const index = methods.length;
           const method = saved
-            ? restoreIntervalPredictor(saved.methods[index], view, state?.restorers)
+            ? restoreIntervalPredictor(saved.methods[methods.length], view, state?.restorers)
             : config.methods[family](view, { candidateId: candidate.id, metric, family, alpha, dimensions });
           if (Math.abs(method.alpha - alpha) > 1e-12) {
             throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${family} method of '${candidate.id}' ${metric} is for alpha ${method.alpha}, expected ${alpha} (alphas[${a}])`);
@@ -97,7 +131,7 @@ export class CandidateModel {
           methods.push(method);
         });
       }
-      this.models[metric] = { view, methods };
+      this.models.push({ view, methods });
     }
     if (state) {
       this.observations = state.saved.observations;
@@ -108,42 +142,73 @@ export class CandidateModel {
   /**
    * Every metric's prediction and interval at the family's method for alphas[alphaIndex].
    * `features` is metricFeatures(contextFeatures(ctx)), shared by all candidates of one context.
+   * Written out metric by metric: it runs for every candidate of every request.
    */
-  predict(ctx: DecisionContext, features: Readonly<Record<Metric, Features>>, family: MethodFamily, alphaIndex: number): CandidatePredictions {
+  predict(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number): CandidatePredictions {
+    const c = this.candidate;
+    const m = (family === 'robust' ? 0 : 1) * this.config.alphas.length + alphaIndex;
     const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
-    const out = {} as CandidatePredictions;
-    const methodIndex = (family === 'robust' ? 0 : 1) * this.config.alphas.length + alphaIndex;
-    for (const metric of METRICS) {
-      const model = this.models[metric];
-      if (!model) {
-        out[metric] = this.zeros[alphaIndex]!;
-        continue;
-      }
-      const x = features[metric];
-      const base = Math.max(structural(metric, this.candidate, ctx, parts), METRIC_FLOOR[metric]);
-      const point = base * Math.exp(model.view.predict(x));
-      const p = model.methods[methodIndex]!.predict(x);
-      out[metric] = { point, lower: base * Math.exp(p.lower), upper: base * Math.exp(p.upper), alpha: p.alpha, method: p.method, n: p.n };
-      if (metric !== 'latencyMs' && metric !== 'carbonG') parts[metric] = point;
-    }
+    const headMs = this.interval(0, headStructural(c, ctx, parts), features[0]!, m, alphaIndex);
+    parts.headMs = headMs.point;
+    const transferMs = this.interval(1, transferStructural(c, ctx, parts), features[1]!, m, alphaIndex);
+    parts.transferMs = transferMs.point;
+    const serverMs = this.interval(2, serverStructural(c, ctx, parts), features[2]!, m, alphaIndex);
+    parts.serverMs = serverMs.point;
+    const latencyMs = this.interval(3, latencyStructural(c, ctx, parts), features[3]!, m, alphaIndex);
+    const deviceEnergyJ = this.interval(4, energyStructural(c, ctx, parts), features[4]!, m, alphaIndex);
+    parts.deviceEnergyJ = deviceEnergyJ.point;
+    const carbonG = this.interval(5, carbonStructural(c, ctx, parts), features[5]!, m, alphaIndex);
+    return { headMs, transferMs, serverMs, latencyMs, deviceEnergyJ, carbonG };
+  }
+
+  /**
+   * The figures a decision needs (see DecisionFigures), without the intervals it does not use:
+   * the method of a metric is asked only for latency (and device energy, when energyInterval).
+   */
+  figures(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number, energyInterval: boolean, out: DecisionFigures): DecisionFigures {
+    const c = this.candidate;
+    const m = (family === 'robust' ? 0 : 1) * this.config.alphas.length + alphaIndex;
+    // `out` doubles as the parts the totals are built from (it has their fields): no allocation per candidate.
+    out.headMs = out.transferMs = out.serverMs = out.deviceEnergyJ = 0;
+    out.headMs = this.pointAt(0, headStructural(c, ctx, out), features[0]!);
+    out.transferMs = this.pointAt(1, transferStructural(c, ctx, out), features[1]!);
+    out.serverMs = this.pointAt(2, serverStructural(c, ctx, out), features[2]!);
+    out.latency = this.interval(3, latencyStructural(c, ctx, out), features[3]!, m, alphaIndex);
+    out.deviceEnergyUpper = Number.NaN;
+    if (energyInterval) {
+      const energy = this.interval(4, energyStructural(c, ctx, out), features[4]!, m, alphaIndex);
+      out.deviceEnergyJ = energy.point;
+      out.deviceEnergyUpper = energy.upper;
+    } else out.deviceEnergyJ = this.pointAt(4, energyStructural(c, ctx, out), features[4]!);
+    out.carbonG = this.pointAt(5, carbonStructural(c, ctx, out), features[5]!);
     return out;
   }
 
-  /** Point predictions only (the corrected structural model), without any interval. */
-  points(ctx: DecisionContext, features: Readonly<Record<Metric, Features>>): Record<Metric, number> {
+  private pointAt(i: number, structuralValue: number, x: Features): number {
+    const model = this.models[i];
+    return model ? Math.max(structuralValue, FLOORS[i]!) * Math.exp(model.view.predict(x)) : 0;
+  }
+
+  private interval(i: number, structuralValue: number, x: Features, methodIndex: number, alphaIndex: number): IntervalPrediction {
+    const model = this.models[i];
+    if (!model) return this.zeros[alphaIndex]!;
+    const base = Math.max(structuralValue, FLOORS[i]!);
+    const p = model.methods[methodIndex]!.predict(x);
+    return { point: base * Math.exp(model.view.predict(x)), lower: base * Math.exp(p.lower), upper: base * Math.exp(p.upper), alpha: p.alpha, method: p.method, n: p.n };
+  }
+
+  /** Point predictions only (the corrected structural model), without any interval, in METRICS order. */
+  points(ctx: DecisionContext, features: MetricFeatures): number[] {
     const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
-    const out = {} as Record<Metric, number>;
-    for (const metric of METRICS) {
-      const model = this.models[metric];
-      if (!model) {
-        out[metric] = 0;
-        continue;
-      }
-      const base = Math.max(structural(metric, this.candidate, ctx, parts), METRIC_FLOOR[metric]);
-      out[metric] = base * Math.exp(model.view.predict(features[metric]));
-      if (metric !== 'latencyMs' && metric !== 'carbonG') parts[metric] = out[metric];
-    }
-    return out;
+    return METRICS.map((metric, i) => this.point(i, metric, ctx, features[i]!, parts));
+  }
+
+  /** One metric's corrected point; a part's point is recorded in `parts` for the totals after it. */
+  private point(i: number, metric: Metric, ctx: DecisionContext, x: Features, parts: PartPoints): number {
+    const model = this.models[i];
+    const value = model ? Math.max(structural(metric, this.candidate, ctx, parts), FLOORS[i]!) * Math.exp(model.view.predict(x)) : 0;
+    setPart(parts, metric, value);
+    return value;
   }
 
   /**
@@ -151,20 +216,20 @@ export class CandidateModel {
    * scored by each method against the predictors as they were, then the ridge learns it. The
    * structural values are all computed before any predictor changes, as predict() would have.
    */
-  observe(ctx: DecisionContext, features: Readonly<Record<Metric, Features>>, observed: Observation, decisionIndex: number): void {
+  observe(ctx: DecisionContext, features: MetricFeatures, observed: Observation, decisionIndex: number): void {
     const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
     const targets: [MetricModel, Features, number][] = [];
-    for (const metric of METRICS) {
-      const model = this.models[metric];
-      if (!model) continue;
-      const x = features[metric];
-      const base = Math.max(structural(metric, this.candidate, ctx, parts), METRIC_FLOOR[metric]);
-      if (metric !== 'latencyMs' && metric !== 'carbonG') parts[metric] = base * Math.exp(model.view.predict(x));
+    METRICS.forEach((metric, i) => {
+      const model = this.models[i];
+      if (!model) return;
+      const x = features[i]!;
+      const base = Math.max(structural(metric, this.candidate, ctx, parts), FLOORS[i]!);
+      setPart(parts, metric, base * Math.exp(model.view.predict(x)));
       const y = observed[metric];
-      if (y === undefined) continue;
+      if (y === undefined) return;
       if (!(Number.isFinite(y) && y >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `observed ${metric} must be a finite number >= 0, got ${y}`);
-      targets.push([model, x, Math.log(Math.max(y, METRIC_FLOOR[metric]) / base)]);
-    }
+      targets.push([model, x, Math.log(Math.max(y, FLOORS[i]!) / base)]);
+    });
     for (const [model, x, target] of targets) {
       for (const method of model.methods) method.observe(x, target);
       model.view.train(x, target);
@@ -175,8 +240,8 @@ export class CandidateModel {
 
   toJSON(): CandidateModelState {
     const metrics: CandidateModelState['metrics'] = {};
-    for (const metric of METRICS) {
-      const model = this.models[metric];
+    for (const [i, metric] of METRICS.entries()) {
+      const model = this.models[i];
       if (model) metrics[metric] = { ridge: model.view.ridge.toJSON(), methods: model.methods.map((m) => m.toJSON()) };
     }
     return { observations: this.observations, lastObservedAt: this.lastObservedAt, metrics };

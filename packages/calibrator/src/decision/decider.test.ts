@@ -11,16 +11,17 @@ function fresh(): CarbonAwareDecision {
 
 describe('CarbonAwareDecision: fresh predictors are the structural model (hand-computed)', () => {
   it('predicts latency, device energy and carbon as worked out by hand', () => {
-    const decision = fresh().decide(context(), { mode: 'mean' });
+    const decision = fresh().decide(context(), { mode: 'mean', predictions: 'all' });
     decision.assessments.forEach((a, i) => {
-      expect(a.predictions.latencyMs.point).toBeCloseTo(EXPECTED.latencyMs[i]!, 9);
-      expect(a.predictions.deviceEnergyJ.point).toBeCloseTo(EXPECTED.deviceEnergyJ[i]!, 12);
-      expect(a.predictions.carbonG.point / EXPECTED.carbonG[i]!).toBeCloseTo(1, 12);
+      expect(a.latency.point).toBeCloseTo(EXPECTED.latencyMs[i]!, 9);
+      expect(a.predictions!.latencyMs.point).toBeCloseTo(EXPECTED.latencyMs[i]!, 9);
+      expect(a.predictions!.deviceEnergyJ.point).toBeCloseTo(EXPECTED.deviceEnergyJ[i]!, 12);
+      expect(a.predictions!.carbonG.point / EXPECTED.carbonG[i]!).toBeCloseTo(1, 12);
     });
-    const server = decision.assessments[3]!.predictions;
+    const server = decision.assessments[3]!.predictions!;
     expect(server.headMs).toMatchObject({ point: 0, lower: 0, upper: 0, method: 'structural' });
     expect(server.transferMs.point).toBeCloseTo(610, 9);
-    expect(decision.assessments[0]!.predictions.transferMs).toMatchObject({ point: 0, upper: 0 });
+    expect(decision.assessments[0]!.predictions!.transferMs).toMatchObject({ point: 0, upper: 0 });
   });
 
   it('carbon, SLO 100 ms: split-2/int8 (107 < 113, 128, 160), nothing binds', () => {
@@ -114,7 +115,7 @@ function calibrated(): CarbonAwareDecision {
 describe('CarbonAwareDecision: robust and adaptive bounds (hand-computed)', () => {
   it('robust: int8 upper bound 50 x 2.4 = 120 > SLO 100 (16th of 19 scores), so device/none (upper 44)', () => {
     const d = calibrated().decide(context(), { mode: 'robust', sloMs: 100 });
-    const int8 = d.assessments[2]!.predictions.latencyMs;
+    const int8 = d.assessments[2]!.latency;
     expect(int8.point).toBeCloseTo(50, 6);
     expect(int8.upper).toBeCloseTo(120, 6);
     expect(int8.lower).toBeCloseTo(50 / 2.4, 6);
@@ -130,8 +131,10 @@ describe('CarbonAwareDecision: robust and adaptive bounds (hand-computed)', () =
 
   it('adaptive: a 9-score window has forgotten the slow start, so int8 (upper 50) comes back', () => {
     const d = calibrated().decide(context(), { mode: 'adaptive', sloMs: 100 });
-    expect(d.assessments[2]!.predictions.latencyMs.upper).toBeCloseTo(50, 6);
-    expect(d.assessments[2]!.predictions.latencyMs.n).toBe(9);
+    expect(d.assessments[2]!.latency.upper).toBeCloseTo(50, 6);
+    expect(d.assessments[2]!.latency.n).toBe(9);
+    expect(d.predictions.latencyMs).toEqual(d.assessments[2]!.latency);
+    expect(d.predictions.latencyMs.method).toBe('split');
     expect(d.candidate.id).toBe('split-2/int8');
   });
 

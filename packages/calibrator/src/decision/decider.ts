@@ -1,15 +1,16 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { checkCandidates, type DecisionCandidate } from '../candidates/candidate.js';
 import { checkAlpha } from '../conformal/score-window.js';
-import { CandidateModel, type CandidateModelState, type CandidatePredictions, type ModelConfig, type Observation } from './candidate-model.js';
+import type { IntervalPrediction } from '../types.js';
+import { CandidateModel, type CandidateModelState, type CandidatePredictions, type DecisionFigures, type ModelConfig, type Observation } from './candidate-model.js';
 import { checkContext, contextFeatures, type DecisionContext } from './context.js';
 import { OBJECTIVE_METRIC, resolveRequest, type CandidateAssessment, type DecideOptions, type Decision, type ResolvedRequest } from './decision-types.js';
-import { explain } from './explain.js';
+import { DecisionRecord } from './decision-record.js';
 import { Explorer, type ExplorationOptions, type ExplorerState } from './exploration.js';
 import { DEFAULT_METHODS, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
-import { applyRules, choose, runnersUp } from './rules.js';
+import { applyRules, batteryLow, choose, runnersUp } from './rules.js';
 import { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './set-mode.js';
-import { metricFeatures, type Metric } from './structural.js';
+import { METRICS, metricFeatures, type Metric } from './structural.js';
 
 export interface DeciderOptions {
   /** Miscoverages the methods are built for; a request names one (default the first). Default [0.1]. */
@@ -33,6 +34,8 @@ export interface DeciderState {
   explorer: ExplorerState;
   set: SetCalibrationState;
 }
+
+const NO_INTERVAL: IntervalPrediction = Object.freeze({ point: Number.NaN, lower: Number.NaN, upper: Number.NaN, alpha: Number.NaN, method: 'none', n: 0 });
 
 const FAMILY_OF_MODE = { mean: 'robust', robust: 'robust', adaptive: 'adaptive', set: 'robust' } as const;
 
@@ -86,33 +89,33 @@ export class CarbonAwareDecision {
     let chosen = choice.chosen;
     let exploration: Decision['exploration'];
     if (req.explore) {
-      const freshness = this.models.map((m) => ({ observations: m.observations, lastObservedAt: m.lastObservedAt }));
-      const pick = this.explorer.consider(assessments, freshness, choice.chosen, req.sloMs);
+      const pick = this.explorer.consider(assessments, this.models, choice.chosen, req.sloMs);
       if (pick) {
         chosen = assessments[pick.index]!;
         exploration = { kind: pick.kind, instead: choice.chosen.candidate.id };
       }
     }
-    const decision: Omit<Decision, 'explanation'> = {
+    chosen.predictions ??= this.models[this.byId.get(chosen.candidate.id)!]!.predict(ctx, metricFeatures(features), FAMILY_OF_MODE[req.mode], req.alphaIndex);
+    return new DecisionRecord({
       candidate: chosen.candidate,
       chosen,
+      predictions: chosen.predictions,
       mode: req.mode,
       objective: req.objective,
       alpha: req.alpha,
       sloMs: req.sloMs,
-      ...(req.maxOutputError !== undefined ? { maxOutputError: req.maxOutputError } : {}),
+      maxOutputError: req.maxOutputError,
       assessments,
       bound: choice.bound,
       sloUnmet: choice.sloUnmet,
       relaxed: choice.relaxed,
       explored: exploration !== undefined,
-      ...(exploration ? { exploration } : {}),
+      exploration,
       runnersUp: runnersUp(assessments, chosen),
-      ...(set ? { set } : {}),
+      set,
       features,
       index,
-    };
-    return { ...decision, explanation: explain(decision) };
+    });
   }
 
   /** One candidate's predictions for a context (e.g. for a cut the caller chose), at a mode's intervals. */
@@ -136,7 +139,7 @@ export class CarbonAwareDecision {
     }
     if (decision) {
       const metric = OBJECTIVE_METRIC[decision.objective];
-      const values = decision.assessments.map((a) => ({ objective: a.predictions[metric].point, latencyMs: a.predictions.latencyMs.point }));
+      const values = decision.assessments.map((a) => ({ objective: a.objectiveValue, latencyMs: a.latency.point }));
       const observedValue = observed[metric];
       if (observedValue !== undefined) {
         const truth = values.slice();
@@ -157,12 +160,14 @@ export class CarbonAwareDecision {
     const req = resolveRequest(request, this.alphas);
     const features = metricFeatures(contextFeatures(ctx));
     const metric = OBJECTIVE_METRIC[req.objective];
+    const objectiveAt = METRICS.indexOf(metric);
+    const latencyAt = METRICS.indexOf('latencyMs');
     const predicted: ObjectiveLatency[] = [];
     const truth: ObjectiveLatency[] = [];
     const allowed = this.allowedByError(this.candidates, req);
     this.models.forEach((model, i) => {
       const points = model.points(ctx, features);
-      predicted.push({ objective: points[metric], latencyMs: points.latencyMs });
+      predicted.push({ objective: points[objectiveAt]!, latencyMs: points[latencyAt]! });
       const o = outcomes[model.candidate.id];
       const value = o?.[metric];
       // A candidate without an outcome cannot be labelled optimal: its truth is unknown.
@@ -222,19 +227,29 @@ export class CarbonAwareDecision {
   private assess(ctx: DecisionContext, features: readonly number[], req: ResolvedRequest): CandidateAssessment[] {
     const perMetric = metricFeatures(features);
     const family = FAMILY_OF_MODE[req.mode];
-    const metric: Metric = OBJECTIVE_METRIC[req.objective];
     // 'set' is CarbonCP's formulation: its uncertainty is the set, over point predictions.
-    const mean = req.mode === 'mean' || req.mode === 'set';
+    const points = req.mode === 'mean' || req.mode === 'set';
+    const energyInterval = !points && batteryLow(ctx, req);
+    const objective = req.objective;
+    const scratch: DecisionFigures = { latency: NO_INTERVAL, headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0, deviceEnergyUpper: 0, carbonG: 0 };
     return this.models.map((model) => {
-      const predictions = model.predict(ctx, perMetric, family, req.alphaIndex);
+      let f: DecisionFigures;
+      let predictions: CandidatePredictions | undefined;
+      if (req.allPredictions) {
+        predictions = model.predict(ctx, perMetric, family, req.alphaIndex);
+        f = { latency: predictions.latencyMs, headMs: predictions.headMs.point, transferMs: predictions.transferMs.point, serverMs: predictions.serverMs.point, deviceEnergyJ: predictions.deviceEnergyJ.point, deviceEnergyUpper: predictions.deviceEnergyJ.upper, carbonG: predictions.carbonG.point };
+      } else f = model.figures(ctx, perMetric, family, req.alphaIndex, energyInterval, scratch);
       return {
         candidate: model.candidate,
+        latency: f.latency,
         predictions,
-        objectiveValue: predictions[metric].point,
-        latencyBound: mean ? predictions.latencyMs.point : predictions.latencyMs.upper,
-        energyBound: mean ? predictions.deviceEnergyJ.point : predictions.deviceEnergyJ.upper,
+        objectiveValue: objective === 'carbon' ? f.carbonG : objective === 'energy' ? f.deviceEnergyJ : f.latency.point,
+        latencyBound: points ? f.latency.point : f.latency.upper,
+        energyBound: energyInterval ? f.deviceEnergyUpper : f.deviceEnergyJ,
         excludedBy: [],
         feasible: true,
+        setScore: undefined,
+        inSet: undefined,
       };
     });
   }
@@ -247,7 +262,7 @@ export class CarbonAwareDecision {
   /** Scores every candidate as the optimum from its point predictions and marks the set. */
   private applySet(assessments: CandidateAssessment[], req: ResolvedRequest): NonNullable<Decision['set']> {
     const metric = OBJECTIVE_METRIC[req.objective];
-    const predicted = assessments.map((a) => ({ objective: a.predictions[metric].point, latencyMs: a.predictions.latencyMs.point }));
+    const predicted = assessments.map((a) => ({ objective: a.objectiveValue, latencyMs: a.latency.point }));
     const scores = setScores(predicted, this.allowedByError(this.candidates, req), req.sloMs);
     const threshold = this.setCalibration.threshold(req.objective, req.alpha);
     const members: string[] = [];

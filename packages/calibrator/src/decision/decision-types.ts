@@ -1,6 +1,7 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { DecisionCandidate } from '../candidates/candidate.js';
 import type { CandidatePredictions } from './candidate-model.js';
+import type { IntervalPrediction } from '../types.js';
 import type { Metric } from './structural.js';
 
 /**
@@ -48,6 +49,12 @@ export interface DecideOptions {
   batteryReserve?: BatteryRule | false;
   /** Whether this request may explore (default true, within the decider's rate). */
   explore?: boolean;
+  /**
+   * Which candidates get all six metrics' intervals: 'chosen' (default; the others carry what the
+   * decision weighed: latency interval, objective, device energy) or 'all' (an evaluation's
+   * record; about twice the time).
+   */
+  predictions?: 'chosen' | 'all';
 }
 
 /** decide()'s options with the defaults filled in. */
@@ -60,12 +67,16 @@ export interface ResolvedRequest {
   maxOutputError: number | undefined;
   battery: BatteryRule | false;
   explore: boolean;
+  allPredictions: boolean;
 }
 
 /** One candidate as the decision saw it. */
 export interface CandidateAssessment {
   candidate: DecisionCandidate;
-  predictions: CandidatePredictions;
+  /** End-to-end latency: point and interval at the mode's method. */
+  latency: IntervalPrediction;
+  /** All six metrics: for the chosen candidate always, for every one with `predictions: 'all'`. */
+  predictions?: CandidatePredictions;
   /** The objective's point prediction: what is minimised (expected emissions add up; upper bounds do not). */
   objectiveValue: number;
   /** The latency held to the SLO: the point in 'mean' and 'set', the upper bound otherwise. */
@@ -83,6 +94,8 @@ export interface CandidateAssessment {
 export interface Decision {
   candidate: DecisionCandidate;
   chosen: CandidateAssessment;
+  /** The chosen candidate's six metrics, at the mode's intervals (what telemetry records beside the outcome). */
+  predictions: CandidatePredictions;
   mode: DecisionMode;
   objective: Objective;
   alpha: number;
@@ -139,5 +152,7 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
     if (rule.slack !== undefined && !(rule.slack >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batteryReserve.slack must be >= 0, got ${rule.slack}`);
     battery = rule;
   }
-  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, battery, explore: options.explore ?? true };
+  const detail = options.predictions ?? 'chosen';
+  if (detail !== 'chosen' && detail !== 'all') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `predictions must be 'chosen' or 'all', got ${JSON.stringify(detail)}`);
+  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, battery, explore: options.explore ?? true, allPredictions: detail === 'all' };
 }

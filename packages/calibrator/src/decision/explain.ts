@@ -48,7 +48,7 @@ function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode'>, rule: 
 export function explain(d: Omit<Decision, 'explanation'>): string {
   const metric = OBJECTIVE_METRIC[d.objective];
   const c = d.chosen;
-  const p = c.predictions;
+  const p = d.predictions;
   const parts = [
     `${d.mode} mode, objective ${d.objective}, alpha ${d.alpha}, SLO ${formatNumber(d.sloMs)} ms.`,
     `Chose ${c.candidate.id}${d.explored ? ` (exploring: ${d.exploration?.kind}, instead of ${d.exploration?.instead})` : ''}: ` +

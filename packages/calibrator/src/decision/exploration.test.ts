@@ -45,7 +45,7 @@ describe('bounded exploration', () => {
         expect(d.chosen.latencyBound).toBeLessThanOrEqual(100);
         expect(d.explanation).toContain('exploring: refresh, instead of split-2/int8');
       } else expect(d.candidate.id).toBe('split-2/int8');
-      decider.observe(d.candidate.id, context(), { latencyMs: d.chosen.predictions.latencyMs.point });
+      decider.observe(d.candidate.id, context(), { latencyMs: d.chosen.latency.point });
     }
     // Observed each time it is explored, device/none is stale again only after 5 more decisions.
     expect(refreshes).toBeGreaterThan(20);
@@ -63,7 +63,7 @@ describe('bounded exploration', () => {
         expect(d.assessments.find((a) => a.candidate.id === d.candidate.id)!.latencyBound).toBe(Number.POSITIVE_INFINITY);
       }
       expect(d.explored && d.candidate.id === 'server/none').toBe(false);
-      decider.observe(d.candidate.id, context(), { latencyMs: d.chosen.predictions.latencyMs.point });
+      decider.observe(d.candidate.id, context(), { latencyMs: d.chosen.latency.point });
     }
     expect([...warmed].sort()).toEqual(['split-2/int8', 'split-2/none']);
     // Warmed up, both now have finite bounds (>= 9 scores each at alpha 0.1).

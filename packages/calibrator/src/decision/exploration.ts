@@ -100,7 +100,7 @@ export class Explorer {
       if (a.latencyBound <= sloMs) {
         const stale = f.lastObservedAt === null || this.decisions - 1 - f.lastObservedAt >= staleAfter;
         if (stale) kind = 'refresh';
-      } else if (warmup && a.latencyBound === Number.POSITIVE_INFINITY && a.predictions.latencyMs.point <= warmupMargin * sloMs) {
+      } else if (warmup && a.latencyBound === Number.POSITIVE_INFINITY && a.latency.point <= warmupMargin * sloMs) {
         kind = 'warmup';
       }
       if (!kind) continue;

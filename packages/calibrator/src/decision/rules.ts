@@ -21,13 +21,13 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
     }
   }
   for (const a of assessments) {
-    const setOut = a.excludedBy.includes('set');
-    const out: Constraint[] = [];
+    const out = a.excludedBy;
+    const setOut = out.length > 0 && out.includes('set');
+    out.length = 0;
     if (errorOut(a)) out.push('error');
     if (a.energyBound > energyCap) out.push('battery');
     if (!(a.latencyBound <= req.sloMs)) out.push('slo');
     if (setOut) out.push('set');
-    a.excludedBy = out;
     a.feasible = out.length === 0;
   }
 }
@@ -35,7 +35,7 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
 /** Better on the objective: lower value, then lower latency point, then earlier in the list. */
 function better(a: CandidateAssessment, b: CandidateAssessment): boolean {
   if (a.objectiveValue !== b.objectiveValue) return a.objectiveValue < b.objectiveValue;
-  return a.predictions.latencyMs.point < b.predictions.latencyMs.point;
+  return a.latency.point < b.latency.point;
 }
 
 function bestBy(assessments: readonly CandidateAssessment[], keep: (a: CandidateAssessment) => boolean, isBetter: (a: CandidateAssessment, b: CandidateAssessment) => boolean): CandidateAssessment | undefined {
@@ -45,7 +45,7 @@ function bestBy(assessments: readonly CandidateAssessment[], keep: (a: Candidate
 }
 
 const faster = (a: CandidateAssessment, b: CandidateAssessment): boolean =>
-  a.latencyBound !== b.latencyBound ? a.latencyBound < b.latencyBound : a.predictions.latencyMs.point < b.predictions.latencyMs.point;
+  a.latencyBound !== b.latencyBound ? a.latencyBound < b.latencyBound : a.latency.point < b.latency.point;
 
 export interface Choice {
   chosen: CandidateAssessment;
@@ -82,7 +82,13 @@ export function choose(assessments: readonly CandidateAssessment[], req: Resolve
 
 /** The three best others on the objective, feasible ones first. */
 export function runnersUp(assessments: readonly CandidateAssessment[], chosen: CandidateAssessment, count = 3): CandidateAssessment[] {
-  const others = assessments.filter((a) => a !== chosen);
-  others.sort((a, b) => (a.feasible !== b.feasible ? (a.feasible ? -1 : 1) : better(a, b) ? -1 : better(b, a) ? 1 : 0));
-  return others.slice(0, count);
+  const ahead = (a: CandidateAssessment, b: CandidateAssessment): boolean => (a.feasible !== b.feasible ? a.feasible : better(a, b));
+  const out: CandidateAssessment[] = [];
+  // A few linear passes: cheaper than sorting every candidate on each request.
+  while (out.length < count) {
+    const next = bestBy(assessments, (a) => a !== chosen && !out.includes(a), ahead);
+    if (!next) break;
+    out.push(next);
+  }
+  return out;
 }

@@ -32,17 +32,12 @@ export const METRIC_FEATURE_INDICES: Readonly<Record<Metric, readonly number[]>>
   METRICS.map((m) => [m, METRIC_FEATURES[m].map((name) => FEATURE_INDEX.get(name)!)]),
 ) as Record<Metric, number[]>;
 
-/** Each metric's features, picked from the full vector (shared by every candidate of one context). */
-export function metricFeatures(all: readonly number[]): Record<Metric, number[]> {
-  const pick = (m: Metric): number[] => METRIC_FEATURE_INDICES[m].map((i) => all[i]!);
-  return {
-    headMs: pick('headMs'),
-    transferMs: pick('transferMs'),
-    serverMs: pick('serverMs'),
-    latencyMs: all.slice(),
-    deviceEnergyJ: pick('deviceEnergyJ'),
-    carbonG: pick('carbonG'),
-  };
+/** Features per metric, in METRICS order. */
+export type MetricFeatures = readonly (readonly number[])[];
+
+/** Each metric's features (METRICS order), picked from the full vector once per context and shared by every candidate. */
+export function metricFeatures(all: readonly number[]): number[][] {
+  return METRICS.map((m) => (m === 'latencyMs' ? all.slice() : METRIC_FEATURE_INDICES[m].map((i) => all[i]!)));
 }
 
 /**
@@ -93,26 +88,40 @@ export interface PartPoints {
  *   carbon   = (energy^ x I_device + serverPowerW x PUE x server^ / (1 + queue) / 1000 x I_server) / 3.6e6
  */
 export function structural(metric: Metric, c: DecisionCandidate, ctx: DecisionContext, parts: PartPoints): number {
-  switch (metric) {
-    case 'headMs':
-      return c.head.medianMs * (1 + (ctx.cpuLoad ?? 0));
-    case 'transferMs': {
-      const down = ctx.downlinkBps ?? ctx.uplinkBps;
-      return ctx.rttMs.mean + 8000 * (c.bytesUp / ctx.uplinkBps.mean + c.bytesDown / down.mean);
-    }
-    case 'serverMs':
-      return serverTailMs(c, ctx) * (1 + ctx.serverQueueDepth);
-    case 'latencyMs':
-      return parts.headMs + parts.transferMs + parts.serverMs;
-    case 'deviceEnergyJ': {
-      const sends = c.bytesUp + c.bytesDown > 0;
-      const radio = sends ? c.bytesUp * ctx.radio.upJPerByte + c.bytesDown * ctx.radio.downJPerByte + ctx.radio.burstJ : 0;
-      return (ctx.devicePowerW * parts.headMs) / 1000 + radio;
-    }
-    case 'carbonG': {
-      const serverComputeMs = parts.serverMs / (1 + ctx.serverQueueDepth);
-      const serverJ = (ctx.serverPowerW * (ctx.serverPue ?? 1) * serverComputeMs) / 1000;
-      return (parts.deviceEnergyJ * ctx.deviceIntensityGPerKwh + serverJ * ctx.serverIntensityGPerKwh) / JOULES_PER_KWH;
-    }
-  }
+  return STRUCTURAL[metric](c, ctx, parts);
 }
+
+type StructuralModel = (c: DecisionCandidate, ctx: DecisionContext, parts: PartPoints) => number;
+
+// One small function per metric, so that the per-candidate loop can call (and inline) each directly.
+export const headStructural: StructuralModel = (c, ctx) => c.head.medianMs * (1 + (ctx.cpuLoad ?? 0));
+
+export const transferStructural: StructuralModel = (c, ctx) => {
+  const down = ctx.downlinkBps ?? ctx.uplinkBps;
+  return ctx.rttMs.mean + 8000 * (c.bytesUp / ctx.uplinkBps.mean + c.bytesDown / down.mean);
+};
+
+export const serverStructural: StructuralModel = (c, ctx) => serverTailMs(c, ctx) * (1 + ctx.serverQueueDepth);
+
+export const latencyStructural: StructuralModel = (_c, _ctx, parts) => parts.headMs + parts.transferMs + parts.serverMs;
+
+export const energyStructural: StructuralModel = (c, ctx, parts) => {
+  const sends = c.bytesUp + c.bytesDown > 0;
+  const radio = sends ? c.bytesUp * ctx.radio.upJPerByte + c.bytesDown * ctx.radio.downJPerByte + ctx.radio.burstJ : 0;
+  return (ctx.devicePowerW * parts.headMs) / 1000 + radio;
+};
+
+export const carbonStructural: StructuralModel = (_c, ctx, parts) => {
+  const serverComputeMs = parts.serverMs / (1 + ctx.serverQueueDepth);
+  const serverJ = (ctx.serverPowerW * (ctx.serverPue ?? 1) * serverComputeMs) / 1000;
+  return (parts.deviceEnergyJ * ctx.deviceIntensityGPerKwh + serverJ * ctx.serverIntensityGPerKwh) / JOULES_PER_KWH;
+};
+
+const STRUCTURAL: Readonly<Record<Metric, StructuralModel>> = {
+  headMs: headStructural,
+  transferMs: transferStructural,
+  serverMs: serverStructural,
+  latencyMs: latencyStructural,
+  deviceEnergyJ: energyStructural,
+  carbonG: carbonStructural,
+};
