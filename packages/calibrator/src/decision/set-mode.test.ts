@@ -44,6 +44,12 @@ describe('set scores and the optimal label', () => {
     const copy = SetCalibration.fromJSON(JSON.parse(JSON.stringify(calibration.toJSON())));
     expect(copy.threshold('carbon', 0.5)).toBe(0.2);
     expect(copy.toJSON()).toEqual(calibration.toJSON());
+    // An infinite score (a label no rule allowed) goes through JSON as null and comes back infinite.
+    calibration.add('energy', Number.POSITIVE_INFINITY);
+    const text = JSON.parse(JSON.stringify(calibration.toJSON()));
+    expect(text.scores.energy).toEqual([null]);
+    expect(SetCalibration.fromJSON(text).threshold('energy', 0.9)).toBe(Number.POSITIVE_INFINITY);
+    expect(SetCalibration.fromJSON(text).size('energy')).toBe(1);
   });
 });
 

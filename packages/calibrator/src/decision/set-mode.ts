@@ -63,7 +63,8 @@ export function setScores(predicted: readonly ObjectiveLatency[], allowed: reado
 
 export interface SetCalibrationState {
   window: number;
-  scores: Partial<Record<Objective, number[]>>;
+  /** Oldest first; null stands for +Infinity (as JSON writes it). */
+  scores: Partial<Record<Objective, (number | null)[]>>;
 }
 
 /** The calibration scores of the true (or, in deployment, pseudo-) optima, one window per objective. */
@@ -98,7 +99,8 @@ export class SetCalibration {
 
   static fromJSON(state: SetCalibrationState): SetCalibration {
     const calibration = new SetCalibration(state.window);
-    for (const objective of OBJECTIVES) for (const score of state.scores[objective] ?? []) calibration.add(objective, score);
+    // JSON writes an infinite score (a label no rule allowed) as null.
+    for (const objective of OBJECTIVES) for (const score of state.scores[objective] ?? []) calibration.add(objective, score ?? Number.POSITIVE_INFINITY);
     return calibration;
   }
 }
