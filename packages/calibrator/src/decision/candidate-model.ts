@@ -168,25 +168,28 @@ export class CandidateModel {
   figures(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number, energyInterval: boolean, out: DecisionFigures): DecisionFigures {
     const c = this.candidate;
     const m = (family === 'robust' ? 0 : 1) * this.config.alphas.length + alphaIndex;
-    // `out` doubles as the parts the totals are built from (it has their fields): no allocation per candidate.
-    out.headMs = out.transferMs = out.serverMs = out.deviceEnergyJ = 0;
-    out.headMs = this.pointAt(0, headStructural(c, ctx, out), features[0]!);
-    out.transferMs = this.pointAt(1, transferStructural(c, ctx, out), features[1]!);
-    out.serverMs = this.pointAt(2, serverStructural(c, ctx, out), features[2]!);
-    out.latency = this.interval(3, latencyStructural(c, ctx, out), features[3]!, m, alphaIndex);
+    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
+    parts.headMs = this.pointAt(0, headStructural(c, ctx, parts), features[0]!);
+    parts.transferMs = this.pointAt(1, transferStructural(c, ctx, parts), features[1]!);
+    parts.serverMs = this.pointAt(2, serverStructural(c, ctx, parts), features[2]!);
+    out.latency = this.interval(3, latencyStructural(c, ctx, parts), features[3]!, m, alphaIndex);
     out.deviceEnergyUpper = Number.NaN;
     if (energyInterval) {
-      const energy = this.interval(4, energyStructural(c, ctx, out), features[4]!, m, alphaIndex);
-      out.deviceEnergyJ = energy.point;
+      const energy = this.interval(4, energyStructural(c, ctx, parts), features[4]!, m, alphaIndex);
+      parts.deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
-    } else out.deviceEnergyJ = this.pointAt(4, energyStructural(c, ctx, out), features[4]!);
-    out.carbonG = this.pointAt(5, carbonStructural(c, ctx, out), features[5]!);
+    } else parts.deviceEnergyJ = this.pointAt(4, energyStructural(c, ctx, parts), features[4]!);
+    out.carbonG = this.pointAt(5, carbonStructural(c, ctx, parts), features[5]!);
+    out.headMs = parts.headMs;
+    out.transferMs = parts.transferMs;
+    out.serverMs = parts.serverMs;
+    out.deviceEnergyJ = parts.deviceEnergyJ;
     return out;
   }
 
   private pointAt(i: number, structuralValue: number, x: Features): number {
     const model = this.models[i];
-    return model ? Math.max(structuralValue, FLOORS[i]!) * Math.exp(model.view.predict(x)) : 0;
+    return model ? Math.max(structuralValue, FLOORS[i]!) * Math.exp(model.view.ridge.predict(x)) : 0;
   }
 
   private interval(i: number, structuralValue: number, x: Features, methodIndex: number, alphaIndex: number): IntervalPrediction {

@@ -67,7 +67,7 @@ function calibrated(slow: number, asPredicted: number): CarbonAwareDecision {
 describe("CarbonAwareDecision 'set' mode (CarbonCP's formulation)", () => {
   it('with 2 of 10 true optima at device/none (score 53/107), the set at alpha 0.2 is {device, split, int8}, and it takes the fastest member', () => {
     const decider = calibrated(2, 8);
-    expect(decider.toJSON().set.scores.carbon!.filter((s) => s > 0)).toHaveLength(2);
+    expect(decider.toJSON().set.scores.carbon!.filter((s) => s !== null && s > 0)).toHaveLength(2);
     const d = decider.decide(context(), { mode: 'set', sloMs: 100 });
     // n = 10, rank ceil(11 x 0.8) = 9: the threshold is the larger score, 53/107.
     expect(d.set!.threshold).toBeCloseTo(53 / 107, 12);
