@@ -10,7 +10,7 @@ import { Explorer, type ExplorationOptions, type ExplorerState } from './explora
 import { DEFAULT_METHODS, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
 import { applyRules, batteryLow, choose, runnersUp } from './rules.js';
 import { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './set-mode.js';
-import { METRICS, metricFeatures, type Metric } from './structural.js';
+import { METRICS, metricFeatures, type MetricFeatures } from './structural.js';
 
 export interface DeciderOptions {
   /** Miscoverages the methods are built for; a request names one (default the first). Default [0.1]. */
@@ -81,7 +81,8 @@ export class CarbonAwareDecision {
     const req = resolveRequest(options, this.alphas);
     const index = this.explorer.tick();
     const features = contextFeatures(ctx);
-    const assessments = this.assess(ctx, features, req);
+    const perMetric = metricFeatures(features);
+    const assessments = this.assess(ctx, perMetric, req);
     let set: Decision['set'];
     if (req.mode === 'set') set = this.applySet(assessments, req);
     applyRules(assessments, ctx, req);
@@ -95,7 +96,7 @@ export class CarbonAwareDecision {
         exploration = { kind: pick.kind, instead: choice.chosen.candidate.id };
       }
     }
-    chosen.predictions ??= this.models[this.byId.get(chosen.candidate.id)!]!.predict(ctx, metricFeatures(features), FAMILY_OF_MODE[req.mode], req.alphaIndex);
+    chosen.predictions ??= this.models[this.byId.get(chosen.candidate.id)!]!.predict(ctx, perMetric, FAMILY_OF_MODE[req.mode], req.alphaIndex);
     return new DecisionRecord({
       candidate: chosen.candidate,
       chosen,
@@ -224,8 +225,7 @@ export class CarbonAwareDecision {
     return i;
   }
 
-  private assess(ctx: DecisionContext, features: readonly number[], req: ResolvedRequest): CandidateAssessment[] {
-    const perMetric = metricFeatures(features);
+  private assess(ctx: DecisionContext, perMetric: MetricFeatures, req: ResolvedRequest): CandidateAssessment[] {
     const family = FAMILY_OF_MODE[req.mode];
     // 'set' is CarbonCP's formulation: its uncertainty is the set, over point predictions.
     const points = req.mode === 'mean' || req.mode === 'set';
@@ -261,7 +261,6 @@ export class CarbonAwareDecision {
 
   /** Scores every candidate as the optimum from its point predictions and marks the set. */
   private applySet(assessments: CandidateAssessment[], req: ResolvedRequest): NonNullable<Decision['set']> {
-    const metric = OBJECTIVE_METRIC[req.objective];
     const predicted = assessments.map((a) => ({ objective: a.objectiveValue, latencyMs: a.latency.point }));
     const scores = setScores(predicted, this.allowedByError(this.candidates, req), req.sloMs);
     const threshold = this.setCalibration.threshold(req.objective, req.alpha);

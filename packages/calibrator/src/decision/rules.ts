@@ -23,7 +23,8 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
   for (const a of assessments) {
     const out = a.excludedBy;
     const setOut = out.length > 0 && out.includes('set');
-    out.length = 0;
+    // Setting an array's length is a runtime call: only when there is something to clear.
+    if (out.length > 0) out.length = 0;
     if (errorOut(a)) out.push('error');
     if (a.energyBound > energyCap) out.push('battery');
     if (!(a.latencyBound <= req.sloMs)) out.push('slo');
