@@ -138,6 +138,14 @@ describe('CarbonAwareDecision: robust and adaptive bounds (hand-computed)', () =
     expect(d.candidate.id).toBe('split-2/int8');
   });
 
+  it("predicts any candidate on request (a caller's cut), with the same intervals as the decision", () => {
+    const decider = calibrated();
+    const d = decider.decide(context(), { mode: 'adaptive', sloMs: 100 });
+    expect(decider.predict('split-2/int8', context(), { mode: 'adaptive' })).toEqual(d.predictions);
+    expect(decider.predict('device/none', context(), { mode: 'robust' }).latencyMs.upper).toBeCloseTo(44, 6);
+    expect(() => decider.predict('nope', context())).toThrow(/unknown candidate/);
+  });
+
   it('robust fallback: under SLO 40 no upper bound fits, the fastest bound (device, 44) is taken and flagged', () => {
     const d = calibrated().decide(context(), { mode: 'robust', sloMs: 40 });
     expect(d.candidate.id).toBe('device/none');
