@@ -100,6 +100,11 @@ export class CandidateModel {
   /** Indexed like METRICS; undefined where the metric is 0 by the candidate's kind. */
   private readonly models: (MetricModel | undefined)[] = [];
   private readonly zeros: IntervalPrediction[];
+  /** Targets of the observation being learnt, queued until every value is checked (reused, no allocation). */
+  private pending = 0;
+  private readonly pendingMetric: number[] = [];
+  private readonly pendingFeatures: Features[] = [];
+  private readonly pendingTarget: number[] = [];
 
   constructor(
     readonly candidate: DecisionCandidate,
@@ -217,28 +222,44 @@ export class CandidateModel {
   /**
    * Learns from one observed request: every metric given (finite, >= 0) and not 0 by kind is
    * scored by each method against the predictors as they were, then the ridge learns it. The
-   * structural values are all computed before any predictor changes, as predict() would have.
+   * structural values are all computed (and every value checked) before any predictor changes,
+   * as predict() would have. Written out metric by metric, as predict() is.
    */
   observe(ctx: DecisionContext, features: MetricFeatures, observed: Observation, decisionIndex: number): void {
+    const c = this.candidate;
     const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
-    const targets: [MetricModel, Features, number][] = [];
-    METRICS.forEach((metric, i) => {
-      const model = this.models[i];
-      if (!model) return;
-      const x = features[i]!;
-      const base = Math.max(structural(metric, this.candidate, ctx, parts), FLOORS[i]!);
-      setPart(parts, metric, base * Math.exp(model.view.predict(x)));
-      const y = observed[metric];
-      if (y === undefined) return;
-      if (!(Number.isFinite(y) && y >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `observed ${metric} must be a finite number >= 0, got ${y}`);
-      targets.push([model, x, Math.log(Math.max(y, FLOORS[i]!) / base)]);
-    });
-    for (const [model, x, target] of targets) {
+    this.pending = 0;
+    parts.headMs = this.see(0, headStructural(c, ctx, parts), features[0]!, observed.headMs);
+    parts.transferMs = this.see(1, transferStructural(c, ctx, parts), features[1]!, observed.transferMs);
+    parts.serverMs = this.see(2, serverStructural(c, ctx, parts), features[2]!, observed.serverMs);
+    this.see(3, latencyStructural(c, ctx, parts), features[3]!, observed.latencyMs);
+    parts.deviceEnergyJ = this.see(4, energyStructural(c, ctx, parts), features[4]!, observed.deviceEnergyJ);
+    this.see(5, carbonStructural(c, ctx, parts), features[5]!, observed.carbonG);
+    for (let k = 0; k < this.pending; k += 1) {
+      const model = this.models[this.pendingMetric[k]!]!;
+      const x = this.pendingFeatures[k]!;
+      const target = this.pendingTarget[k]!;
       for (const method of model.methods) method.observe(x, target);
       model.view.train(x, target);
     }
     this.observations += 1;
     this.lastObservedAt = decisionIndex;
+  }
+
+  /** One metric's corrected point; with an observed value, its log-ratio target is queued for learning. */
+  private see(i: number, structuralValue: number, x: Features, y: number | undefined): number {
+    const model = this.models[i];
+    if (!model) return 0;
+    const base = Math.max(structuralValue, FLOORS[i]!);
+    const point = base * Math.exp(model.view.predict(x));
+    if (y !== undefined) {
+      if (!(Number.isFinite(y) && y >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `observed ${METRICS[i]} must be a finite number >= 0, got ${y}`);
+      this.pendingMetric[this.pending] = i;
+      this.pendingFeatures[this.pending] = x;
+      this.pendingTarget[this.pending] = Math.log(Math.max(y, FLOORS[i]!) / base);
+      this.pending += 1;
+    }
+    return point;
   }
 
   toJSON(): CandidateModelState {
