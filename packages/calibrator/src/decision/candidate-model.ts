@@ -41,6 +41,8 @@ export interface DecisionFigures {
 
 export interface ModelConfig {
   alphas: readonly number[];
+  /** Families kept (each is a calibration window per metric and alpha); default both. */
+  families?: readonly MethodFamily[];
   methods: Readonly<Record<MethodFamily, MethodFactory>>;
   ridge: { lambda: number; forgetting: number };
 }
@@ -76,7 +78,7 @@ function setPart(parts: PartPoints, metric: Metric, value: number): void {
 
 interface MetricModel {
   view: RidgeView;
-  /** Index family x alphas.length + alpha index. */
+  /** Index: family's place in the config's families x alphas.length + alpha index. */
   methods: IntervalPredictor[];
 }
 
@@ -100,6 +102,7 @@ export class CandidateModel {
   /** Indexed like METRICS; undefined where the metric is 0 by the candidate's kind. */
   private readonly models: (MetricModel | undefined)[] = [];
   private readonly zeros: IntervalPrediction[];
+  private readonly families: readonly MethodFamily[];
   /** Targets of the observation being learnt, queued until every value is checked (reused, no allocation). */
   private pending = 0;
   private readonly pendingMetric: number[] = [];
@@ -111,6 +114,7 @@ export class CandidateModel {
     private readonly config: ModelConfig,
     state?: { saved: CandidateModelState; restorers?: Readonly<Record<string, MethodRestorer>> },
   ) {
+    this.families = config.families ?? METHOD_FAMILIES;
     this.zeros = config.alphas.map((alpha) => Object.freeze({ point: 0, lower: 0, upper: 0, alpha, method: 'structural', n: 0 }));
     for (const metric of METRICS) {
       if (isStructuralZero(metric, candidate.kind)) {
@@ -125,7 +129,7 @@ export class CandidateModel {
         throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved ${metric} model of '${candidate.id}' has ${view.ridge.dimensions} features, expected ${dimensions}`);
       }
       const methods: IntervalPredictor[] = [];
-      for (const family of METHOD_FAMILIES) {
+      for (const family of this.families) {
         config.alphas.forEach((alpha, a) => {
           const method = saved
             ? restoreIntervalPredictor(saved.methods[methods.length], view, state?.restorers)
@@ -144,6 +148,12 @@ export class CandidateModel {
     }
   }
 
+  private methodIndex(family: MethodFamily, alphaIndex: number): number {
+    const f = this.families.indexOf(family);
+    if (f < 0) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `the ${family} family is not kept (families: ${this.families.join(', ')})`);
+    return f * this.config.alphas.length + alphaIndex;
+  }
+
   /**
    * Every metric's prediction and interval at the family's method for alphas[alphaIndex].
    * `features` is metricFeatures(contextFeatures(ctx)), shared by all candidates of one context.
@@ -151,7 +161,7 @@ export class CandidateModel {
    */
   predict(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number): CandidatePredictions {
     const c = this.candidate;
-    const m = (family === 'robust' ? 0 : 1) * this.config.alphas.length + alphaIndex;
+    const m = this.methodIndex(family, alphaIndex);
     const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
     const headMs = this.interval(0, headStructural(c, ctx, parts), features[0]!, m, alphaIndex);
     parts.headMs = headMs.point;
@@ -172,7 +182,7 @@ export class CandidateModel {
    */
   figures(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number, energyInterval: boolean, out: DecisionFigures): DecisionFigures {
     const c = this.candidate;
-    const m = (family === 'robust' ? 0 : 1) * this.config.alphas.length + alphaIndex;
+    const m = this.methodIndex(family, alphaIndex);
     const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
     parts.headMs = this.pointAt(0, headStructural(c, ctx, parts), features[0]!);
     parts.transferMs = this.pointAt(1, transferStructural(c, ctx, parts), features[1]!);

@@ -160,6 +160,19 @@ describe('CarbonAwareDecision: robust and adaptive bounds (hand-computed)', () =
     expect(d.sloUnmet).toBe(true);
   });
 
+  it('keeps only the families asked for, and refuses a mode whose family it does not keep', () => {
+    const robustOnly = new CarbonAwareDecision(WORLD, { families: ['robust'], exploration: false });
+    robustOnly.observe('device/none', context(), { latencyMs: 40, headMs: 40 });
+    expect(robustOnly.toJSON().models['device/none']!.metrics.latencyMs!.methods).toHaveLength(1);
+    expect(robustOnly.decide(context(), { mode: 'mean', sloMs: 100 }).candidate.id).toBe('split-2/int8');
+    expect(() => robustOnly.decide(context(), { mode: 'adaptive' })).toThrow(/mode 'adaptive' needs the adaptive family/);
+    expect(robustOnly.stats.decisions).toBe(1);
+    const adaptiveOnly = new CarbonAwareDecision(WORLD, { families: ['adaptive'], exploration: false });
+    expect(adaptiveOnly.decide(context(), { mode: 'set', sloMs: 100 }).predictions.latencyMs.method).toBe('split');
+    expect(CarbonAwareDecision.fromJSON(JSON.parse(JSON.stringify(robustOnly))).families).toEqual(['robust']);
+    expect(() => new CarbonAwareDecision(WORLD, { families: [] })).toThrow(/families must be a non-empty list/);
+  });
+
   it('refuses an alpha it does not calibrate, an unknown mode or objective, and a bad context', () => {
     expect(() => calibrated().decide(context(), { alpha: 0.1 })).toThrow(/alpha 0.1 is not one the decider calibrates/);
     expect(() => fresh().decide(context(), { mode: 'best' as never })).toThrow(/mode must be one of/);

@@ -4,10 +4,10 @@ import { checkAlpha } from '../conformal/score-window.js';
 import type { IntervalPrediction } from '../types.js';
 import { CandidateModel, type CandidateModelState, type CandidatePredictions, type DecisionFigures, type ModelConfig, type Observation } from './candidate-model.js';
 import { checkContext, contextFeatures, type DecisionContext } from './context.js';
-import { OBJECTIVE_METRIC, resolveRequest, type CandidateAssessment, type DecideOptions, type Decision, type ResolvedRequest } from './decision-types.js';
+import { OBJECTIVE_METRIC, resolveRequest, type CandidateAssessment, type DecideOptions, type Decision, type DecisionMode, type ResolvedRequest } from './decision-types.js';
 import { DecisionRecord } from './decision-record.js';
 import { Explorer, type ExplorationOptions, type ExplorerState } from './exploration.js';
-import { DEFAULT_METHODS, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
+import { DEFAULT_METHODS, METHOD_FAMILIES, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
 import { applyRules, batteryLow, choose, runnersUp } from './rules.js';
 import { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './set-mode.js';
 import { METRICS, metricFeatures, type MetricFeatures } from './structural.js';
@@ -17,6 +17,12 @@ export interface DeciderOptions {
   alphas?: readonly number[];
   /** Interval method per family; default split conformal (robust) and short-window split (adaptive, until ACI is wired). */
   methods?: Partial<Record<MethodFamily, MethodFactory>>;
+  /**
+   * Method families kept: each is a calibration window per metric and alpha, updated on every
+   * observation (half the cost of observe() each). A mode whose family is not kept is refused.
+   * Default both.
+   */
+  families?: readonly MethodFamily[];
   /** The corrections' ridge: prior precision (trust in the structural model) and forgetting. Default 1 and 1. */
   ridge?: { lambda?: number; forgetting?: number };
   /** Bounded exploration; false: none. */
@@ -28,6 +34,7 @@ export interface DeciderOptions {
 export interface DeciderState {
   version: 1;
   alphas: number[];
+  families: MethodFamily[];
   ridge: { lambda: number; forgetting: number };
   candidates: DecisionCandidate[];
   models: Record<string, CandidateModelState>;
@@ -37,7 +44,6 @@ export interface DeciderState {
 
 const NO_INTERVAL: IntervalPrediction = Object.freeze({ point: Number.NaN, lower: Number.NaN, upper: Number.NaN, alpha: Number.NaN, method: 'none', n: 0 });
 
-const FAMILY_OF_MODE = { mean: 'robust', robust: 'robust', adaptive: 'adaptive', set: 'robust' } as const;
 
 /**
  * The carbon-aware decision over a fixed list of candidates: per candidate, structural
@@ -49,6 +55,7 @@ const FAMILY_OF_MODE = { mean: 'robust', robust: 'robust', adaptive: 'adaptive',
 export class CarbonAwareDecision {
   readonly candidates: readonly DecisionCandidate[];
   readonly alphas: readonly number[];
+  readonly families: readonly MethodFamily[];
   private readonly models: CandidateModel[];
   private readonly byId: Map<string, number>;
   private readonly explorer: Explorer;
@@ -63,7 +70,12 @@ export class CarbonAwareDecision {
     alphas.forEach(checkAlpha);
     this.alphas = [...alphas];
     this.ridge = { lambda: options.ridge?.lambda ?? 1, forgetting: options.ridge?.forgetting ?? 1 };
-    const config: ModelConfig = { alphas: this.alphas, methods: { ...DEFAULT_METHODS, ...options.methods }, ridge: this.ridge };
+    const families = options.families ?? METHOD_FAMILIES;
+    if (families.length === 0 || !families.every((f) => METHOD_FAMILIES.includes(f))) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `families must be a non-empty list of ${METHOD_FAMILIES.join(', ')}, got ${JSON.stringify(families)}`);
+    }
+    this.families = [...new Set(families)];
+    const config: ModelConfig = { alphas: this.alphas, families: this.families, methods: { ...DEFAULT_METHODS, ...options.methods }, ridge: this.ridge };
     this.models = this.candidates.map((c) => {
       const saved = restore?.state.models[c.id];
       if (restore && !saved) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved state has no model for candidate '${c.id}'`);
@@ -79,6 +91,7 @@ export class CarbonAwareDecision {
   decide(ctx: DecisionContext, options: DecideOptions = {}): Decision {
     checkContext(ctx);
     const req = resolveRequest(options, this.alphas);
+    this.familyFor(req.mode);
     const index = this.explorer.tick();
     const features = contextFeatures(ctx);
     const perMetric = metricFeatures(features);
@@ -96,7 +109,7 @@ export class CarbonAwareDecision {
         exploration = { kind: pick.kind, instead: choice.chosen.candidate.id };
       }
     }
-    chosen.predictions ??= this.models[this.byId.get(chosen.candidate.id)!]!.predict(ctx, perMetric, FAMILY_OF_MODE[req.mode], req.alphaIndex);
+    chosen.predictions ??= this.models[this.byId.get(chosen.candidate.id)!]!.predict(ctx, perMetric, this.familyFor(req.mode), req.alphaIndex);
     return new DecisionRecord({
       candidate: chosen.candidate,
       chosen,
@@ -123,7 +136,7 @@ export class CarbonAwareDecision {
   predict(candidateId: string, ctx: DecisionContext, options: { mode?: DecideOptions['mode']; alpha?: number } = {}): CandidatePredictions {
     checkContext(ctx);
     const req = resolveRequest(options, this.alphas);
-    return this.models[this.indexOf(candidateId)]!.predict(ctx, metricFeatures(contextFeatures(ctx)), FAMILY_OF_MODE[req.mode], req.alphaIndex);
+    return this.models[this.indexOf(candidateId)]!.predict(ctx, metricFeatures(contextFeatures(ctx)), this.familyFor(req.mode), req.alphaIndex);
   }
 
   /**
@@ -197,6 +210,7 @@ export class CarbonAwareDecision {
     return {
       version: 1,
       alphas: [...this.alphas],
+      families: [...this.families],
       ridge: { ...this.ridge },
       candidates: this.candidates.map((c) => ({ ...c })),
       models,
@@ -214,9 +228,17 @@ export class CarbonAwareDecision {
     if (state?.version !== 1) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `unknown decider state version ${JSON.stringify(state?.version)}`);
     return new CarbonAwareDecision(
       state.candidates,
-      { alphas: state.alphas, ridge: state.ridge, ...(options.methods ? { methods: options.methods } : {}), setWindow: state.set.window },
+      { alphas: state.alphas, families: state.families, ridge: state.ridge, ...(options.methods ? { methods: options.methods } : {}), setWindow: state.set.window },
       { state, ...(options.restorers ? { restorers: options.restorers } : {}) },
     );
+  }
+
+  /** The family whose intervals a mode reads ('mean' and 'set' read only points: any kept family). */
+  private familyFor(mode: DecisionMode): MethodFamily {
+    const wanted: MethodFamily = mode === 'adaptive' ? 'adaptive' : 'robust';
+    if (this.families.includes(wanted)) return wanted;
+    if (mode === 'mean' || mode === 'set') return this.families[0]!;
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `mode '${mode}' needs the ${wanted} family, which this decider does not keep (families: ${this.families.join(', ')})`);
   }
 
   private indexOf(candidateId: string): number {
@@ -226,7 +248,7 @@ export class CarbonAwareDecision {
   }
 
   private assess(ctx: DecisionContext, perMetric: MetricFeatures, req: ResolvedRequest): CandidateAssessment[] {
-    const family = FAMILY_OF_MODE[req.mode];
+    const family = this.familyFor(req.mode);
     // 'set' is CarbonCP's formulation: its uncertainty is the set, over point predictions.
     const points = req.mode === 'mean' || req.mode === 'set';
     const energyInterval = !points && batteryLow(ctx, req);
