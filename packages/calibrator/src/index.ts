@@ -21,9 +21,11 @@ export {
   serverTailMs,
   structural,
   type Metric,
+  type MetricFeatures,
   type PartPoints,
 } from './decision/structural.js';
-export { CandidateModel, type CandidateModelState, type CandidatePredictions, type ModelConfig, type Observation } from './decision/candidate-model.js';
+export { CandidateModel, type CandidateModelState, type CandidatePredictions, type DecisionFigures, type ModelConfig, type Observation } from './decision/candidate-model.js';
+export { DecisionRecord, type DecisionFields } from './decision/decision-record.js';
 export {
   DEFAULT_METHODS,
   METHOD_FAMILIES,
