@@ -38,3 +38,58 @@ export { WeightedConformal, type WeightedConformalOptions, type WeightedPredicti
 export { WeightedScoreWindow } from './conformal/weighted-window.js';
 export { QuantileRegressor, DEFAULT_QUANTILE_WINDOW, type QuantileRegressorOptions, type QuantileRegressorState } from './predictors/quantile-regressor.js';
 export { LogisticRegression, type LogisticRegressionOptions, type LogisticRegressionState } from './predictors/logistic-regression.js';
+export {
+  candidateId,
+  candidatesFromProfile,
+  checkCandidates,
+  compressedBytesPerSample,
+  type CandidatesFromProfileOptions,
+  type DecisionCandidate,
+} from './candidates/candidate.js';
+export { FEATURE_COUNT, FEATURE_NAMES, checkContext, contextFeatures, type DecisionContext, type MeanSd } from './decision/context.js';
+export {
+  METRICS,
+  METRIC_FEATURES,
+  METRIC_FEATURE_INDICES,
+  METRIC_FLOOR,
+  isStructuralZero,
+  metricFeatures,
+  serverTailMs,
+  structural,
+  type Metric,
+  type MetricFeatures,
+  type PartPoints,
+} from './decision/structural.js';
+export { CandidateModel, type CandidateModelState, type CandidatePredictions, type DecisionFigures, type ModelConfig, type Observation } from './decision/candidate-model.js';
+export { DecisionRecord, type DecisionFields } from './decision/decision-record.js';
+export {
+  DEFAULT_METHODS,
+  METHOD_FAMILIES,
+  registerIntervalMethod,
+  restoreIntervalPredictor,
+  restoreSplit,
+  shortWindowSplitMethod,
+  splitMethod,
+  type MethodFactory,
+  type MethodFamily,
+  type MethodRestorer,
+  type MethodSpec,
+} from './decision/method-registry.js';
+export {
+  CONSTRAINTS,
+  DECISION_MODES,
+  DEFAULT_BATTERY_RULE,
+  OBJECTIVES,
+  OBJECTIVE_METRIC,
+  type BatteryRule,
+  type CandidateAssessment,
+  type Constraint,
+  type DecideOptions,
+  type Decision,
+  type DecisionMode,
+  type Objective,
+} from './decision/decision-types.js';
+export { DEFAULT_EXPLORATION, type ExplorationOptions, type ExplorerState } from './decision/exploration.js';
+export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';
+export { explain, formatNumber } from './decision/explain.js';
+export { CarbonAwareDecision, type DeciderOptions, type DeciderState } from './decision/decider.js';

@@ -74,22 +74,27 @@ export class OnlineRidge implements PointPredictor {
     this.checkFeatures(x);
     if (!Number.isFinite(y)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `a target must be finite, got ${y}`);
     const d = this.dimensions + 1;
-    const { p, w, forgetting } = this;
-    const px = this.scratch.subarray(0, d);
-    const z = (i: number) => (i === 0 ? 1 : x[i - 1]!);
+    const { p, w, forgetting, scratch } = this;
+    // scratch holds px = P z in [0, d) and z = (1, x) in [d, 2d): no allocation per update.
+    scratch[d] = 1;
+    for (let i = 1; i < d; i += 1) scratch[d + i] = x[i - 1]!;
     // px = P z; denominator = forgetting + z^T P z
     let denominator = forgetting;
     for (let i = 0; i < d; i += 1) {
       let s = 0;
-      for (let j = 0; j < d; j += 1) s += p[i * d + j]! * z(j);
-      px[i] = s;
-      denominator += z(i) * s;
+      for (let j = 0; j < d; j += 1) s += p[i * d + j]! * scratch[d + j]!;
+      scratch[i] = s;
+      denominator += scratch[d + i]! * s;
     }
     const error = y - this.predict(x);
-    for (let i = 0; i < d; i += 1) w[i] = w[i]! + (px[i]! / denominator) * error;
+    // Multiplications by the reciprocals: d^2 divisions were most of an update's time.
+    const gain = 1 / denominator;
+    for (let i = 0; i < d; i += 1) w[i] = w[i]! + scratch[i]! * gain * error;
     // P = (P - px px^T / denominator) / forgetting
+    const decay = 1 / forgetting;
     for (let i = 0; i < d; i += 1) {
-      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - (px[i]! * px[j]!) / denominator) / forgetting;
+      const pxi = scratch[i]! * gain;
+      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]!) * decay;
     }
     this.count += 1;
   }

@@ -1,0 +1,158 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import type { DecisionCandidate } from '../candidates/candidate.js';
+import type { CandidatePredictions } from './candidate-model.js';
+import type { IntervalPrediction } from '../types.js';
+import type { Metric } from './structural.js';
+
+/**
+ * `mean`: point predictions against the SLO. `robust`: conformal upper bounds (the robust
+ * family). `adaptive`: the adaptive family's online bounds (drift). `set`: CarbonCP's
+ * formulation: a conformal set of plausibly optimal candidates from point predictions, and
+ * within it the fastest that keeps every rule.
+ */
+export type DecisionMode = 'mean' | 'robust' | 'adaptive' | 'set';
+export const DECISION_MODES: readonly DecisionMode[] = ['mean', 'robust', 'adaptive', 'set'];
+
+export type Objective = 'carbon' | 'latency' | 'energy';
+export const OBJECTIVES: readonly Objective[] = ['carbon', 'latency', 'energy'];
+
+/** The metric each objective minimises ('energy': the device's, compute and radio: what the battery pays). */
+export const OBJECTIVE_METRIC: Readonly<Record<Objective, Metric>> = { carbon: 'carbonG', latency: 'latencyMs', energy: 'deviceEnergyJ' };
+
+/** A rule that can rule a candidate out, in the order they are reported. */
+export type Constraint = 'error' | 'battery' | 'slo' | 'set';
+export const CONSTRAINTS: readonly Constraint[] = ['error', 'battery', 'slo', 'set'];
+
+/**
+ * On battery, not charging, at or below `belowPercent`: only candidates whose device energy
+ * (bound) is at most `maxDeviceEnergyJ`, or, without it, within (1 + slack) of the least device
+ * energy of any candidate, stay in. So a low battery spends (nearly) the least it can, and
+ * the objective still chooses among those.
+ */
+export interface BatteryRule {
+  belowPercent: number;
+  maxDeviceEnergyJ?: number;
+  slack?: number;
+}
+export const DEFAULT_BATTERY_RULE: Readonly<Required<Omit<BatteryRule, 'maxDeviceEnergyJ'>>> = { belowPercent: 20, slack: 0.1 };
+
+export interface DecideOptions {
+  /** Latency objective of the request (ms); default Infinity (no SLO). */
+  sloMs?: number;
+  /** Miscoverage; one of the decider's alphas (default its first). */
+  alpha?: number;
+  mode?: DecisionMode;
+  objective?: Objective;
+  /** Candidates whose maxAbsError exceeds this, or is unknown, are out. */
+  maxOutputError?: number;
+  /** The battery rule; default DEFAULT_BATTERY_RULE; false: none. */
+  batteryReserve?: BatteryRule | false;
+  /** Whether this request may explore (default true, within the decider's rate). */
+  explore?: boolean;
+  /**
+   * Which candidates get all six metrics' intervals: 'chosen' (default; the others carry what the
+   * decision weighed: latency interval, objective, device energy) or 'all' (an evaluation's
+   * record; about twice the time).
+   */
+  predictions?: 'chosen' | 'all';
+}
+
+/** decide()'s options with the defaults filled in. */
+export interface ResolvedRequest {
+  sloMs: number;
+  alpha: number;
+  alphaIndex: number;
+  mode: DecisionMode;
+  objective: Objective;
+  maxOutputError: number | undefined;
+  battery: BatteryRule | false;
+  explore: boolean;
+  allPredictions: boolean;
+}
+
+/** One candidate as the decision saw it. */
+export interface CandidateAssessment {
+  candidate: DecisionCandidate;
+  /** End-to-end latency: point and interval at the mode's method. */
+  latency: IntervalPrediction;
+  /** All six metrics: for the chosen candidate always, for every one with `predictions: 'all'`. */
+  predictions?: CandidatePredictions;
+  /** The objective's point prediction: what is minimised (expected emissions add up; upper bounds do not). */
+  objectiveValue: number;
+  /** The latency held to the SLO: the point in 'mean' and 'set', the upper bound otherwise. */
+  latencyBound: number;
+  /** The device energy the battery rule looks at, likewise. */
+  energyBound: number;
+  /** Rules that put it out, in CONSTRAINTS order; empty: feasible. */
+  excludedBy: Constraint[];
+  feasible: boolean;
+  /** 'set' mode: its score (regret-like, 0 for the predicted optimum) and whether it is in the set. */
+  setScore?: number;
+  inSet?: boolean;
+}
+
+export interface Decision {
+  candidate: DecisionCandidate;
+  chosen: CandidateAssessment;
+  /** The chosen candidate's six metrics, at the mode's intervals (what telemetry records beside the outcome). */
+  predictions: CandidatePredictions;
+  mode: DecisionMode;
+  objective: Objective;
+  alpha: number;
+  sloMs: number;
+  /** The request's output-error limit, if it set one. */
+  maxOutputError?: number;
+  /** Every candidate, in the decider's order. */
+  assessments: CandidateAssessment[];
+  /**
+   * The rule that kept the choice from the candidate that is best on the objective alone (the
+   * first of its exclusions, in CONSTRAINTS order); 'slo' when no candidate met the SLO bound;
+   * 'set' when 'set' mode's pick (the fastest member) is not that candidate.
+   */
+  bound: Constraint | 'none';
+  /** No candidate met the SLO bound: the fastest bound was taken (see `relaxed`). */
+  sloUnmet: boolean;
+  /** Rules dropped to find a candidate at all (the SLO always, when sloUnmet). */
+  relaxed: Constraint[];
+  /** The choice is an exploration, not the best candidate (see `exploration`). */
+  explored: boolean;
+  exploration?: { kind: 'refresh' | 'warmup'; instead: string };
+  /** The next best three by the objective, feasible or not (each says what excluded it). */
+  runnersUp: CandidateAssessment[];
+  /** 'set' mode: the candidates in the conformal set and its threshold (Infinity until calibrated). */
+  set?: { members: string[]; threshold: number; calibrationScores: number };
+  /** contextFeatures(ctx). */
+  features: number[];
+  /** Decisions before this one (the decider's clock for staleness). */
+  index: number;
+  /** The choice, its intervals, the runners-up and the binding rule, in words. */
+  explanation: string;
+}
+
+export function resolveRequest(options: DecideOptions, alphas: readonly number[]): ResolvedRequest {
+  const sloMs = options.sloMs ?? Number.POSITIVE_INFINITY;
+  if (!(sloMs > 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `sloMs must be > 0, got ${sloMs}`);
+  const alpha = options.alpha ?? alphas[0]!;
+  const alphaIndex = alphas.findIndex((a) => Math.abs(a - alpha) < 1e-12);
+  if (alphaIndex < 0) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `alpha ${alpha} is not one the decider calibrates (alphas: ${alphas.join(', ')}); add it to its alphas`);
+  }
+  const mode = options.mode ?? 'robust';
+  if (!DECISION_MODES.includes(mode)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `mode must be one of ${DECISION_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+  const objective = options.objective ?? 'carbon';
+  if (!OBJECTIVES.includes(objective)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `objective must be one of ${OBJECTIVES.join(', ')}, got ${JSON.stringify(objective)}`);
+  const { maxOutputError } = options;
+  if (maxOutputError !== undefined && !(maxOutputError >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxOutputError must be >= 0, got ${maxOutputError}`);
+  let battery: BatteryRule | false = DEFAULT_BATTERY_RULE;
+  if (options.batteryReserve === false) battery = false;
+  else if (options.batteryReserve !== undefined) {
+    const rule = options.batteryReserve;
+    if (!(rule.belowPercent >= 0 && rule.belowPercent <= 100)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batteryReserve.belowPercent must be in [0, 100], got ${rule.belowPercent}`);
+    if (rule.maxDeviceEnergyJ !== undefined && !(rule.maxDeviceEnergyJ >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batteryReserve.maxDeviceEnergyJ must be >= 0, got ${rule.maxDeviceEnergyJ}`);
+    if (rule.slack !== undefined && !(rule.slack >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batteryReserve.slack must be >= 0, got ${rule.slack}`);
+    battery = rule;
+  }
+  const detail = options.predictions ?? 'chosen';
+  if (detail !== 'chosen' && detail !== 'all') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `predictions must be 'chosen' or 'all', got ${JSON.stringify(detail)}`);
+  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, battery, explore: options.explore ?? true, allPredictions: detail === 'all' };
+}

@@ -1,0 +1,92 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { SplitConformal, DEFAULT_CALIBRATION_WINDOW } from '../conformal/split.js';
+import type { IntervalPredictor, PointPredictor } from '../types.js';
+import type { Metric } from './structural.js';
+
+/**
+ * Which intervals a mode reads: 'robust' (and 'set') the method built for exchangeable data,
+ * 'adaptive' the one built to follow drift (ACI and its successors).
+ */
+export type MethodFamily = 'robust' | 'adaptive';
+export const METHOD_FAMILIES: readonly MethodFamily[] = ['robust', 'adaptive'];
+
+/** What a factory is building a method for. Targets are log ratios (observed / structural), see the README. */
+export interface MethodSpec {
+  candidateId: string;
+  metric: Metric;
+  family: MethodFamily;
+  alpha: number;
+  /** Features the method will be given (the metric's, see METRIC_FEATURES). */
+  dimensions: number;
+}
+
+/**
+ * Builds the interval method of one candidate, metric, family and alpha around the point
+ * predictor the decision keeps for that candidate and metric. The point predictor passed in has
+ * no `update`: the decision trains it once per observation, after every method has scored it.
+ * A method with its own predictors (CQR's quantile regressors) may ignore it.
+ */
+export type MethodFactory = (point: PointPredictor, spec: MethodSpec) => IntervalPredictor;
+
+/** Split conformal over the newest 500 scores. */
+export const splitMethod: MethodFactory = (point, spec) => new SplitConformal(point, { alpha: spec.alpha, window: DEFAULT_CALIBRATION_WINDOW });
+
+/**
+ * The stand-in for 'adaptive' until an online method (ACI) is wired: split conformal over only
+ * the newest 100 scores, which forgets a shift in 100 observations. Replace it with
+ * `{ adaptive: (point, spec) => new Aci(point, ...) }`.
+ */
+export const shortWindowSplitMethod: MethodFactory = (point, spec) => new SplitConformal(point, { alpha: spec.alpha, window: 100 });
+
+export const DEFAULT_METHODS: Readonly<Record<MethodFamily, MethodFactory>> = { robust: splitMethod, adaptive: shortWindowSplitMethod };
+
+/** Rebuilds a method from its toJSON() around a point predictor. */
+export type MethodRestorer = (state: unknown, point: PointPredictor) => IntervalPredictor;
+
+interface SplitState {
+  method: string;
+  alpha: number;
+  window: number;
+  scores: number[];
+}
+
+function isSplitState(state: unknown): state is SplitState {
+  const s = state as SplitState;
+  return typeof s?.alpha === 'number' && Number.isInteger(s.window) && Array.isArray(s.scores) && s.scores.every((v) => typeof v === 'number');
+}
+
+/** SplitConformal refilled with saved scores (oldest first, so the window forgets them in the same order). */
+class RestoredSplitConformal extends SplitConformal {
+  constructor(point: PointPredictor, state: SplitState) {
+    super(point, { alpha: state.alpha, window: state.window });
+    for (const score of state.scores) this.scores.add(score);
+  }
+}
+
+export const restoreSplit: MethodRestorer = (state, point) => {
+  if (!isSplitState(state)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'split conformal state needs alpha, window and scores');
+  return new RestoredSplitConformal(point, state);
+};
+
+/**
+ * Method name (IntervalPredictor.method, the `method` field of its toJSON()) to restorer. The
+ * package's methods register here; a caller's own go in through register() or fromJSON's
+ * `restorers` option.
+ */
+const registry = new Map<string, MethodRestorer>([['split', restoreSplit]]);
+
+export function registerIntervalMethod(method: string, restore: MethodRestorer): void {
+  if (typeof method !== 'string' || method === '') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'a method needs a non-empty name');
+  registry.set(method, restore);
+}
+
+/** Rebuilds any registered method from its saved state; `extra` restorers take precedence. */
+export function restoreIntervalPredictor(state: unknown, point: PointPredictor, extra?: Readonly<Record<string, MethodRestorer>>): IntervalPredictor {
+  const method = (state as { method?: unknown } | null)?.method;
+  if (typeof method !== 'string') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'a saved interval method has no method name');
+  const restore = extra && Object.hasOwn(extra, method) ? extra[method] : registry.get(method);
+  if (!restore) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `no restorer for interval method '${method}' (registered: ${[...registry.keys()].join(', ')}); pass one in restorers`);
+  }
+  return restore(state, point);
+}

@@ -1,0 +1,95 @@
+import type { DecisionContext } from './context.js';
+import { CONSTRAINTS, DEFAULT_BATTERY_RULE, type CandidateAssessment, type Constraint, type ResolvedRequest } from './decision-types.js';
+
+/** Whether the battery rule applies now: on battery, not charging, charge known and at or below its threshold. */
+export function batteryLow(ctx: DecisionContext, req: ResolvedRequest): boolean {
+  const rule = req.battery;
+  return rule !== false && ctx.powerSource === 'battery' && ctx.charging !== true && ctx.batteryPercent !== undefined && ctx.batteryPercent <= rule.belowPercent;
+}
+
+/** Fills every assessment's excludedBy and feasible (the set rule, if any, is already in excludedBy). */
+export function applyRules(assessments: CandidateAssessment[], ctx: DecisionContext, req: ResolvedRequest): void {
+  const limit = req.maxOutputError;
+  const errorOut = (a: CandidateAssessment): boolean => limit !== undefined && !(a.candidate.maxAbsError !== undefined && a.candidate.maxAbsError <= limit);
+  let energyCap = Number.POSITIVE_INFINITY;
+  if (batteryLow(ctx, req) && req.battery !== false) {
+    if (req.battery.maxDeviceEnergyJ !== undefined) energyCap = req.battery.maxDeviceEnergyJ;
+    else {
+      let least = Number.POSITIVE_INFINITY;
+      for (const a of assessments) if (!errorOut(a) && a.energyBound < least) least = a.energyBound;
+      energyCap = least * (1 + (req.battery.slack ?? DEFAULT_BATTERY_RULE.slack));
+    }
+  }
+  for (const a of assessments) {
+    const out = a.excludedBy;
+    const setOut = out.length > 0 && out.includes('set');
+    // Setting an array's length is a runtime call: only when there is something to clear.
+    if (out.length > 0) out.length = 0;
+    if (errorOut(a)) out.push('error');
+    if (a.energyBound > energyCap) out.push('battery');
+    if (!(a.latencyBound <= req.sloMs)) out.push('slo');
+    if (setOut) out.push('set');
+    a.feasible = out.length === 0;
+  }
+}
+
+/** Better on the objective: lower value, then lower latency point, then earlier in the list. */
+function better(a: CandidateAssessment, b: CandidateAssessment): boolean {
+  if (a.objectiveValue !== b.objectiveValue) return a.objectiveValue < b.objectiveValue;
+  return a.latency.point < b.latency.point;
+}
+
+function bestBy(assessments: readonly CandidateAssessment[], keep: (a: CandidateAssessment) => boolean, isBetter: (a: CandidateAssessment, b: CandidateAssessment) => boolean): CandidateAssessment | undefined {
+  let best: CandidateAssessment | undefined;
+  for (const a of assessments) if (keep(a) && (!best || isBetter(a, best))) best = a;
+  return best;
+}
+
+const faster = (a: CandidateAssessment, b: CandidateAssessment): boolean =>
+  a.latencyBound !== b.latencyBound ? a.latencyBound < b.latencyBound : a.latency.point < b.latency.point;
+
+export interface Choice {
+  chosen: CandidateAssessment;
+  sloUnmet: boolean;
+  relaxed: Constraint[];
+  bound: Constraint | 'none';
+}
+
+/**
+ * The best feasible candidate on the objective ('set' mode: the fastest feasible member of the
+ * set). Without one: first the set is dropped (a preference, not a rule) and the best on the
+ * objective taken, then the stated fallback: the fastest latency bound among candidates that
+ * keep the error limit and the battery rule (relaxing, if none does, the battery rule and then
+ * the error limit), flagged sloUnmet when even that bound misses the SLO.
+ */
+export function choose(assessments: readonly CandidateAssessment[], req: ResolvedRequest): Choice {
+  const unconstrained = bestBy(assessments, () => true, better)!;
+  const boundOf = (chosen: CandidateAssessment): Constraint | 'none' =>
+    chosen === unconstrained ? 'none' : (CONSTRAINTS.find((c) => unconstrained.excludedBy.includes(c)) ?? (req.mode === 'set' ? 'set' : 'none'));
+  const feasible = bestBy(assessments, (a) => a.feasible, req.mode === 'set' ? faster : better);
+  if (feasible) return { chosen: feasible, sloUnmet: false, relaxed: [], bound: boundOf(feasible) };
+  const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', better);
+  if (outsideSet) return { chosen: outsideSet, sloUnmet: false, relaxed: ['set'], bound: boundOf(outsideSet) };
+  const passes = (a: CandidateAssessment, rules: readonly Constraint[]): boolean => rules.every((r) => !a.excludedBy.includes(r));
+  for (const keep of [['error', 'battery'], ['error'], []] as const) {
+    const chosen = bestBy(assessments, (a) => passes(a, keep), faster);
+    if (!chosen) continue;
+    const sloUnmet = chosen.excludedBy.includes('slo');
+    return { chosen, sloUnmet, relaxed: [...chosen.excludedBy], bound: sloUnmet ? 'slo' : boundOf(chosen) };
+  }
+  // Unreachable: the last pass keeps every candidate, and there is at least one.
+  return { chosen: unconstrained, sloUnmet: true, relaxed: ['slo'], bound: 'slo' };
+}
+
+/** The three best others on the objective, feasible ones first. */
+export function runnersUp(assessments: readonly CandidateAssessment[], chosen: CandidateAssessment, count = 3): CandidateAssessment[] {
+  const ahead = (a: CandidateAssessment, b: CandidateAssessment): boolean => (a.feasible !== b.feasible ? a.feasible : better(a, b));
+  const out: CandidateAssessment[] = [];
+  // A few linear passes: cheaper than sorting every candidate on each request.
+  while (out.length < count) {
+    const next = bestBy(assessments, (a) => a !== chosen && !out.includes(a), ahead);
+    if (!next) break;
+    out.push(next);
+  }
+  return out;
+}
