@@ -43,6 +43,14 @@ describe('OnlineRidge', () => {
     }
   });
 
+  it('keeps its inverse covariance exactly symmetric under forgetting (asymmetry grows without bound)', () => {
+    const model = new OnlineRidge({ dimensions: 3, forgetting: 0.99 });
+    const random = mulberry32(17);
+    for (let i = 0; i < 5000; i += 1) model.update([random() * 3, random() < 0.5 ? 0 : 1, 1e-3 * random()], random());
+    const { inverseCovariance: p } = model.toJSON();
+    for (let i = 0; i < 4; i += 1) for (let j = 0; j < 4; j += 1) expect(p[i * 4 + j]).toBe(p[j * 4 + i]);
+  });
+
   it('refuses wrong feature counts and non-finite targets', () => {
     const model = new OnlineRidge({ dimensions: 2 });
     expect(() => model.predict([1])).toThrow(/expected 2 features/);

@@ -92,9 +92,11 @@ export class OnlineRidge implements PointPredictor {
     for (let i = 0; i < d; i += 1) w[i] = w[i]! + scratch[i]! * gain * error;
     // P = (P - px px^T / denominator) / forgetting
     const decay = 1 / forgetting;
+    // (px_i px_j) first: a product of two is commutative in floating point, so P stays exactly
+    // symmetric; an asymmetric P drifts, and with forgetting < 1 the drift grows without bound.
     for (let i = 0; i < d; i += 1) {
-      const pxi = scratch[i]! * gain;
-      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]!) * decay;
+      const pxi = scratch[i]!;
+      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
     }
     this.count += 1;
   }
