@@ -68,7 +68,7 @@ export {
   registerIntervalMethod,
   restoreIntervalPredictor,
   restoreSplit,
-  shortWindowSplitMethod,
+  adaptiveMethod,
   splitMethod,
   type MethodFactory,
   type MethodFamily,

@@ -168,7 +168,7 @@ describe('CarbonAwareDecision: robust and adaptive bounds (hand-computed)', () =
     expect(() => robustOnly.decide(context(), { mode: 'adaptive' })).toThrow(/mode 'adaptive' needs the adaptive family/);
     expect(robustOnly.stats.decisions).toBe(1);
     const adaptiveOnly = new CarbonAwareDecision(WORLD, { families: ['adaptive'], exploration: false });
-    expect(adaptiveOnly.decide(context(), { mode: 'set', sloMs: 100 }).predictions.latencyMs.method).toBe('split');
+    expect(adaptiveOnly.decide(context(), { mode: 'set', sloMs: 100 }).predictions.latencyMs.method).toBe('pid'); // set mode falls back to the family it has
     expect(CarbonAwareDecision.fromJSON(JSON.parse(JSON.stringify(robustOnly))).families).toEqual(['robust']);
     expect(() => new CarbonAwareDecision(WORLD, { families: [] })).toThrow(/families must be a non-empty list/);
   });
@@ -180,5 +180,19 @@ describe('CarbonAwareDecision: robust and adaptive bounds (hand-computed)', () =
     expect(() => fresh().decide(context({ uplinkBps: { mean: 0, sd: 0 } }))).toThrow(/uplinkBps.mean must be a finite number > 0/);
     expect(() => fresh().observe('nope', context(), { latencyMs: 1 })).toThrow(/unknown candidate 'nope'/);
     expect(() => fresh().observe('device/none', context(), { latencyMs: -1 })).toThrow(/latencyMs must be a finite number >= 0/);
+  });
+});
+
+describe('adaptive mode over the default online method', () => {
+  it('uses conformal PID, and its state survives a round trip through JSON', () => {
+    const decider = new CarbonAwareDecision(WORLD, { exploration: false });
+    for (let i = 0; i < 60; i += 1) decider.observe('device/none', context(), { latencyMs: 40 + (i % 7), headMs: 40 + (i % 7) });
+    const d = decider.decide(context(), { mode: 'adaptive', sloMs: 100 });
+    const latency = decider.predict('device/none', context(), { mode: 'adaptive' }).latencyMs;
+    expect(latency.method).toBe('pid');
+    expect(Number.isFinite(latency.upper)).toBe(true);
+    const restored = CarbonAwareDecision.fromJSON(JSON.parse(JSON.stringify(decider)));
+    expect(restored.predict('device/none', context(), { mode: 'adaptive' }).latencyMs).toEqual(latency);
+    expect(restored.decide(context(), { mode: 'adaptive', sloMs: 100 }).candidate.id).toBe(d.candidate.id);
   });
 });

@@ -15,7 +15,7 @@ import { METRICS, metricFeatures, type MetricFeatures } from './structural.js';
 export interface DeciderOptions {
   /** Miscoverages the methods are built for; a request names one (default the first). Default [0.1]. */
   alphas?: readonly number[];
-  /** Interval method per family; default split conformal (robust) and short-window split (adaptive, until ACI is wired). */
+  /** Interval method per family; default split conformal (robust) and conformal PID (adaptive). */
   methods?: Partial<Record<MethodFamily, MethodFactory>>;
   /**
    * Method families kept: each is a calibration window per metric and alpha, updated on every
