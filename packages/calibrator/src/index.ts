@@ -93,3 +93,4 @@ export { DEFAULT_EXPLORATION, type ExplorationOptions, type ExplorerState } from
 export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';
 export { explain, formatNumber } from './decision/explain.js';
 export { CarbonAwareDecision, type DeciderOptions, type DeciderState } from './decision/decider.js';
+export { CoverageTracker, type CoverageStats } from './audit/coverage-tracker.js';

@@ -12,7 +12,7 @@ export { ServerLink, type ServerLinkOptions } from './client/server-link.js';
 export { splitModelFromPartition } from './client/split-model.js';
 export { Backoff } from './client/backoff.js';
 export { ManualClock, systemClock, type Clock, type ClockTimer } from './client/clock.js';
-export { defaultCutPolicy, type Candidate, type CutContext, type CutPolicy } from './client/cut-policy.js';
+export { defaultCutPolicy, type Candidate, type CutContext, type CutPolicy, type PolicyOutcome, type RequestedDecision } from './client/cut-policy.js';
 export { NetworkEstimator, NETWORK_DEFAULTS, type NetworkEstimate, type NetworkDistribution, type NetworkEstimatorOptions } from './client/network-estimator.js';
 export { PROBE_DEFAULTS, type NetworkProbeOptions, type ProbeOutcome, type ProbeRefusal } from './client/network-probe.js';
 export type {
@@ -38,6 +38,7 @@ export type {
   TransportHandlers,
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
+export { CalibratedPolicy, observationOf, recordObserved, type CalibratedPolicyOptions, type CalibratedContextOptions, type TelemetryDecision } from './client/calibrated-policy.js';
 export { TelemetryLog } from './node/telemetry-log.js';
 export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';
 export * from './node/power/index.js';

@@ -1,7 +1,9 @@
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
 import { checkCompression, planById } from './client-options.js';
 import type { NetworkEstimate } from './network-estimator.js';
-import type { ClientPlan, RequestTelemetry, ServerContext, SplitModel } from './types.js';
+import type { CoverageStats } from '@carboncp/calibrator';
+import type { TelemetryDecision } from './calibrated-policy.js';
+import type { ClientPlan, InferOptions, RequestTelemetry, ServerContext, SplitModel } from './types.js';
 
 /**
  * One way to run a request: which plan (where the model is cut) and how its crossing tensors
@@ -11,14 +13,19 @@ import type { ClientPlan, RequestTelemetry, ServerContext, SplitModel } from './
 export interface Candidate<P extends ClientPlan = ClientPlan> {
   plan: P;
   compression: Compression;
+  /** A policy's record of why (the calibrated policy's decision); the client copies it into the request's telemetry. */
+  decision?: TelemetryDecision;
 }
+
+/** What infer() asked of the decision itself (cut 'auto'): see InferOptions. */
+export type RequestedDecision = Pick<InferOptions, 'sloMs' | 'alpha' | 'mode' | 'objective' | 'maxOutputError'>;
 
 /** What a cut policy may look at when it chooses; read-only, cheap to build per request. */
 export interface CutContext<P extends ClientPlan = ClientPlan> {
   /** Every plan of the model, in partition order ('server', 'split-<k>'..., 'device'). */
   plans: readonly P[];
   /** What infer() asked for: `cut` is undefined or 'auto'; `compression` when it named one. */
-  requested: { cut: 'auto' | undefined; compression: Compression | undefined };
+  requested: { cut: 'auto' | undefined; compression: Compression | undefined; decide: RequestedDecision };
   /** The client's configured defaults (defaultCut, compression). */
   defaults: { cut: P; compression: Compression };
   /** Shapes of this request's inputs, by input name (the batch size is usually dims[0]). */
@@ -31,6 +38,17 @@ export interface CutContext<P extends ClientPlan = ClientPlan> {
   network: NetworkEstimate | undefined;
   /** The client's clock (monotonic ms), e.g. to judge how old serverContext is. */
   now: number;
+  /** The client's clock in ms since the epoch (grid intensities are by wall time). */
+  epochMs: number;
+}
+
+/** A finished request as a policy sees it; `cut` and `epochMs` are the client's state when it finished. */
+export interface PolicyOutcome<P extends ClientPlan = ClientPlan> {
+  candidate: Candidate<P>;
+  chosenBy: 'caller' | 'policy';
+  telemetry: RequestTelemetry;
+  cut: Pick<CutContext<P>, 'network' | 'serverContext'>;
+  epochMs: number;
 }
 
 /**
@@ -41,7 +59,11 @@ export interface CutContext<P extends ClientPlan = ClientPlan> {
  */
 export interface CutPolicy<P extends ClientPlan = ClientPlan> {
   choose(context: CutContext<P>): Candidate<P>;
-  observe?(outcome: { candidate: Candidate<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry }): void;
+  observe?(outcome: PolicyOutcome<P>): void;
+  /** Empirical coverage of the policy's predicted intervals, per mode and metric (client.coverage()). */
+  coverage?(): Record<string, Record<string, CoverageStats>>;
+  /** The policy's learnt state, JSON-safe (client.calibratorState()). */
+  state?(): unknown;
 }
 
 /** Today's behaviour: the client's defaultCut, with the requested compression or the client's default. */
@@ -57,14 +79,11 @@ export function askPolicy<P extends ClientPlan>(policy: CutPolicy<P>, model: Pic
   if (choice === null || typeof choice !== 'object') {
     throw new CarboncpError(ErrorCode.INTERNAL, `the cut policy returned ${String(choice)} instead of a candidate`);
   }
-  return { plan: planById(model, choice.plan?.id, 'chosen by the cut policy'), compression: checkCompression(choice.compression) };
+  return { ...choice, plan: planById(model, choice.plan?.id, 'chosen by the cut policy'), compression: checkCompression(choice.compression) };
 }
 
 /** Shows a finished request to the policy; a policy that fails to learn must not fail the request it learns from. */
-export function tellPolicy<P extends ClientPlan>(
-  policy: CutPolicy<P>,
-  outcome: { candidate: Candidate<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry },
-): void {
+export function tellPolicy<P extends ClientPlan>(policy: CutPolicy<P>, outcome: PolicyOutcome<P>): void {
   if (!policy.observe) return;
   try {
     policy.observe({ ...outcome, telemetry: { ...outcome.telemetry } });

@@ -9,7 +9,9 @@ import {
   type SplitClientOptions,
 } from './client-options.js';
 import { Connection } from './connection.js';
-import { askPolicy, tellPolicy, type Candidate } from './cut-policy.js';
+import { recordObserved } from './calibrated-policy.js';
+import type { CoverageStats } from '@carboncp/calibrator';
+import { askPolicy, tellPolicy, type Candidate, type CutPolicy, type RequestedDecision } from './cut-policy.js';
 import { NetworkEstimator, type NetworkEstimate } from './network-estimator.js';
 import type { WindowEnergy } from './power-source.js';
 import { LinkActivity, NetworkProbe, type ProbeOutcome } from './network-probe.js';
@@ -178,6 +180,25 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     };
   }
 
+  /** The cut policy consulted for cut 'auto' (a CalibratedPolicy when the client has a calibrator). */
+  get cutPolicy(): CutPolicy<P> {
+    return this.options.cutPolicy;
+  }
+
+  /**
+   * Empirical coverage of the policy's predicted intervals, per decision mode and metric: the
+   * share of requests whose observed value fell inside, and the mean width. Undefined for a
+   * policy that predicts nothing (the default policy).
+   */
+  coverage(): Record<string, Record<string, CoverageStats>> | undefined {
+    return this.options.cutPolicy.coverage?.();
+  }
+
+  /** The policy's learnt state (JSON-safe): pass it back (createClient's calibrator.state) to start warm. */
+  calibratorState(): unknown {
+    return this.options.cutPolicy.state?.();
+  }
+
   infer(inputs: Record<string, T>, options: InferOptions = {}): Promise<InferResult<T>> {
     const run = this.inferOnce(inputs, options);
     this.inFlight.add(run);
@@ -215,7 +236,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     const candidate: Candidate<P> =
       chosenBy === 'caller'
         ? { plan: planById(this.model, options.cut), compression: requested ?? this.options.compression }
-        : this.policyChoice(inputs, requested);
+        : this.policyChoice(inputs, requested, options);
     const { plan } = candidate;
     const compression: Compression = plan.kind === 'device' ? 'none' : candidate.compression;
 
@@ -242,8 +263,18 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       const deviceEnergy = this.deviceEnergy(runs);
       if (deviceEnergy) telemetry.deviceEnergy = deviceEnergy;
       if (this.options.footprint) addFootprint(telemetry, this.options.footprint);
+      if (candidate.decision) {
+        telemetry.decision = structuredClone(candidate.decision);
+        recordObserved(telemetry);
+      }
       recordRequest(this.counters, telemetry);
-      tellPolicy(this.options.cutPolicy, { candidate, chosenBy, telemetry });
+      tellPolicy(this.options.cutPolicy, {
+        candidate,
+        chosenBy,
+        telemetry,
+        cut: { network: this.network.estimate(), serverContext: this.latestContext },
+        epochMs: clock.epochMs(),
+      });
       return { outputs: merged, telemetry };
     };
 
@@ -327,16 +358,19 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   }
 
   /** Asks the cut policy, then holds its answer to the same rules as a caller's choice. */
-  private policyChoice(inputs: Record<string, T>, requested: Compression | undefined): Candidate<P> {
+  private policyChoice(inputs: Record<string, T>, requested: Compression | undefined, options: InferOptions): Candidate<P> {
+    const decide: RequestedDecision = {};
+    for (const key of ['sloMs', 'alpha', 'mode', 'objective', 'maxOutputError'] as const) if (options[key] !== undefined) (decide as Record<string, unknown>)[key] = options[key];
     return askPolicy(this.options.cutPolicy, this.model, {
       plans: this.plans,
-      requested: { cut: 'auto', compression: requested },
+      requested: { cut: 'auto', compression: requested, decide },
       defaults: { cut: this.options.defaultCut, compression: this.options.compression },
       inputDims: Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, tensor.dims])),
       remoteUsable: (planId) => this.remote.unusable(planById(this.model, planId)) === null,
       serverContext: this.latestContext,
       network: this.network.estimate(),
       now: this.options.clock.now(),
+      epochMs: this.options.clock.epochMs(),
     });
   }
 

@@ -1,4 +1,6 @@
+import type { DecisionMode, Objective } from '@carboncp/calibrator';
 import type { RequestFootprint } from '@carboncp/carbon';
+import type { TelemetryDecision } from './calibrated-policy.js';
 import type { Compression, DataType, TensorArray } from '@carboncp/protocol';
 
 /**
@@ -175,6 +177,13 @@ export interface RequestTelemetry {
   footprint?: RequestFootprint;
   /** Why `footprint` is absent although the client was configured for it (no device energy, no server figure, no intensity yet). */
   footprintUnavailable?: string;
+  /**
+   * The calibrated policy's decision when it chose this request's candidate: the choice, the
+   * rule that bound it, and per metric the interval predicted at 1 - alpha beside the value
+   * observed (latencyMs is totalMs; deviceEnergyJ and carbonG need `footprint`), so coverage can
+   * be audited from telemetry alone.
+   */
+  decision?: TelemetryDecision;
 }
 
 /** The device side of a request's energy: the sum over its runs on the device. */
@@ -199,10 +208,20 @@ export interface ServerEnergy {
 }
 
 export interface InferOptions {
-  /** A plan id; none or 'auto': the client's cut policy chooses (the default policy: the client's defaultCut). */
+  /** A plan id; none or 'auto': the client's cut policy chooses (the default policy: the client's defaultCut; with a calibrator, the carbon-aware decision). */
   cut?: 'auto' | 'device' | 'server' | (string & {});
   compression?: Compression;
   timeoutMs?: number;
+  /** cut 'auto' with a calibrator: the latency objective (ms) the chosen candidate's bound must meet. */
+  sloMs?: number;
+  /** cut 'auto': miscoverage of the bounds (one the calibrator was built for; default its first). */
+  alpha?: number;
+  /** cut 'auto': 'mean' | 'robust' | 'adaptive' | 'set' (default robust). */
+  mode?: DecisionMode;
+  /** cut 'auto': what to minimise, 'carbon' (default), 'latency' or 'energy' (the device's). */
+  objective?: Objective;
+  /** cut 'auto': candidates whose lossy compression may err by more than this are out. */
+  maxOutputError?: number;
 }
 
 export interface InferResult<T extends RuntimeTensor> {

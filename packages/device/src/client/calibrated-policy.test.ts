@@ -1,0 +1,116 @@
+/** cut: 'auto' through the calibrated policy, over the fake platform: decisions, telemetry, learning, coverage, state. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CarbonAwareDecision, type DecisionCandidate } from '@carboncp/calibrator';
+import { loadDeviceProfile } from '@carboncp/carbon/node';
+import { CalibratedPolicy, observationOf } from './calibrated-policy.js';
+import { FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor } from './fake-platform.test-support.js';
+import { SplitClient } from './split-client.js';
+
+const profile = await loadDeviceProfile('raspberry-pi-4');
+const dist = (medianMs: number) => ({ medianMs, p10Ms: medianMs, p90Ms: medianMs, meanMs: medianMs, sdMs: 0, n: 10 });
+const zero = dist(0);
+
+/** The fake model's three plans: the head is slow on this "device", the tail fast on the "server". */
+function candidates(): DecisionCandidate[] {
+  return [
+    { id: 'server/none', planId: 'server', kind: 'server', compression: 'none', bytesUp: 200, bytesDown: 100, head: zero, tail: dist(2), tailSource: 'server-profile', maxAbsError: 0 },
+    { id: 'split-1/none', planId: 'split-1', kind: 'split', compression: 'none', bytesUp: 200, bytesDown: 100, head: dist(30), tail: dist(2), tailSource: 'server-profile', maxAbsError: 0 },
+    { id: 'device/none', planId: 'device', kind: 'device', compression: 'none', bytesUp: 0, bytesDown: 0, head: dist(60), tail: zero, tailSource: 'device-profile', maxAbsError: 0 },
+  ];
+}
+
+const open: SplitClient<FakeTensor>[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+});
+
+async function setup(decider = new CarbonAwareDecision(candidates(), { exploration: false })) {
+  const model = fakeModel();
+  const server = new FakeServer(model);
+  const policy = new CalibratedPolicy({ decider, deviceProfile: profile, radio: 'wifi', fallbackIntensityGPerKwh: 300, serverPowerW: 200, defaults: { sloMs: 1000 } });
+  const client = await SplitClient.open({ model, runtime: new FakeRuntime(), transport: server, server: 'ws://fake', timeoutMs: 2_000, cutPolicy: policy });
+  open.push(client);
+  return { server, client, policy, decider };
+}
+const x = (): FakeTensor => ({ type: 'float32', dims: [2, 4], data: seededFloats(5, 8) });
+
+describe('CalibratedPolicy', () => {
+  it("cut 'auto' asks the decision and records it, with intervals beside what was observed", async () => {
+    const { client, policy } = await setup();
+    const { telemetry } = await client.infer({ x: x() }, { cut: 'auto', objective: 'latency' });
+    expect(telemetry.cutChosenBy).toBe('policy');
+    const d = telemetry.decision!;
+    // By the profiles alone the server plan is fastest (no 30 ms head), and it is what ran.
+    expect(d.candidateId).toBe('server/none');
+    expect(telemetry.planId).toBe('server');
+    expect(d).toMatchObject({ mode: 'robust', objective: 'latency', alpha: 0.1, sloMs: 1000 });
+    expect(d.intervals.latencyMs!.observed).toBe(telemetry.totalMs);
+    expect(d.intervals.headMs!.observed).toBe(telemetry.headMs);
+    expect(d.intervals.serverMs!.observed).toBe(telemetry.serverMs);
+    expect(d.intervals.carbonG!.observed).toBeUndefined(); // no footprint option: carbon is not observed
+    expect(d.context).toMatchObject({ powerSource: 'unknown', deviceIntensityGPerKwh: 300, serverIntensityGPerKwh: 300, uplinkBps: 10e6 });
+    expect(policy.lastDecision()!.candidate.id).toBe('server/none');
+    expect(policy.lastDecision()!.explanation).toMatch(/objective latency/);
+  });
+
+  it('with no cut named, a calibrated client decides too; SLO and mode pass through per request', async () => {
+    const { client } = await setup();
+    const { telemetry } = await client.infer({ x: x() }, { sloMs: 0.001, mode: 'mean' });
+    expect(telemetry.decision!.mode).toBe('mean');
+    expect(telemetry.decision!.sloUnmet).toBe(true);
+    expect(telemetry.decision!.bound).toBe('slo');
+  });
+
+  it('learns from every request, the caller\'s choices too, and reports coverage per mode and metric', async () => {
+    const { client, decider } = await setup();
+    for (let i = 0; i < 5; i += 1) await client.infer({ x: x() }, { cut: 'device' });
+    expect(decider.freshness()['device/none']!.observations).toBe(5);
+    for (let i = 0; i < 30; i += 1) await client.infer({ x: x() }, { cut: 'auto' });
+    const coverage = client.coverage()!;
+    expect(coverage.robust!.latencyMs!.n).toBe(30);
+    expect(coverage.robust!.latencyMs!.coverage).toBeGreaterThanOrEqual(0);
+    expect(coverage.robust!.latencyMs!.coverage).toBeLessThanOrEqual(1);
+    expect(Object.keys(coverage)).toEqual(['robust']);
+  });
+
+  it('saves and restores its state: the restored client decides the same way', async () => {
+    const { client } = await setup();
+    for (let i = 0; i < 20; i += 1) await client.infer({ x: x() }, { cut: i % 3 === 0 ? 'device' : 'auto' });
+    const saved = JSON.parse(JSON.stringify(client.calibratorState()));
+    const a = (client.cutPolicy as CalibratedPolicy).decider;
+    const b = CarbonAwareDecision.fromJSON(saved);
+    const ctx = (client.cutPolicy as CalibratedPolicy).context({ network: undefined, serverContext: undefined }, Date.parse('2026-12-01T00:00:00Z'));
+    for (const mode of ['mean', 'robust', 'adaptive', 'set'] as const) {
+      expect(b.decide(ctx, { mode, sloMs: 1000 }).candidate.id).toBe(a.decide(ctx, { mode, sloMs: 1000 }).candidate.id);
+    }
+  });
+
+  it('with the server out of reach it runs on the device without asking the decision', async () => {
+    const { policy } = await setup();
+    const model = fakeModel();
+    const down = new FakeServer(model);
+    down.refuse = 'down';
+    const offline = await SplitClient.open({ model, runtime: new FakeRuntime(), transport: down, server: 'ws://fake', timeoutMs: 2_000, cutPolicy: policy });
+    open.push(offline);
+    const { telemetry } = await offline.infer({ x: x() }, { cut: 'auto' });
+    expect(telemetry.planId).toBe('device');
+    expect(telemetry.decision).toBeUndefined();
+  });
+
+  it('refuses options it could not use', () => {
+    const decider = new CarbonAwareDecision(candidates());
+    const base = { decider, deviceProfile: profile, radio: 'wifi' as const, fallbackIntensityGPerKwh: 300, serverPowerW: 200 };
+    expect(() => new CalibratedPolicy({ ...base, radio: 'nr5g' as never })).toThrow(/not a radio/);
+    expect(() => new CalibratedPolicy({ ...base, fallbackIntensityGPerKwh: undefined as never })).toThrow(/fallbackIntensityGPerKwh/);
+    expect(() => new CalibratedPolicy({ ...base, serverPowerW: -1 })).toThrow(/serverPowerW/);
+    expect(() => new CalibratedPolicy({ ...base, decider: {} as never })).toThrow(/CarbonAwareDecision/);
+  });
+
+  it('observationOf: a fallback shows no transfer or server time; a footprint shows energy and carbon', () => {
+    const base = { planId: 'split-1', waitMs: 0, headMs: 3, transferMs: 9, serverMs: 4, queueMs: 1, tailLocalMs: 0, totalMs: 16, cutChosenBy: 'policy' as const, bytesUp: 10, bytesDown: 10, compression: 'none' as const };
+    expect(observationOf({ ...base, path: 'local-fallback' })).toEqual({ latencyMs: 16, headMs: 3 });
+    const side = { energyJ: 0.5, carbonG: 1e-4, kind: 'estimated' as const, source: 's', intensity: { time: 't', gPerKwh: 1, zone: 'z', source: 's', kind: 'estimated' as const } };
+    const footprint = { device: side, network: { ...side, energyJ: 0.25 }, server: side, totalEnergyJ: 1.25, totalCarbonG: 3e-4, kind: 'estimated' as const };
+    expect(observationOf({ ...base, path: 'split', footprint })).toEqual({ latencyMs: 16, headMs: 3, transferMs: 9, serverMs: 4, deviceEnergyJ: 0.75, carbonG: 3e-4 });
+  });
+});
