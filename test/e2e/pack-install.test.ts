@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PACKAGES = ['protocol', 'core', 'carbon', 'device', 'server', 'cli', 'models'] as const;
+const PACKAGES = ['protocol', 'core', 'carbon', 'calibrator', 'device', 'server', 'cli', 'models'] as const;
 const dirOf = (name: string) => (name === 'models' ? join(root, 'models') : join(root, 'packages', name));
 
 interface Run {

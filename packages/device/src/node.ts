@@ -38,6 +38,7 @@ export type {
   TransportHandlers,
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
+export { createCalibratedPolicy, serverHttpUrl, type NodeCalibratorOptions } from './node/calibrator-setup.js';
 export { CalibratedPolicy, observationOf, recordObserved, type CalibratedPolicyOptions, type CalibratedContextOptions, type TelemetryDecision } from './client/calibrated-policy.js';
 export { TelemetryLog } from './node/telemetry-log.js';
 export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';

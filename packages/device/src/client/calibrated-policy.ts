@@ -119,6 +119,8 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   private readonly coverageTracker = new CoverageTracker();
   private learnedServerW: { sum: number; n: number } = { sum: 0, n: 0 };
   private last: Decision | undefined;
+  /** Plans that have run once: a plan's first request loads its sessions (device and server), a one-off cost not to learn. */
+  private readonly warm = new Set<string>();
   /** The profile's figures, read once (a profile without them is refused here, not on a request). */
   private readonly activeW: number;
   private readonly radio: DecisionContext['radio'];
@@ -182,6 +184,10 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     this.learnServerPower(t);
     const id = candidateKey(t.planId, t.compression);
     if (!this.decider.candidates.some((c) => c.id === id)) return; // a plan or compression the decider was not given
+    if (!this.warm.has(t.planId)) {
+      this.warm.add(t.planId);
+      return;
+    }
     const decided = outcome.candidate.decided;
     const context = decided?.context ?? (outcome.cut && outcome.epochMs !== undefined ? this.context(outcome.cut, outcome.epochMs) : undefined);
     if (!context) return;

@@ -24,14 +24,21 @@ export class ShapedTransport implements Transport {
   private readonly start: number;
 
   constructor(private readonly inner: Transport, private readonly options: ShapedTransportOptions) {
-    checkCapacityTrace(options.uplink);
+    this.uplink = checkCapacityTrace(options.uplink);
     this.clock = options.clock ?? systemClock;
     this.start = this.clock.now() - (options.offsetMs ?? 0);
   }
 
+  private uplink: CapacityTrace;
+
   /** The trace's capacity now (bits/s). */
   capacityNow(): number {
-    return capacityAt(this.options.uplink, this.clock.now() - this.start);
+    return capacityAt(this.uplink, this.clock.now() - this.start);
+  }
+
+  /** Replaces the trace from now on (messages already queued keep their departure times). */
+  setUplink(trace: CapacityTrace): void {
+    this.uplink = checkCapacityTrace(trace);
   }
 
   async connect(url: string, handlers: TransportHandlers): Promise<TransportConnection> {
@@ -50,7 +57,7 @@ export class ShapedTransport implements Transport {
     };
     const shape = (bytes: number, send: () => void) => {
       const begin = Math.max(clock.now(), linkFreeAt);
-      linkFreeAt = begin + drainMs(options.uplink, begin - start, bytes * 8);
+      linkFreeAt = begin + drainMs(this.uplink, begin - start, bytes * 8);
       later(linkFreeAt + delay - clock.now(), send);
     };
     const stop = () => {

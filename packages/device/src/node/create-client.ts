@@ -5,6 +5,9 @@ import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
 import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyMeter } from '../client/client-options.js';
 import type { FootprintOptions } from '../client/request-footprint.js';
+import type { PowerReading } from '../client/power-source.js';
+import type { Transport } from '../client/types.js';
+import { createCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
@@ -93,6 +96,16 @@ export interface CreateClientOptions {
   powerSampler?: EnergyMeter;
   /** Energy and carbon by side in each request's telemetry (see SplitClientOptions.footprint). */
   footprint?: FootprintOptions;
+  /**
+   * Decide cut 'auto' (and every infer() that names no cut) by carbon within a latency SLO:
+   * the device profile, prices of what is not measured, and optionally this device's and the
+   * server's latency profiles and a saved state (README, "cut: 'auto'"). Excludes cutPolicy.
+   */
+  calibrator?: NodeCalibratorOptions;
+  /** Progress of the set-up (profiling, fetching the server's profile); default silent. */
+  log?: (message: string) => void;
+  /** Wraps the WebSocket transport, e.g. in a ShapedTransport that replays an uplink trace (demos, tests). */
+  wrapTransport?: (transport: Transport) => Transport;
 }
 
 /** The client, plus the partition it was built from (model signature, every plan's sizes and flops). */
@@ -116,13 +129,26 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   const partition = planSet
     ? await partitionFromPlanSet(model, planSet)
     : await partitionWithProbe(model, { ...options.partition, ...(inputShapes ? { inputShapes } : {}) });
+  if (options.calibrator !== undefined && options.cutPolicy !== undefined) {
+    throw badOption('calibrator and cutPolicy exclude each other: the calibrator is a cut policy');
+  }
+  const splitModel = splitModelFromPartition(partition, inputShapes);
+  const sampler = options.powerSampler as { latest?: () => PowerReading | undefined } | undefined;
+  const cutPolicy = options.calibrator
+    ? await createCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator, {
+        ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
+        ...(inputShapes ? { inputShapes } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      })
+    : options.cutPolicy;
   const client = await SplitClient.open({
-    model: splitModelFromPartition(partition, inputShapes),
+    model: splitModel,
     runtime: headThread === 'worker' ? new WorkerRuntime({ ...threads, callTimeoutMs: headTimeoutMs, maxWaitingCalls: headQueueLimit, clock }) : new OrtRuntime(threads),
-    transport: new WsTransport({ maxPayload }),
+    transport: options.wrapTransport ? options.wrapTransport(new WsTransport({ maxPayload })) : new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'cutPolicy', 'clock', 'network', 'networkProbe', 'powerSampler', 'footprint']),
+    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'clock', 'network', 'networkProbe', 'powerSampler', 'footprint']),
+    ...(cutPolicy ? { cutPolicy } : {}),
     // A plan.json holds one plan: it is the default cut unless the caller names another.
     ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
   });

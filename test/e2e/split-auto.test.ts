@@ -1,0 +1,118 @@
+// cut: 'auto' end to end: a real server on 127.0.0.1, a device client whose uplink goes through
+// a ShapedTransport (bytes / bandwidth, replayed on the real socket), and the carbon-aware
+// decision of @carboncp/calibrator. The cut moves when the device's grid gets cleaner than the
+// server's and back, and when the uplink collapses; every request resolves exactly once.
+import { parseDeviceProfile, type DeviceProfile, type IntensityPoint } from '@carboncp/carbon';
+import { loadDeviceProfile } from '@carboncp/carbon/node';
+import { seededInputs } from '@carboncp/core/node';
+import { ShapedTransport, createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
+import { ensureModel, getZooModel } from '@carboncp/models';
+import { startServer, type CarboncpServer } from '@carboncp/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelNameOf } from './split-harness.js';
+
+const MODEL = 'ppocr-cls';
+const constant = (mbps: number) => ({ startsMs: [0], bps: [mbps * 1e6], periodMs: 1000, source: `constant ${mbps} Mbit/s` });
+
+/**
+ * A device for which offloading can pay: a power-hungry CPU (30 W) and a radio far cheaper per
+ * byte than the Wi-Fi of the shipped profiles (whose 2001-era 1.9 uJ/B makes sending a 110 kB
+ * input cost more than computing on it). Test numbers, labelled as such.
+ */
+async function offloadingDevice(): Promise<DeviceProfile> {
+  const base = JSON.parse(JSON.stringify(await loadDeviceProfile('raspberry-pi-4'))) as Record<string, any>;
+  const testValue = (value: number, unit: string) => ({ value, unit, kind: 'estimated', source: 'test/e2e/split-auto.test.ts: chosen so that offloading can pay', how: 'a test fixture, not a device' });
+  base.id = 'test-offloading-device';
+  base.power.activeW = testValue(30, 'W');
+  base.radios.wifi.energyPerByteUpJ = testValue(1e-9, 'J/B');
+  base.radios.wifi.energyPerByteDownJ = testValue(1e-9, 'J/B');
+  base.radios.wifi.tailEnergyJ = testValue(1e-4, 'J');
+  return parseDeviceProfile(base);
+}
+
+let server: CarboncpServer;
+let client: CarboncpClient;
+let shaped: ShapedTransport;
+let deviceGrid = 900;
+const intensity = (): IntensityPoint => ({ time: new Date().toISOString(), gPerKwh: deviceGrid, zone: 'test', source: 'test grid', kind: 'estimated' });
+
+beforeAll(async () => {
+  const file = await ensureModel(MODEL);
+  const { inputShapes } = getZooModel(MODEL);
+  server = await startServer({ models: [file], inputShapes: { [modelNameOf(file)]: inputShapes }, host: '127.0.0.1', port: 0, executionProviders: ['cpu'], log: () => {} });
+  client = await createClient({
+    model: file,
+    server: server.url,
+    inputShapes,
+    intraOpNumThreads: 1,
+    reconnect: { initialMs: 50, maxMs: 500, seed: 7 },
+    wrapTransport: (ws) => (shaped = new ShapedTransport(ws, { uplink: constant(200) })),
+    calibrator: {
+      deviceProfile: await offloadingDevice(),
+      radio: 'wifi',
+      deviceIntensity: intensity,
+      fallbackIntensityGPerKwh: 300, // the server's grid: it reports none
+      serverPowerW: 5,
+      uplinkPriorBps: 200e6,
+      rttPriorMs: 1,
+      profileRuns: 5,
+      serverProfile: false,
+      planIds: ['server', 'device'],
+      decider: { exploration: false },
+      defaults: { mode: 'mean', objective: 'carbon', sloMs: 60 },
+    },
+  });
+  await client.ready(10_000);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await server?.close();
+});
+
+async function phase(requests: number, seed: number): Promise<RequestTelemetry[]> {
+  const { inputShapes } = getZooModel(MODEL);
+  const out: RequestTelemetry[] = [];
+  for (let i = 0; i < requests; i += 1) {
+    const { telemetry } = await client.infer(seededInputs(client.partition.model, inputShapes, seed + i), { cut: 'auto' });
+    expect(telemetry.error, JSON.stringify(telemetry)).toBeUndefined();
+    expect(telemetry.decision!.candidateId.split('/')[0]).toBe(telemetry.planId);
+    out.push(telemetry);
+  }
+  return out;
+}
+const plansOf = (ts: RequestTelemetry[]) => ts.map((t) => t.planId);
+
+describe("cut: 'auto' over a real server and a shaped uplink", () => {
+  it('offloads while the device grid is dirtier, computes locally when it is cleaner, and back', async () => {
+    deviceGrid = 900;
+    const dirty = await phase(8, 100);
+    expect(plansOf(dirty).slice(-4)).toEqual(['server', 'server', 'server', 'server']);
+    deviceGrid = 5;
+    const clean = await phase(6, 200);
+    expect(plansOf(clean)).toEqual(Array(6).fill('device'));
+    deviceGrid = 900;
+    const again = await phase(6, 300);
+    expect(plansOf(again)).toEqual(Array(6).fill('server'));
+    for (const t of [...dirty, ...clean, ...again]) {
+      expect(t.decision!.objective).toBe('carbon');
+      expect(t.decision!.context.deviceIntensityGPerKwh).toBe(t.planId === 'device' && clean.includes(t) ? 5 : 900);
+    }
+  });
+
+  it('stops offloading when the uplink collapses below what the SLO allows', async () => {
+    deviceGrid = 900;
+    expect(plansOf(await phase(3, 400))).toEqual(['server', 'server', 'server']);
+    shaped.setUplink(constant(1)); // 110 kB now takes ~0.9 s against a 60 ms SLO
+    const slow = await phase(8, 500);
+    const firstDevice = plansOf(slow).indexOf('device');
+    // It has to see slow transfers first: the network estimate and the learnt latency correction
+    // both move over a few samples (a single slow transfer may be an outlier).
+    expect(firstDevice, plansOf(slow).join(',')).toBeGreaterThan(0);
+    expect(firstDevice, plansOf(slow).join(',')).toBeLessThanOrEqual(5);
+    expect(plansOf(slow).slice(firstDevice)).toEqual(Array(slow.length - firstDevice).fill('device'));
+    const stats = client.stats();
+    expect(stats.requests).toBe(8 + 6 + 6 + 3 + 8);
+    expect(stats.localFallback).toBe(0);
+  });
+});
