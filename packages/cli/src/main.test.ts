@@ -70,7 +70,7 @@ describe('exit codes (packages/cli/README.md)', () => {
 describe('carboncp demo --input-shape', () => {
   it('runs a zoo model at a given input shape, over the zoo default', async () => {
     const io = capture();
-    const code = await main(['demo', '--model', 'ppocr-cls', '--input-shape', 'x=1,3,48,96', '--cuts', 'server,split-27', '--runs', '1', '--json'], io);
+    const code = await main(['demo', '--model', 'ppocr-cls', '--input-shape', 'x=1,3,48,96', '--cuts', 'server,split-27', '--runs', '1', '--auto-steps', '0', '--json'], io);
     const report = JSON.parse(io.stdout.join('\n')) as { ok: boolean; models: { inputShapes: Record<string, number[]>; inputBytes: number; rows: { cut: string; path: string }[] }[] };
     expect(code).toBe(EXIT.OK);
     expect(report.models[0].inputShapes).toEqual({ x: [1, 3, 48, 96] });

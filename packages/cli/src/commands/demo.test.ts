@@ -3,6 +3,7 @@ import type { Plan } from '@carboncp/core';
 import { isCarboncpError } from '@carboncp/protocol';
 import { EXIT } from '../command.js';
 import { capture } from '../testing/cli-fixtures.js';
+import type { AutoDemoReport } from './demo-auto.js';
 import { chooseCuts, command, formatReport, parseDemoArgs, type DemoModelReport } from './demo.js';
 
 const plan = (id: string, kind: Plan['kind'], bytesPerSample: number): Plan => ({
@@ -72,7 +73,7 @@ describe('carboncp demo report', () => {
 describe('carboncp demo run', () => {
   it('serves ppocr-cls, runs the chosen cuts split over ws and matches local inference', async () => {
     const io = capture();
-    const code = await command.run(['--model', 'ppocr-cls', '--runs', '1', '--json'], io);
+    const code = await command.run(['--model', 'ppocr-cls', '--runs', '1', '--auto-steps', '0', '--json'], io);
     const report = JSON.parse(io.stdout.join('\n')) as { ok: boolean; models: { model: string; splits: number; rows: { cut: string; path: string; maxAbsDiff: number; bytesUp: number }[] }[] };
     expect(code, io.stderr.join('\n')).toBe(EXIT.OK);
     expect(report.ok).toBe(true);
@@ -84,6 +85,28 @@ describe('carboncp demo run', () => {
     for (const row of model.rows) expect(row.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     expect(model.rows[0].bytesUp).toBeGreaterThan(3 * 48 * 192 * 4);
     expect(model.rows.at(-1)?.bytesUp).toBe(0);
+  });
+
+  it("auto section: every request decided, on the demo's candidates, with intervals and coverage", async () => {
+    const io = capture();
+    const code = await command.run(['--model', 'ppocr-cls', '--runs', '1', '--cuts', 'device', '--auto-steps', '4', '--json'], io);
+    expect(code, io.stderr.join('\n')).toBe(EXIT.OK);
+    const { auto } = JSON.parse(io.stdout.join('\n')) as { auto: AutoDemoReport };
+    expect(auto.model).toBe('resnet18');
+    expect(auto.candidates).toHaveLength(3);
+    expect(auto.candidates[0]).toBe('server/none');
+    expect(auto.candidates[2]).toBe('device/none');
+    expect(auto.steps).toHaveLength(4);
+    for (const step of auto.steps) {
+      expect(auto.candidates).toContain(`${step.cut}/none`);
+      expect(step.latency.observed).toBeGreaterThan(0);
+      expect(step.latency.upper).toBeGreaterThanOrEqual(step.latency.lower);
+      expect(step.deviceGPerKwh).toBeGreaterThan(0); // from the GB trace, not the fallback
+      expect(step.serverGPerKwh).toBeLessThan(step.deviceGPerKwh); // FR's June grid is cleaner than GB's
+    }
+    expect(auto.steps.map((s) => s.time)).toEqual(['2022-06-01T00:00:00.000Z', '2022-06-01T01:00:00.000Z', '2022-06-01T02:00:00.000Z', '2022-06-01T03:00:00.000Z']);
+    expect(auto.coverage.robust!.latencyMs!.n).toBe(4);
+    expect(auto.fellBack).toBe(0);
   });
 
   it('fails with a bad-input error for an unknown cut', async () => {

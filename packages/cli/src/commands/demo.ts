@@ -8,8 +8,11 @@ import { COMPRESSIONS, CarboncpError, compressionList, isCompression, type Compr
 import { startServer } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 import { parseInputShapeOption, shapesForModel } from '../input-shape-option.js';
+import { formatAutoReport, runAutoDemo } from './demo-auto.js';
 
 const DEFAULT_MODELS = ['resnet18', 'ppocr-cls'];
+/** Requests per candidate before the auto steps: enough scores for finite bounds at alpha 0.1 (9). */
+const AUTO_WARMUP = 10;
 /** Output error allowed per compression; 'none' must match local inference (float noise only). */
 export const DEMO_TOLERANCE: Record<Compression, number> = { none: 1e-4, fp16: 5e-2, int8: 5e-1 };
 
@@ -31,12 +34,21 @@ Options:
   --runs N            timed runs per cut after one warm-up run; default 3
   --compression C     compress crossing activations: ${compressionList('')} (default none)
   --tol X             largest allowed max-abs difference; default ${DEMO_TOLERANCE.none} (fp16: ${DEMO_TOLERANCE.fp16}, int8: ${DEMO_TOLERANCE.int8})
+  --auto-steps N      then run N requests with cut 'auto' (default 16; 0: none): the calibrated
+                      carbon-aware decision on --auto-model over a replayed Mahimahi cellular
+                      uplink, with GB (device) and FR (server) grid intensity advancing an hour
+                      per request; prints each step and the latency intervals' coverage
+  --auto-model NAME   zoo model of the auto section (default resnet18)
+  --slo-ms N          latency SLO of the auto section (default 500)
   --json              print the results as JSON
 
 Exit codes: 0 every cut ran split/remote and matched local inference, 1 a cut fell back to local
 execution or differed by more than the tolerance, 2 bad flags, 3 bad model or cut, 4 run-time error.`;
 
 interface DemoOptions {
+  autoSteps: number;
+  autoModel: string;
+  sloMs: number;
   models: string[];
   inputShapes: Record<string, number[]> | undefined;
   cuts: string[] | undefined;
@@ -80,7 +92,7 @@ function usageError(message: string): never {
 
 export function parseDemoArgs(args: string[]): DemoOptions {
   const shapeSpecs: string[] = [];
-  const options: DemoOptions = { models: [], inputShapes: undefined, cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
+  const options: DemoOptions = { autoSteps: 16, autoModel: 'resnet18', sloMs: 500, models: [], inputShapes: undefined, cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     const value = () => {
@@ -122,6 +134,25 @@ export function parseDemoArgs(args: string[]): DemoOptions {
       case '--json':
         options.json = true;
         break;
+      case '--auto-steps': {
+        const text = value();
+        if (!/^\d+$/.test(text) || Number(text) > 10_000) usageError(`--auto-steps must be an integer from 0 to 10000, got '${text}'`);
+        options.autoSteps = Number(text);
+        break;
+      }
+      case '--auto-model': {
+        const text = value();
+        if (!listModels().some((m) => m.name === text)) usageError(`--auto-model must be a zoo model (${listModels().map((m) => m.name).join(', ')}), got '${text}'`);
+        options.autoModel = text;
+        break;
+      }
+      case '--slo-ms': {
+        const text = value();
+        const slo = Number(text);
+        if (!(slo > 0) || !Number.isFinite(slo)) usageError(`--slo-ms must be a positive number, got '${text}'`);
+        options.sloMs = slo;
+        break;
+      }
       default:
         usageError(`unknown option '${flag}'`);
     }
@@ -307,8 +338,10 @@ export const command: Command = {
       reports.push(report);
       if (!options.json) io.out(`${formatReport(report, options.tol)}\n`);
     }
+    const auto = options.autoSteps > 0 ? await runAutoDemo({ model: options.autoModel, steps: options.autoSteps, warmup: AUTO_WARMUP, sloMs: options.sloMs }, io) : undefined;
+    if (auto && !options.json) io.out(`${formatAutoReport(auto)}\n`);
     const ok = reports.every((report) => report.rows.every((row) => row.ok));
-    if (options.json) io.out(JSON.stringify({ compression: options.compression, tol: options.tol, ok, models: reports }, null, 2));
+    if (options.json) io.out(JSON.stringify({ compression: options.compression, tol: options.tol, ok, models: reports, ...(auto ? { auto } : {}) }, null, 2));
     else io.out(ok ? `all cuts match local inference within ${options.tol}` : `some cuts fell back or exceeded ${options.tol}`);
     return ok ? EXIT.OK : EXIT.CHECK_FAILED;
   },

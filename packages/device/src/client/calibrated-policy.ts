@@ -31,7 +31,9 @@ export interface CalibratedContextOptions {
    * this makes the guess the caller's, stated.
    */
   fallbackIntensityGPerKwh: number;
-  /** The server's grid intensity when its pongs carry none; default fallbackIntensityGPerKwh. */
+  /** The server's grid intensity, cached, when its pongs carry none (e.g. a trace of its zone). */
+  serverIntensity?: () => IntensityPoint | undefined;
+  /** The server's grid intensity when neither its pongs nor serverIntensity give one; default fallbackIntensityGPerKwh. */
   serverIntensityGPerKwh?: number;
   /** The device's latest power reading (PowerSampler.latest): power source and battery; absent: 'unknown'. */
   power?: () => PowerReading | undefined;
@@ -151,7 +153,7 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
       uplinkBps: cut.network?.uplinkBps ? { mean: cut.network.uplinkBps.mean, sd: cut.network.uplinkBps.sd } : { mean: o.uplinkPriorBps ?? 10e6, sd: 0 },
       serverQueueDepth: cut.serverContext?.queueDepth ?? 0,
       deviceIntensityGPerKwh: device?.gPerKwh ?? o.fallbackIntensityGPerKwh,
-      serverIntensityGPerKwh: cut.serverContext?.carbonIntensity?.valueGPerKwh ?? o.serverIntensityGPerKwh ?? o.fallbackIntensityGPerKwh,
+      serverIntensityGPerKwh: cut.serverContext?.carbonIntensity?.valueGPerKwh ?? o.serverIntensity?.()?.gPerKwh ?? o.serverIntensityGPerKwh ?? o.fallbackIntensityGPerKwh,
       devicePowerW: reading?.kind === 'measured' && reading.watts !== undefined ? reading.watts : this.activeW,
       radio: this.radio,
       serverPowerW: this.learnedServerW.n > 0 ? this.learnedServerW.sum / this.learnedServerW.n : o.serverPowerW,
@@ -269,7 +271,7 @@ function checkPolicyOptions(o: CalibratedPolicyOptions): void {
   if (!o.deviceProfile.radios?.[o.radio]) throw bad(`radio ${JSON.stringify(o.radio)} is not a radio of device profile '${o.deviceProfile.id}'`);
   if (!(typeof o.fallbackIntensityGPerKwh === 'number' && o.fallbackIntensityGPerKwh >= 0)) throw bad('fallbackIntensityGPerKwh must be a number >= 0 (the intensity assumed where none is known)');
   if (!(typeof o.serverPowerW === 'number' && o.serverPowerW >= 0)) throw bad("serverPowerW must be a number >= 0 (the server's watts until it reports its energy)");
-  for (const name of ['deviceIntensity', 'power', 'cpuLoad'] as const) {
+  for (const name of ['deviceIntensity', 'serverIntensity', 'power', 'cpuLoad'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'function') throw bad(`${name} must be a function`);
   }
 }

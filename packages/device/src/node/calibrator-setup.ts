@@ -29,8 +29,8 @@ export interface NodeCalibratorOptions extends Omit<CalibratedContextOptions, 'd
   serverProfile?: ModelProfile | unknown | false;
   /** Compressions to offer per plan (default ['none']). */
   compressions?: Compression[];
-  /** Only these plans become candidates (default: every plan). */
-  planIds?: string[];
+  /** Only these plans become candidates (default: every plan), or a function choosing them from the partition's plans. */
+  planIds?: string[] | ((plans: readonly Plan[]) => string[]);
   decider?: DeciderOptions;
   /** A saved calibratorState(): the client starts warm. */
   state?: DeciderState;
@@ -108,7 +108,7 @@ async function profiledCandidates(
     compressions: options.compressions ?? ['none'],
     ...(serverProfile ? { serverProfile } : {}),
     outputBytesPerSample: outputBytesPerSample(outputs),
-    ...(options.planIds ? { planIds: options.planIds } : {}),
+    ...(options.planIds ? { planIds: typeof options.planIds === 'function' ? options.planIds(partition.plans) : options.planIds } : {}),
   });
 }
 
