@@ -39,7 +39,7 @@ Options:
                       uplink, with GB (device) and FR (server) grid intensity advancing an hour
                       per request; prints each step and the latency intervals' coverage
   --auto-model NAME   zoo model of the auto section (default resnet18)
-  --slo-ms N          latency SLO of the auto section (default 500)
+  --slo-ms N          latency SLO of the auto section (default 700)
   --json              print the results as JSON
 
 Exit codes: 0 every cut ran split/remote and matched local inference, 1 a cut fell back to local
@@ -92,7 +92,7 @@ function usageError(message: string): never {
 
 export function parseDemoArgs(args: string[]): DemoOptions {
   const shapeSpecs: string[] = [];
-  const options: DemoOptions = { autoSteps: 16, autoModel: 'resnet18', sloMs: 500, models: [], inputShapes: undefined, cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
+  const options: DemoOptions = { autoSteps: 16, autoModel: 'resnet18', sloMs: 700, models: [], inputShapes: undefined, cuts: undefined, runs: 3, compression: 'none', tol: NaN, json: false };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     const value = () => {
