@@ -1,4 +1,5 @@
 import { capacityAt, checkCapacityTrace, drainMs, type CapacityTrace } from '@carboncp/carbon';
+import { concatParts } from '@carboncp/protocol';
 import { systemClock, type Clock, type ClockTimer } from './clock.js';
 import type { Transport, TransportConnection, TransportHandlers } from './types.js';
 
@@ -73,7 +74,7 @@ export class ShapedTransport implements Transport {
       sendParts: (parts) => {
         const copies = parts.map((p) => p.slice());
         const size = copies.reduce((n, p) => n + p.byteLength, 0);
-        shape(size, () => (connection.sendParts ? connection.sendParts(copies) : connection.send(join(copies, size))));
+        shape(size, () => (connection.sendParts ? connection.sendParts(copies) : connection.send(concatParts(copies, size))));
       },
       close: (code, reason) => {
         stop();
@@ -85,14 +86,4 @@ export class ShapedTransport implements Transport {
       },
     };
   }
-}
-
-function join(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
