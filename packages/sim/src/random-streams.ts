@@ -44,10 +44,11 @@ export interface LogNormal {
 }
 
 /**
- * The lognormal with the profile's median and, as its spread, the one that puts p10 and p90
- * where the profile measured them (sigma = ln(p90 / p10) / (2 z_0.9)): latencies are positive
- * and right-skewed, and a profile records exactly these three quantiles. Null for a half that
- * does not run (median 0); sigma 0 where the profile shows no spread.
+ * The lognormal with the profile's median and the profile's p90 / p10 ratio (sigma =
+ * ln(p90 / p10) / (2 z_0.9)): latencies are positive and right-skewed, and a profile records
+ * these three quantiles. A lognormal is symmetric in log (its p10 x p90 = median^2), so a
+ * measured spread that is lopsided around the median is matched in width, not in skew. Null for
+ * a half that does not run (median 0); sigma 0 where the profile shows no spread.
  */
 export function logNormalOf(d: LatencyDistribution): LogNormal | null {
   if (!(d.medianMs > 0)) return null;
