@@ -1,4 +1,6 @@
+import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { describe, expect, it } from 'vitest';
+import { headScaleOf } from './settings.js';
 import type { PolicyResult } from './metrics.js';
 import { handWorld } from './sim.test-support.js';
 import { simulate } from './simulate.js';
@@ -91,5 +93,22 @@ describe('a world whose right answers are known by hand', () => {
       expect(r.coverage).toBe(1);
       expect(r.meanIntervalWidthMs).toBeLessThan(0.1);
     }
+  });
+
+  it('a device three times slower than the profile: the truth follows headScale; a policy that does not know it learns nothing and misses', () => {
+    const known = simulate(handWorld({ headScale: 3, policies: ['oracle', 'carbon-greedy', 'device'] }));
+    expect(byName(known.policies, 'device').meanLatencyMs).toBeCloseTo(300, 9);
+    expect(byName(known.policies, 'device').deviceJ).toBeCloseTo(240 * 0.6, 9);
+    expect(byName(known.policies, 'oracle').cutCounts).toEqual({ 'server/none': 240 });
+    expect(byName(known.policies, 'carbon-greedy').cutCounts).toEqual({ 'server/none': 240 });
+    const unknown = simulate(handWorld({ headScale: 3, headScaleKnown: false, policies: ['oracle', 'carbon-greedy'] }));
+    // Its profile says 100 ms (within the SLO) and 0.2 J: it runs the device while the grid is clean, and misses every time.
+    expect(byName(unknown.policies, 'carbon-greedy').cutCounts).toEqual({ 'device/none': 120, 'server/none': 120 });
+    expect(byName(unknown.policies, 'carbon-greedy').sloViolations).toBe(120);
+  });
+
+  it('headScaleOf reads the device profiles: a Pixel 4 runs ResNet-18 3.56x slower than the reference machine', async () => {
+    const scale = headScaleOf(await loadDeviceProfile('pixel-4'), await loadDeviceProfile('dev-machine'));
+    expect(scale).toBeCloseTo(122.48 / 34.41, 9);
   });
 });

@@ -1,10 +1,6 @@
 export { simulate, type SimulationResult } from './simulate.js';
 export type { CarbonView, RequestRecord, SimulationOptions, UtilisationTrace } from './options.js';
 export { POLICY_NAMES, isPolicyName, type PolicyName } from './policy-names.js';
-export { headScaleOf, radioContext, scaledHeads, type ResolvedSettings } from './settings.js';
-export { quantile, type PolicyResult } from './metrics.js';
+export { headScaleOf, type ResolvedSettings } from './settings.js';
+export type { PolicyResult } from './metrics.js';
 export type { SimulationStep, StepPolicy } from './series.js';
-export { logNormalOf, queueLength, NormalStream, uniformStream, type LogNormal } from './random-streams.js';
-export { IntensityTrack, LinkEstimator, utilisationAt } from './world.js';
-export { Outcomes, type RequestWorld, type OutcomeSettings } from './outcomes.js';
-export { pluggedAt } from './battery.js';

@@ -1,4 +1,5 @@
 import { CoverageTracker, type Interval } from '@carboncp/calibrator';
+import { quantile } from '@carboncp/core';
 import type { Outcomes } from './outcomes.js';
 import type { PolicyName } from './policy-names.js';
 
@@ -101,7 +102,7 @@ export class PolicyTally {
 
   result(ids: readonly string[], oracleCarbonG: number, battery: { capacityJ: number; endPercent: number } | null): PolicyResult {
     const n = this.requests;
-    const sorted = this.latencies.slice(0, n).sort();
+    const sorted = Array.from(this.latencies.subarray(0, n).sort());
     const stats = this.coverage.report()[this.name]?.latencyMs;
     const cutCounts: Record<string, number> = {};
     ids.forEach((id, k) => {
@@ -127,20 +128,14 @@ export class PolicyTally {
       infiniteIntervals: stats ? stats.infinite : 0,
       cutCounts,
       meanLatencyMs: n ? this.latencySum / n : 0,
-      p50LatencyMs: quantile(sorted, 0.5),
-      p95LatencyMs: quantile(sorted, 0.95),
+      p50LatencyMs: n ? quantile(sorted, 0.5) : 0,
+      p95LatencyMs: n ? quantile(sorted, 0.95) : 0,
       explored: this.explored,
       sloUnmetDecisions: this.sloUnmet,
       waited: this.waited,
       meanWaitMs: this.waited ? this.waitMs / this.waited : 0,
     };
   }
-}
-
-/** The q-quantile of sorted values (nearest rank, ceil(q n)); 0 when empty. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 /** Fills every result's reductionPct against every other policy. */
