@@ -48,7 +48,7 @@ export interface OutcomeSettings {
  *   server    = queue x serviceMs + tail median e^(sigma zTail) x tailScale
  *   device J  = devicePowerW x head + the radio's energy for the bytes (radioEnergyJ, tail and promotion)
  *   server J  = serverPowerW x PUE x tail (the tail's compute, not the wait)
- *   carbon    = carbonGrams per side: device and network at the device grid, server at the server grid
+ *   carbon    = joules x carbonGrams(1 J, grid) per side: device and network at the device grid, server at the server grid
  */
 export class Outcomes {
   readonly ids: readonly string[];
@@ -101,6 +101,9 @@ export class Outcomes {
   /** Draws every candidate's outcome in `w`. */
   draw(w: RequestWorld): void {
     const s = this.settings;
+    // Grams per joule at each grid this request (the carbon package's conversion, once per request).
+    const deviceGPerJ = carbonGrams(1, w.deviceIntensity);
+    const serverGPerJ = carbonGrams(1, w.serverIntensity);
     for (let k = 0; k < this.models.length; k += 1) {
       const m = this.models[k]!;
       const head = m.head ? Math.exp(m.head.mu + m.head.sigma * w.zHead) * s.headScale : 0;
@@ -125,9 +128,9 @@ export class Outcomes {
       this.radioJ[k] = m.radioJ;
       this.deviceJ[k] = computeJ + m.radioJ;
       this.serverJ[k] = serverJ;
-      const device = carbonGrams(computeJ, w.deviceIntensity);
-      const network = carbonGrams(m.radioJ, w.deviceIntensity);
-      const onServer = carbonGrams(serverJ, w.serverIntensity);
+      const device = computeJ * deviceGPerJ;
+      const network = m.radioJ * deviceGPerJ;
+      const onServer = serverJ * serverGPerJ;
       this.carbonDeviceG[k] = device;
       this.carbonNetworkG[k] = network;
       this.carbonServerG[k] = onServer;

@@ -140,6 +140,19 @@ describe('simulate on a noisy world', () => {
   });
 });
 
+describe('simulate reports', () => {
+  it('progress as it goes and at the end, and at most maxSteps steps that still count every request', () => {
+    const calls: [number, number][] = [];
+    const result = simulate(noisyWorld({ hours: 3, rate: { perMinute: 2, arrivals: 'fixed' }, policies: ['device', 'oracle'], maxSteps: 7, progressEvery: 100, onProgress: (done, expected) => calls.push([done, expected]) }));
+    expect(result.requests).toBe(360);
+    expect(calls).toEqual([...[100, 200, 300].map((d) => [d, 360]), [360, 360]]);
+    expect(result.steps).toHaveLength(7); // ceil(360 / 7) = 52 requests a step: 6 full steps and one of 48
+    expect(result.steps.map((s) => s.requests)).toEqual([52, 52, 52, 52, 52, 52, 48]);
+    expect(result.steps.at(-1)!.index).toBe(359);
+    expect(Object.keys(result.timing.policies)).toEqual(['device', 'oracle']);
+  });
+});
+
 describe('simulate refuses', () => {
   it('bad options, naming them', () => {
     expect(() => simulate(noisyWorld({ hours: 0 }))).toThrow(/hours must be/);
