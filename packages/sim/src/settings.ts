@@ -129,6 +129,10 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
   const net = o.network ?? {};
   const estimateWeight = net.estimateWeight ?? 0.3;
   if (!(estimateWeight > 0 && estimateWeight <= 1)) throw invalid(`network.estimateWeight must be in (0, 1], got ${estimateWeight}`);
+  const rttMs = net.rttMs ?? 50;
+  if (!(Number.isFinite(rttMs) && rttMs >= 0)) throw invalid(`network.rttMs must be a finite number >= 0, got ${rttMs}`);
+  const networkOffsetMs = o.networkOffsetMs ?? 0;
+  if (!Number.isFinite(networkOffsetMs)) throw invalid(`networkOffsetMs must be a finite number of ms, got ${networkOffsetMs}`);
   const rttCv = net.rttCv ?? 0.2;
   if (!(rttCv >= 0)) throw invalid(`network.rttCv must be >= 0, got ${rttCv}`);
   return {
@@ -149,8 +153,8 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
     serverZone: (o.serverCarbon ?? o.deviceCarbon).zone,
     uplink: o.uplink.source,
     downlink: (o.downlink ?? o.uplink).source,
-    networkOffsetMs: o.networkOffsetMs ?? 0,
-    rttMs: net.rttMs ?? 50,
+    networkOffsetMs,
+    rttMs,
     rttCv,
     probeMs: positive('network.probeMs', net.probeMs ?? 1000),
     estimateWeight,

@@ -150,6 +150,8 @@ describe('simulate reports', () => {
     expect(result.steps.map((s) => s.requests)).toEqual([52, 52, 52, 52, 52, 52, 48]);
     expect(result.steps.at(-1)!.index).toBe(359);
     expect(Object.keys(result.timing.policies)).toEqual(['device', 'oracle']);
+    // Defaults filled in: what a device knows of the grid is the forecaster's, seasonal-ewma.
+    expect(result.settings).toMatchObject({ carbonView: 'forecast', forecastMethod: 'seasonal-ewma', alpha: 0.1, radio: 'wifi', rttMs: 50, serverPue: 1, serviceMs: 20 });
   });
 });
 
@@ -162,6 +164,7 @@ describe('simulate refuses', () => {
     expect(() => simulate(noisyWorld({ policies: ['device', 'device'] }))).toThrow(/without repeats/);
     expect(() => simulate(noisyWorld({ server: { powerW: 10, utilisation: 1 } }))).toThrow(/utilisation must be in \[0, 0.99\]/);
     expect(() => simulate(noisyWorld({ radio: 'lte' }))).toThrow(/has no lte radio/);
+    expect(() => simulate(noisyWorld({ network: { rttMs: -1 } }))).toThrow(/rttMs must be/);
     expect(() => simulate(noisyWorld({ candidates: noisyWorld().candidates.filter((c) => c.kind !== 'server'), policies: ['server'] }))).toThrow(/needs a 'server' candidate/);
     expect(() => simulate(noisyWorld({ maxOutputError: 0, candidates: noisyWorld().candidates.map((c) => ({ ...c, maxAbsError: 1 })) }))).toThrow(/no candidate meets the output-error limit/);
   });
