@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PACKAGES = ['protocol', 'core', 'carbon', 'calibrator', 'device', 'server', 'cli', 'models'] as const;
+const PACKAGES = ['protocol', 'core', 'carbon', 'calibrator', 'sim', 'device', 'server', 'cli', 'models'] as const;
 const dirOf = (name: string) => (name === 'models' ? join(root, 'models') : join(root, 'packages', name));
 
 interface Run {
@@ -195,12 +195,14 @@ import { listModels, ensureModel, modelsCacheDir } from '@carboncp/models';
 import { partition, type Plan } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { main, EXIT } from '@carboncp/cli';
+import { simulate, POLICY_NAMES, type SimulationOptions, type PolicyResult } from '@carboncp/sim';
+const policies: readonly string[] = POLICY_NAMES;
 const options: CreateClientOptions = { model: 'm.onnx', server: 'ws://127.0.0.1:8765', headThread: 'worker' };
 const serverOptions: ServerOptions = { models: ['m.onnx'] };
 const names: string[] = listModels().map((m) => m.name);
 const code: string = ErrorCode.WORKER_EXITED;
-export { options, serverOptions, names, code, startServer, createClient, WorkerRuntime, ensureModel, modelsCacheDir, partition, CarboncpError, main, EXIT };
-export type { RequestTelemetry, Plan };
+export { options, serverOptions, names, code, startServer, createClient, WorkerRuntime, ensureModel, modelsCacheDir, partition, CarboncpError, main, EXIT, simulate, policies };
+export type { RequestTelemetry, Plan, SimulationOptions, PolicyResult };
 `,
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');

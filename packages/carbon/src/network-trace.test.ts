@@ -15,6 +15,16 @@ describe('capacity traces', () => {
     expect(() => checkCapacityTrace({ ...steps, bps: [0, 0, 0] })).toThrow(/not all 0/);
   });
 
+  it('moves on at a step boundary that rounding puts back onto the step just left (a start such as 100.00000000000001 ms, from 0.1 s x 1000)', () => {
+    // At t = 400 (second loop) the step start 100.00000000000001 + 300 rounds to 400: recomputing
+    // the step from the absolute time found the same step, ending at t, and never left it.
+    const fine: CapacityTrace = { startsMs: [0, 100.00000000000001, 200], bps: [8000, 8000, 8000], periodMs: 300, source: 'test' };
+    expect(drainMs(fine, 350, 100 * 8)).toBeCloseTo(100, 9);
+    expect(drainMs(fine, 399.99999999999994, 1000 * 8)).toBeCloseTo(1000, 9);
+    expect(meanCapacity(fine, 350, 1350)).toBeCloseTo(8000, 9);
+    expect(drainMs(fine, 10, 0)).toBe(0);
+  });
+
   it('parses Mahimahi-style rows (trace, direction, time, capacity) and Pensieve-style irregular rows', () => {
     const mahimahi = 'trace,direction,t_start_s,capacity_mbps,packets\nA,down,0.0,9,1\nA,up,0.0,1,1\nA,up,0.1,2,1\nB,up,0.0,5,1\n';
     const up = parseNetworkTrace(mahimahi, { name: 'm.csv' });

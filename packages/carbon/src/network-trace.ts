@@ -101,11 +101,16 @@ export function checkCapacityTrace(trace: CapacityTrace): CapacityTrace {
   return trace;
 }
 
-/** Index of the step in force at trace time t (ms, looped). */
-function stepAt(trace: CapacityTrace, tMs: number): { index: number; end: number } {
+/** Index of the step in force at trace time t (ms, looped), and t's time within the loop. */
+function stepAt(trace: CapacityTrace, tMs: number): { index: number; local: number } {
   const { startsMs, periodMs } = trace;
-  const loops = Math.floor(tMs / periodMs);
-  const local = tMs - loops * periodMs;
+  let loops = Math.floor(tMs / periodMs);
+  let local = tMs - loops * periodMs;
+  // Rounding can put a time a hair before a loop's end into the previous loop at local = period.
+  if (local >= periodMs) {
+    loops += 1;
+    local -= periodMs;
+  }
   let lo = 0;
   let hi = startsMs.length - 1;
   while (lo < hi) {
@@ -113,8 +118,7 @@ function stepAt(trace: CapacityTrace, tMs: number): { index: number; end: number
     if (startsMs[mid]! <= local) lo = mid;
     else hi = mid - 1;
   }
-  const end = (lo + 1 < startsMs.length ? startsMs[lo + 1]! : periodMs) + loops * periodMs;
-  return { index: lo, end };
+  return { index: lo, local };
 }
 
 /** Capacity (bits/s) at trace time t (ms), the trace looping. */
@@ -124,29 +128,40 @@ export function capacityAt(trace: CapacityTrace, tMs: number): number {
 
 /** Milliseconds for `bits` to drain from trace time t (ms), at each step's capacity in turn (steps of 0 pass with nothing sent). */
 export function drainMs(trace: CapacityTrace, tMs: number, bits: number): number {
-  let t = tMs;
+  if (!(bits > 0)) return 0;
+  const { startsMs, bps, periodMs } = trace;
+  let { index, local: from } = stepAt(trace, tMs);
+  // Walk the steps by index in trace-local time: recomputing the step from an absolute time that
+  // grows by loops can round back onto the step just left, and never move on.
+  let elapsed = 0;
   let left = bits;
-  while (left > 0) {
-    const { index, end } = stepAt(trace, t);
-    const rate = trace.bps[index]! / 1000; // bits per ms
-    const canSend = rate * (end - t);
-    if (canSend >= left) return t + left / rate - tMs;
-    left -= canSend;
-    t = end;
+  for (;;) {
+    const stepEnd = index + 1 < startsMs.length ? startsMs[index + 1]! : periodMs;
+    const span = Math.max(0, stepEnd - from);
+    const rate = bps[index]! / 1000; // bits per ms
+    if (rate * span >= left) return elapsed + left / rate;
+    left -= rate * span;
+    elapsed += span;
+    index = index + 1 < startsMs.length ? index + 1 : 0;
+    from = startsMs[index]!;
   }
-  return t - tMs;
 }
 
 /** Mean capacity (bits/s) over [fromMs, toMs), time-weighted. */
 export function meanCapacity(trace: CapacityTrace, fromMs: number, toMs: number): number {
   if (!(toMs > fromMs)) return capacityAt(trace, fromMs);
-  let t = fromMs;
+  const { startsMs, bps, periodMs } = trace;
+  let { index, local } = stepAt(trace, fromMs);
+  let left = toMs - fromMs;
   let bits = 0;
-  while (t < toMs) {
-    const { index, end } = stepAt(trace, t);
-    const until = Math.min(end, toMs);
-    bits += (trace.bps[index]! / 1000) * (until - t);
-    t = until;
+  // By index in trace-local time, as drainMs.
+  while (left > 0) {
+    const stepEnd = index + 1 < startsMs.length ? startsMs[index + 1]! : periodMs;
+    const span = Math.min(left, Math.max(0, stepEnd - local));
+    bits += (bps[index]! / 1000) * span;
+    left -= span;
+    index = index + 1 < startsMs.length ? index + 1 : 0;
+    local = startsMs[index]!;
   }
   return (bits / (toMs - fromMs)) * 1000;
 }

@@ -8,7 +8,7 @@ import { OBJECTIVE_METRIC, resolveRequest, type CandidateAssessment, type Decide
 import { DecisionRecord } from './decision-record.js';
 import { Explorer, type ExplorationOptions, type ExplorerState } from './exploration.js';
 import { DEFAULT_METHODS, METHOD_FAMILIES, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
-import { applyRules, batteryLow, choose, runnersUp } from './rules.js';
+import { applyRules, batteryLow, choose, runnersUp, withinErrorLimit } from './rules.js';
 import { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './set-mode.js';
 import { METRICS, metricFeatures, type MetricFeatures } from './structural.js';
 
@@ -277,8 +277,7 @@ export class CarbonAwareDecision {
   }
 
   private allowedByError(candidates: readonly DecisionCandidate[], req: { maxOutputError?: number | undefined }): boolean[] {
-    const limit = req.maxOutputError;
-    return candidates.map((c) => limit === undefined || (c.maxAbsError !== undefined && c.maxAbsError <= limit));
+    return candidates.map((c) => withinErrorLimit(c, req.maxOutputError));
   }
 
   /** Scores every candidate as the optimum from its point predictions and marks the set. */

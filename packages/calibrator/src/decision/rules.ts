@@ -1,3 +1,4 @@
+import type { DecisionCandidate } from '../candidates/candidate.js';
 import type { DecisionContext } from './context.js';
 import { CONSTRAINTS, DEFAULT_BATTERY_RULE, type CandidateAssessment, type Constraint, type ResolvedRequest } from './decision-types.js';
 
@@ -7,10 +8,18 @@ export function batteryLow(ctx: DecisionContext, req: ResolvedRequest): boolean 
   return rule !== false && ctx.powerSource === 'battery' && ctx.charging !== true && ctx.batteryPercent !== undefined && ctx.batteryPercent <= rule.belowPercent;
 }
 
+/**
+ * The output-error rule: with a limit, a candidate stays in only if its maxAbsError is known and
+ * within it (an unknown error never meets a limit); without one, every candidate does.
+ */
+export function withinErrorLimit(c: Pick<DecisionCandidate, 'maxAbsError'>, limit: number | undefined): boolean {
+  return limit === undefined || (c.maxAbsError !== undefined && c.maxAbsError <= limit);
+}
+
 /** Fills every assessment's excludedBy and feasible (the set rule, if any, is already in excludedBy). */
 export function applyRules(assessments: CandidateAssessment[], ctx: DecisionContext, req: ResolvedRequest): void {
   const limit = req.maxOutputError;
-  const errorOut = (a: CandidateAssessment): boolean => limit !== undefined && !(a.candidate.maxAbsError !== undefined && a.candidate.maxAbsError <= limit);
+  const errorOut = (a: CandidateAssessment): boolean => !withinErrorLimit(a.candidate, limit);
   let energyCap = Number.POSITIVE_INFINITY;
   if (batteryLow(ctx, req) && req.battery !== false) {
     if (req.battery.maxDeviceEnergyJ !== undefined) energyCap = req.battery.maxDeviceEnergyJ;

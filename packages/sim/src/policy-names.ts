@@ -1,0 +1,34 @@
+/**
+ * The policies compared (issue #9, section 2), in report order:
+ *
+ * - `device`, `server`: everything on the device; everything on the server (fixed).
+ * - `neurosurgeon`: the fastest candidate by point estimates (Kang et al., ASPLOS 2017).
+ * - `energy-optimal`: the least device energy by point estimates, no SLO (Neurosurgeon's energy mode).
+ * - `carbon-greedy`: the least carbon by point estimates, the SLO held on point estimates.
+ *   These three read the calibrator's structural predictions from the profile (a decider in
+ *   'mean' mode that never learns): no learnt correction, no interval.
+ * - `carboncp-mean`, `-robust`, `-adaptive`, `-set`: the calibrator's decision in each mode,
+ *   learning online from the outcome of the candidate it ran (what a device observes).
+ * - `carboncp-set-full`: 'set' mode calibrated and trained on every candidate's outcome
+ *   (observeAll): full information, as CarbonCP's offline calibration has it and no device does.
+ * - `oracle`: knows every candidate's true outcome; the least carbon within the SLO, else the fastest.
+ */
+export const POLICY_NAMES = [
+  'device',
+  'server',
+  'neurosurgeon',
+  'energy-optimal',
+  'carbon-greedy',
+  'carboncp-mean',
+  'carboncp-robust',
+  'carboncp-adaptive',
+  'carboncp-set',
+  'carboncp-set-full',
+  'oracle',
+] as const;
+
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+export function isPolicyName(name: string): name is PolicyName {
+  return (POLICY_NAMES as readonly string[]).includes(name);
+}
