@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   carbon: () => import('./commands/carbon.js'),
   calibrate: () => import('./commands/calibrate.js'),
   context: () => import('./commands/context.js'),
+  simulate: () => import('./commands/simulate.js'),
 };
 
 const summaries: Record<string, string> = {
@@ -23,6 +24,7 @@ const summaries: Record<string, string> = {
   carbon: 'print the grid carbon intensity at a time and its forecast, from a provider',
   calibrate: 'audit a conformal method\'s coverage on data or telemetry in time order',
   context: 'print what this device measures and estimates now (power, battery, carbon, server, network), with sources',
+  simulate: 'compare split policies on real carbon and network traces (carbon, SLO, battery, regret)',
 };
 
 export const HELP = `carboncp: carbon-aware split inference for edge AI
