@@ -1,6 +1,6 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { Features, IntervalPrediction, IntervalPredictor, PointPredictor } from '../types.js';
-import { ScoreWindow, checkAlpha, lowerBound } from '../conformal/score-window.js';
+import { ScoreWindow, checkAlpha } from '../conformal/score-window.js';
 import { DEFAULT_CALIBRATION_WINDOW } from '../conformal/split.js';
 import { absoluteResidual, type ConformityScore } from './conformity-score.js';
 
@@ -32,7 +32,7 @@ export function thresholdAt(window: ScoreWindow, level: number): number {
  * Candès 2022 call it beta_t). An empty window holds every score at every level below 1.
  */
 export function coverageLevel(window: ScoreWindow, score: number): number {
-  return 1 - lowerBound(window.sortedValues(), score) / (window.size + 1);
+  return 1 - window.countBelow(score) / (window.size + 1);
 }
 
 /** Refuses a value that is not finite and > 0 (or >= 0 with `allowZero`). */
