@@ -18,6 +18,7 @@ import {
   transferStructural, type Metric, type MetricFeatures, type PartPoints } from './structural.js';
 
 const FLOORS: readonly number[] = METRICS.map((m) => METRIC_FLOOR[m]);
+const DIMENSIONS: readonly number[] = METRICS.map((m) => METRIC_FEATURE_INDICES[m].length);
 
 /** What one request of a candidate cost; only latencyMs is required (a fallback has no server part, say). */
 export type Observation = { latencyMs: number } & Partial<Record<Exclude<Metric, 'latencyMs'>, number>>;
@@ -101,6 +102,16 @@ export class CandidateModel {
   lastObservedAt: number | null = null;
   /** Indexed like METRICS; undefined where the metric is 0 by the candidate's kind. */
   private readonly models: (MetricModel | undefined)[] = [];
+  /**
+   * Every metric's ridge weights (intercept first) in one buffer, the ridges' own storage: a
+   * decision reads all of a candidate's corrections, and one buffer is a few cache lines where
+   * six predictors behind three references each are many.
+   */
+  private readonly weights: Float64Array;
+  /** Where each metric's weights start in `weights`; -1 where the metric is 0 by kind. */
+  private readonly offsets: Int32Array;
+  /** The structural parts of the prediction being computed (reused: predict and figures run per candidate per request). */
+  private readonly parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
   private readonly zeros: IntervalPrediction[];
   private readonly families: readonly MethodFamily[];
   /** Targets of the observation being learnt, queued until every value is checked (reused, no allocation). */
@@ -116,15 +127,29 @@ export class CandidateModel {
   ) {
     this.families = config.families ?? METHOD_FAMILIES;
     this.zeros = config.alphas.map((alpha) => Object.freeze({ point: 0, lower: 0, upper: 0, alpha, method: 'structural', n: 0 }));
-    for (const metric of METRICS) {
+    this.offsets = new Int32Array(METRICS.length).fill(-1);
+    let total = 0;
+    METRICS.forEach((metric, i) => {
+      if (isStructuralZero(metric, candidate.kind)) return;
+      this.offsets[i] = total;
+      total += DIMENSIONS[i]! + 1;
+    });
+    this.weights = new Float64Array(total);
+    for (const [i, metric] of METRICS.entries()) {
       if (isStructuralZero(metric, candidate.kind)) {
         this.models.push(undefined);
         continue;
       }
-      const dimensions = METRIC_FEATURE_INDICES[metric].length;
+      const dimensions = DIMENSIONS[i]!;
       const saved = state?.saved.metrics[metric];
       if (state && !saved) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved state of candidate '${candidate.id}' has no ${metric} model`);
-      const view = new RidgeView(saved ? OnlineRidge.fromJSON(saved.ridge) : new OnlineRidge({ dimensions, ...config.ridge }));
+      const weightStorage = this.weights.subarray(this.offsets[i]!, this.offsets[i]! + dimensions + 1);
+      // A saved ridge of the wrong size gets storage of its own, and the check below refuses it.
+      const view = new RidgeView(
+        saved
+          ? OnlineRidge.fromJSON(saved.ridge, saved.ridge?.dimensions === dimensions ? weightStorage : undefined)
+          : new OnlineRidge({ dimensions, ...config.ridge, weightStorage }),
+      );
       if (view.ridge.dimensions !== dimensions) {
         throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved ${metric} model of '${candidate.id}' has ${view.ridge.dimensions} features, expected ${dimensions}`);
       }
@@ -162,7 +187,7 @@ export class CandidateModel {
   predict(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number): CandidatePredictions {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
+    const parts = this.clearedParts();
     const headMs = this.interval(0, headStructural(c, ctx, parts), features[0]!, m, alphaIndex);
     parts.headMs = headMs.point;
     const transferMs = this.interval(1, transferStructural(c, ctx, parts), features[1]!, m, alphaIndex);
@@ -183,7 +208,7 @@ export class CandidateModel {
   figures(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number, energyInterval: boolean, out: DecisionFigures): DecisionFigures {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
+    const parts = this.clearedParts();
     parts.headMs = this.pointAt(0, headStructural(c, ctx, parts), features[0]!);
     parts.transferMs = this.pointAt(1, transferStructural(c, ctx, parts), features[1]!);
     parts.serverMs = this.pointAt(2, serverStructural(c, ctx, parts), features[2]!);
@@ -203,8 +228,24 @@ export class CandidateModel {
   }
 
   private pointAt(i: number, structuralValue: number, x: Features): number {
-    const model = this.models[i];
-    return model ? Math.max(structuralValue, FLOORS[i]!) * Math.exp(model.view.ridge.predict(x)) : 0;
+    const at = this.offsets[i]!;
+    if (at < 0) return 0;
+    const d = DIMENSIONS[i]!;
+    // The ridge's predict, read from the shared buffer (the same sum in the same order).
+    if (x.length !== d) return this.models[i]!.view.ridge.predict(x);
+    const w = this.weights;
+    let y = w[at]!;
+    for (let j = 0; j < d; j += 1) y += w[at + 1 + j]! * x[j]!;
+    return Math.max(structuralValue, FLOORS[i]!) * Math.exp(y);
+  }
+
+  private clearedParts(): PartPoints {
+    const parts = this.parts;
+    parts.headMs = 0;
+    parts.transferMs = 0;
+    parts.serverMs = 0;
+    parts.deviceEnergyJ = 0;
+    return parts;
   }
 
   private interval(i: number, structuralValue: number, x: Features, methodIndex: number, alphaIndex: number): IntervalPrediction {
@@ -217,7 +258,7 @@ export class CandidateModel {
 
   /** Point predictions only (the corrected structural model), without any interval, in METRICS order. */
   points(ctx: DecisionContext, features: MetricFeatures): number[] {
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
+    const parts = this.clearedParts();
     return METRICS.map((metric, i) => this.point(i, metric, ctx, features[i]!, parts));
   }
 
@@ -237,7 +278,7 @@ export class CandidateModel {
    */
   observe(ctx: DecisionContext, features: MetricFeatures, observed: Observation, decisionIndex: number): void {
     const c = this.candidate;
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
+    const parts = this.clearedParts();
     this.pending = 0;
     parts.headMs = this.see(0, headStructural(c, ctx, parts), features[0]!, observed.headMs);
     parts.transferMs = this.see(1, transferStructural(c, ctx, parts), features[1]!, observed.transferMs);

@@ -10,6 +10,12 @@ export interface OnlineRidgeOptions {
   forgetting?: number;
   /** Prior weights (intercept first), e.g. from a profile; default zeros. */
   prior?: readonly number[];
+  /**
+   * Where the weights live (dimensions + 1 doubles, overwritten): e.g. a view into one buffer
+   * that the predictors read together share (CandidateModel reads a candidate's six at once).
+   * Default: its own.
+   */
+  weightStorage?: Float64Array;
 }
 
 /**
@@ -41,7 +47,10 @@ export class OnlineRidge implements PointPredictor {
     this.dimensions = dimensions;
     this.forgetting = forgetting;
     const d = dimensions + 1;
-    this.w = new Float64Array(d);
+    if (options.weightStorage && options.weightStorage.length !== d) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `weightStorage must hold ${d} weights (intercept first), got ${options.weightStorage.length}`);
+    }
+    this.w = options.weightStorage?.fill(0) ?? new Float64Array(d);
     if (options.prior) {
       if (options.prior.length !== d) {
         throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `prior must have ${d} weights (intercept first), got ${options.prior.length}`);
@@ -105,9 +114,9 @@ export class OnlineRidge implements PointPredictor {
     return { dimensions: this.dimensions, forgetting: this.forgetting, weights: this.weights(), inverseCovariance: Array.from(this.p), observations: this.count };
   }
 
-  /** Rebuilds a predictor from toJSON()'s output. */
-  static fromJSON(state: ReturnType<OnlineRidge['toJSON']>): OnlineRidge {
-    const model = new OnlineRidge({ dimensions: state.dimensions, forgetting: state.forgetting, prior: state.weights });
+  /** Rebuilds a predictor from toJSON()'s output (its weights in `weightStorage`, if given; see the option). */
+  static fromJSON(state: ReturnType<OnlineRidge['toJSON']>, weightStorage?: Float64Array): OnlineRidge {
+    const model = new OnlineRidge({ dimensions: state.dimensions, forgetting: state.forgetting, prior: state.weights, ...(weightStorage ? { weightStorage } : {}) });
     const d = state.dimensions + 1;
     if (state.inverseCovariance.length !== d * d) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `inverseCovariance must have ${d * d} entries, got ${state.inverseCovariance.length}`);
