@@ -37,8 +37,23 @@ export type MetricFeatures = readonly (readonly number[])[];
 
 /** Each metric's features (METRICS order), picked from the full vector once per context and shared by every candidate. */
 export function metricFeatures(all: readonly number[]): number[][] {
-  return METRICS.map((m) => (m === 'latencyMs' ? all.slice() : METRIC_FEATURE_INDICES[m].map((i) => all[i]!)));
+  const out: number[][] = [];
+  for (const indices of INDICES_IN_ORDER) {
+    if (indices === ALL_FEATURES) {
+      out.push(all.slice());
+      continue;
+    }
+    // Plain loops, and pushed (a packed array, as map() made): this runs on every decide() and observe().
+    const x: number[] = [];
+    for (let j = 0; j < indices.length; j += 1) x.push(all[indices[j]!]!);
+    out.push(x);
+  }
+  return out;
 }
+
+/** METRIC_FEATURE_INDICES in METRICS order; latency's (every feature) is the whole vector. */
+const ALL_FEATURES: readonly number[] = METRIC_FEATURE_INDICES.latencyMs;
+const INDICES_IN_ORDER: readonly (readonly number[])[] = METRICS.map((m) => METRIC_FEATURE_INDICES[m]);
 
 /**
  * Values below these are taken as these before a logarithm (the corrections are learnt as log
