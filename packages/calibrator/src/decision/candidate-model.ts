@@ -3,7 +3,9 @@ import type { DecisionCandidate } from '../candidates/candidate.js';
 import { OnlineRidge } from '../predictors/online-ridge.js';
 import type { Features, IntervalPrediction, IntervalPredictor, PointPredictor } from '../types.js';
 import type { DecisionContext } from './context.js';
-import { METHOD_FAMILIES, restoreIntervalPredictor, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
+import type { ScoreWindow } from '../conformal/score-window.js';
+import { METHOD_FAMILIES, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
+import { metricMethods } from './metric-methods.js';
 import {
   METRICS,
   METRIC_FEATURE_INDICES,
@@ -81,6 +83,8 @@ interface MetricModel {
   view: RidgeView;
   /** Index: family's place in the config's families x alphas.length + alpha index. */
   methods: IntervalPredictor[];
+  /** The window the package's own methods share (see metricMethods); the model adds to it. */
+  shared: ScoreWindow | undefined;
 }
 
 export interface CandidateModelState {
@@ -153,19 +157,16 @@ export class CandidateModel {
       if (view.ridge.dimensions !== dimensions) {
         throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved ${metric} model of '${candidate.id}' has ${view.ridge.dimensions} features, expected ${dimensions}`);
       }
-      const methods: IntervalPredictor[] = [];
-      for (const family of this.families) {
-        config.alphas.forEach((alpha, a) => {
-          const method = saved
-            ? restoreIntervalPredictor(saved.methods[methods.length], view, state?.restorers)
-            : config.methods[family](view, { candidateId: candidate.id, metric, family, alpha, dimensions });
-          if (Math.abs(method.alpha - alpha) > 1e-12) {
-            throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${family} method of '${candidate.id}' ${metric} is for alpha ${method.alpha}, expected ${alpha} (alphas[${a}])`);
-          }
-          methods.push(method);
-        });
-      }
-      this.models.push({ view, methods });
+      const { methods, shared } = metricMethods(view, {
+        candidateId: candidate.id,
+        metric,
+        dimensions,
+        families: this.families,
+        alphas: config.alphas,
+        methods: config.methods,
+        ...(saved ? { saved: saved.methods, restorers: state?.restorers } : {}),
+      });
+      this.models.push({ view, methods, shared });
     }
     if (state) {
       this.observations = state.saved.observations;
@@ -291,6 +292,8 @@ export class CandidateModel {
       const x = this.pendingFeatures[k]!;
       const target = this.pendingTarget[k]!;
       for (const method of model.methods) method.observe(x, target);
+      // The score each sharing method would have added, against the point it was judged by.
+      model.shared?.add(Math.abs(target - model.view.predict(x)));
       model.view.train(x, target);
     }
     this.observations += 1;

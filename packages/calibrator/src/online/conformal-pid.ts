@@ -130,7 +130,7 @@ export class ConformalPid extends OnlineConformal {
     };
   }
 
-  static fromJSON(state: ConformalPidState, predictor: PointPredictor, options: Pick<ConformalPidOptions, 'score' | 'scorecaster'> = {}): ConformalPid {
+  static fromJSON(state: ConformalPidState, predictor: PointPredictor, options: Pick<ConformalPidOptions, 'score' | 'scorecaster' | 'scores'> = {}): ConformalPid {
     const pid = new ConformalPid(predictor, {
       alpha: state.alpha,
       window: state.window,
