@@ -22,6 +22,7 @@ import {
 const FLOORS: readonly number[] = METRICS.map((m) => METRIC_FLOOR[m]);
 const DIMENSIONS: readonly number[] = METRICS.map((m) => METRIC_FEATURE_INDICES[m].length);
 
+
 /** What one request of a candidate cost; only latencyMs is required (a fallback has no server part, say). */
 export type Observation = { latencyMs: number } & Partial<Record<Exclude<Metric, 'latencyMs'>, number>>;
 
@@ -114,6 +115,8 @@ export class CandidateModel {
   private readonly weights: Float64Array;
   /** Where each metric's weights start in `weights`; -1 where the metric is 0 by kind. */
   private readonly offsets: Int32Array;
+  /** Each metric's ridge prediction for the features being assessed (figures). */
+  private readonly corrections = new Float64Array(METRICS.length);
   /** The structural parts of the prediction being computed (reused: predict and figures run per candidate per request). */
   private readonly parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
   private readonly zeros: IntervalPrediction[];
@@ -210,17 +213,18 @@ export class CandidateModel {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
     const parts = this.clearedParts();
-    parts.headMs = this.pointAt(0, headStructural(c, ctx, parts), features[0]!);
-    parts.transferMs = this.pointAt(1, transferStructural(c, ctx, parts), features[1]!);
-    parts.serverMs = this.pointAt(2, serverStructural(c, ctx, parts), features[2]!);
+    this.correctionsAt(features);
+    parts.headMs = this.corrected(0, headStructural(c, ctx, parts));
+    parts.transferMs = this.corrected(1, transferStructural(c, ctx, parts));
+    parts.serverMs = this.corrected(2, serverStructural(c, ctx, parts));
     out.latency = this.interval(3, latencyStructural(c, ctx, parts), features[3]!, m, alphaIndex);
     out.deviceEnergyUpper = Number.NaN;
     if (energyInterval) {
       const energy = this.interval(4, energyStructural(c, ctx, parts), features[4]!, m, alphaIndex);
       parts.deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
-    } else parts.deviceEnergyJ = this.pointAt(4, energyStructural(c, ctx, parts), features[4]!);
-    out.carbonG = this.pointAt(5, carbonStructural(c, ctx, parts), features[5]!);
+    } else parts.deviceEnergyJ = this.corrected(4, energyStructural(c, ctx, parts));
+    out.carbonG = this.corrected(5, carbonStructural(c, ctx, parts));
     out.headMs = parts.headMs;
     out.transferMs = parts.transferMs;
     out.serverMs = parts.serverMs;
@@ -228,16 +232,27 @@ export class CandidateModel {
     return out;
   }
 
-  private pointAt(i: number, structuralValue: number, x: Features): number {
-    const at = this.offsets[i]!;
-    if (at < 0) return 0;
-    const d = DIMENSIONS[i]!;
-    // The ridge's predict, read from the shared buffer (the same sum in the same order).
-    if (x.length !== d) return this.models[i]!.view.ridge.predict(x);
+  /** The structural value corrected by the metric's ridge (after correctionsAt): 0 for a metric that is 0 by kind. Small, so that it inlines. */
+  private corrected(i: number, structuralValue: number): number {
+    return this.offsets[i]! < 0 ? 0 : Math.max(structuralValue, FLOORS[i]!) * Math.exp(this.corrections[i]!);
+  }
+
+  /**
+   * Every metric's ridge prediction for its features, read from the shared buffer (the ridge's
+   * predict: the same sum in the same order), into `corrections`. The ridge refuses features of
+   * the wrong length, in metric order, as it would have when asked.
+   */
+  private correctionsAt(features: MetricFeatures): void {
     const w = this.weights;
-    let y = w[at]!;
-    for (let j = 0; j < d; j += 1) y += w[at + 1 + j]! * x[j]!;
-    return Math.max(structuralValue, FLOORS[i]!) * Math.exp(y);
+    for (let i = 0; i < DIMENSIONS.length; i += 1) {
+      const at = this.offsets[i]!;
+      if (at < 0) continue;
+      const x = features[i]!;
+      if (x.length !== DIMENSIONS[i]) this.models[i]!.view.ridge.predict(x);
+      let y = w[at]!;
+      for (let j = 0; j < x.length; j += 1) y += w[at + 1 + j]! * x[j]!;
+      this.corrections[i] = y;
+    }
   }
 
   private clearedParts(): PartPoints {
