@@ -255,16 +255,18 @@ export class CarbonAwareDecision {
     const energyInterval = !points && batteryLow(ctx, req);
     const objective = req.objective;
     const scratch = this.scratch;
-    const assessments: CandidateAssessment[] = [];
-    // A plain loop over the candidates: this is most of a decision's time.
-    for (const model of this.models) {
+    const models = this.models;
+    // Sized up front (no growing) and filled in a plain loop: this is most of a decision's time.
+    const assessments = new Array<CandidateAssessment>(models.length);
+    for (let k = 0; k < models.length; k += 1) {
+      const model = models[k]!;
       let f: DecisionFigures;
       let predictions: CandidatePredictions | undefined;
       if (req.allPredictions) {
         predictions = model.predict(ctx, perMetric, family, req.alphaIndex);
         f = { latency: predictions.latencyMs, headMs: predictions.headMs.point, transferMs: predictions.transferMs.point, serverMs: predictions.serverMs.point, deviceEnergyJ: predictions.deviceEnergyJ.point, deviceEnergyUpper: predictions.deviceEnergyJ.upper, carbonG: predictions.carbonG.point };
       } else f = model.figures(ctx, perMetric, family, req.alphaIndex, energyInterval, scratch);
-      assessments.push({
+      assessments[k] = {
         candidate: model.candidate,
         latency: f.latency,
         predictions,
@@ -275,7 +277,7 @@ export class CarbonAwareDecision {
         feasible: true,
         setScore: undefined,
         inSet: undefined,
-      });
+      };
     }
     scratch.latency = NO_INTERVAL;
     return assessments;
