@@ -32,6 +32,8 @@ export class OnlineRidge implements PointPredictor {
   private readonly p: Float64Array;
   private readonly scratch: Float64Array;
   private count = 0;
+  /** Whether P is exactly symmetric (always, but after restoring an asymmetric one): see update(). */
+  private symmetric = true;
 
   constructor(options: OnlineRidgeOptions) {
     const { dimensions } = options;
@@ -103,9 +105,23 @@ export class OnlineRidge implements PointPredictor {
     const decay = 1 / forgetting;
     // (px_i px_j) first: a product of two is commutative in floating point, so P stays exactly
     // symmetric; an asymmetric P drifts, and with forgetting < 1 the drift grows without bound.
-    for (let i = 0; i < d; i += 1) {
-      const pxi = scratch[i]!;
-      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
+    // The same commutativity makes entry (j, i) the same sum as (i, j): an exactly symmetric P
+    // needs only its upper triangle computed, and the lower copied (a P restored asymmetric is
+    // updated whole, as it always was).
+    if (this.symmetric) {
+      for (let i = 0; i < d; i += 1) {
+        const pxi = scratch[i]!;
+        for (let j = i; j < d; j += 1) {
+          const v = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
+          p[i * d + j] = v;
+          p[j * d + i] = v;
+        }
+      }
+    } else {
+      for (let i = 0; i < d; i += 1) {
+        const pxi = scratch[i]!;
+        for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
+      }
     }
     this.count += 1;
   }
@@ -122,6 +138,7 @@ export class OnlineRidge implements PointPredictor {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `inverseCovariance must have ${d * d} entries, got ${state.inverseCovariance.length}`);
     }
     model.p.set(state.inverseCovariance);
+    model.symmetric = isSymmetric(model.p, d);
     model.count = state.observations;
     return model;
   }
@@ -131,4 +148,10 @@ export class OnlineRidge implements PointPredictor {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `expected ${this.dimensions} features, got ${x.length}`);
     }
   }
+}
+
+/** Whether a row-major d x d matrix equals its transpose exactly. */
+function isSymmetric(a: Float64Array, d: number): boolean {
+  for (let i = 0; i < d; i += 1) for (let j = i + 1; j < d; j += 1) if (!Object.is(a[i * d + j], a[j * d + i])) return false;
+  return true;
 }
