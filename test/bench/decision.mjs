@@ -6,8 +6,8 @@
  *      median and tail. Goal: median under 20 µs.
  *   2. observe() per observation: all six metrics, latency only, and with the decision (which
  *      also calibrates 'set' mode). Goal: under 5 µs.
- *   3. Memory per candidate: heap after building warm deciders of 32 and 128 candidates (the
- *      slope, with gc), and the saved state's JSON size.
+ *   3. Memory per candidate: heap plus array buffers after building warm deciders of 32 and 128
+ *      candidates (the slope, with gc), and the saved state's JSON size.
  * The machine and its load average before and after are recorded; a goal is judged only on a
  * quiet machine (1-minute load <= 0.5, see README). Needs dist: `node scripts/pnpm.mjs run build`.
  * Usage: node --expose-gc test/bench/decision.mjs [--calls 20000] [--observations 20000] [--out test/bench/results/decision.json]
@@ -200,13 +200,15 @@ const observe = {};
   out(`observe with the decision: median ${observe['six metrics, with the decision (set calibration)'].medianUs} µs`);
 }
 
-// 3. Memory per candidate: the slope of the heap between 32 and 128 warm candidates.
+// 3. Memory per candidate: the slope of heap + array buffers between 32 and 128 warm candidates.
 let memory;
 if (typeof globalThis.gc === 'function') {
   const heap = () => {
     globalThis.gc();
     globalThis.gc();
-    return process.memoryUsage().heapUsed;
+    // Typed arrays past a few dozen bytes keep their data outside the JS heap: count both.
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    return heapUsed + arrayBuffers;
   };
   const base = heap();
   const small = warmDecider(candidates(10), 520, 4);
@@ -219,9 +221,9 @@ if (typeof globalThis.gc === 'function') {
     heapPerCandidateBytes: Math.round(perCandidate),
     heap32CandidatesBytes: withSmall - base,
     stateJsonBytesPerCandidate: Math.round(stateBytes / small.candidates.length),
-    windows: 'robust 500 + adaptive 100 scores per metric (6 metrics; 4 for device-only and server-only candidates)',
+    windows: 'one window of 500 scores per metric, read by the robust (split) and adaptive (conformal PID) methods alike (6 metrics; 5 for server-only, 4 for device-only candidates)',
   };
-  out(`memory: ${(perCandidate / 1024).toFixed(1)} KiB heap per warm candidate; state JSON ${(memory.stateJsonBytesPerCandidate / 1024).toFixed(1)} KiB per candidate`);
+  out(`memory: ${(perCandidate / 1024).toFixed(1)} KiB (heap + array buffers) per warm candidate; state JSON ${(memory.stateJsonBytesPerCandidate / 1024).toFixed(1)} KiB per candidate`);
 } else out('memory: run with node --expose-gc to measure');
 
 machine.loadAfter = load();

@@ -30,6 +30,25 @@ describe('ScoreWindow', () => {
     }
   });
 
+  it('counts the scores below a value, and after clear() refills like a new window', () => {
+    const random = mulberry32(11);
+    const window = new ScoreWindow(40);
+    const fresh = new ScoreWindow(40);
+    for (let i = 0; i < 300; i += 1) window.add(Math.floor(random() * 10));
+    const sorted = window.sortedValues();
+    for (const x of [-1, 0, 3, 3.5, 9, 10]) expect(window.countBelow(x)).toBe(sorted.filter((s) => s < x).length);
+    window.clear();
+    expect(window.size).toBe(0);
+    expect(window.values()).toEqual([]);
+    for (let i = 0; i < 100; i += 1) {
+      const s = random() * 5;
+      window.add(s);
+      fresh.add(s);
+      expect(window.values()).toEqual(fresh.values());
+      expect(window.sortedValues()).toEqual(fresh.sortedValues());
+    }
+  });
+
   it('gives an infinite quantile until there are enough scores for alpha', () => {
     const window = new ScoreWindow(100);
     for (let i = 1; i <= 8; i += 1) window.add(i);

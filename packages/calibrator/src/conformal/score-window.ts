@@ -25,73 +25,128 @@ export function checkWindow(size: number): void {
   }
 }
 
+/** Slots a window starts with: a window that never fills (a cold candidate's) stays small. */
+const INITIAL_SLOTS = 16;
+
 /**
  * The last `capacity` calibration scores, kept both in arrival order (to forget the oldest) and
- * sorted (to read any quantile in O(1)). An update is one binary search and one splice per
- * insert or removal: no re-sort per observation.
+ * sorted (to read any quantile in O(1)). The arrival order is a ring and the sorted copy a
+ * sorted prefix, both of doubles, grown by doubling up to `capacity` and never past it: 16
+ * bytes per score when full. Once full, an update forgets the oldest and inserts the new score
+ * in one move of the scores between their two places (a third of the window on average),
+ * where a splice out and a splice in would move two tails.
  */
 export class ScoreWindow {
-  private readonly fifo: number[] = [];
+  /** Arrival order: `count` scores from `head` (0 until the window is full), wrapping. */
+  private ring: Float64Array;
   private head = 0;
-  private readonly sorted: number[] = [];
+  /** The same scores, ascending, in [0, count). */
+  private sorted: Float64Array;
+  private count = 0;
 
   constructor(readonly capacity: number) {
     checkWindow(capacity);
+    const slots = Math.min(capacity, INITIAL_SLOTS);
+    this.ring = new Float64Array(slots);
+    this.sorted = new Float64Array(slots);
   }
 
   get size(): number {
-    return this.sorted.length;
+    return this.count;
   }
 
   add(score: number): void {
     if (Number.isNaN(score)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'a conformal score must not be NaN');
-    if (this.sorted.length === this.capacity) {
-      const oldest = this.fifo[this.head]!;
-      this.head += 1;
-      this.sorted.splice(lowerBound(this.sorted, oldest), 1);
-      // Compact the arrival queue now and then so it does not grow without bound.
-      if (this.head >= this.capacity) {
-        this.fifo.splice(0, this.head);
-        this.head = 0;
+    const n = this.count;
+    const sorted = this.sorted;
+    if (n === this.capacity) {
+      const oldest = this.ring[this.head]!;
+      this.ring[this.head] = score;
+      this.head = this.head + 1 === n ? 0 : this.head + 1;
+      // Removing the oldest (its first copy) and inserting after equal scores, as two splices
+      // would, but moving only what lies between the two places.
+      const out = lowerBoundIn(sorted, n, oldest);
+      const at = upperBoundIn(sorted, n, score);
+      if (at <= out) {
+        sorted.copyWithin(at + 1, at, out);
+        sorted[at] = score;
+      } else {
+        sorted.copyWithin(out, out + 1, at);
+        sorted[at - 1] = score;
       }
+      return;
     }
-    this.fifo.push(score);
-    this.sorted.splice(upperBound(this.sorted, score), 0, score);
+    if (n === sorted.length) this.grow(Math.min(this.capacity, 2 * n));
+    this.ring[n] = score;
+    const at = upperBoundIn(this.sorted, n, score);
+    this.sorted.copyWithin(at + 1, at, n);
+    this.sorted[at] = score;
+    this.count = n + 1;
   }
 
   /** The k-th smallest score, 1-based; +Infinity above the window's size, -Infinity below 1. */
   kth(k: number): number {
-    if (k > this.sorted.length) return Number.POSITIVE_INFINITY;
+    if (k > this.count) return Number.POSITIVE_INFINITY;
     if (k < 1) return Number.NEGATIVE_INFINITY;
     return this.sorted[k - 1]!;
   }
 
   /** The conformal quantile at miscoverage alpha (see conformalRank). */
   quantile(alpha: number): number {
-    return this.kth(conformalRank(this.sorted.length, alpha));
+    return this.kth(conformalRank(this.count, alpha));
   }
 
-  /** Scores in arrival order, oldest first. */
+  /** How many scores are below x (strictly): x's rank among them, 0-based. */
+  countBelow(x: number): number {
+    return lowerBoundIn(this.sorted, this.count, x);
+  }
+
+  /** Scores in arrival order, oldest first (a copy). */
   values(): number[] {
-    return this.fifo.slice(this.head);
+    const n = this.count;
+    const out = new Array<number>(n);
+    for (let i = 0, j = this.head; i < n; i += 1) {
+      out[i] = this.ring[j]!;
+      j = j + 1 === n ? 0 : j + 1;
+    }
+    return out;
   }
 
-  /** A sorted view (do not modify). */
+  /** The scores, ascending (a copy). */
   sortedValues(): readonly number[] {
-    return this.sorted;
+    return Array.from(this.sorted.subarray(0, this.count));
   }
 
   clear(): void {
-    this.fifo.length = 0;
     this.head = 0;
-    this.sorted.length = 0;
+    this.count = 0;
+  }
+
+  /** Room for `slots` scores; only before the window is full, so the ring has not wrapped. */
+  private grow(slots: number): void {
+    const ring = new Float64Array(slots);
+    ring.set(this.ring);
+    this.ring = ring;
+    const sorted = new Float64Array(slots);
+    sorted.set(this.sorted);
+    this.sorted = sorted;
   }
 }
 
 /** First index whose value is >= x. */
-export function lowerBound(sorted: readonly number[], x: number): number {
+export function lowerBound(sorted: ArrayLike<number>, x: number): number {
+  return lowerBoundIn(sorted, sorted.length, x);
+}
+
+/** First index whose value is > x. */
+export function upperBound(sorted: ArrayLike<number>, x: number): number {
+  return upperBoundIn(sorted, sorted.length, x);
+}
+
+/** lowerBound over the first n values. */
+function lowerBoundIn(sorted: ArrayLike<number>, n: number, x: number): number {
   let lo = 0;
-  let hi = sorted.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (sorted[mid]! < x) lo = mid + 1;
@@ -100,10 +155,10 @@ export function lowerBound(sorted: readonly number[], x: number): number {
   return lo;
 }
 
-/** First index whose value is > x. */
-export function upperBound(sorted: readonly number[], x: number): number {
+/** upperBound over the first n values. */
+function upperBoundIn(sorted: ArrayLike<number>, n: number, x: number): number {
   let lo = 0;
-  let hi = sorted.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (sorted[mid]! <= x) lo = mid + 1;

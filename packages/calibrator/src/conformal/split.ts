@@ -1,3 +1,4 @@
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { Features, IntervalPrediction, IntervalPredictor, PointPredictor } from '../types.js';
 import { ScoreWindow, checkAlpha } from './score-window.js';
 
@@ -6,9 +7,25 @@ export interface SplitConformalOptions {
   alpha: number;
   /** Calibration scores kept (the newest); default 500. */
   window?: number;
+  /**
+   * A window that its owner fills with exactly the scores this method would add, in the same
+   * order (|y - f(x)| of the same predictor): several methods of the same scores (other alphas,
+   * conformal PID) then keep one window between them (CandidateModel keeps one per metric). The
+   * method reads it, and observe() adds nothing. `window`, if given, must be its capacity.
+   */
+  scores?: ScoreWindow;
 }
 
 export const DEFAULT_CALIBRATION_WINDOW = 500;
+
+/** A method's window: `shared` when given (see SplitConformalOptions.scores), else its own of `window` scores. */
+export function calibrationWindow(window: number | undefined, shared: ScoreWindow | undefined): ScoreWindow {
+  if (!shared) return new ScoreWindow(window ?? DEFAULT_CALIBRATION_WINDOW);
+  if (window !== undefined && window !== shared.capacity) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `window ${window} differs from the shared window's capacity ${shared.capacity}`);
+  }
+  return shared;
+}
 
 /**
  * Split conformal prediction with the absolute residual score |y - f(x)| (Vovk et al. 2005;
@@ -20,11 +37,14 @@ export class SplitConformal implements IntervalPredictor {
   readonly method: string = 'split';
   readonly alpha: number;
   protected readonly scores: ScoreWindow;
+  /** False when the window is shared: its owner adds the scores. */
+  protected readonly ownsScores: boolean;
 
   constructor(protected readonly predictor: PointPredictor, options: SplitConformalOptions) {
     checkAlpha(options.alpha);
     this.alpha = options.alpha;
-    this.scores = new ScoreWindow(options.window ?? DEFAULT_CALIBRATION_WINDOW);
+    this.scores = calibrationWindow(options.window, options.scores);
+    this.ownsScores = options.scores === undefined;
   }
 
   predict(x: Features): IntervalPrediction {
@@ -34,7 +54,7 @@ export class SplitConformal implements IntervalPredictor {
   }
 
   observe(x: Features, y: number): void {
-    this.scores.add(Math.abs(y - this.predictor.predict(x)));
+    if (this.ownsScores) this.scores.add(Math.abs(y - this.predictor.predict(x)));
     this.predictor.update?.(x, y);
   }
 

@@ -1,9 +1,12 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { DecisionCandidate } from '../candidates/candidate.js';
 import { OnlineRidge } from '../predictors/online-ridge.js';
-import type { Features, IntervalPrediction, IntervalPredictor, PointPredictor } from '../types.js';
+import type { Features, IntervalPrediction, IntervalPredictor } from '../types.js';
 import type { DecisionContext } from './context.js';
-import { METHOD_FAMILIES, restoreIntervalPredictor, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
+import type { ScoreWindow } from '../conformal/score-window.js';
+import { METHOD_FAMILIES, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
+import { metricMethods } from './metric-methods.js';
+import { RidgeView } from './ridge-view.js';
 import {
   METRICS,
   METRIC_FEATURE_INDICES,
@@ -14,10 +17,16 @@ import {
   isStructuralZero,
   latencyStructural,
   serverStructural,
-  structural,
-  transferStructural, type Metric, type MetricFeatures, type PartPoints } from './structural.js';
+  transferStructural,
+  type Metric,
+  type MetricFeatures,
+} from './structural.js';
 
 const FLOORS: readonly number[] = METRICS.map((m) => METRIC_FLOOR[m]);
+const DIMENSIONS: readonly number[] = METRICS.map((m) => METRIC_FEATURE_INDICES[m].length);
+const LATENCY = METRICS.indexOf('latencyMs');
+const ENERGY = METRICS.indexOf('deviceEnergyJ');
+
 
 /** What one request of a candidate cost; only latencyMs is required (a fallback has no server part, say). */
 export type Observation = { latencyMs: number } & Partial<Record<Exclude<Metric, 'latencyMs'>, number>>;
@@ -47,39 +56,12 @@ export interface ModelConfig {
   ridge: { lambda: number; forgetting: number };
 }
 
-/**
- * The correction's point predictor as the interval methods see it: the ridge's prediction, with
- * no `update` (the model trains the ridge once, after every method has scored the target), and
- * the last answer kept, since the model and then the method ask for the same features in turn.
- */
-class RidgeView implements PointPredictor {
-  private lastX: Features | undefined;
-  private lastY = 0;
-
-  constructor(readonly ridge: OnlineRidge) {}
-
-  predict(x: Features): number {
-    if (x !== this.lastX) {
-      this.lastY = this.ridge.predict(x);
-      this.lastX = x;
-    }
-    return this.lastY;
-  }
-
-  train(x: Features, y: number): void {
-    this.lastX = undefined;
-    this.ridge.update(x, y);
-  }
-}
-
-function setPart(parts: PartPoints, metric: Metric, value: number): void {
-  if (metric === 'headMs' || metric === 'transferMs' || metric === 'serverMs' || metric === 'deviceEnergyJ') parts[metric] = value;
-}
-
 interface MetricModel {
   view: RidgeView;
   /** Index: family's place in the config's families x alphas.length + alpha index. */
   methods: IntervalPredictor[];
+  /** The window the package's own methods share (see metricMethods); the model adds to it. */
+  shared: ScoreWindow | undefined;
 }
 
 export interface CandidateModelState {
@@ -101,6 +83,19 @@ export class CandidateModel {
   lastObservedAt: number | null = null;
   /** Indexed like METRICS; undefined where the metric is 0 by the candidate's kind. */
   private readonly models: (MetricModel | undefined)[] = [];
+  /**
+   * Every metric's ridge weights (intercept first) in one buffer, the ridges' own storage: a
+   * decision reads all of a candidate's corrections, and one buffer is a few cache lines where
+   * six predictors behind three references each are many.
+   */
+  private readonly weights: Float64Array;
+  /** Where each metric's weights start in `weights`; -1 where the metric is 0 by kind. */
+  private readonly offsets: Int32Array;
+  /**
+   * Each metric's ridge prediction for the features being assessed (figures), in [0, 6), and
+   * the views' kept answers, in [6, 12): a decision reads both of every candidate.
+   */
+  private readonly corrections = new Float64Array(2 * METRICS.length);
   private readonly zeros: IntervalPrediction[];
   private readonly families: readonly MethodFamily[];
   /** Targets of the observation being learnt, queued until every value is checked (reused, no allocation). */
@@ -116,31 +111,44 @@ export class CandidateModel {
   ) {
     this.families = config.families ?? METHOD_FAMILIES;
     this.zeros = config.alphas.map((alpha) => Object.freeze({ point: 0, lower: 0, upper: 0, alpha, method: 'structural', n: 0 }));
-    for (const metric of METRICS) {
+    this.offsets = new Int32Array(METRICS.length).fill(-1);
+    let total = 0;
+    METRICS.forEach((metric, i) => {
+      if (isStructuralZero(metric, candidate.kind)) return;
+      this.offsets[i] = total;
+      total += DIMENSIONS[i]! + 1;
+    });
+    this.weights = new Float64Array(total);
+    for (const [i, metric] of METRICS.entries()) {
       if (isStructuralZero(metric, candidate.kind)) {
         this.models.push(undefined);
         continue;
       }
-      const dimensions = METRIC_FEATURE_INDICES[metric].length;
+      const dimensions = DIMENSIONS[i]!;
       const saved = state?.saved.metrics[metric];
       if (state && !saved) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved state of candidate '${candidate.id}' has no ${metric} model`);
-      const view = new RidgeView(saved ? OnlineRidge.fromJSON(saved.ridge) : new OnlineRidge({ dimensions, ...config.ridge }));
+      const weightStorage = this.weights.subarray(this.offsets[i]!, this.offsets[i]! + dimensions + 1);
+      // A saved ridge of the wrong size gets storage of its own, and the check below refuses it.
+      const view = new RidgeView(
+        saved
+          ? OnlineRidge.fromJSON(saved.ridge, saved.ridge?.dimensions === dimensions ? weightStorage : undefined)
+          : new OnlineRidge({ dimensions, ...config.ridge, weightStorage }),
+        this.corrections,
+        METRICS.length + i,
+      );
       if (view.ridge.dimensions !== dimensions) {
         throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved ${metric} model of '${candidate.id}' has ${view.ridge.dimensions} features, expected ${dimensions}`);
       }
-      const methods: IntervalPredictor[] = [];
-      for (const family of this.families) {
-        config.alphas.forEach((alpha, a) => {
-          const method = saved
-            ? restoreIntervalPredictor(saved.methods[methods.length], view, state?.restorers)
-            : config.methods[family](view, { candidateId: candidate.id, metric, family, alpha, dimensions });
-          if (Math.abs(method.alpha - alpha) > 1e-12) {
-            throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `${family} method of '${candidate.id}' ${metric} is for alpha ${method.alpha}, expected ${alpha} (alphas[${a}])`);
-          }
-          methods.push(method);
-        });
-      }
-      this.models.push({ view, methods });
+      const { methods, shared } = metricMethods(view, {
+        candidateId: candidate.id,
+        metric,
+        dimensions,
+        families: this.families,
+        alphas: config.alphas,
+        methods: config.methods,
+        ...(saved ? { saved: saved.methods, restorers: state?.restorers } : {}),
+      });
+      this.models.push({ view, methods, shared });
     }
     if (state) {
       this.observations = state.saved.observations;
@@ -162,17 +170,12 @@ export class CandidateModel {
   predict(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number): CandidatePredictions {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
-    const headMs = this.interval(0, headStructural(c, ctx, parts), features[0]!, m, alphaIndex);
-    parts.headMs = headMs.point;
-    const transferMs = this.interval(1, transferStructural(c, ctx, parts), features[1]!, m, alphaIndex);
-    parts.transferMs = transferMs.point;
-    const serverMs = this.interval(2, serverStructural(c, ctx, parts), features[2]!, m, alphaIndex);
-    parts.serverMs = serverMs.point;
-    const latencyMs = this.interval(3, latencyStructural(c, ctx, parts), features[3]!, m, alphaIndex);
-    const deviceEnergyJ = this.interval(4, energyStructural(c, ctx, parts), features[4]!, m, alphaIndex);
-    parts.deviceEnergyJ = deviceEnergyJ.point;
-    const carbonG = this.interval(5, carbonStructural(c, ctx, parts), features[5]!, m, alphaIndex);
+    const headMs = this.interval(0, headStructural(c, ctx), features[0]!, m, alphaIndex);
+    const transferMs = this.interval(1, transferStructural(c, ctx), features[1]!, m, alphaIndex);
+    const serverMs = this.interval(2, serverStructural(c, ctx), features[2]!, m, alphaIndex);
+    const latencyMs = this.interval(3, latencyStructural(headMs.point, transferMs.point, serverMs.point), features[3]!, m, alphaIndex);
+    const deviceEnergyJ = this.interval(4, energyStructural(c, ctx, headMs.point), features[4]!, m, alphaIndex);
+    const carbonG = this.interval(5, carbonStructural(ctx, serverMs.point, deviceEnergyJ.point), features[5]!, m, alphaIndex);
     return { headMs, transferMs, serverMs, latencyMs, deviceEnergyJ, carbonG };
   }
 
@@ -183,28 +186,49 @@ export class CandidateModel {
   figures(ctx: DecisionContext, features: MetricFeatures, family: MethodFamily, alphaIndex: number, energyInterval: boolean, out: DecisionFigures): DecisionFigures {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
-    parts.headMs = this.pointAt(0, headStructural(c, ctx, parts), features[0]!);
-    parts.transferMs = this.pointAt(1, transferStructural(c, ctx, parts), features[1]!);
-    parts.serverMs = this.pointAt(2, serverStructural(c, ctx, parts), features[2]!);
-    out.latency = this.interval(3, latencyStructural(c, ctx, parts), features[3]!, m, alphaIndex);
+    this.correctionsAt(features, energyInterval);
+    const headMs = this.corrected(0, headStructural(c, ctx));
+    const transferMs = this.corrected(1, transferStructural(c, ctx));
+    const serverMs = this.corrected(2, serverStructural(c, ctx));
+    out.latency = this.interval(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, m, alphaIndex);
+    let deviceEnergyJ: number;
     out.deviceEnergyUpper = Number.NaN;
     if (energyInterval) {
-      const energy = this.interval(4, energyStructural(c, ctx, parts), features[4]!, m, alphaIndex);
-      parts.deviceEnergyJ = energy.point;
+      const energy = this.interval(4, energyStructural(c, ctx, headMs), features[4]!, m, alphaIndex);
+      deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
-    } else parts.deviceEnergyJ = this.pointAt(4, energyStructural(c, ctx, parts), features[4]!);
-    out.carbonG = this.pointAt(5, carbonStructural(c, ctx, parts), features[5]!);
-    out.headMs = parts.headMs;
-    out.transferMs = parts.transferMs;
-    out.serverMs = parts.serverMs;
-    out.deviceEnergyJ = parts.deviceEnergyJ;
+    } else deviceEnergyJ = this.corrected(4, energyStructural(c, ctx, headMs));
+    out.carbonG = this.corrected(5, carbonStructural(ctx, serverMs, deviceEnergyJ));
+    out.headMs = headMs;
+    out.transferMs = transferMs;
+    out.serverMs = serverMs;
+    out.deviceEnergyJ = deviceEnergyJ;
     return out;
   }
 
-  private pointAt(i: number, structuralValue: number, x: Features): number {
-    const model = this.models[i];
-    return model ? Math.max(structuralValue, FLOORS[i]!) * Math.exp(model.view.ridge.predict(x)) : 0;
+  /** The structural value corrected by the metric's ridge (after correctionsAt): 0 for a metric that is 0 by kind. Small, so that it inlines. */
+  private corrected(i: number, structuralValue: number): number {
+    return this.offsets[i]! < 0 ? 0 : Math.max(structuralValue, FLOORS[i]!) * Math.exp(this.corrections[i]!);
+  }
+
+  /**
+   * Every metric's ridge prediction for its features, read from the shared buffer (the ridge's
+   * predict: the same sum in the same order), into `corrections`; the views of the metrics whose
+   * methods a decision asks are given theirs. The ridge refuses features of the wrong length, in
+   * metric order, as it would have when asked.
+   */
+  private correctionsAt(features: MetricFeatures, energyInterval: boolean): void {
+    const w = this.weights;
+    for (let i = 0; i < DIMENSIONS.length; i += 1) {
+      const at = this.offsets[i]!;
+      if (at < 0) continue;
+      const x = features[i]!;
+      if (x.length !== DIMENSIONS[i]) this.models[i]!.view.ridge.predict(x);
+      let y = w[at]!;
+      for (let j = 0; j < x.length; j += 1) y += w[at + 1 + j]! * x[j]!;
+      this.corrections[i] = y;
+      if (i === LATENCY || (i === ENERGY && energyInterval)) this.models[i]!.view.prime(x, y);
+    }
   }
 
   private interval(i: number, structuralValue: number, x: Features, methodIndex: number, alphaIndex: number): IntervalPrediction {
@@ -217,16 +241,19 @@ export class CandidateModel {
 
   /** Point predictions only (the corrected structural model), without any interval, in METRICS order. */
   points(ctx: DecisionContext, features: MetricFeatures): number[] {
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
-    return METRICS.map((metric, i) => this.point(i, metric, ctx, features[i]!, parts));
+    const c = this.candidate;
+    const headMs = this.point(0, headStructural(c, ctx), features[0]!);
+    const transferMs = this.point(1, transferStructural(c, ctx), features[1]!);
+    const serverMs = this.point(2, serverStructural(c, ctx), features[2]!);
+    const latencyMs = this.point(3, latencyStructural(headMs, transferMs, serverMs), features[3]!);
+    const deviceEnergyJ = this.point(4, energyStructural(c, ctx, headMs), features[4]!);
+    return [headMs, transferMs, serverMs, latencyMs, deviceEnergyJ, this.point(5, carbonStructural(ctx, serverMs, deviceEnergyJ), features[5]!)];
   }
 
-  /** One metric's corrected point; a part's point is recorded in `parts` for the totals after it. */
-  private point(i: number, metric: Metric, ctx: DecisionContext, x: Features, parts: PartPoints): number {
+  /** One metric's corrected point (0 by kind, or the structural value x e^(the view's correction)). */
+  private point(i: number, structuralValue: number, x: Features): number {
     const model = this.models[i];
-    const value = model ? Math.max(structural(metric, this.candidate, ctx, parts), FLOORS[i]!) * Math.exp(model.view.predict(x)) : 0;
-    setPart(parts, metric, value);
-    return value;
+    return model ? Math.max(structuralValue, FLOORS[i]!) * Math.exp(model.view.predict(x)) : 0;
   }
 
   /**
@@ -237,19 +264,20 @@ export class CandidateModel {
    */
   observe(ctx: DecisionContext, features: MetricFeatures, observed: Observation, decisionIndex: number): void {
     const c = this.candidate;
-    const parts: PartPoints = { headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0 };
     this.pending = 0;
-    parts.headMs = this.see(0, headStructural(c, ctx, parts), features[0]!, observed.headMs);
-    parts.transferMs = this.see(1, transferStructural(c, ctx, parts), features[1]!, observed.transferMs);
-    parts.serverMs = this.see(2, serverStructural(c, ctx, parts), features[2]!, observed.serverMs);
-    this.see(3, latencyStructural(c, ctx, parts), features[3]!, observed.latencyMs);
-    parts.deviceEnergyJ = this.see(4, energyStructural(c, ctx, parts), features[4]!, observed.deviceEnergyJ);
-    this.see(5, carbonStructural(c, ctx, parts), features[5]!, observed.carbonG);
+    const headMs = this.see(0, headStructural(c, ctx), features[0]!, observed.headMs);
+    const transferMs = this.see(1, transferStructural(c, ctx), features[1]!, observed.transferMs);
+    const serverMs = this.see(2, serverStructural(c, ctx), features[2]!, observed.serverMs);
+    this.see(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, observed.latencyMs);
+    const deviceEnergyJ = this.see(4, energyStructural(c, ctx, headMs), features[4]!, observed.deviceEnergyJ);
+    this.see(5, carbonStructural(ctx, serverMs, deviceEnergyJ), features[5]!, observed.carbonG);
     for (let k = 0; k < this.pending; k += 1) {
       const model = this.models[this.pendingMetric[k]!]!;
       const x = this.pendingFeatures[k]!;
       const target = this.pendingTarget[k]!;
       for (const method of model.methods) method.observe(x, target);
+      // The score each sharing method would have added, against the point it was judged by.
+      model.shared?.add(Math.abs(target - model.view.predict(x)));
       model.view.train(x, target);
     }
     this.observations += 1;

@@ -126,5 +126,7 @@ export function checkContext(ctx: DecisionContext): void {
   nonNegative('radio.burstJ', ctx.radio?.burstJ);
   nonNegative('serverPowerW', ctx.serverPowerW);
   if (ctx.serverPue !== undefined) checkPue(ctx.serverPue);
-  if (ctx.serverTailMs) for (const [plan, ms] of Object.entries(ctx.serverTailMs)) nonNegative(`serverTailMs.${plan}`, ms);
+  const tails = ctx.serverTailMs;
+  // for-in over own keys is Object.entries without its arrays (this runs on every decide and observe).
+  if (tails) for (const plan in tails) if (Object.hasOwn(tails, plan)) nonNegative(`serverTailMs.${plan}`, tails[plan]);
 }

@@ -61,6 +61,8 @@ export class CarbonAwareDecision {
   private readonly explorer: Explorer;
   private readonly setCalibration: SetCalibration;
   private readonly ridge: { lambda: number; forgetting: number };
+  /** What figures() writes per candidate, read at once into its assessment (reused). */
+  private readonly scratch: DecisionFigures = { latency: NO_INTERVAL, headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0, deviceEnergyUpper: 0, carbonG: 0 };
 
   constructor(candidates: readonly DecisionCandidate[], options: DeciderOptions = {}, restore?: { state: DeciderState; restorers?: Readonly<Record<string, MethodRestorer>> }) {
     checkCandidates(candidates);
@@ -91,11 +93,11 @@ export class CarbonAwareDecision {
   decide(ctx: DecisionContext, options: DecideOptions = {}): Decision {
     checkContext(ctx);
     const req = resolveRequest(options, this.alphas);
-    this.familyFor(req.mode);
+    const family = this.familyFor(req.mode);
     const index = this.explorer.tick();
     const features = contextFeatures(ctx);
     const perMetric = metricFeatures(features);
-    const assessments = this.assess(ctx, perMetric, req);
+    const assessments = this.assess(ctx, perMetric, req, family);
     let set: Decision['set'];
     if (req.mode === 'set') set = this.applySet(assessments, req);
     applyRules(assessments, ctx, req);
@@ -109,7 +111,7 @@ export class CarbonAwareDecision {
         exploration = { kind: pick.kind, instead: choice.chosen.candidate.id };
       }
     }
-    chosen.predictions ??= this.models[this.byId.get(chosen.candidate.id)!]!.predict(ctx, perMetric, this.familyFor(req.mode), req.alphaIndex);
+    chosen.predictions ??= this.models[assessments.indexOf(chosen)]!.predict(ctx, perMetric, family, req.alphaIndex);
     return new DecisionRecord({
       candidate: chosen.candidate,
       chosen,
@@ -247,21 +249,24 @@ export class CarbonAwareDecision {
     return i;
   }
 
-  private assess(ctx: DecisionContext, perMetric: MetricFeatures, req: ResolvedRequest): CandidateAssessment[] {
-    const family = this.familyFor(req.mode);
+  private assess(ctx: DecisionContext, perMetric: MetricFeatures, req: ResolvedRequest, family: MethodFamily): CandidateAssessment[] {
     // 'set' is CarbonCP's formulation: its uncertainty is the set, over point predictions.
     const points = req.mode === 'mean' || req.mode === 'set';
     const energyInterval = !points && batteryLow(ctx, req);
     const objective = req.objective;
-    const scratch: DecisionFigures = { latency: NO_INTERVAL, headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0, deviceEnergyUpper: 0, carbonG: 0 };
-    return this.models.map((model) => {
+    const scratch = this.scratch;
+    const models = this.models;
+    // Sized up front (no growing) and filled in a plain loop: this is most of a decision's time.
+    const assessments = new Array<CandidateAssessment>(models.length);
+    for (let k = 0; k < models.length; k += 1) {
+      const model = models[k]!;
       let f: DecisionFigures;
       let predictions: CandidatePredictions | undefined;
       if (req.allPredictions) {
         predictions = model.predict(ctx, perMetric, family, req.alphaIndex);
         f = { latency: predictions.latencyMs, headMs: predictions.headMs.point, transferMs: predictions.transferMs.point, serverMs: predictions.serverMs.point, deviceEnergyJ: predictions.deviceEnergyJ.point, deviceEnergyUpper: predictions.deviceEnergyJ.upper, carbonG: predictions.carbonG.point };
       } else f = model.figures(ctx, perMetric, family, req.alphaIndex, energyInterval, scratch);
-      return {
+      assessments[k] = {
         candidate: model.candidate,
         latency: f.latency,
         predictions,
@@ -273,7 +278,9 @@ export class CarbonAwareDecision {
         setScore: undefined,
         inSet: undefined,
       };
-    });
+    }
+    scratch.latency = NO_INTERVAL;
+    return assessments;
   }
 
   private allowedByError(candidates: readonly DecisionCandidate[], req: { maxOutputError?: number | undefined }): boolean[] {

@@ -16,27 +16,32 @@ export function withinErrorLimit(c: Pick<DecisionCandidate, 'maxAbsError'>, limi
   return limit === undefined || (c.maxAbsError !== undefined && c.maxAbsError <= limit);
 }
 
-/** Fills every assessment's excludedBy and feasible (the set rule, if any, is already in excludedBy). */
+/** Whether the request's output-error limit rules a candidate out. */
+function outByError(a: CandidateAssessment, limit: number | undefined): boolean {
+  return !withinErrorLimit(a.candidate, limit);
+}
+
+/** Fills every assessment's excludedBy and feasible (the set rule, if any, is already in excludedBy). Plain loops: it runs per request over every candidate. */
 export function applyRules(assessments: CandidateAssessment[], ctx: DecisionContext, req: ResolvedRequest): void {
   const limit = req.maxOutputError;
-  const errorOut = (a: CandidateAssessment): boolean => !withinErrorLimit(a.candidate, limit);
   let energyCap = Number.POSITIVE_INFINITY;
   if (batteryLow(ctx, req) && req.battery !== false) {
     if (req.battery.maxDeviceEnergyJ !== undefined) energyCap = req.battery.maxDeviceEnergyJ;
     else {
       let least = Number.POSITIVE_INFINITY;
-      for (const a of assessments) if (!errorOut(a) && a.energyBound < least) least = a.energyBound;
+      for (const a of assessments) if (!outByError(a, limit) && a.energyBound < least) least = a.energyBound;
       energyCap = least * (1 + (req.battery.slack ?? DEFAULT_BATTERY_RULE.slack));
     }
   }
+  const sloMs = req.sloMs;
   for (const a of assessments) {
     const out = a.excludedBy;
     const setOut = out.length > 0 && out.includes('set');
     // Setting an array's length is a runtime call: only when there is something to clear.
     if (out.length > 0) out.length = 0;
-    if (errorOut(a)) out.push('error');
+    if (outByError(a, limit)) out.push('error');
     if (a.energyBound > energyCap) out.push('battery');
-    if (!(a.latencyBound <= req.sloMs)) out.push('slo');
+    if (!(a.latencyBound <= sloMs)) out.push('slo');
     if (setOut) out.push('set');
     a.feasible = out.length === 0;
   }
@@ -54,8 +59,10 @@ function bestBy(assessments: readonly CandidateAssessment[], keep: (a: Candidate
   return best;
 }
 
-const faster = (a: CandidateAssessment, b: CandidateAssessment): boolean =>
-  a.latencyBound !== b.latencyBound ? a.latencyBound < b.latencyBound : a.latency.point < b.latency.point;
+/** Faster by the latency bound, then the latency point. */
+function faster(a: CandidateAssessment, b: CandidateAssessment): boolean {
+  return a.latencyBound !== b.latencyBound ? a.latencyBound < b.latencyBound : a.latency.point < b.latency.point;
+}
 
 export interface Choice {
   chosen: CandidateAssessment;
@@ -72,10 +79,17 @@ export interface Choice {
  * the error limit), flagged sloUnmet when even that bound misses the SLO.
  */
 export function choose(assessments: readonly CandidateAssessment[], req: ResolvedRequest): Choice {
-  const unconstrained = bestBy(assessments, () => true, better)!;
+  // The best of all and the best feasible in one pass (each as bestBy would find it).
+  const setMode = req.mode === 'set';
+  let unconstrained: CandidateAssessment | undefined;
+  let feasible: CandidateAssessment | undefined;
+  for (const a of assessments) {
+    if (!unconstrained || better(a, unconstrained)) unconstrained = a;
+    if (a.feasible && (!feasible || (setMode ? faster(a, feasible) : better(a, feasible)))) feasible = a;
+  }
+  const best = unconstrained!;
   const boundOf = (chosen: CandidateAssessment): Constraint | 'none' =>
-    chosen === unconstrained ? 'none' : (CONSTRAINTS.find((c) => unconstrained.excludedBy.includes(c)) ?? (req.mode === 'set' ? 'set' : 'none'));
-  const feasible = bestBy(assessments, (a) => a.feasible, req.mode === 'set' ? faster : better);
+    chosen === best ? 'none' : (CONSTRAINTS.find((c) => best.excludedBy.includes(c)) ?? (setMode ? 'set' : 'none'));
   if (feasible) return { chosen: feasible, sloUnmet: false, relaxed: [], bound: boundOf(feasible) };
   const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', better);
   if (outsideSet) return { chosen: outsideSet, sloUnmet: false, relaxed: ['set'], bound: boundOf(outsideSet) };
@@ -87,18 +101,29 @@ export function choose(assessments: readonly CandidateAssessment[], req: Resolve
     return { chosen, sloUnmet, relaxed: [...chosen.excludedBy], bound: sloUnmet ? 'slo' : boundOf(chosen) };
   }
   // Unreachable: the last pass keeps every candidate, and there is at least one.
-  return { chosen: unconstrained, sloUnmet: true, relaxed: ['slo'], bound: 'slo' };
+  return { chosen: best, sloUnmet: true, relaxed: ['slo'], bound: 'slo' };
+}
+
+/** Ahead among the runners-up: feasible first, then better on the objective. */
+function ahead(a: CandidateAssessment, b: CandidateAssessment): boolean {
+  return a.feasible !== b.feasible ? a.feasible : better(a, b);
 }
 
 /** The three best others on the objective, feasible ones first. */
 export function runnersUp(assessments: readonly CandidateAssessment[], chosen: CandidateAssessment, count = 3): CandidateAssessment[] {
-  const ahead = (a: CandidateAssessment, b: CandidateAssessment): boolean => (a.feasible !== b.feasible ? a.feasible : better(a, b));
   const out: CandidateAssessment[] = [];
   // A few linear passes: cheaper than sorting every candidate on each request.
   while (out.length < count) {
-    const next = bestBy(assessments, (a) => a !== chosen && !out.includes(a), ahead);
+    let next: CandidateAssessment | undefined;
+    for (const a of assessments) if (a !== chosen && !taken(out, a) && (!next || ahead(a, next))) next = a;
     if (!next) break;
     out.push(next);
   }
   return out;
+}
+
+/** Whether `a` is in the (short) list: a loop, not includes(), which is a call per candidate. */
+function taken(list: readonly CandidateAssessment[], a: CandidateAssessment): boolean {
+  for (const b of list) if (b === a) return true;
+  return false;
 }

@@ -37,8 +37,23 @@ export type MetricFeatures = readonly (readonly number[])[];
 
 /** Each metric's features (METRICS order), picked from the full vector once per context and shared by every candidate. */
 export function metricFeatures(all: readonly number[]): number[][] {
-  return METRICS.map((m) => (m === 'latencyMs' ? all.slice() : METRIC_FEATURE_INDICES[m].map((i) => all[i]!)));
+  const out: number[][] = [];
+  for (const indices of INDICES_IN_ORDER) {
+    if (indices === ALL_FEATURES) {
+      out.push(all.slice());
+      continue;
+    }
+    // Plain loops, and pushed (a packed array, as map() made): this runs on every decide() and observe().
+    const x: number[] = [];
+    for (let j = 0; j < indices.length; j += 1) x.push(all[indices[j]!]!);
+    out.push(x);
+  }
+  return out;
 }
+
+/** METRIC_FEATURE_INDICES in METRICS order; latency's (every feature) is the whole vector. */
+const ALL_FEATURES: readonly number[] = METRIC_FEATURE_INDICES.latencyMs;
+const INDICES_IN_ORDER: readonly (readonly number[])[] = METRICS.map((m) => METRIC_FEATURE_INDICES[m]);
 
 /**
  * Values below these are taken as these before a logarithm (the corrections are learnt as log
@@ -91,37 +106,36 @@ export function structural(metric: Metric, c: DecisionCandidate, ctx: DecisionCo
   return STRUCTURAL[metric](c, ctx, parts);
 }
 
-type StructuralModel = (c: DecisionCandidate, ctx: DecisionContext, parts: PartPoints) => number;
+// One small function per metric, of plain numbers, so that the per-candidate loop can call (and
+// inline) each directly and keep the parts in registers.
+export const headStructural = (c: DecisionCandidate, ctx: DecisionContext): number => c.head.medianMs * (1 + (ctx.cpuLoad ?? 0));
 
-// One small function per metric, so that the per-candidate loop can call (and inline) each directly.
-export const headStructural: StructuralModel = (c, ctx) => c.head.medianMs * (1 + (ctx.cpuLoad ?? 0));
-
-export const transferStructural: StructuralModel = (c, ctx) => {
+export const transferStructural = (c: DecisionCandidate, ctx: DecisionContext): number => {
   const down = ctx.downlinkBps ?? ctx.uplinkBps;
   return ctx.rttMs.mean + 8000 * (c.bytesUp / ctx.uplinkBps.mean + c.bytesDown / down.mean);
 };
 
-export const serverStructural: StructuralModel = (c, ctx) => serverTailMs(c, ctx) * (1 + ctx.serverQueueDepth);
+export const serverStructural = (c: DecisionCandidate, ctx: DecisionContext): number => serverTailMs(c, ctx) * (1 + ctx.serverQueueDepth);
 
-export const latencyStructural: StructuralModel = (_c, _ctx, parts) => parts.headMs + parts.transferMs + parts.serverMs;
+export const latencyStructural = (headMs: number, transferMs: number, serverMs: number): number => headMs + transferMs + serverMs;
 
-export const energyStructural: StructuralModel = (c, ctx, parts) => {
+export const energyStructural = (c: DecisionCandidate, ctx: DecisionContext, headMs: number): number => {
   const sends = c.bytesUp + c.bytesDown > 0;
   const radio = sends ? c.bytesUp * ctx.radio.upJPerByte + c.bytesDown * ctx.radio.downJPerByte + ctx.radio.burstJ : 0;
-  return (ctx.devicePowerW * parts.headMs) / 1000 + radio;
+  return (ctx.devicePowerW * headMs) / 1000 + radio;
 };
 
-export const carbonStructural: StructuralModel = (_c, ctx, parts) => {
-  const serverComputeMs = parts.serverMs / (1 + ctx.serverQueueDepth);
+export const carbonStructural = (ctx: DecisionContext, serverMs: number, deviceEnergyJ: number): number => {
+  const serverComputeMs = serverMs / (1 + ctx.serverQueueDepth);
   const serverJ = (ctx.serverPowerW * (ctx.serverPue ?? 1) * serverComputeMs) / 1000;
-  return (parts.deviceEnergyJ * ctx.deviceIntensityGPerKwh + serverJ * ctx.serverIntensityGPerKwh) / JOULES_PER_KWH;
+  return (deviceEnergyJ * ctx.deviceIntensityGPerKwh + serverJ * ctx.serverIntensityGPerKwh) / JOULES_PER_KWH;
 };
 
-const STRUCTURAL: Readonly<Record<Metric, StructuralModel>> = {
+const STRUCTURAL: Readonly<Record<Metric, (c: DecisionCandidate, ctx: DecisionContext, parts: PartPoints) => number>> = {
   headMs: headStructural,
   transferMs: transferStructural,
   serverMs: serverStructural,
-  latencyMs: latencyStructural,
-  deviceEnergyJ: energyStructural,
-  carbonG: carbonStructural,
+  latencyMs: (_c, _ctx, parts) => latencyStructural(parts.headMs, parts.transferMs, parts.serverMs),
+  deviceEnergyJ: (c, ctx, parts) => energyStructural(c, ctx, parts.headMs),
+  carbonG: (_c, ctx, parts) => carbonStructural(ctx, parts.serverMs, parts.deviceEnergyJ),
 };

@@ -75,8 +75,13 @@ export class ConformalPid extends OnlineConformal {
 
   /** The integral term r_t(S_t) now (0 before tracking starts or with K_I = 0). */
   get integral(): number {
+    return this.integralAt(this.scale());
+  }
+
+  /** The integral term at the window's scale (scale(), which learn() reads once for both terms). */
+  private integralAt(scale: number): number {
     if (this.steps === 0 || this.integralGain === 0) return 0;
-    const gain = this.integralGain * this.scale();
+    const gain = this.integralGain * scale;
     if (gain === 0) return 0;
     const t = this.steps + 1;
     const angle = (this.errorSum * Math.log(t)) / (this.saturation * t);
@@ -91,19 +96,25 @@ export class ConformalPid extends OnlineConformal {
   }
 
   threshold(x: Features): number {
-    if (this.steps === 0) return this.scores.quantile(this.alpha);
-    const q = this.tracked + this.integral + (this.scorecaster ? this.scorecaster.predict(x) : 0);
+    return this.steps === 0 ? this.scores.quantile(this.alpha) : this.trackedThreshold(x, this.scale());
+  }
+
+  /** The threshold once tracking has started, at the window's scale. */
+  private trackedThreshold(x: Features, scale: number): number {
+    const q = this.tracked + this.integralAt(scale) + (this.scorecaster ? this.scorecaster.predict(x) : 0);
     // NaN only from +Inf + -Inf, which the two terms cannot both be; max() also maps -Inf to 0.
     return Math.max(0, q);
   }
 
   protected learn(score: number, x: Features, calibrated: boolean): void {
     if (calibrated) {
-      const q = this.threshold(x);
+      // The window does not change within a step: its scale is read once for both terms.
+      const scale = this.scale();
+      const q = this.steps === 0 ? this.scores.quantile(this.alpha) : this.trackedThreshold(x, scale);
       const err = score > q ? 1 : 0;
       // Tracking starts from the threshold just used, so the first tracked interval is the split one.
       if (this.steps === 0) this.tracked = q - (this.scorecaster ? this.scorecaster.predict(x) : 0);
-      this.tracked += this.learningRate * this.scale() * (err - this.alpha);
+      this.tracked += this.learningRate * scale * (err - this.alpha);
       this.errorSum += err - this.alpha;
       this.steps += 1;
     }
@@ -130,7 +141,7 @@ export class ConformalPid extends OnlineConformal {
     };
   }
 
-  static fromJSON(state: ConformalPidState, predictor: PointPredictor, options: Pick<ConformalPidOptions, 'score' | 'scorecaster'> = {}): ConformalPid {
+  static fromJSON(state: ConformalPidState, predictor: PointPredictor, options: Pick<ConformalPidOptions, 'score' | 'scorecaster' | 'scores'> = {}): ConformalPid {
     const pid = new ConformalPid(predictor, {
       alpha: state.alpha,
       window: state.window,

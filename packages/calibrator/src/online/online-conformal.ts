@@ -1,7 +1,7 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { Features, IntervalPrediction, IntervalPredictor, PointPredictor } from '../types.js';
-import { ScoreWindow, checkAlpha, lowerBound } from '../conformal/score-window.js';
-import { DEFAULT_CALIBRATION_WINDOW } from '../conformal/split.js';
+import { ScoreWindow, checkAlpha } from '../conformal/score-window.js';
+import { calibrationWindow } from '../conformal/split.js';
 import { absoluteResidual, type ConformityScore } from './conformity-score.js';
 
 export interface OnlineConformalOptions {
@@ -9,6 +9,8 @@ export interface OnlineConformalOptions {
   alpha: number;
   /** Calibration scores kept (the newest); default 500. */
   window?: number;
+  /** A window its owner fills with this method's scores, shared with other methods of them (see SplitConformalOptions.scores). */
+  scores?: ScoreWindow;
   /** Nonconformity score; default |y - f(x)|. Not part of toJSON: pass it again to fromJSON. */
   score?: ConformityScore;
 }
@@ -32,7 +34,7 @@ export function thresholdAt(window: ScoreWindow, level: number): number {
  * Candès 2022 call it beta_t). An empty window holds every score at every level below 1.
  */
 export function coverageLevel(window: ScoreWindow, score: number): number {
-  return 1 - lowerBound(window.sortedValues(), score) / (window.size + 1);
+  return 1 - window.countBelow(score) / (window.size + 1);
 }
 
 /** Refuses a value that is not finite and > 0 (or >= 0 with `allowZero`). */
@@ -70,11 +72,14 @@ export abstract class OnlineConformal implements IntervalPredictor {
   readonly alpha: number;
   readonly conformity: ConformityScore;
   protected readonly scores: ScoreWindow;
+  /** False when the window is shared: its owner adds the scores (and a restore leaves it as it is). */
+  protected readonly ownsScores: boolean;
 
   constructor(protected readonly predictor: PointPredictor, options: OnlineConformalOptions) {
     checkAlpha(options.alpha);
     this.alpha = options.alpha;
-    this.scores = new ScoreWindow(options.window ?? DEFAULT_CALIBRATION_WINDOW);
+    this.scores = calibrationWindow(options.window, options.scores);
+    this.ownsScores = options.scores === undefined;
     this.conformity = options.score ?? absoluteResidual;
   }
 
@@ -105,7 +110,7 @@ export abstract class OnlineConformal implements IntervalPredictor {
     if (!Number.isFinite(y)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `a target must be finite, got ${y}`);
     const score = this.conformity.score(y, this.predictor.predict(x), x);
     this.learn(score, x, this.calibrated);
-    this.scores.add(score);
+    if (this.ownsScores) this.scores.add(score);
     this.predictor.update?.(x, y);
   }
 
@@ -126,6 +131,6 @@ export abstract class OnlineConformal implements IntervalPredictor {
     if (state.score !== this.conformity.name) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `state was saved with the '${state.score}' score, not '${this.conformity.name}': pass the same score`);
     }
-    for (const s of state.scores) this.scores.add(s);
+    if (this.ownsScores) for (const s of state.scores) this.scores.add(s);
   }
 }

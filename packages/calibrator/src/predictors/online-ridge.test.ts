@@ -51,6 +51,37 @@ describe('OnlineRidge', () => {
     for (let i = 0; i < 4; i += 1) for (let j = 0; j < 4; j += 1) expect(p[i * 4 + j]).toBe(p[j * 4 + i]);
   });
 
+  it('updates every entry of a restored inverse covariance that is not symmetric, as recursive least squares does', () => {
+    // Recursive least squares written out whole (P = (P - P z z^T P / (f + z^T P z)) / f), no symmetry assumed.
+    function reference(p: number[], w: number[], x: number[], y: number, f: number): void {
+      const d = w.length;
+      const z = [1, ...x];
+      const px = z.map((_, i) => z.reduce((s, zj, j) => s + p[i * d + j]! * zj, 0));
+      const denominator = z.reduce((s, zi, i) => s + zi * px[i]!, f);
+      const error = y - w.reduce((s, wi, i) => s + wi * z[i]!, 0);
+      for (let i = 0; i < d; i += 1) w[i] = w[i]! + px[i]! * (1 / denominator) * error;
+      for (let i = 0; i < d; i += 1) for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - px[i]! * px[j]! * (1 / denominator)) * (1 / f);
+    }
+    const random = mulberry32(23);
+    const a = new OnlineRidge({ dimensions: 2, forgetting: 0.98 });
+    for (let i = 0; i < 30; i += 1) a.update([random(), random()], random());
+    const state = a.toJSON();
+    state.inverseCovariance[1] += 1e-3; // (0, 1) no longer (1, 0)
+    const b = OnlineRidge.fromJSON(state);
+    const p = [...state.inverseCovariance];
+    const w = [...state.weights];
+    for (let i = 0; i < 25; i += 1) {
+      const x = [random(), random()];
+      const y = random();
+      b.update(x, y);
+      reference(p, w, x, y, 0.98);
+    }
+    const after = b.toJSON();
+    after.inverseCovariance.forEach((v, i) => expect(v).toBeCloseTo(p[i]!, 12));
+    after.weights.forEach((v, i) => expect(v).toBeCloseTo(w[i]!, 12));
+    expect(after.inverseCovariance[1]).not.toBe(after.inverseCovariance[3]);
+  });
+
   it('refuses wrong feature counts and non-finite targets', () => {
     const model = new OnlineRidge({ dimensions: 2 });
     expect(() => model.predict([1])).toThrow(/expected 2 features/);

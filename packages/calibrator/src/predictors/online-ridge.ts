@@ -10,6 +10,12 @@ export interface OnlineRidgeOptions {
   forgetting?: number;
   /** Prior weights (intercept first), e.g. from a profile; default zeros. */
   prior?: readonly number[];
+  /**
+   * Where the weights live (dimensions + 1 doubles, overwritten): e.g. a view into one buffer
+   * that the predictors read together share (CandidateModel reads a candidate's six at once).
+   * Default: its own.
+   */
+  weightStorage?: Float64Array;
 }
 
 /**
@@ -26,6 +32,8 @@ export class OnlineRidge implements PointPredictor {
   private readonly p: Float64Array;
   private readonly scratch: Float64Array;
   private count = 0;
+  /** Whether P is exactly symmetric (always, but after restoring an asymmetric one): see update(). */
+  private symmetric = true;
 
   constructor(options: OnlineRidgeOptions) {
     const { dimensions } = options;
@@ -41,7 +49,10 @@ export class OnlineRidge implements PointPredictor {
     this.dimensions = dimensions;
     this.forgetting = forgetting;
     const d = dimensions + 1;
-    this.w = new Float64Array(d);
+    if (options.weightStorage && options.weightStorage.length !== d) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `weightStorage must hold ${d} weights (intercept first), got ${options.weightStorage.length}`);
+    }
+    this.w = options.weightStorage?.fill(0) ?? new Float64Array(d);
     if (options.prior) {
       if (options.prior.length !== d) {
         throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `prior must have ${d} weights (intercept first), got ${options.prior.length}`);
@@ -94,9 +105,23 @@ export class OnlineRidge implements PointPredictor {
     const decay = 1 / forgetting;
     // (px_i px_j) first: a product of two is commutative in floating point, so P stays exactly
     // symmetric; an asymmetric P drifts, and with forgetting < 1 the drift grows without bound.
-    for (let i = 0; i < d; i += 1) {
-      const pxi = scratch[i]!;
-      for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
+    // The same commutativity makes entry (j, i) the same sum as (i, j): an exactly symmetric P
+    // needs only its upper triangle computed, and the lower copied (a P restored asymmetric is
+    // updated whole, as it always was).
+    if (this.symmetric) {
+      for (let i = 0; i < d; i += 1) {
+        const pxi = scratch[i]!;
+        for (let j = i; j < d; j += 1) {
+          const v = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
+          p[i * d + j] = v;
+          p[j * d + i] = v;
+        }
+      }
+    } else {
+      for (let i = 0; i < d; i += 1) {
+        const pxi = scratch[i]!;
+        for (let j = 0; j < d; j += 1) p[i * d + j] = (p[i * d + j]! - pxi * scratch[j]! * gain) * decay;
+      }
     }
     this.count += 1;
   }
@@ -105,14 +130,15 @@ export class OnlineRidge implements PointPredictor {
     return { dimensions: this.dimensions, forgetting: this.forgetting, weights: this.weights(), inverseCovariance: Array.from(this.p), observations: this.count };
   }
 
-  /** Rebuilds a predictor from toJSON()'s output. */
-  static fromJSON(state: ReturnType<OnlineRidge['toJSON']>): OnlineRidge {
-    const model = new OnlineRidge({ dimensions: state.dimensions, forgetting: state.forgetting, prior: state.weights });
+  /** Rebuilds a predictor from toJSON()'s output (its weights in `weightStorage`, if given; see the option). */
+  static fromJSON(state: ReturnType<OnlineRidge['toJSON']>, weightStorage?: Float64Array): OnlineRidge {
+    const model = new OnlineRidge({ dimensions: state.dimensions, forgetting: state.forgetting, prior: state.weights, ...(weightStorage ? { weightStorage } : {}) });
     const d = state.dimensions + 1;
     if (state.inverseCovariance.length !== d * d) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `inverseCovariance must have ${d * d} entries, got ${state.inverseCovariance.length}`);
     }
     model.p.set(state.inverseCovariance);
+    model.symmetric = isSymmetric(model.p, d);
     model.count = state.observations;
     return model;
   }
@@ -122,4 +148,10 @@ export class OnlineRidge implements PointPredictor {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `expected ${this.dimensions} features, got ${x.length}`);
     }
   }
+}
+
+/** Whether a row-major d x d matrix equals its transpose exactly. */
+function isSymmetric(a: Float64Array, d: number): boolean {
+  for (let i = 0; i < d; i += 1) for (let j = i + 1; j < d; j += 1) if (!Object.is(a[i * d + j], a[j * d + i])) return false;
+  return true;
 }
