@@ -188,9 +188,13 @@ export class CandidateModel {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
     this.correctionsAt(features, energyInterval);
-    const headMs = this.corrected(0, headStructural(c, ctx));
-    const transferMs = this.corrected(1, transferStructural(c, ctx));
-    const serverMs = this.corrected(2, serverStructural(c, ctx));
+    // Each corrected point written out (structural x e^correction; 0 for a metric 0 by kind), not
+    // a helper per metric: with helpers the compiler ran out of inlining budget and boxed each result.
+    const k = this.corrections;
+    const at = this.offsets;
+    const headMs = at[0]! < 0 ? 0 : Math.max(headStructural(c, ctx), FLOORS[0]!) * Math.exp(k[0]!);
+    const transferMs = at[1]! < 0 ? 0 : Math.max(transferStructural(c, ctx), FLOORS[1]!) * Math.exp(k[1]!);
+    const serverMs = at[2]! < 0 ? 0 : Math.max(serverStructural(c, ctx), FLOORS[2]!) * Math.exp(k[2]!);
     out.latency = this.interval(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, m, alphaIndex);
     let deviceEnergyJ: number;
     out.deviceEnergyUpper = Number.NaN;
@@ -198,18 +202,13 @@ export class CandidateModel {
       const energy = this.interval(4, energyStructural(c, ctx, headMs), features[4]!, m, alphaIndex);
       deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
-    } else deviceEnergyJ = this.corrected(4, energyStructural(c, ctx, headMs));
-    out.carbonG = this.corrected(5, carbonStructural(ctx, serverMs, deviceEnergyJ));
+    } else deviceEnergyJ = at[4]! < 0 ? 0 : Math.max(energyStructural(c, ctx, headMs), FLOORS[4]!) * Math.exp(k[4]!);
+    out.carbonG = at[5]! < 0 ? 0 : Math.max(carbonStructural(ctx, serverMs, deviceEnergyJ), FLOORS[5]!) * Math.exp(k[5]!);
     out.headMs = headMs;
     out.transferMs = transferMs;
     out.serverMs = serverMs;
     out.deviceEnergyJ = deviceEnergyJ;
     return out;
-  }
-
-  /** The structural value corrected by the metric's ridge (after correctionsAt): 0 for a metric that is 0 by kind. Small, so that it inlines. */
-  private corrected(i: number, structuralValue: number): number {
-    return this.offsets[i]! < 0 ? 0 : Math.max(structuralValue, FLOORS[i]!) * Math.exp(this.corrections[i]!);
   }
 
   /**
