@@ -196,13 +196,14 @@ export class CandidateModel {
     const transferMs = at[1]! < 0 ? 0 : Math.max(transferStructural(c, ctx), FLOORS[1]!) * Math.exp(k[1]!);
     const serverMs = at[2]! < 0 ? 0 : Math.max(serverStructural(c, ctx), FLOORS[2]!) * Math.exp(k[2]!);
     out.latency = this.interval(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, m, alphaIndex);
+    const energyBase = energyStructural(c, ctx, headMs);
     let deviceEnergyJ: number;
     out.deviceEnergyUpper = Number.NaN;
     if (energyInterval) {
-      const energy = this.interval(4, energyStructural(c, ctx, headMs), features[4]!, m, alphaIndex);
+      const energy = this.interval(4, energyBase, features[4]!, m, alphaIndex);
       deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
-    } else deviceEnergyJ = at[4]! < 0 ? 0 : Math.max(energyStructural(c, ctx, headMs), FLOORS[4]!) * Math.exp(k[4]!);
+    } else deviceEnergyJ = at[4]! < 0 ? 0 : Math.max(energyBase, FLOORS[4]!) * Math.exp(k[4]!);
     out.carbonG = at[5]! < 0 ? 0 : Math.max(carbonStructural(ctx, serverMs, deviceEnergyJ), FLOORS[5]!) * Math.exp(k[5]!);
     out.headMs = headMs;
     out.transferMs = transferMs;
