@@ -195,7 +195,10 @@ export class CandidateModel {
     const headMs = at[0]! < 0 ? 0 : Math.max(headStructural(c, ctx), FLOORS[0]!) * Math.exp(k[0]!);
     const transferMs = at[1]! < 0 ? 0 : Math.max(transferStructural(c, ctx), FLOORS[1]!) * Math.exp(k[1]!);
     const serverMs = at[2]! < 0 ? 0 : Math.max(serverStructural(c, ctx), FLOORS[2]!) * Math.exp(k[2]!);
-    out.latency = this.interval(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, m, alphaIndex);
+    // interval() written out for the latency (never 0 by kind): its view holds k[3] (correctionsAt).
+    const latencyBase = Math.max(latencyStructural(headMs, transferMs, serverMs), FLOORS[LATENCY]!);
+    const p = this.models[LATENCY]!.methods[m]!.predict(features[LATENCY]!);
+    out.latency = { point: latencyBase * Math.exp(k[LATENCY]!), lower: latencyBase * Math.exp(p.lower), upper: latencyBase * Math.exp(p.upper), alpha: p.alpha, method: p.method, n: p.n };
     const energyBase = energyStructural(c, ctx, headMs);
     let deviceEnergyJ: number;
     out.deviceEnergyUpper = Number.NaN;
