@@ -256,12 +256,18 @@ const used = () => {
   const { heapUsed, arrayBuffers } = process.memoryUsage();
   return heapUsed + arrayBuffers;
 };
-function bytesPer(count, build) {
+// An array buffer's memory is returned after the collection that finds it dead, not during it.
+const settle = async () => {
   gc();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  gc();
+};
+async function bytesPer(count, build) {
+  await settle();
   const before = used();
   const kept = [];
   for (let i = 0; i < count; i++) kept.push(build(i));
-  gc();
+  await settle();
   const bytes = (used() - before) / count;
   if (kept.length !== count) throw new Error('unreachable');
   return bytes;
@@ -269,11 +275,11 @@ function bytesPer(count, build) {
 let memory = null;
 if (gc) {
   memory = { empty: {}, full: {} };
-  memory.empty['OnlineRidge(3) alone'] = bytesPer(10000, () => ridge(3));
+  memory.empty['OnlineRidge(3) alone'] = await bytesPer(10000, () => ridge(3));
   for (const [name, make] of Object.entries(SPEED_METHODS)) {
-    memory.empty[name] = bytesPer(10000, () => make(ridge(3)));
+    memory.empty[name] = await bytesPer(10000, () => make(ridge(3)));
     // Full: 1000 to 1499 observations each, so the window is seen at every point of its turnover.
-    memory.full[name] = bytesPer(1000, (i) => {
+    memory.full[name] = await bytesPer(1000, (i) => {
       const m = make(ridge(3));
       for (let k = 0; k < 1000 + (i % 500); k++) {
         const { x, y } = stream[(i * 7 + k) % STEPS];
