@@ -10,6 +10,7 @@
  *      candidates (the slope, with gc), and the saved state's JSON size.
  * The machine and its load average before and after are recorded; a goal is judged only on a
  * quiet machine (1-minute load <= 0.5, see README). Needs dist: `node scripts/pnpm.mjs run build`.
+ * Writes the JSON and a markdown summary next to it (.md).
  * Usage: node --expose-gc test/bench/decision.mjs [--calls 20000] [--observations 20000] [--out test/bench/results/decision.json]
  */
 import { writeFileSync } from 'node:fs';
@@ -203,23 +204,26 @@ const observe = {};
 // 3. Memory per candidate: the slope of heap + array buffers between 32 and 128 warm candidates.
 let memory;
 if (typeof globalThis.gc === 'function') {
-  const heap = () => {
+  const heap = async () => {
+    // An array buffer's memory is returned after the collection that finds it dead, not during it.
     globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
     globalThis.gc();
     // Typed arrays past a few dozen bytes keep their data outside the JS heap: count both.
     const { heapUsed, arrayBuffers } = process.memoryUsage();
     return heapUsed + arrayBuffers;
   };
-  const base = heap();
+  const base = await heap();
   const small = warmDecider(candidates(10), 520, 4);
-  const withSmall = heap();
+  const withSmall = await heap();
   const large = warmDecider(candidates(42), 520, 5);
-  const withLarge = heap();
+  const withLarge = await heap();
   const perCandidate = (withLarge - withSmall) / (large.candidates.length - small.candidates.length);
   const stateBytes = JSON.stringify(small).length;
   memory = {
-    heapPerCandidateBytes: Math.round(perCandidate),
-    heap32CandidatesBytes: withSmall - base,
+    bytesPerCandidate: Math.round(perCandidate),
+    bytes32Candidates: withSmall - base,
+    counted: 'heapUsed + arrayBuffers (process.memoryUsage), after gc',
     stateJsonBytesPerCandidate: Math.round(stateBytes / small.candidates.length),
     windows: 'one window of 500 scores per metric, read by the robust (split) and adaptive (conformal PID) methods alike (6 metrics; 5 for server-only, 4 for device-only candidates)',
   };
@@ -244,4 +248,38 @@ const result = {
   memory,
 };
 writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+const us = (v) => `${v.toFixed(1)} µs`;
+const row = (label, r) => `| ${label} | ${us(r.medianUs)} | ${us(r.p90Us)} | ${us(r.p99Us)} | ${r.n} |`;
+const verdict = (goal) => (goal.judged ? (goal.met ? 'met' : 'missed') : `${goal.met ? 'under' : 'over'} it in this run, not judged (load above 0.5)`);
+const markdown = [
+  '# Carbon-aware decision: time and memory',
+  '',
+  `Run ${result.date} by \`node --expose-gc test/bench/decision.mjs\` (${CALLS} calls per mode, ${OBSERVATIONS} observations). Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.os}; 1-minute load average ${machine.loadBefore[0]} before, ${machine.loadAfter[0]} after${quiet ? '' : ' (not quiet: the goals are not judged)'}.`,
+  '',
+  `## decide(), ${list.length} warm candidates (single calls; modes interleaved)`,
+  '',
+  '| mode | median | p90 | p99 | calls |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...Object.entries(decide).map(([label, r]) => row(label, r)),
+  '',
+  `Goal: median under 20 µs (robust): ${verdict(result.goals.decideMedianUnder20us)}.`,
+  '',
+  '## observe(), per observation',
+  '',
+  '| observation | median | p90 | p99 | calls |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...Object.entries(observe).map(([label, r]) => row(label, r)),
+  '',
+  `Goal: under 5 µs (six metrics): ${verdict(result.goals.observeUnder5us)}.`,
+  '',
+  ...(memory
+    ? [
+        '## Memory per warm candidate',
+        '',
+        `${(memory.bytesPerCandidate / 1024).toFixed(1)} KiB of heap and array buffers per candidate (slope between 32 and 128 warm candidates, after gc); saved state ${(memory.stateJsonBytesPerCandidate / 1024).toFixed(1)} KiB of JSON per candidate. Windows: ${memory.windows}.`,
+        '',
+      ]
+    : []),
+].join('\n');
+writeFileSync(values.out.replace(/\.json$/, '.md'), markdown);
 out(`wrote ${values.out}${quiet ? '' : ' (load above 0.5: goals not judged)'}`);

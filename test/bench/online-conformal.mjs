@@ -251,24 +251,35 @@ if (!Number.isFinite(sink)) throw new Error('unreachable');
 
 // ---- memory -----------------------------------------------------------------------------
 const gc = globalThis.gc;
-function bytesPer(count, build) {
+// Typed arrays past a few dozen bytes (a window's scores) keep their data outside the JS heap: count both.
+const used = () => {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+};
+// An array buffer's memory is returned after the collection that finds it dead, not during it.
+const settle = async () => {
   gc();
-  const before = process.memoryUsage().heapUsed;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  gc();
+};
+async function bytesPer(count, build) {
+  await settle();
+  const before = used();
   const kept = [];
   for (let i = 0; i < count; i++) kept.push(build(i));
-  gc();
-  const bytes = (process.memoryUsage().heapUsed - before) / count;
+  await settle();
+  const bytes = (used() - before) / count;
   if (kept.length !== count) throw new Error('unreachable');
   return bytes;
 }
 let memory = null;
 if (gc) {
   memory = { empty: {}, full: {} };
-  memory.empty['OnlineRidge(3) alone'] = bytesPer(10000, () => ridge(3));
+  memory.empty['OnlineRidge(3) alone'] = await bytesPer(10000, () => ridge(3));
   for (const [name, make] of Object.entries(SPEED_METHODS)) {
-    memory.empty[name] = bytesPer(10000, () => make(ridge(3)));
-    // Full: 1000 to 1499 observations each, so the arrival queue is seen at every point of its compaction cycle.
-    memory.full[name] = bytesPer(1000, (i) => {
+    memory.empty[name] = await bytesPer(10000, () => make(ridge(3)));
+    // Full: 1000 to 1499 observations each, so the window is seen at every point of its turnover.
+    memory.full[name] = await bytesPer(1000, (i) => {
       const m = make(ridge(3));
       for (let k = 0; k < 1000 + (i % 500); k++) {
         const { x, y } = stream[(i * 7 + k) % STEPS];
@@ -354,7 +365,7 @@ lines.push(
   '',
 );
 if (memory) {
-  lines.push('## Memory per predictor (heap bytes, after gc; the method with its OnlineRidge(3))', '');
+  lines.push('## Memory per predictor (bytes of heap and array buffers, after gc; the method with its OnlineRidge(3))', '');
   lines.push(`| state | ${Object.keys(memory.empty).join(' | ')} |`, `| --- | ${Object.keys(memory.empty).map(() => '---:').join(' | ')} |`);
   lines.push(`| new (10,000 of each) | ${Object.values(memory.empty).map((b) => Math.round(b)).join(' | ')} |`);
   lines.push(`| window full (1,000 of each, 1000-1499 observations) | - | ${Object.values(memory.full).map((b) => Math.round(b)).join(' | ')} |`);

@@ -157,9 +157,10 @@ export class CandidateModel {
   }
 
   private methodIndex(family: MethodFamily, alphaIndex: number): number {
-    const f = this.families.indexOf(family);
-    if (f < 0) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `the ${family} family is not kept (families: ${this.families.join(', ')})`);
-    return f * this.config.alphas.length + alphaIndex;
+    // A loop over the one or two families, not indexOf (a builtin call per candidate per request).
+    const families = this.families;
+    for (let f = 0; f < families.length; f += 1) if (families[f] === family) return f * this.config.alphas.length + alphaIndex;
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `the ${family} family is not kept (families: ${this.families.join(', ')})`);
   }
 
   /**
@@ -187,28 +188,31 @@ export class CandidateModel {
     const c = this.candidate;
     const m = this.methodIndex(family, alphaIndex);
     this.correctionsAt(features, energyInterval);
-    const headMs = this.corrected(0, headStructural(c, ctx));
-    const transferMs = this.corrected(1, transferStructural(c, ctx));
-    const serverMs = this.corrected(2, serverStructural(c, ctx));
-    out.latency = this.interval(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, m, alphaIndex);
+    // Each corrected point written out (structural x e^correction; 0 for a metric 0 by kind), not
+    // a helper per metric: with helpers the compiler ran out of inlining budget and boxed each result.
+    const k = this.corrections;
+    const at = this.offsets;
+    const headMs = at[0]! < 0 ? 0 : Math.max(headStructural(c, ctx), FLOORS[0]!) * Math.exp(k[0]!);
+    const transferMs = at[1]! < 0 ? 0 : Math.max(transferStructural(c, ctx), FLOORS[1]!) * Math.exp(k[1]!);
+    const serverMs = at[2]! < 0 ? 0 : Math.max(serverStructural(c, ctx), FLOORS[2]!) * Math.exp(k[2]!);
+    // interval() written out for the latency (never 0 by kind): its view holds k[3] (correctionsAt).
+    const latencyBase = Math.max(latencyStructural(headMs, transferMs, serverMs), FLOORS[LATENCY]!);
+    const p = this.models[LATENCY]!.methods[m]!.predict(features[LATENCY]!);
+    out.latency = { point: latencyBase * Math.exp(k[LATENCY]!), lower: latencyBase * Math.exp(p.lower), upper: latencyBase * Math.exp(p.upper), alpha: p.alpha, method: p.method, n: p.n };
+    const energyBase = energyStructural(c, ctx, headMs);
     let deviceEnergyJ: number;
     out.deviceEnergyUpper = Number.NaN;
     if (energyInterval) {
-      const energy = this.interval(4, energyStructural(c, ctx, headMs), features[4]!, m, alphaIndex);
+      const energy = this.interval(4, energyBase, features[4]!, m, alphaIndex);
       deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
-    } else deviceEnergyJ = this.corrected(4, energyStructural(c, ctx, headMs));
-    out.carbonG = this.corrected(5, carbonStructural(ctx, serverMs, deviceEnergyJ));
+    } else deviceEnergyJ = at[4]! < 0 ? 0 : Math.max(energyBase, FLOORS[4]!) * Math.exp(k[4]!);
+    out.carbonG = at[5]! < 0 ? 0 : Math.max(carbonStructural(ctx, serverMs, deviceEnergyJ), FLOORS[5]!) * Math.exp(k[5]!);
     out.headMs = headMs;
     out.transferMs = transferMs;
     out.serverMs = serverMs;
     out.deviceEnergyJ = deviceEnergyJ;
     return out;
-  }
-
-  /** The structural value corrected by the metric's ridge (after correctionsAt): 0 for a metric that is 0 by kind. Small, so that it inlines. */
-  private corrected(i: number, structuralValue: number): number {
-    return this.offsets[i]! < 0 ? 0 : Math.max(structuralValue, FLOORS[i]!) * Math.exp(this.corrections[i]!);
   }
 
   /**
