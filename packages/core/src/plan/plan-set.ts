@@ -9,6 +9,9 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { TensorInfo } from '../model/load-model.js';
 import { planDigest } from './digest.js';
 import type { CrossingTensor, Partition, Plan } from './plan-types.js';
+import { jsonFields } from './json-fields.js';
+
+const { bad, object, array, string, digest } = jsonFields(ErrorCode.BAD_PLAN_JSON, 'plan JSON');
 
 export interface PlanSet {
   /** The model the plans cut: its name, the sha256 of its bytes, and its signature. */
@@ -130,30 +133,6 @@ function tensorInfo(value: unknown, path: string): TensorInfo {
     dtype: string(t.dtype, `${path}.dtype`),
     shape: array(t.shape, `${path}.shape`).map((d, i) => dim(d, `${path}.shape[${i}]`)),
   };
-}
-
-function bad(path: string, message: string): never {
-  throw new CarboncpError(ErrorCode.BAD_PLAN_JSON, `plan JSON: ${path} ${message}`);
-}
-
-function object(value: unknown, path: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad(path, 'must be an object');
-  return value as Record<string, unknown>;
-}
-
-function array(value: unknown, path: string): unknown[] {
-  if (!Array.isArray(value)) bad(path, 'must be an array');
-  return value as unknown[];
-}
-
-function string(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value === '') bad(path, 'must be a non-empty string');
-  return value as string;
-}
-
-function digest(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) bad(path, 'must be a sha256 hex digest');
-  return value as string;
 }
 
 function integer(value: unknown, path: string): number {

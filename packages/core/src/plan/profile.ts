@@ -4,6 +4,9 @@
  * the model check); measuring lives in @carboncp/core/node (profileModel).
  */
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { jsonFields } from './json-fields.js';
+
+const { bad, object, array, string, boolean, digest } = jsonFields(ErrorCode.BAD_PROFILE, 'profile JSON');
 
 export const PROFILE_SCHEMA_VERSION = 1;
 
@@ -268,29 +271,6 @@ function distribution(value: unknown, path: string): LatencyDistribution {
   };
 }
 
-function bad(path: string, message: string): never {
-  throw new CarboncpError(ErrorCode.BAD_PROFILE, `profile JSON: ${path} ${message}`);
-}
-function object(value: unknown, path: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad(path, 'must be an object');
-  return value as Record<string, unknown>;
-}
-function array(value: unknown, path: string): unknown[] {
-  if (!Array.isArray(value)) bad(path, 'must be an array');
-  return value as unknown[];
-}
-function string(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value === '') bad(path, 'must be a non-empty string');
-  return value as string;
-}
-function boolean(value: unknown, path: string): boolean {
-  if (typeof value !== 'boolean') bad(path, 'must be true or false');
-  return value as boolean;
-}
-function digest(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) bad(path, 'must be a sha256 hex digest');
-  return value as string;
-}
 function finite(value: unknown, path: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) bad(path, 'must be a finite number');
   return value as number;
