@@ -39,6 +39,18 @@ export async function loadInputs() {
   return { grids, uplinks, serverLoad, reference };
 }
 
+/**
+ * How much slower a budget phone (Samsung Galaxy A03s) runs ResNet-18 than the Pixel 4 the
+ * device profile describes, both on one large core in float, from the mobile-ml-benchmark
+ * end-to-end latencies (Li, Paolieri, Golubchik, EdgeSys 2024): the headline's device speed.
+ */
+export async function budgetPhoneSlowdown() {
+  const [header, ...rows] = (await readFile(new URL('devices/mobilemlbench_tflite_cnn_e2e.csv', DATA), 'utf8')).trim().split('\n').map((l) => l.split(','));
+  const row = rows.find((r) => r[0] === 'resnet18');
+  const at = (column) => Number(row[header.indexOf(column)]);
+  return { slowdown: at('a03s|1large|float|mean') / at('pixel4|1large|float|mean'), a03sMs: at('a03s|1large|float|mean') / 1000, pixel4Ms: at('pixel4|1large|float|mean') / 1000 };
+}
+
 /** A zoo model's measured profile, its outputs' bytes, and the candidates a device would weigh. */
 export async function loadModelInputs(name) {
   const profile = profileFromJson(JSON.parse(await readFile(new URL(`${name}.json`, PROFILES), 'utf8')));
