@@ -22,8 +22,8 @@ export { modelsCacheDir } from './cache-dir.js';
 export const MODELS_CACHE_DIR: string = modelsCacheDir();
 
 function publicView(entry: ZooEntry): ZooModel {
-  const { name, kind, description, source, licence, inputShapes } = entry;
-  return { name, kind, description, source, licence, inputShapes: structuredClone(inputShapes) };
+  const { name, kind, description, source, licence, inputShapes, variantOf } = entry;
+  return { name, kind, description, source, licence, inputShapes: structuredClone(inputShapes), ...(variantOf !== undefined ? { variantOf } : {}) };
 }
 
 function findEntry(name: string): ZooEntry {
