@@ -14,6 +14,8 @@ import { ZOO, type GeneratedEntry, type ZooEntry, type ZooModel } from './regist
 export type { ZooModel } from './registry.js';
 export { ocrAssetPath } from './pretrained.js';
 export { modelsCacheDir } from './cache-dir.js';
+export { listFamilies, getFamily } from './families.js';
+export type { ModelFamily, ModelVariant, DeclaredQuality } from '@carboncp/core';
 
 /**
  * The default cache of generated models, read once at import: CARBONCP_MODELS_CACHE, else the
