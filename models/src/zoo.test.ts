@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel, isCarboncpError } from '@carboncp/core';
 import { buildModel, ensureModel, generatedParameterCount, getFamily, getZooModel, listFamilies, listModels } from './index.js';
 import { TRANSFORMER_CONFIG } from './generators/transformer-encoder.js';
+import { makeDivisible } from './generators/mobilenetv2.js';
 import type { Manifest } from './manifest.js';
 
 const manifest = JSON.parse(await readFile(new URL('../manifest.json', import.meta.url), 'utf8')) as Manifest;
@@ -91,6 +92,12 @@ function mobilenetV2Parameters(width: 0.35 | 0.5 | 0.75 | 1): number {
 }
 
 describe('generated models', () => {
+  it("makeDivisible rounds like torchvision's _make_divisible (nearest multiple of 8, at least 8, never 10% below)", () => {
+    // 32 x 0.35 = 11.2 -> 8 is more than 10% below, so 16; 24 x 0.75 = 18 -> 16 < 16.2, so 24.
+    expect([5.6, 8.4, 11.2, 22.4, 33.6, 56, 112, 448].map((v) => makeDivisible(v))).toEqual([8, 8, 16, 24, 32, 56, 112, 448]);
+    expect([12, 18, 24, 48, 72, 120, 240, 1280].map((v) => makeDivisible(v))).toEqual([16, 24, 24, 48, 72, 120, 240, 1280]);
+  });
+
   it('the hand count agrees with torchvision where it publishes a figure', () => {
     expect(mobilenetV2Parameters(1)).toBe(3_504_872);
     expect(mobilenetV2Parameters(0.5)).toBe(1_968_680);
