@@ -254,6 +254,8 @@ export class ServerPowerCap {
 
   /** For process exit (an error stopping the process, where nothing asynchronous runs). */
   restoreSync(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
     for (const [index, watts] of this.changed()) {
       try {
         this.options.nvidiaSmi.runSync(nvidiaSmiSetLimitArgs(index, watts));
