@@ -2,42 +2,13 @@
 // feed it, and the active probe's padded ping (an extra `pad` field in the Ping body) is accepted
 // by a server that knows nothing of it, so the probe needs no protocol change.
 import { seededInputs } from '@carboncp/core/node';
-import { createClient, type CarboncpClient } from '@carboncp/device/node';
-import { ensureModel, getZooModel } from '@carboncp/models';
-import { startServer, type CarboncpServer } from '@carboncp/server';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { modelNameOf } from './split-harness.js';
+import { describe, expect, it } from 'vitest';
+import { useServedModel } from './split-harness.js';
 
-const MODEL = 'ppocr-cls';
-const { inputShapes } = getZooModel(MODEL);
-let file: string;
-const cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  file = await ensureModel(MODEL);
-});
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
-
-async function serve(): Promise<CarboncpServer> {
-  const server = await startServer({
-    models: [file],
-    inputShapes: { [modelNameOf(file)]: inputShapes },
-    host: '127.0.0.1',
-    port: 0,
-    executionProviders: ['cpu'],
-    log: () => {},
-  });
-  cleanup.push(() => server.close({ drainMs: 0 }));
-  return server;
-}
-
-async function connect(url: string): Promise<CarboncpClient> {
-  const client = await createClient({ model: file, server: url, inputShapes, reconnect: { initialMs: 20, maxMs: 200, seed: 5 } });
-  cleanup.push(() => client.close());
-  return client;
-}
+const harness = useServedModel('ppocr-cls');
+const { inputShapes } = harness;
+const serve = () => harness.serve();
+const connect = (url: string) => harness.connect(url);
 
 describe('network estimate against a real server', () => {
   it('a pong gives the rtt, remote requests the uplink, and a padded probe ping is answered without closing the connection', async () => {

@@ -2,43 +2,13 @@
 // a plan the client just used, the carbon intensity the server was started with, and the
 // device-measured round trip, as a typed ServerContext.
 import { seededInputs } from '@carboncp/core/node';
-import { createClient, type CarboncpClient } from '@carboncp/device/node';
-import { ensureModel, getZooModel } from '@carboncp/models';
-import { startServer, type CarboncpServer } from '@carboncp/server';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { modelNameOf } from './split-harness.js';
+import { describe, expect, it } from 'vitest';
+import { useServedModel } from './split-harness.js';
 
-const MODEL = 'ppocr-cls';
-const { inputShapes } = getZooModel(MODEL);
-let file: string;
-const cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  file = await ensureModel(MODEL);
-});
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
-
-async function serve(): Promise<CarboncpServer> {
-  const server = await startServer({
-    models: [file],
-    inputShapes: { [modelNameOf(file)]: inputShapes },
-    host: '127.0.0.1',
-    port: 0,
-    executionProviders: ['cpu'],
-    carbonIntensity: { value_g_per_kwh: 123, source: 'test' },
-    log: () => {},
-  });
-  cleanup.push(() => server.close({ drainMs: 0 }));
-  return server;
-}
-
-async function connect(url: string): Promise<CarboncpClient> {
-  const client = await createClient({ model: file, server: url, inputShapes, reconnect: { initialMs: 20, maxMs: 200, seed: 5 } });
-  cleanup.push(() => client.close());
-  return client;
-}
+const harness = useServedModel('ppocr-cls');
+const { inputShapes } = harness;
+const serve = () => harness.serve({ carbonIntensity: { value_g_per_kwh: 123, source: 'test' } });
+const connect = (url: string) => harness.connect(url);
 
 describe('client.serverContext() against a real server', () => {
   it('reports queue depth, the tail latency of a plan just used, carbon intensity and the round trip', async () => {

@@ -1,10 +1,14 @@
-// Shared helpers of the split-*.test.ts suites: an independent local reference, output
-// comparison, and a TCP proxy that can hold or sever a live connection.
+// Shared helpers of the e2e suites: an independent local reference, output comparison, a TCP
+// proxy that can hold or sever a live connection, and a served zoo model with its clients.
 import { Socket, createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '@carboncp/core';
 import { maxAbsDiffOfOutputs } from '@carboncp/core/node';
+import { createClient, type CarboncpClient } from '@carboncp/device/node';
+import { ensureModel, getZooModel } from '@carboncp/models';
+import { startServer, type CarboncpServer, type ServerOptions } from '@carboncp/server';
+import { afterEach, beforeAll } from 'vitest';
 
 /** Whole-model inference in a session of its own: the reference every split result must match. */
 export async function referenceRunner(file: string): Promise<{
@@ -103,4 +107,39 @@ export class TcpProxy {
 /** The name a server gives a model file: its file name without .onnx. */
 export function modelNameOf(file: string): string {
   return basename(file).replace(/\.onnx$/i, '');
+}
+
+/**
+ * One zoo model served on 127.0.0.1 and clients of it, for a suite: the file is ensured before
+ * all tests, and every server, client or `defer`red step is closed after each test, newest first.
+ */
+export function useServedModel(model: string, seed = 5) {
+  const { inputShapes } = getZooModel(model);
+  let file = '';
+  const cleanup: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    file = await ensureModel(model);
+  });
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+  });
+  return {
+    inputShapes,
+    get file(): string {
+      return file;
+    },
+    defer(step: () => Promise<unknown>): void {
+      cleanup.push(step);
+    },
+    async serve(options: Partial<ServerOptions> = {}): Promise<CarboncpServer> {
+      const server = await startServer({ models: [file], inputShapes: { [modelNameOf(file)]: inputShapes }, host: '127.0.0.1', port: 0, executionProviders: ['cpu'], log: () => {}, ...options });
+      cleanup.push(() => server.close({ drainMs: 0 }));
+      return server;
+    },
+    async connect(url: string): Promise<CarboncpClient> {
+      const client = await createClient({ model: file, server: url, inputShapes, reconnect: { initialMs: 20, maxMs: 200, seed } });
+      cleanup.push(() => client.close());
+      return client;
+    },
+  };
 }

@@ -90,6 +90,7 @@ export {
   type Objective,
 } from './decision/decision-types.js';
 export { DEFAULT_EXPLORATION, type ExplorationOptions, type ExplorerState } from './decision/exploration.js';
+export { SloBudget, type SloBudgetOptions, type SloBudgetState } from './decision/slo-budget.js';
 export { withinErrorLimit } from './decision/rules.js';
 export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';
 export { explain, formatNumber } from './decision/explain.js';

@@ -1,5 +1,6 @@
 import {
   CarbonAwareDecision,
+  SloBudget,
   optimalIndex,
   withinErrorLimit,
   type BatteryRule,
@@ -91,7 +92,7 @@ function pointPolicy(name: PolicyName, candidates: readonly DecisionCandidate[],
  * set is calibrated from that outcome (pseudo-labels, as on a device). With `fullInformation`
  * it learns every candidate's outcome through observeAll instead.
  */
-function carboncpPolicy(name: PolicyName, candidates: readonly DecisionCandidate[], mode: DecisionMode, fullInformation: boolean, s: PolicySettings): SimPolicy {
+function carboncpPolicy(name: PolicyName, candidates: readonly DecisionCandidate[], mode: DecisionMode, fullInformation: boolean, s: PolicySettings, budget?: SloBudget): SimPolicy {
   const exploration = s.decider.exploration === false ? false : { ...s.decider.exploration, seed: s.decider.exploration?.seed ?? seedFromString(name, s.seed) };
   const decider = new CarbonAwareDecision(candidates, { ...s.decider, alphas: [s.alpha], families: [mode === 'adaptive' ? 'adaptive' : 'robust'], exploration });
   const byId = indexById(candidates);
@@ -108,12 +109,13 @@ function carboncpPolicy(name: PolicyName, candidates: readonly DecisionCandidate
     name,
     calibrated: true,
     choose(ctx) {
-      const d = decider.decide(ctx, request);
+      const d = decider.decide(ctx, budget ? { ...request, sloMargin: budget.margin } : request);
       last = d;
       const latency = d.predictions.latencyMs;
       return { index: byId.get(d.candidate.id)!, interval: { lower: latency.lower, upper: latency.upper }, explored: d.explored, sloUnmet: d.sloUnmet };
     },
     learn(ctx, choice, truth) {
+      budget?.update(truth.latencyMs[choice.index]! <= s.sloMs);
       if (fullInformation) {
         const all: Record<string, Observation> = {};
         for (let k = 0; k < truth.ids.length; k += 1) all[truth.ids[k]!] = truth.observation(k);
@@ -184,6 +186,8 @@ export function createPolicy(name: PolicyName, candidates: readonly DecisionCand
       return carboncpPolicy(name, candidates, 'adaptive', false, s);
     case 'carboncp-set':
       return carboncpPolicy(name, candidates, 'set', false, s);
+    case 'carboncp-budget':
+      return carboncpPolicy(name, candidates, 'robust', false, s, new SloBudget({ alpha: s.alpha }));
     case 'carboncp-set-full':
       return carboncpPolicy(name, candidates, 'set', true, s);
     case 'oracle':

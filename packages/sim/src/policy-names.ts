@@ -9,6 +9,9 @@
  *   'mean' mode that never learns): no learnt correction, no interval.
  * - `carboncp-mean`, `-robust`, `-adaptive`, `-set`: the calibrator's decision in each mode,
  *   learning online from the outcome of the candidate it ran (what a device observes).
+ * - `carboncp-budget`: 'robust' mode with the calibrator's SloBudget: the SLO-miss budget alpha
+ *   spent over the long run (the margin of the interval held to the SLO moves after each request)
+ *   rather than held per request.
  * - `carboncp-set-full`: 'set' mode calibrated and trained on every candidate's outcome
  *   (observeAll): full information, as CarbonCP's offline calibration has it and no device does.
  * - `oracle`: knows every candidate's true outcome; the least carbon within the SLO, else the fastest.
@@ -23,6 +26,7 @@ export const POLICY_NAMES = [
   'carboncp-robust',
   'carboncp-adaptive',
   'carboncp-set',
+  'carboncp-budget',
   'carboncp-set-full',
   'oracle',
 ] as const;

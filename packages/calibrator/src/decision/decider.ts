@@ -271,7 +271,7 @@ export class CarbonAwareDecision {
         latency: f.latency,
         predictions,
         objectiveValue: objective === 'carbon' ? f.carbonG : objective === 'energy' ? f.deviceEnergyJ : f.latency.point,
-        latencyBound: points ? f.latency.point : f.latency.upper,
+        latencyBound: points ? f.latency.point : marginBound(f.latency, req.sloMargin),
         energyBound: energyInterval ? f.deviceEnergyUpper : f.deviceEnergyJ,
         excludedBy: [],
         feasible: true,
@@ -307,4 +307,11 @@ export class CarbonAwareDecision {
     if (label < 0 || !Number.isFinite(truth[label]!.objective)) return;
     this.setCalibration.add(objective, setScores(predicted, allowed, sloMs)[label]!);
   }
+}
+
+/** point + margin x (upper - point); exactly the upper bound at margin 1 (also when it is infinite), the point at 0. */
+function marginBound(latency: { point: number; upper: number }, margin: number): number {
+  if (margin === 1) return latency.upper;
+  if (margin === 0) return latency.point;
+  return latency.upper === Number.POSITIVE_INFINITY ? latency.upper : latency.point + margin * (latency.upper - latency.point);
 }

@@ -50,6 +50,12 @@ export interface DecideOptions {
   /** Whether this request may explore (default true, within the decider's rate). */
   explore?: boolean;
   /**
+   * 'robust' and 'adaptive' modes: the share of the latency interval above the point that must
+   * fit the SLO, latencyBound = point + sloMargin x (upper - point). 1 (default) the conformal
+   * upper bound, 0 the point (as 'mean'). An SloBudget moves it to spend a long-run miss budget.
+   */
+  sloMargin?: number;
+  /**
    * Which candidates get all six metrics' intervals: 'chosen' (default; the others carry what the
    * decision weighed: latency interval, objective, device energy) or 'all' (an evaluation's
    * record; about twice the time).
@@ -67,6 +73,7 @@ export interface ResolvedRequest {
   maxOutputError: number | undefined;
   battery: BatteryRule | false;
   explore: boolean;
+  sloMargin: number;
   allPredictions: boolean;
 }
 
@@ -152,7 +159,9 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
     if (rule.slack !== undefined && !(rule.slack >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `batteryReserve.slack must be >= 0, got ${rule.slack}`);
     battery = rule;
   }
+  const sloMargin = options.sloMargin ?? 1;
+  if (!(sloMargin >= 0 && Number.isFinite(sloMargin))) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `sloMargin must be a finite number >= 0, got ${sloMargin}`);
   const detail = options.predictions ?? 'chosen';
   if (detail !== 'chosen' && detail !== 'all') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `predictions must be 'chosen' or 'all', got ${JSON.stringify(detail)}`);
-  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, battery, explore: options.explore ?? true, allPredictions: detail === 'all' };
+  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all' };
 }

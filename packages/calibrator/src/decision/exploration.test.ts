@@ -14,7 +14,7 @@ function warm(options: ConstructorParameters<typeof CarbonAwareDecision>[1]): Ca
 describe('bounded exploration', () => {
   it('explores at most rate x decisions + 1 times, at about the rate, the same with the same seed', () => {
     const run = (seed: number) => {
-      const decider = warm({ exploration: { rate: 0.05, staleAfter: 1, seed } });
+      const decider = warm({ exploration: { rate: 0.05, staleAfter: 1, costMargin: Infinity, seed } });
       const explored: boolean[] = [];
       let overCap = 0;
       for (let i = 1; i <= 2000; i += 1) {
@@ -34,7 +34,7 @@ describe('bounded exploration', () => {
 
   it('refreshes only candidates whose own bound meets the SLO, the least observed and stalest first', () => {
     // SLO 100: int8 (50) is the choice, device (40) the only other within the SLO; split (125) and server (618) never.
-    const decider = warm({ exploration: { rate: 0.5, staleAfter: 5, warmup: false, seed: 3 } });
+    const decider = warm({ exploration: { rate: 0.5, staleAfter: 5, warmup: false, costMargin: Infinity, seed: 3 } });
     let refreshes = 0;
     for (let i = 0; i < 300; i += 1) {
       const d = decider.decide(context(), { mode: 'robust', sloMs: 100 });
@@ -71,6 +71,28 @@ describe('bounded exploration', () => {
     expect(after.assessments.filter((a) => a.latencyBound < Number.POSITIVE_INFINITY).map((a) => a.candidate.id)).toEqual(['device/none', 'split-2/none', 'split-2/int8']);
   });
 
+  it('tries only candidates whose predicted objective is within costMargin of the best', () => {
+    // Carbon (g): split-2/int8 107 is the choice at SLO 1000; split-2/none 113 (+5.6%), server/none 128 (+19.6%), device/none 160 (+49.5%).
+    const tried = (costMargin: number) => {
+      const decider = warm({ exploration: { rate: 0.5, staleAfter: 1, warmup: false, costMargin, seed: 4 } });
+      const ids = new Set<string>();
+      for (let i = 0; i < 400; i += 1) {
+        const d = decider.decide(context(), { mode: 'robust', sloMs: 1000 });
+        if (d.explored) {
+          ids.add(d.candidate.id);
+          expect(d.chosen.objectiveValue).toBeLessThanOrEqual((1 + costMargin) * d.assessments.find((a) => a.candidate.id === 'split-2/int8')!.objectiveValue * (1 + 1e-12));
+        } else expect(d.candidate.id).toBe('split-2/int8');
+        decider.observe(d.candidate.id, context(), { latencyMs: d.chosen.latency.point });
+      }
+      return [...ids].sort();
+    };
+    expect(tried(0)).toEqual([]);
+    expect(tried(0.1)).toEqual(['split-2/none']);
+    expect(tried(0.25)).toEqual(['server/none', 'split-2/none']);
+    expect(tried(Infinity)).toEqual(['device/none', 'server/none', 'split-2/none']);
+    expect(() => new CarbonAwareDecision(WORLD, { exploration: { costMargin: -0.1 } })).toThrow(/costMargin/);
+  });
+
   it('does not explore when a request says so, or with exploration off', () => {
     const decider = warm({ exploration: { rate: 0.9, staleAfter: 1 } });
     for (let i = 0; i < 50; i += 1) expect(decider.decide(context(), { sloMs: 100, explore: false }).explored).toBe(false);
@@ -82,7 +104,7 @@ describe('bounded exploration', () => {
     const random = mulberry32(11);
     // A clean device grid makes device/none the choice whenever it fits; split-2/int8 is only ever explored.
     const at = () => context({ deviceIntensityGPerKwh: 50, serverIntensityGPerKwh: 800, uplinkBps: { mean: 6e6 + 8e6 * random(), sd: 1e6 } });
-    const decider = new CarbonAwareDecision(WORLD, { alphas: [0.1], exploration: { rate: 0.1, staleAfter: 10, warmup: false, seed: 2 } });
+    const decider = new CarbonAwareDecision(WORLD, { alphas: [0.1], exploration: { rate: 0.1, staleAfter: 10, warmup: false, costMargin: Infinity, seed: 2 } });
     const truth = (ctx: DecisionContext, id: string): number => {
       // 30% slower on the wire than the estimate says, and log-normal noise (sd 0.15).
       const c = WORLD.find((w) => w.id === id)!;

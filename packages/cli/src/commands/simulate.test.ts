@@ -52,6 +52,20 @@ describe('carboncp simulate', () => {
     const b = await run(args);
     expect(JSON.parse(b.out)).toEqual(JSON.parse(a.out));
     expect((JSON.parse(a.out) as { policy: string }[]).map((r) => r.policy)).toEqual(['device', 'server', 'carboncp-robust', 'oracle']);
+
+    // The radio and the bytes a tail sends back set what offloading costs the device.
+    const serverJ = async (extra: string[]) => {
+      const r = await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--time-col', 'Time', '--value-col', 'Carbon Intensity', '--hours', '1', '--policies', 'server', '--seed', '5', '--json', ...extra]);
+      expect(r.code, r.err).toBe(EXIT.OK);
+      return (JSON.parse(r.out) as { deviceJ: number; requests: number }[])[0]!;
+    };
+    const lte = await serverJ([]);
+    const wifi = await serverJ(['--radio', 'wifi']);
+    const wifiBig = await serverJ(['--radio', 'wifi', '--output-bytes', '1000000']);
+    // A Wi-Fi burst's tail (~0.1 J) against LTE's (~11 J) per request.
+    expect(wifi.deviceJ / wifi.requests).toBeLessThan(1);
+    expect(lte.deviceJ / lte.requests).toBeGreaterThan(10);
+    expect(wifiBig.deviceJ).toBeGreaterThan(wifi.deviceJ * 1.5);
   });
 
   it('prints a table without --json; refuses bad command lines and inputs', async () => {
@@ -59,6 +73,9 @@ describe('carboncp simulate', () => {
     expect(table.code, table.err).toBe(EXIT.OK);
     expect(table.out).toMatch(/^policy +carbon g/m);
     expect(table.out).toMatch(/^oracle /m);
+    expect(table.out).toMatch(/outputs 8 B\/sample \(measured\)/); // [N, 2] FP32
+    expect((await run(['--model', 'ppocr-cls', '--device', 'pixel-4', '--carbon', EM, '--zone', 'GB', '--radio', '5g'])).err).toMatch(/--radio must be one of/);
+    expect((await run(['--model', 'ppocr-cls', '--device', 'pixel-4', '--carbon', EM, '--zone', 'GB', '--output-bytes', '1.5'])).err).toMatch(/--output-bytes must be/);
     expect((await run(['--device', 'raspberry-pi-4', '--carbon', EM])).code).toBe(EXIT.USAGE); // no model or profile
     expect((await run(['--model', 'ppocr-cls', '--device', 'raspberry-pi-4', '--carbon', EM, '--zone', 'GB', '--policies', 'magic'])).err).toMatch(/unknown policy 'magic'/);
     const zone = await run(['--model', 'ppocr-cls', '--device', 'raspberry-pi-4', '--carbon', EM, '--zone', 'XX', '--hours', '1']);

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { candidatesFromProfile } from '@carboncp/calibrator';
-import { parseNetworkTrace, parseTraceCsv, type DeviceProfile, type TraceSeries } from '@carboncp/carbon';
+import { RADIO_KINDS, parseNetworkTrace, parseTraceCsv, type DeviceProfile, type RadioKind, type TraceSeries } from '@carboncp/carbon';
 import { loadDeviceProfile, loadDeviceProfileFile } from '@carboncp/carbon/node';
 import { profileFromJson, type ModelProfile, type Plan } from '@carboncp/core';
-import { partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
+import { outputBytesPerSample, partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { POLICY_NAMES, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
@@ -20,7 +20,7 @@ const usage = `Usage: carboncp simulate --model MODEL|--profile FILE --device PR
                          [--time-col NAME] [--value-col NAME] [--server-carbon CSV] [--server-zone Z]
                          [--network CSV] [--trace NAME] [--direction up|down] [--slo-ms N] [--alpha A]
                          [--policies P,P,...] [--hours H] [--rate PER_MIN] [--seed S]
-                         [--server-power-w W] [--json] [--report out.html]
+                         [--server-power-w W] [--radio KIND] [--output-bytes N] [--json] [--report out.html]
 
 Simulates a device serving a stream of requests over real traces (its grid's and the server's
 carbon intensity, an uplink) and compares split policies on the same requests and the same true
@@ -45,6 +45,10 @@ Options:
   --seed S            default 1
   --server-power-w W  a tail's power on the server (default: the dev-machine profile's active
                       watts, the machine whose tails a --model profile measures)
+  --radio KIND        the device's radio (${RADIO_KINDS.join(', ')}; default lte, else wifi, else the
+                      profile's first): its energy per byte, tail and promotion
+  --output-bytes N    bytes per sample a tail sends back (default: measured from --model by a shape
+                      probe; 0 with --profile, said in the table)
   --json              one record per policy: { "policy", "carbonG", "sloViolationRate", "deviceJ",
                       "regretG", "coverage", ... }
   --report FILE       a self-contained HTML report (charts inline as SVG)
@@ -52,7 +56,7 @@ Options:
 Exit codes: 0 ok, 2 bad command line, 3 bad input (no such file, a trace or profile that cannot
 be read, an unknown zone or trace), 4 run-time error.`;
 
-const STRING_OPTIONS = ['model', 'profile', 'device', 'carbon', 'zone', 'time-col', 'value-col', 'server-carbon', 'server-zone', 'network', 'trace', 'direction', 'slo-ms', 'alpha', 'policies', 'hours', 'rate', 'seed', 'server-power-w', 'report'] as const;
+const STRING_OPTIONS = ['model', 'profile', 'device', 'carbon', 'zone', 'time-col', 'value-col', 'server-carbon', 'server-zone', 'network', 'trace', 'direction', 'slo-ms', 'alpha', 'policies', 'hours', 'rate', 'seed', 'server-power-w', 'radio', 'output-bytes', 'report'] as const;
 
 function usageError(message: string): CarboncpError {
   return new CarboncpError(ErrorCode.USAGE, `simulate: ${message}; see 'carboncp simulate --help'`);
@@ -86,7 +90,7 @@ function seriesOf(text: string, file: string, zone: string | undefined, columns:
   return series;
 }
 
-async function modelProfile(model: string | undefined, profileFile: string | undefined, io: Io): Promise<{ profile: ModelProfile; plans?: readonly Plan[] }> {
+async function modelProfile(model: string | undefined, profileFile: string | undefined, io: Io): Promise<{ profile: ModelProfile; plans?: readonly Plan[]; outputBytes?: number }> {
   if ((model === undefined) === (profileFile === undefined)) throw usageError('give exactly one of --model and --profile');
   if (profileFile) return { profile: profileFromJson(JSON.parse(await readText(profileFile, '--profile'))) };
   const zoo = listModels().some((m) => m.name === model);
@@ -97,7 +101,7 @@ async function modelProfile(model: string | undefined, profileFile: string | und
   const partition = await partitionWithProbe(loaded, inputShapes ? { inputShapes } : {});
   io.err(`[simulate] profiling ${partition.plans.length} plans of ${loaded.name} on this machine`);
   const profile = await profileModel(partition, { runs: 10, warmup: 2, checkCuts: 0, ...(inputShapes ? { inputShapes } : {}) });
-  return { profile, plans: partition.plans };
+  return { profile, plans: partition.plans, outputBytes: await outputBytesPerSample(loaded, inputShapes) };
 }
 
 /** A progress bar on the terminal (stderr), only when it is one. */
@@ -146,7 +150,13 @@ async function run(args: string[], io: Io): Promise<number> {
   const networkFile = get('network') ?? SHIPPED_UPLINK;
   const uplink = parseNetworkTrace(await readText(networkFile, '--network'), { name: networkFile.split('/').pop()!, direction, ...(get('trace') ? { trace: get('trace') } : {}) });
   // The traces are read first: a bad file fails before minutes of profiling.
-  const { profile, plans } = await modelProfile(get('model'), get('profile'), io);
+  const radio = get('radio');
+  if (radio !== undefined && !(RADIO_KINDS as readonly string[]).includes(radio)) throw usageError(`--radio must be one of ${RADIO_KINDS.join(', ')}, got '${radio}'`);
+  const outputBytesText = get('output-bytes');
+  const givenOutputBytes = outputBytesText === undefined ? undefined : Number(outputBytesText);
+  if (givenOutputBytes !== undefined && !(Number.isSafeInteger(givenOutputBytes) && givenOutputBytes >= 0)) throw usageError(`--output-bytes must be an integer >= 0, got '${outputBytesText}'`);
+  const { profile, plans, outputBytes: measuredOutputBytes } = await modelProfile(get('model'), get('profile'), io);
+  const outputBytes = givenOutputBytes ?? measuredOutputBytes ?? 0;
   const serverPowerW = positive(get('server-power-w'), '--server-power-w', reference.power.activeW.value ?? 1);
   let headScale = 1;
   let headNote = 'heads as profiled (no relative speed for this device)';
@@ -156,10 +166,11 @@ async function run(args: string[], io: Io): Promise<number> {
   } catch {
     // Kept at 1 and said so in the report: the profile has no comparable speed figure.
   }
-  const candidates = candidatesFromProfile(profile, { ...(plans ? { plans } : {}) });
+  const candidates = candidatesFromProfile(profile, { ...(plans ? { plans } : {}), outputBytesPerSample: outputBytes });
   const result = simulate({
     candidates,
     device,
+    ...(radio ? { radio: radio as RadioKind } : {}),
     headScale,
     deviceCarbon,
     serverCarbon,
@@ -174,7 +185,8 @@ async function run(args: string[], io: Io): Promise<number> {
     maxSteps: 400, // the report's charts: enough resolution, a file of a few MB at most
     ...(values.json ? {} : { onProgress: progressBar(io) }),
   });
-  const context = { model: profile.modelName, device: device.id, deviceZone: deviceCarbon.zone, serverZone: serverCarbon.zone, uplink: uplink.source, hours, perMinute, sloMs, alpha, seed, serverPowerW, headNote };
+  const outputNote = `outputs ${outputBytes} B/sample ${givenOutputBytes !== undefined ? '(--output-bytes)' : measuredOutputBytes !== undefined ? '(measured)' : '(not given: --output-bytes)'}`;
+  const context = { model: profile.modelName, device: device.id, radio: result.settings.radio ?? 'none', outputNote, deviceZone: deviceCarbon.zone, serverZone: serverCarbon.zone, uplink: uplink.source, hours, perMinute, sloMs, alpha, seed, serverPowerW, headNote };
   const reportFile = get('report');
   if (reportFile) await writeFile(reportFile, await renderHtmlReport(simulationReport(result, context)));
   if (values.json) {
@@ -199,6 +211,8 @@ export interface SimulationContext {
   seed: number;
   serverPowerW: number;
   headNote: string;
+  radio: string;
+  outputNote: string;
 }
 
 function formatTable(result: SimulationResult, c: SimulationContext): string {
@@ -222,7 +236,7 @@ function formatTable(result: SimulationResult, c: SimulationContext): string {
   const line = (cells: string[]) => cells.map((cell, i) => (i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
   return [
     `${c.model} on ${c.device}: ${result.requests} requests over ${c.hours} h (${c.perMinute}/min), SLO ${c.sloMs} ms, alpha ${c.alpha}, seed ${c.seed}`,
-    `grids: device ${c.deviceZone}, server ${c.serverZone}; uplink ${c.uplink}; server ${c.serverPowerW} W per tail; ${c.headNote}`,
+    `grids: device ${c.deviceZone}, server ${c.serverZone}; uplink ${c.uplink} (${c.radio} radio); server ${c.serverPowerW} W per tail; ${c.headNote}; ${c.outputNote}`,
     '',
     line(header),
     ...rows.map(line),

@@ -28,7 +28,7 @@ export function simulationReport(result: SimulationResult, c: SimulationContext)
     title: `carboncp simulate: ${c.model} on ${c.device}`,
     subtitle: [
       `${result.requests} requests over ${c.hours} h at ${c.perMinute}/min; SLO ${c.sloMs} ms, alpha ${c.alpha}, seed ${c.seed}.`,
-      `Grids: device ${c.deviceZone}, server ${c.serverZone}. Uplink: ${c.uplink}. Server: ${c.serverPowerW} W per tail. ${c.headNote}.`,
+      `Grids: device ${c.deviceZone}, server ${c.serverZone}. Uplink: ${c.uplink} (${c.radio} radio). Server: ${c.serverPowerW} W per tail. ${c.headNote}; ${c.outputNote}.`,
       'Every policy met the same requests and the same true outcomes; the oracle knew them in advance.',
     ],
     table: {

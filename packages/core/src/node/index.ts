@@ -2,6 +2,7 @@ export { readModelFile } from './read-model.js';
 export { ocrModelPath, type OcrModelFile } from './ocr-model-path.js';
 export { createSession, cudaProviderLibrary, type CreateSessionOptions, type ExecutionProvider } from './session.js';
 export { probeShapes, type ProbeResult } from './probe.js';
+export { outputBytesPerSample } from './output-bytes.js';
 export { partitionWithProbe, needsProbe } from './partition-with-probe.js';
 export { seededInputs, seededTensor } from './seeded-inputs.js';
 export { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from './ort-types.js';
