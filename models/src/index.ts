@@ -14,6 +14,8 @@ import { ZOO, type GeneratedEntry, type ZooEntry, type ZooModel } from './regist
 export type { ZooModel } from './registry.js';
 export { ocrAssetPath } from './pretrained.js';
 export { modelsCacheDir } from './cache-dir.js';
+export { listFamilies, getFamily } from './families.js';
+export type { ModelFamily, ModelVariant, DeclaredQuality } from '@carboncp/core';
 
 /**
  * The default cache of generated models, read once at import: CARBONCP_MODELS_CACHE, else the
@@ -22,8 +24,8 @@ export { modelsCacheDir } from './cache-dir.js';
 export const MODELS_CACHE_DIR: string = modelsCacheDir();
 
 function publicView(entry: ZooEntry): ZooModel {
-  const { name, kind, description, source, licence, inputShapes } = entry;
-  return { name, kind, description, source, licence, inputShapes: structuredClone(inputShapes) };
+  const { name, kind, description, source, licence, inputShapes, variantOf } = entry;
+  return { name, kind, description, source, licence, inputShapes: structuredClone(inputShapes), ...(variantOf !== undefined ? { variantOf } : {}) };
 }
 
 function findEntry(name: string): ZooEntry {

@@ -5,10 +5,14 @@ import { spawn } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel, isCarboncpError } from '@carboncp/core';
-import { buildModel, ensureModel, generatedParameterCount, getZooModel, listModels } from './index.js';
+import { buildModel, ensureModel, generatedParameterCount, getFamily, getZooModel, listFamilies, listModels } from './index.js';
 import { TRANSFORMER_CONFIG } from './generators/transformer-encoder.js';
+import { makeDivisible } from './generators/mobilenetv2.js';
+import type { Manifest } from './manifest.js';
 
-const GENERATED = ['resnet18', 'mobilenetv2', 'transformer-encoder'];
+const manifest = JSON.parse(await readFile(new URL('../manifest.json', import.meta.url), 'utf8')) as Manifest;
+
+const GENERATED = ['resnet18', 'mobilenetv2', 'transformer-encoder', 'mobilenetv2-0.35', 'mobilenetv2-0.5', 'mobilenetv2-0.75', 'resnet34', 'resnet50'];
 const PRETRAINED = ['ppocr-det', 'ppocr-cls', 'ppocr-rec'];
 
 /** Deterministic inputs: uniform floats in [0, 1) or token ids in [0, 8000). */
@@ -52,17 +56,66 @@ describe('zoo catalogue', () => {
   });
 
   it('rejects unknown names listing the known ones', async () => {
-    expect(() => getZooModel('resnet50')).toThrow(/unknown model 'resnet50'; the zoo has: resnet18, mobilenetv2/);
+    expect(() => getZooModel('resnet101')).toThrow(/unknown model 'resnet101'; the zoo has: resnet18, mobilenetv2/);
     await expect(ensureModel('nope')).rejects.toSatisfy((e) => isCarboncpError(e, 'CARBONCP_UNKNOWN_MODEL'));
     await expect(buildModel('ppocr-det')).rejects.toSatisfy((e) => isCarboncpError(e, 'CARBONCP_NOT_GENERATED'));
   });
 });
 
+/**
+ * Learnable parameters of torchvision's mobilenet_v2(width_mult=width), counted from the
+ * channel table independently of the generator: conv weights, BatchNorm scale and shift, the
+ * classifier. The channels at each width are written out (torchvision's _make_divisible).
+ */
+function mobilenetV2Parameters(width: 0.35 | 0.5 | 0.75 | 1): number {
+  const channels: Record<string, { stem: number; stages: number[] }> = {
+    '0.35': { stem: 16, stages: [8, 8, 16, 24, 32, 56, 112] },
+    '0.5': { stem: 16, stages: [8, 16, 16, 32, 48, 80, 160] },
+    '0.75': { stem: 24, stages: [16, 24, 24, 48, 72, 120, 240] },
+    '1': { stem: 32, stages: [16, 24, 32, 64, 96, 160, 320] },
+  };
+  const { stem, stages } = channels[String(width)];
+  const repeats = [1, 2, 3, 4, 3, 3, 1];
+  const conv = (cin: number, cout: number, k: number, groups = 1) => (cin / groups) * cout * k * k + 2 * cout;
+  let total = conv(3, stem, 3);
+  let cin = stem;
+  stages.forEach((cout, i) => {
+    for (let r = 0; r < repeats[i]; r++) {
+      const hidden = i === 0 ? cin : cin * 6;
+      if (i > 0) total += conv(cin, hidden, 1);
+      total += conv(hidden, hidden, 3, hidden) + conv(hidden, cout, 1);
+      cin = cout;
+    }
+  });
+  total += conv(cin, 1280, 1) + 1280 * 1000 + 1000;
+  return total;
+}
+
 describe('generated models', () => {
+  it("makeDivisible rounds like torchvision's _make_divisible (nearest multiple of 8, at least 8, never 10% below)", () => {
+    // 32 x 0.35 = 11.2 -> 8 is more than 10% below, so 16; 24 x 0.75 = 18 -> 16 < 16.2, so 24.
+    expect([5.6, 8.4, 11.2, 22.4, 33.6, 56, 112, 448].map((v) => makeDivisible(v))).toEqual([8, 8, 16, 24, 32, 56, 112, 448]);
+    expect([12, 18, 24, 48, 72, 120, 240, 1280].map((v) => makeDivisible(v))).toEqual([16, 24, 24, 48, 72, 120, 240, 1280]);
+  });
+
+  it('the hand count agrees with torchvision where it publishes a figure', () => {
+    expect(mobilenetV2Parameters(1)).toBe(3_504_872);
+    expect(mobilenetV2Parameters(0.5)).toBe(1_968_680);
+  });
+
   const expected: Record<string, { output: string; dims: number[]; parameters: number }> = {
-    // torchvision's own counts: sum(p.numel() for p in model.parameters()).
+    // torchvision's own counts: sum(p.numel() for p in model.parameters()), as its docs list
+    // them (num_params of ResNet18/34/50_Weights and MobileNet_V2_Weights).
     resnet18: { output: 'logits', dims: [1, 1000], parameters: 11_689_512 },
+    resnet34: { output: 'logits', dims: [1, 1000], parameters: 21_797_672 },
+    resnet50: { output: 'logits', dims: [1, 1000], parameters: 25_557_032 },
     mobilenetv2: { output: 'logits', dims: [1, 1000], parameters: 3_504_872 },
+    // torchvision publishes no weights below width 1; these are what its
+    // mobilenet_v2(width_mult=w) builds (_make_divisible to 8, last channel 1280), counted by
+    // hand below from the channel table; 0.5's 1,968,680 is the figure quoted for it.
+    'mobilenetv2-0.35': { output: 'logits', dims: [1, 1000], parameters: mobilenetV2Parameters(0.35) },
+    'mobilenetv2-0.5': { output: 'logits', dims: [1, 1000], parameters: 1_968_680 },
+    'mobilenetv2-0.75': { output: 'logits', dims: [1, 1000], parameters: mobilenetV2Parameters(0.75) },
     'transformer-encoder': (() => {
       const { vocab, sequence, model, ffn, layers, classes } = TRANSFORMER_CONFIG;
       const dense = (i: number, o: number) => i * o + o;
@@ -109,6 +162,63 @@ describe('generated models', () => {
   it('runs with a batch of 2 (the batch dimension is symbolic)', async () => {
     const outputs = await runModel(await buildModel('mobilenetv2'), { input: [2, 3, 224, 224] });
     expect(outputs.logits.dims).toEqual([2, 1000]);
+  });
+});
+
+describe('model families', () => {
+  it('lists the zoo families, each variant a zoo model with a declared, sourced quality', () => {
+    const families = listFamilies();
+    expect(families.map((f) => f.name)).toEqual(['imagenet-mobilenetv2', 'imagenet-resnet']);
+    expect(getFamily('imagenet-mobilenetv2').variants.map((v) => [v.name, v.model, v.quality.value])).toEqual([
+      ['0.35', 'mobilenetv2-0.35', 60.3],
+      ['0.5', 'mobilenetv2-0.5', 65.4],
+      ['0.75', 'mobilenetv2-0.75', 69.8],
+      ['1.0', 'mobilenetv2', 71.8],
+    ]);
+    expect(getFamily('imagenet-resnet').variants.map((v) => [v.model, v.quality.value])).toEqual([
+      ['resnet18', 69.758],
+      ['resnet34', 73.314],
+      ['resnet50', 76.13],
+    ]);
+    for (const family of families) {
+      const models = family.variants.map((v) => getZooModel(v.model));
+      // One task: the same input shapes; cheapest first, and (in these families) the costlier the better.
+      for (const model of models) expect(model.inputShapes).toEqual(models[0].inputShapes);
+      // The manifest's counts (write-manifest takes them from the generators, checked above).
+      const costs = family.variants.map((v) => manifest.models.find((m) => m.name === v.model)!.learnableParameters!);
+      expect(costs.every((c) => c > 0)).toBe(true);
+      expect([...costs].sort((a, b) => a - b)).toEqual(costs);
+      const qualities = family.variants.map((v) => v.quality.value);
+      expect([...qualities].sort((a, b) => a - b)).toEqual(qualities);
+      for (const v of family.variants) {
+        expect(v.quality.kind).toBe('declared');
+        expect(v.quality.source).toMatch(v.model.startsWith('resnet') ? /torchvision.*IMAGENET1K_V1 acc@1/ : new RegExp(`mobilenet_v2_${v.name}_224`));
+      }
+    }
+    // Copies: callers cannot change the catalogue.
+    getFamily('imagenet-resnet').variants[0].quality.value = 0;
+    expect(getFamily('imagenet-resnet').variants[0].quality.value).toBe(69.758);
+  });
+
+  it('each variant is its base model re-scaled, and the base models are not variants', () => {
+    expect(listModels().filter((m) => m.variantOf).map((m) => [m.name, m.variantOf])).toEqual([
+      ['mobilenetv2-0.35', 'mobilenetv2'],
+      ['mobilenetv2-0.5', 'mobilenetv2'],
+      ['mobilenetv2-0.75', 'mobilenetv2'],
+      ['resnet34', 'resnet18'],
+      ['resnet50', 'resnet18'],
+    ]);
+  });
+
+  it('rejects an unknown family listing the known ones', () => {
+    expect(() => getFamily('imagenet-vit')).toThrow(/unknown model family 'imagenet-vit'; the zoo has: imagenet-mobilenetv2, imagenet-resnet/);
+    let caught: unknown;
+    try {
+      getFamily('x');
+    } catch (error) {
+      caught = error;
+    }
+    expect(isCarboncpError(caught, 'CARBONCP_UNKNOWN_MODEL')).toBe(true);
   });
 });
 

@@ -18,7 +18,9 @@ const DATA = new URL('../../../shared/data/', import.meta.url);
 const PROFILES = new URL('./profiles/', import.meta.url);
 
 export const ZONES = ['DE', 'FR', 'GB', 'PL', 'ES', 'CA-QC'];
-export const MODELS = listModels().map((m) => m.name);
+// The zoo models with a measured profile in profiles/: the base models. Variants (another width
+// or depth, `variantOf`) have none yet; pass --models to run one once its profile is measured.
+export const MODELS = listModels().filter((m) => !m.variantOf).map((m) => m.name);
 
 /** The server's utilisation from a real hourly inference-power trace: (P - Pmin) / (Pmax - Pmin), scaled into [0.05, 0.85]. */
 export function utilisationFromPower(csvText) {

@@ -15,7 +15,8 @@ const TOL = 1e-4;
  * Largest output error allowed with compression at a middle cut, relative to the largest |output|
  * (or absolute where outputs are below 1, e.g. probabilities).
  * fp16 keeps 11 significant bits per activation, int8 256 levels over each tensor's range; the
- * bounds are about 5x the errors measured (test/bench/results/split.md).
+ * bounds are about 5x the errors measured (test/bench/results/split.md). A variant named in
+ * CARBONCP_E2E_MODELS is held to its base model's bound (not measured separately).
  */
 export const COMPRESSION_BOUNDS: Record<string, Record<Exclude<Compression, 'none'>, number>> = {
   resnet18: { fp16: 2e-5, int8: 5e-4 },
@@ -29,7 +30,9 @@ export const COMPRESSION_BOUNDS: Record<string, Record<Exclude<Compression, 'non
 
 // CARBONCP_E2E_MODELS=resnet18,ppocr-cls runs a subset while working on one model.
 const only = process.env.CARBONCP_E2E_MODELS?.split(',').filter(Boolean);
-const zoo = listModels().filter((m) => !only || only.includes(m.name));
+// Variants (another width or depth of a zoo model) are left out unless named: their base model
+// covers the same operators over the socket, and ResNet-34/50 would add minutes here on CI.
+const zoo = listModels().filter((m) => (only ? only.includes(m.name) : !m.variantOf));
 let server: CarboncpServer;
 const files = new Map<string, string>();
 const compressionRows: string[] = [];
@@ -101,7 +104,7 @@ describe.each(zoo.map((m) => [m.name, m] as const))('split inference over ws: %s
       compressionRows.push(
         `| ${name} | ${cut.id} | ${compression} | ${telemetry.bytesUp} | ${(saved * 100).toFixed(1)}% | ${error.toExponential(2)} | ${(error / scale).toExponential(2)} |`,
       );
-      expect(error / scale, `${compression} at ${cut.id}`).toBeLessThanOrEqual(COMPRESSION_BOUNDS[name][compression]);
+      expect(error / scale, `${compression} at ${cut.id}`).toBeLessThanOrEqual(COMPRESSION_BOUNDS[model.variantOf ?? name][compression]);
     }
   });
 });

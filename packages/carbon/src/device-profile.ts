@@ -83,7 +83,8 @@ const ID_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 /** A source must say something checkable: at least this many characters. */
 export const MIN_SOURCE_LENGTH = 10;
 
-function fail(field: string, problem: string, id?: string): never {
+/** @internal Shared with gpu-power-caps.ts (same Quantity rules); not exported from the package. */
+export function fail(field: string, problem: string, id?: string): never {
   throw new CarboncpError(ErrorCode.BAD_DEVICE_PROFILE, `device profile${id ? ` '${id}'` : ''}: ${field} ${problem}`, {
     details: { field },
   });
@@ -93,25 +94,29 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkKeys(value: Record<string, unknown>, field: string, allowed: readonly string[], id?: string): void {
+/** @internal Shared with gpu-power-caps.ts (same Quantity rules); not exported from the package. */
+export function checkKeys(value: Record<string, unknown>, field: string, allowed: readonly string[], id?: string): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) fail(field ? `${field}.${key}` : key, 'is not a known field', id);
   }
 }
 
-function record(value: unknown, field: string, id?: string): Record<string, unknown> {
+/** @internal Shared with gpu-power-caps.ts (same Quantity rules); not exported from the package. */
+export function record(value: unknown, field: string, id?: string): Record<string, unknown> {
   if (!isRecord(value)) fail(field, 'must be an object', id);
   return value;
 }
 
-function nonEmptyString(value: unknown, field: string, id?: string, minLength = 1): string {
+/** @internal Shared with gpu-power-caps.ts (same Quantity rules); not exported from the package. */
+export function nonEmptyString(value: unknown, field: string, id?: string, minLength = 1): string {
   if (typeof value !== 'string' || value.trim().length < minLength) {
     fail(field, minLength > 1 ? `must be a string of at least ${minLength} characters` : 'must be a non-empty string', id);
   }
   return value;
 }
 
-function quantity<U extends string>(
+/** @internal Shared with gpu-power-caps.ts (same Quantity rules); not exported from the package. */
+export function quantity<U extends string>(
   value: unknown,
   field: string,
   unit: U,

@@ -51,3 +51,11 @@ export {
   type TelemetryFootprintOptions,
 } from './accounting.js';
 export { parseNetworkTrace, checkCapacityTrace, capacityAt, drainMs, meanCapacity, type CapacityTrace, type NetworkTraceOptions } from './network-trace.js';
+export {
+  GPU_POWER_CAPS_SCHEMA_VERSION,
+  parseGpuPowerCapCurves,
+  powerCapEffect,
+  type PowerCapCurve,
+  type PowerCapCurves,
+  type PowerCapPoint,
+} from './gpu-power-caps.js';

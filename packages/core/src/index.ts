@@ -21,3 +21,12 @@ export { mulberry32, seedFromString, seededNormal, seededUniform } from './rando
 // The fluent ONNX builder (model zoo generators and tests build graphs with it).
 export * from './onnx/model-builder.js';
 export { PROFILE_SCHEMA_VERSION, checkProfileFor, distributionOf, profileFromJson, profileKey, quantile, type LatencyDistribution, type ModelProfile, type PlanProfile, type ProfileDevice, type SegmentCheck, type SegmentGap } from './plan/profile.js';
+export {
+  MIN_QUALITY_SOURCE_LENGTH,
+  checkModelFamily,
+  modelFamilyFromJson,
+  variantsWithQuality,
+  type DeclaredQuality,
+  type ModelFamily,
+  type ModelVariant,
+} from './family/model-family.js';

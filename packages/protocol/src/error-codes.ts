@@ -114,6 +114,8 @@ export const ErrorCode = {
   BAD_PROFILE: 'CARBONCP_BAD_PROFILE',
   /** A latency profile made for another model (or device, or execution provider) than asked. */
   PROFILE_MISMATCH: 'CARBONCP_PROFILE_MISMATCH',
+  /** A model family (JSON or object) that does not describe one: no variants, a name twice, a quality without a source. */
+  BAD_MODEL_FAMILY: 'CARBONCP_BAD_MODEL_FAMILY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -154,6 +154,20 @@ export interface PongMessage {
   /** Recent tail latency per plan id (ms, p50 over a sliding window). */
   tail_ms: Record<string, number>;
   carbon_intensity?: CarbonIntensityWire;
+  /** The GPU power cap the server applies now, where it manages one (absent otherwise). */
+  power_cap?: PowerCapWire;
+}
+
+/**
+ * A server's GPU power cap on the wire: the caps summed over the GPUs it manages, their default
+ * limits summed (watts / default_watts is the fraction of full power), how many GPUs, and why
+ * (its policy's reason, e.g. 'carbon 450 g/kWh >= 400: 0.6 x default').
+ */
+export interface PowerCapWire {
+  watts: number;
+  default_watts: number;
+  gpus: number;
+  source: string;
 }
 
 /** Grid carbon intensity on the wire: gCO2e/kWh and where it came from. */

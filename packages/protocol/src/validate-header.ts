@@ -260,6 +260,13 @@ function validateBody(type: MessageType, o: Json, maxTensors: number): TensorHea
       const tail = object(o.tail_ms, 'pong.tail_ms');
       for (const plan of Object.keys(tail)) number(tail, plan, 'pong.tail_ms', { min: 0 });
       if (o.carbon_intensity !== undefined) carbonIntensity(o.carbon_intensity, 'pong.carbon_intensity');
+      if (o.power_cap !== undefined) {
+        const cap = object(o.power_cap, 'pong.power_cap');
+        number(cap, 'watts', 'pong.power_cap', { min: 0 });
+        number(cap, 'default_watts', 'pong.power_cap', { min: 0 });
+        number(cap, 'gpus', 'pong.power_cap', { integer: true, min: 1 });
+        string(cap, 'source', 'pong.power_cap');
+      }
       return [];
     }
     default:

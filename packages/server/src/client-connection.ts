@@ -24,6 +24,7 @@ import {
   isCarboncpError,
   type Message,
   type PingMessage,
+  type PowerCapWire,
   type WireTensor,
 } from '@carboncp/protocol';
 import type { RawData, WebSocket } from 'ws';
@@ -49,6 +50,8 @@ export interface ConnectionContext {
   log: (line: string) => void;
   /** The intensity pongs report (the fixed value or the provider's last sample). */
   carbonIntensity: () => CarbonIntensity | undefined;
+  /** The GPU power cap pongs report, where the server manages one. */
+  powerCap: () => PowerCapWire | undefined;
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */
@@ -308,6 +311,7 @@ export class ClientConnection implements JobReplier {
 
   private onPing(ping: PingMessage, requestId: number): void {
     const carbon = this.ctx.carbonIntensity();
+    const powerCap = this.ctx.powerCap();
     this.sender.send({
       type: MessageType.Pong,
       requestId,
@@ -317,6 +321,7 @@ export class ClientConnection implements JobReplier {
         in_flight: this.ctx.queue.inFlight,
         tail_ms: this.tailMedians(),
         ...(carbon === undefined ? {} : { carbon_intensity: { value_g_per_kwh: carbon.value_g_per_kwh, source: carbon.source } }),
+        ...(powerCap === undefined ? {} : { power_cap: powerCap }),
       },
     });
   }

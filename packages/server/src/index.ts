@@ -6,3 +6,23 @@ export type { ServedModel } from './model-registry.js';
 export { modelMetadata } from './http-routes.js';
 export type { ServerIntensitySource, ServerIntensityPoint, ServerPowerSource, ServerPowerReading, ResponseFootprint } from './server-carbon.js';
 export { nvidiaSmiPowerSource, parseNvidiaSmiPower, NVIDIA_SMI_ARGS } from './nvidia-smi.js';
+export {
+  NVIDIA_SMI_LIMITS_ARGS,
+  nvidiaSmiRunner,
+  nvidiaSmiSetLimitArgs,
+  parseNvidiaSmiPowerLimits,
+  type GpuPowerLimits,
+  type NvidiaSmiRunner,
+} from './nvidia-smi.js';
+export {
+  DEFAULT_POWER_CAP_POLICY,
+  ServerPowerCap,
+  choosePowerCap,
+  resolvePowerCap,
+  resolvePowerCapPolicy,
+  type PowerCapMode,
+  type PowerCapOptions,
+  type PowerCapPolicy,
+  type PowerCapState,
+  type ResolvedPowerCap,
+} from './power-cap.js';

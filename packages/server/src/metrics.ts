@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PowerCapState } from './power-cap.js';
 
 /** Live values the gauges read at scrape time. */
 export interface MetricsSources {
@@ -7,6 +8,8 @@ export interface MetricsSources {
   sessionCacheEntries: () => number;
   sessionCacheBytes: () => number;
   connections: () => number;
+  /** The GPU power caps applied now (absent, or undefined, when none is managed). */
+  powerCap?: () => PowerCapState | undefined;
 }
 
 export interface ServerMetrics {
@@ -46,6 +49,23 @@ export function createMetrics(sources: MetricsSources): ServerMetrics {
   gauge('carboncp_session_cache_entries', 'Tail sessions held in the LRU session cache.', sources.sessionCacheEntries);
   gauge('carboncp_session_cache_bytes', 'Estimated bytes of the cached tail sessions (tail model sizes).', sources.sessionCacheBytes);
   gauge('carboncp_connections', 'Open WebSocket connections.', sources.connections);
+  const powerCap = sources.powerCap;
+  if (powerCap) {
+    // Per GPU; no series while no cap is managed (it could not be set, or the server stopped).
+    const perGpu = (name: string, help: string, read: (gpu: PowerCapState['gpus'][number]) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['gpu'],
+        registers,
+        collect() {
+          this.reset();
+          for (const gpu of powerCap()?.gpus ?? []) this.set({ gpu: String(gpu.index) }, read(gpu));
+        },
+      });
+    perGpu('carboncp_gpu_power_cap_watts', 'GPU power limit applied by the server (nvidia-smi -pl), per GPU.', (gpu) => gpu.watts);
+    perGpu('carboncp_gpu_power_default_limit_watts', "The GPU's default power limit, per GPU (the cap's ceiling).", (gpu) => gpu.defaultW);
+  }
   return {
     registry,
     requests: new Counter({

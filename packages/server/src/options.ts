@@ -3,6 +3,7 @@ import { CarboncpError, DEFAULT_MAX_PAYLOAD, ErrorCode } from '@carboncp/protoco
 import type { BatchingOptions } from './request-queue.js';
 import type { ServerIntensitySource, ServerPowerSource } from './server-carbon.js';
 import type { ProfileMode } from './tail-profiles.js';
+import { resolvePowerCap, type PowerCapOptions, type ResolvedPowerCap } from './power-cap.js';
 
 function profileMode(mode: unknown): ProfileMode {
   if (mode === undefined) return 'lazy';
@@ -136,6 +137,12 @@ export interface ServerOptions {
   profile?: ProfileMode;
   /** Profiled full-model runs per model (default 10). */
   profileRuns?: number;
+  /**
+   * GPU power caps with nvidia-smi (see power-cap.ts and the README's "GPU power caps"): 'auto'
+   * chooses the cap from the grid intensity and the queue, a number of watts fixes it, 'off'
+   * (default) leaves the GPUs alone. The original limits are restored on close and on exit.
+   */
+  powerCap?: PowerCapOptions;
   log?: (line: string) => void;
 }
 
@@ -160,6 +167,7 @@ export interface ResolvedOptions {
   serverPowerSource: ServerPowerSource | undefined;
   serverPowerRefreshMs: number;
   pue: number;
+  powerCap: ResolvedPowerCap | undefined;
   helloTimeoutMs: number;
   maxConnections: number;
   maxBufferedBytes: number;
@@ -291,6 +299,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     serverPowerSource: options.serverPowerSource,
     serverPowerRefreshMs: positiveInteger('serverPowerRefreshMs', options.serverPowerRefreshMs, DEFAULTS.serverPowerRefreshMs),
     pue,
+    powerCap: resolvePowerCap(options.powerCap),
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
     maxConnections,
     maxBufferedBytes: positiveInteger('maxBufferedBytes', options.maxBufferedBytes, DEFAULTS.maxBufferedBytes),

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Plan } from '@carboncp/core';
 import type { ExecutionProvider } from '@carboncp/core/node';
-import { CarboncpError, CloseCode, ErrorCode, MessageType, encodeFrame } from '@carboncp/protocol';
+import { CarboncpError, CloseCode, ErrorCode, MessageType, encodeFrame, type PowerCapWire } from '@carboncp/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ClientConnection, type ConnectionContext } from './client-connection.js';
 import { resolveExecutionProvider } from './execution-provider.js';
@@ -19,6 +19,8 @@ import { LatencyWindow } from './latency-window.js';
 import { TailProfiles } from './tail-profiles.js';
 import { createMetrics } from './metrics.js';
 import { ServerCarbon } from './server-carbon.js';
+import { nvidiaSmiRunner } from './nvidia-smi.js';
+import { ServerPowerCap, type PowerCapState } from './power-cap.js';
 import { loadServedModels, type ServedModel } from './model-registry.js';
 import { DEFAULTS, resolveOptions, type ServerOptions } from './options.js';
 import { MainThreadBackend } from './main-thread-backend.js';
@@ -60,6 +62,17 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     server.once('listening', onListening);
     server.listen(port, host);
   });
+}
+
+/** A pong's power_cap: the caps and default limits summed over the managed GPUs. */
+function powerCapWire(state: PowerCapState | undefined): PowerCapWire | undefined {
+  if (!state) return undefined;
+  return {
+    watts: state.gpus.reduce((sum, g) => sum + g.watts, 0),
+    default_watts: state.gpus.reduce((sum, g) => sum + g.defaultW, 0),
+    gpus: state.gpus.length,
+    source: `nvidia-smi power.limit, ${state.mode === 'auto' ? `auto (${state.reason})` : state.reason}`,
+  };
 }
 
 function refuseUpgrade(socket: Duplex, status: string, message: string): void {
@@ -131,12 +144,14 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   const profiles = new TailProfiles({ mode: opts.profile, runs: opts.profileRuns, executionProvider: () => executionProvider, latency, log });
   // The gauges read the queue at scrape time; it exists by then.
   let queue: RequestQueue<InferJob> | undefined;
+  let powerCap: ServerPowerCap | undefined;
   const metrics = createMetrics({
     queueDepth: () => queue?.depth ?? 0,
     inFlight: () => queue?.inFlight ?? 0,
     sessionCacheEntries: () => sessions.size,
     sessionCacheBytes: () => sessions.totalBytes,
     connections: () => connections.size,
+    ...(opts.powerCap ? { powerCap: () => powerCap?.state() } : {}),
   });
   const carbon = new ServerCarbon({
     carbonIntensity: opts.carbonIntensity,
@@ -173,6 +188,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     shuttingDown: () => shuttingDown,
     log,
     carbonIntensity: () => carbon.intensity(),
+    powerCap: () => powerCapWire(powerCap?.state()),
   };
 
   // Refused in the protocol, not with an HTTP status: a client then reads why, and retries later.
@@ -266,6 +282,20 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   );
   // Samples the carbon provider now and on its timer, in the background (never on a request).
   carbon.start();
+  if (opts.powerCap) {
+    const cap = opts.powerCap;
+    powerCap = new ServerPowerCap({
+      mode: cap.mode,
+      policy: cap.policy,
+      gpus: cap.gpus,
+      intervalMs: cap.intervalMs,
+      nvidiaSmi: nvidiaSmiRunner({ command: cap.command }),
+      inputs: () => ({ intensityGPerKwh: carbon.intensity()?.value_g_per_kwh, queueDepth: requestQueue.depth }),
+      log,
+    });
+    // Reads the limits and applies the first cap before the server is handed out; a failure is logged, never thrown.
+    await powerCap.start();
+  }
   // In the background: the profile must not hold up the start (nor its failure stop the server).
   if (opts.profile === 'start') void profiles.warm(models.values());
 
@@ -273,6 +303,8 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   const close = async (drainMs: number): Promise<void> => {
     shuttingDown = true;
     carbon.stop();
+    // Restored first, so that nothing later in the shutdown can leave a GPU capped.
+    await powerCap?.close();
     requestQueue.close();
     const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeIdleConnections();

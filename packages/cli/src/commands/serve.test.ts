@@ -1,4 +1,5 @@
-import { seededInputs } from '@carboncp/core/node';
+import { maxAbsDiffOfOutputs, seededInputs } from '@carboncp/core/node';
+import { ensureModel, getZooModel } from '@carboncp/models';
 import { createClient } from '@carboncp/device/node';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
@@ -85,6 +86,38 @@ describe('carboncp serve', () => {
       expect(value('carboncp_carbon_grams_total')).toBeCloseTo((joules / 3.6e6) * 300, 12);
     } finally {
       await client.close();
+      stopServing();
+    }
+    expect(await done).toBe(0);
+  });
+
+  it('--family serves every variant; two of them answer over a real socket as the whole model does locally', async () => {
+    const io = capture();
+    const done = main(['serve', '--family', 'imagenet-mobilenetv2', '--host', '127.0.0.1', '--port', '0', '--ep', 'cpu', '--executor', 'main'], io);
+    const [, wsUrl, url] = await waitForLine(io.stderr, /listening on (ws:\/\/\S+) \(HTTP on (http:\/\/[^)\s]+)\)/, 120_000);
+    expect(io.stderr.join('\n')).toMatch(/family imagenet-mobilenetv2: serving mobilenetv2-0\.35\.v1, mobilenetv2-0\.5\.v1, mobilenetv2-0\.75\.v1, mobilenetv2\.v1/);
+    try {
+      for (const variant of ['mobilenetv2-0.35', 'mobilenetv2-0.5']) {
+        const meta = await fetch(`${url}/v2/models/${variant}.v1`);
+        expect(meta.status, variant).toBe(200);
+        const { inputShapes } = getZooModel(variant);
+        const client = await createClient({ model: await ensureModel(variant), server: wsUrl, inputShapes });
+        try {
+          await client.ready(10_000);
+          const feeds = seededInputs(client.partition.model, inputShapes, 11);
+          const splits = client.plans.filter((plan) => plan.kind === 'split');
+          const cut = splits[Math.floor(splits.length / 2)];
+          const remote = await client.infer(feeds, { cut: cut.id });
+          expect(remote.telemetry.path, variant).toBe('split');
+          const local = await client.infer(feeds, { cut: 'device' });
+          expect(local.telemetry.path).toBe('local');
+          expect(maxAbsDiffOfOutputs(remote.outputs, local.outputs), variant).toBeLessThanOrEqual(1e-4);
+          expect(remote.outputs.logits.dims).toEqual([1, 1000]);
+        } finally {
+          await client.close();
+        }
+      }
+    } finally {
       stopServing();
     }
     expect(await done).toBe(0);
@@ -186,5 +219,31 @@ describe('carboncp serve', () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-timeout-ms', '0'], {})).toThrow(/--tail-timeout-ms must be an integer >= 1/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--open-metrics'], {})).toThrow(/--open-metrics needs --token/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--token', ''], {})).toThrow(/--token must be a non-empty string/);
+  });
+
+  it('parses --family and the --power-cap flags, refusing what does not fit', () => {
+    const family = parseServeArgs(['--family', 'imagenet-resnet', '--family', 'imagenet-mobilenetv2'], {});
+    expect(family.families).toEqual(['imagenet-resnet', 'imagenet-mobilenetv2']);
+    expect(family.options.models).toEqual([]);
+    expect(() => parseServeArgs(['--family', 'imagenet-vit'], {})).toThrow(/--family: unknown model family 'imagenet-vit'; the zoo has: imagenet-mobilenetv2, imagenet-resnet/);
+    expect(() => parseServeArgs([], {})).toThrow(/no models: pass --models FILE\|DIR\.\.\. or --family NAME/);
+
+    expect(parseServeArgs(['--models', 'm.onnx'], {}).options.powerCap).toBeUndefined();
+    expect(parseServeArgs(['--models', 'm.onnx', '--power-cap', 'off'], {}).options.powerCap).toBeUndefined();
+    expect(parseServeArgs(['--models', 'm.onnx', '--power-cap', 'auto'], {}).options.powerCap).toEqual({ mode: 'auto' });
+    expect(
+      parseServeArgs(['--models', 'm.onnx', '--power-cap', 'auto', '--power-cap-low-carbon', '100', '--power-cap-high-carbon', '300',
+        '--power-cap-low-fraction', '0.5', '--power-cap-lift-queue', '8', '--power-cap-gpus', '0,2'], {}).options.powerCap,
+    ).toEqual({ mode: 'auto', lowCarbonGPerKwh: 100, highCarbonGPerKwh: 300, lowCapFraction: 0.5, liftQueueDepth: 8, gpus: [0, 2] });
+    expect(parseServeArgs(['--models', 'm.onnx', '--power-cap', '180'], {}).options.powerCap).toEqual({ mode: 180 });
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap', 'max'], {})).toThrow(/--power-cap takes auto, off or a number of watts, got 'max'/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap-high-carbon', '300'], {})).toThrow(/--power-cap-high-carbon needs --power-cap auto or --power-cap WATTS/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap', '180', '--power-cap-low-fraction', '0.5'], {})).toThrow(/--power-cap-low-fraction applies to --power-cap auto only/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap', 'auto', '--power-cap-high-carbon', '100'], {})).toThrow(
+      /--power-cap-high-carbon \(100\) must be above --power-cap-low-carbon \(200\)/,
+    );
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap', 'auto', '--power-cap-low-fraction', '2'], {})).toThrow(/--power-cap-low-fraction must be in \(0, 1\]/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap', 'auto', '--power-cap-gpus', 'all'], {})).toThrow(/--power-cap-gpus takes comma-separated GPU indices/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--power-cap', '0'], {})).toThrow(/--power-cap must be 'auto', 'off' or a number of watts > 0/);
   });
 });

@@ -5,8 +5,10 @@ import { createProvider, withLastKnown } from '@carboncp/carbon';
 import { nodeProviderContext, nodeProviderFactories } from '@carboncp/carbon/node';
 import { SERVER_DEFAULTS, nvidiaSmiPowerSource, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
+import { addFamilyModels, checkFamilies } from './serve-family.js';
+import { POWER_CAP_FLAGS, parsePowerCapFlags } from './serve-power-cap.js';
 
-const usage = `Usage: carboncp serve --models DIR|FILE... [options]
+const usage = `Usage: carboncp serve --models DIR|FILE... | --family NAME [options]
 
 Runs the companion server: devices connect over WebSocket (ws://HOST:PORT), send the tensors at
 a cut of a model and get the tail's outputs back. The same port serves HTTP: /v2/health/live,
@@ -17,6 +19,10 @@ Every .onnx file given (or found in a given directory) is served under its file 
 
 Options:
   --models PATH...            .onnx files or directories of them (repeatable, several values)
+  --family NAME               every variant of a zoo model family (repeatable): imagenet-mobilenetv2
+                              (widths 0.35, 0.5, 0.75, 1.0), imagenet-resnet (ResNet-18/34/50);
+                              generated into the zoo cache on first use, served under their
+                              file names (e.g. mobilenetv2-0.35.v1) with their zoo input shapes
   --input-shape [MODEL:]NAME=D,D,...
                               optional input shape (repeatable; without MODEL: it applies to
                               every model with an input NAME). Plan digests do not depend on
@@ -76,6 +82,16 @@ Options:
                               time; --server-power-w is the fallback while it fails
   --pue N                     power usage effectiveness of the site, >= 1 (default 1; needs
                               --server-power-w or --server-power)
+  --power-cap auto|off|WATTS  GPU power limit set with nvidia-smi -pl (needs root; without it,
+                              one log line and no cap). auto: the board's default at low carbon
+                              or a queue, down to a fraction of it at high carbon; WATTS: fixed
+                              (clamped to the board's range). Reported in pongs and /metrics;
+                              the original limit is restored on exit. Default off
+  --power-cap-low-carbon G    auto: at or below G gCO2e/kWh the default limit (default 200)
+  --power-cap-high-carbon G   auto: at or above G the lowest cap (default 400; linear between)
+  --power-cap-low-fraction F  auto: the lowest cap as a fraction of the default (default 0.6)
+  --power-cap-lift-queue N    auto: N or more queued requests lift the cap to the default (default 4)
+  --power-cap-gpus LIST       GPU indices to cap (default every GPU with a settable limit)
   --drain-ms MS               how long shutdown waits for queued requests (default ${SERVER_DEFAULTS.drainMs})
 
 Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
@@ -148,7 +164,10 @@ function parseInputShapes(specs: string[]): Record<string, Record<string, number
   return byModel;
 }
 
-export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env): { options: ServerOptions; drainMs: number; carbonSpec: string | undefined } {
+export function parseServeArgs(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { options: ServerOptions; drainMs: number; carbonSpec: string | undefined; families: string[] } {
   const { models, rest } = takeModels(args);
   let values: Record<string, string | string[] | boolean | undefined>;
   let positionals: string[];
@@ -187,13 +206,21 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         pue: { type: 'string' },
         'server-power': { type: 'string' },
         'drain-ms': { type: 'string' },
+        family: { type: 'string', multiple: true },
+        ...POWER_CAP_FLAGS,
       },
     }) as { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] });
   } catch (cause) {
     throw new CarboncpError(ErrorCode.USAGE, `serve: ${(cause as Error).message}; see 'carboncp serve --help'`, { cause });
   }
   models.push(...positionals);
-  if (models.length === 0) throw usageError('no models: pass --models FILE|DIR...');
+  const families = (values.family as string[] | undefined) ?? [];
+  if (models.length === 0 && families.length === 0) throw usageError('no models: pass --models FILE|DIR... or --family NAME');
+  try {
+    checkFamilies(families);
+  } catch (cause) {
+    throw usageError(`--family: ${(cause as Error).message}`);
+  }
   const get = (flag: string) => values[flag] as string | undefined;
   const port = integer(get('port'), '--port', 0);
   let executionProviders: ServerOptions['executionProviders'];
@@ -240,6 +267,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   const profile = get('profile');
   if (profile !== undefined && profile !== 'off' && profile !== 'lazy' && profile !== 'start') throw usageError(`--profile must be off, lazy or start, got '${profile}'`);
   const profileRuns = integer(get('profile-runs'), '--profile-runs', 1);
+  const powerCap = parsePowerCapFlags(get);
   const options: ServerOptions = {
     models,
     ...(Object.keys(inputShapes).length > 0 ? { inputShapes } : {}),
@@ -267,9 +295,10 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(serverPowerW !== undefined ? { serverPowerW } : {}),
     ...(serverPower === 'nvidia-smi' ? { serverPowerSource: nvidiaSmiPowerSource() } : {}),
     ...(pue !== undefined ? { pue } : {}),
+    ...(powerCap !== undefined ? { powerCap } : {}),
   };
   checkWithServer(options);
-  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs, carbonSpec };
+  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs, carbonSpec, families };
 }
 
 /** Option names of the server as the flags that set them, longest first (for messages). */
@@ -313,10 +342,14 @@ function checkWithServer(options: ServerOptions): void {
 }
 
 async function serve(args: string[], io: Io): Promise<number> {
-  const { options, drainMs, carbonSpec } = parseServeArgs(args);
+  const { options, drainMs, carbonSpec, families } = parseServeArgs(args);
   // A bad spec is refused before anything listens (CARBONCP_INVALID_ARGUMENT, exit 2).
   if (carbonSpec !== undefined) {
     options.carbonProvider = withLastKnown(await createProvider(carbonSpec, nodeProviderFactories, nodeProviderContext()));
+  }
+  if (families.length > 0) {
+    const served = await addFamilyModels(families, options);
+    io.err(`family ${families.join(', ')}: serving ${served.join(', ')}`);
   }
   const controller = new AbortController();
   running.add(controller);
