@@ -10,17 +10,17 @@ import { candidatesFromProfile } from '@carboncp/calibrator';
 import { parseNetworkTrace, parseTraceCsv } from '@carboncp/carbon';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { loadModel, profileFromJson } from '@carboncp/core';
-import { outputBytesPerSample } from '@carboncp/core/node';
+import { outputBytesPerSample, spreadCuts } from '@carboncp/core/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { headScaleOf } from '@carboncp/sim';
 
 const DATA = new URL('../../../shared/data/', import.meta.url);
 const PROFILES = new URL('./profiles/', import.meta.url);
 
+export const MAX_SPLITS = 24;
 export const ZONES = ['DE', 'FR', 'GB', 'PL', 'ES', 'CA-QC'];
-// The zoo models with a measured profile in profiles/: the base models. Variants (another width
-// or depth, `variantOf`) have none yet; pass --models to run one once its profile is measured.
-export const MODELS = listModels().filter((m) => !m.variantOf).map((m) => m.name);
+/** Every zoo model (each has a measured profile in profiles/). */
+export const MODELS = listModels().map((m) => m.name);
 
 /** The server's utilisation from a real hourly inference-power trace: (P - Pmin) / (Pmax - Pmin), scaled into [0.05, 0.85]. */
 export function utilisationFromPower(csvText) {
@@ -60,8 +60,11 @@ export async function loadModelInputs(name) {
   const model = await loadModel(new Uint8Array(await readFile(await ensureModel(name))), name);
   const outputBytes = await outputBytesPerSample(model, zoo.inputShapes);
   const inputBytes = profile.plans.find((p) => p.id === 'server').bytesPerSample;
-  // Splits that send less than the input (the others are dominated by 'server' on bytes and by 'device' on compute).
-  const planIds = profile.plans.filter((p) => p.id === 'server' || p.id === 'device' || p.bytesPerSample < inputBytes).map((p) => p.id);
+  // Splits that send less than the input (the others are dominated by 'server' on bytes and by
+  // 'device' on compute), at most MAX_SPLITS of them spread evenly over the graph: the
+  // simulation's cost grows with the candidates, and a device would bound them the same way.
+  const smaller = profile.plans.filter((p) => p.id.startsWith('split-') && p.bytesPerSample < inputBytes);
+  const planIds = ['server', ...spreadCuts(smaller, MAX_SPLITS).map((p) => p.id), 'device'];
   const candidates = candidatesFromProfile(profile, { planIds, outputBytesPerSample: outputBytes });
   return { name, profile, outputBytes, inputBytes, candidates, measuredOn: profile.device, measuredAt: profile.measuredAt };
 }
@@ -98,7 +101,7 @@ export function deviceMedianMs(model, headScale) {
 
 export const ASSUMPTIONS = [
   'Latency profiles measured on this machine (AMD EPYC, 2 vCPU, onnxruntime-node 1.30 CPU, `carboncp profile --runs 20`), heads scaled by the device profile\'s measured speed on ResNet-18 against this machine (headScaleOf); tails run at the measured speed on a server drawing the dev-machine profile\'s active watts, PUE 1.2.',
-  'Outputs sent back: measured by a shape probe at the zoo input shape; the candidates are server, device and every split that sends less than the input, no compression.',
+  'Outputs sent back: measured by a shape probe at the zoo input shape; the candidates are server, device and the splits that send less than the input (at most 24, spread evenly over the graph), no compression.',
   'Carbon: Electricity Maps 2022 hourly direct intensity; the device\'s energy (compute and radio) at the device\'s grid, the server\'s at the server\'s; the policies see the carbon package\'s seasonal forecast, one hour ahead, with its error.',
   'Radio energy: the device profile\'s (AT&T ARO Wi-Fi and LTE models: per byte, plus one tail and promotion per request at one request a minute).',
   'Uplink: the Mahimahi trace named, looped; downlink: the same trace. Server load: the Environmentally Equitable AI hourly inference-power trace mapped to M/M/1 utilisation 0.05..0.85.',

@@ -8,7 +8,8 @@
  *    Pixel 4 at its measured speed, then at a budget phone's measured speed (Galaxy A03s);
  *  - sensitivity: the headline's phone made 1-8x slower at the same power, where offloading
  *    starts to pay;
- *  - breadth: every zoo model x Wi-Fi and LTE radio energy x two Mahimahi uplinks x 16 grid pairs
+ *  - breadth: every zoo model x two device speeds (the Pixel 4's, a budget phone's) x Wi-Fi and
+ *    LTE radio energy x two Mahimahi uplinks x 16 grid pairs
  *    (each of the six zones for the device, the server in the same zone, in FR and in PL), two
  *    weeks each, and for every carboncp mode whether it kept SLO violations at or below alpha,
  *    cut carbon against the best fixed baseline and stayed within 10% of the oracle.
@@ -133,24 +134,32 @@ async function breadth(days, models) {
   const pairs = [];
   for (const z of ZONES) for (const s of [z, 'FR', 'PL']) if (!pairs.some(([a, b]) => a === z && b === s)) pairs.push([z, s]);
   const policies = [...BASELINES, ...MODES, 'oracle'];
+  const speeds = [
+    { speed: 'Pixel 4', slowdown: 1 },
+    { speed: 'budget phone', slowdown: (await budgetPhoneSlowdown()).slowdown },
+  ];
   const runs = [];
   for (const name of models) {
     const model = await loadModelInputs(name);
-    for (const radio of ['wifi', 'lte']) {
-      for (const trace of ['TMobile-LTE-short', 'ATT-LTE-driving']) {
-        const began = performance.now();
-        for (const [deviceZone, serverZone] of pairs) {
-          const o = { device: 'pixel-4', radio, deviceZone, serverZone, trace, hours: 24 * days, startMonth: 2, policies };
-          const probe = await scenario(inputs, model, { ...o, hours: 1, sloMs: 1 });
-          const sloMs = Math.round(SLO_FACTOR * deviceMedianMs(model, probe.headScale));
-          const records = record(simulate(await scenario(inputs, model, { ...o, sloMs })));
-          runs.push({ model: name, radio, trace, deviceZone, serverZone, sloMs, bestFixed: bestFixed(records), verdicts: verdicts(records), policies: records });
+    for (const { speed, slowdown } of speeds) {
+      for (const radio of ['wifi', 'lte']) {
+        for (const trace of ['TMobile-LTE-short', 'ATT-LTE-driving']) {
+          const began = performance.now();
+          for (const [deviceZone, serverZone] of pairs) {
+            const o = { device: 'pixel-4', radio, deviceZone, serverZone, trace, hours: 24 * days, startMonth: 2, slowdown, policies };
+            const probe = await scenario(inputs, model, { ...o, hours: 1, sloMs: 1 });
+            const sloMs = Math.round(SLO_FACTOR * deviceMedianMs(model, probe.headScale));
+            const records = record(simulate(await scenario(inputs, model, { ...o, sloMs })));
+            const oracle = records.find((r) => r.policy === 'oracle');
+            const best = bestFixed(records);
+            runs.push({ model: name, speed, slowdown, radio, trace, deviceZone, serverZone, sloMs, candidates: model.candidates.length, bestFixed: best, oracleCutPct: r4((100 * (best.carbonG - oracle.carbonG)) / best.carbonG), verdicts: verdicts(records), policies: records });
+          }
+          log(`breadth ${name} ${speed} ${radio} ${trace}: ${pairs.length} grid pairs in ${((performance.now() - began) / 1000).toFixed(1)} s (load ${load().join(' ')})`);
         }
-        log(`breadth ${name} ${radio} ${trace}: ${pairs.length} grid pairs in ${((performance.now() - began) / 1000).toFixed(1)} s (load ${load().join(' ')})`);
       }
     }
   }
-  return { days, pairs: pairs.map(([d, s]) => `${d}->${s}`), runs };
+  return { days, speeds, pairs: pairs.map(([d, s]) => `${d}->${s}`), runs };
 }
 
 const part = values.part;
