@@ -24,10 +24,10 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.close()));
 });
 
-async function setup(decider = new CarbonAwareDecision(candidates(), { exploration: false })) {
+async function setup(decider = new CarbonAwareDecision(candidates(), { exploration: false }), extra: Partial<ConstructorParameters<typeof CalibratedPolicy>[0]> = {}) {
   const model = fakeModel();
   const server = new FakeServer(model);
-  const policy = new CalibratedPolicy({ decider, deviceProfile: profile, radio: 'wifi', fallbackIntensityGPerKwh: 300, serverPowerW: 200, defaults: { sloMs: 1000 } });
+  const policy = new CalibratedPolicy({ decider, deviceProfile: profile, radio: 'wifi', fallbackIntensityGPerKwh: 300, serverPowerW: 200, defaults: { sloMs: 1000 }, ...extra });
   const client = await SplitClient.open({ model, runtime: new FakeRuntime(), transport: server, server: 'ws://fake', timeoutMs: 2_000, cutPolicy: policy });
   open.push(client);
   return { server, client, policy, decider };
@@ -59,6 +59,19 @@ describe('CalibratedPolicy', () => {
     expect(telemetry.decision!.mode).toBe('mean');
     expect(telemetry.decision!.sloUnmet).toBe(true);
     expect(telemetry.decision!.bound).toBe('slo');
+  });
+
+  it('with sloBudget, every request the policy decided moves the margin: up after a miss, down after a hit', async () => {
+    const { client, policy } = await setup(undefined, { sloBudget: { alpha: 0.1, step: 0.1 } });
+    expect(policy.budget!.margin).toBe(1);
+    await client.infer({ x: x() }, { cut: 'auto', sloMs: 0.001 }); // nothing is that fast: a miss
+    expect(policy.budget!.margin).toBeCloseTo(1 + 0.1 * 0.9, 12);
+    for (let i = 0; i < 3; i += 1) await client.infer({ x: x() }, { cut: 'auto' }); // SLO 1000 ms: hits
+    expect(policy.budget!.margin).toBeCloseTo(1 + 0.1 * 0.9 - 3 * 0.1 * 0.1, 12);
+    await client.infer({ x: x() }, { cut: 'device' }); // the caller's choice: not the policy's to count
+    expect(policy.budget!.toJSON()).toMatchObject({ requests: 4, misses: 1 });
+    const { policy: without } = await setup();
+    expect(without.budget).toBeUndefined();
   });
 
   it('learns from every request, the caller\'s choices too, and reports coverage per mode and metric', async () => {

@@ -2,6 +2,7 @@ import {
   CarbonAwareDecision,
   CoverageTracker,
   METRICS,
+  SloBudget,
   candidateId,
   type CoverageStats,
   type DecideOptions,
@@ -10,6 +11,7 @@ import {
   type DeciderState,
   type Metric,
   type Observation,
+  type SloBudgetOptions,
 } from '@carboncp/calibrator';
 import { estimatePowerW, radioEnergyJ, type DeviceProfile, type IntensityPoint, type RadioKind } from '@carboncp/carbon';
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
@@ -56,6 +58,12 @@ export interface CalibratedPolicyOptions extends CalibratedContextOptions {
   decider: CarbonAwareDecision;
   /** Per-request defaults of decide(): SLO, alpha, mode, objective, error limit, battery rule. */
   defaults?: DecideOptions;
+  /**
+   * Spend the SLO-miss budget alpha over the long run instead of per request (the calibrator's
+   * SloBudget): every request with an SLO moves the margin of the interval held to it. A
+   * request's own `sloMargin` overrides it. Off by default.
+   */
+  sloBudget?: SloBudgetOptions;
 }
 
 /** The decision as a request's telemetry records it: the choice, its intervals and, once known, what was observed. */
@@ -126,11 +134,14 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   /** The profile's figures, read once (a profile without them is refused here, not on a request). */
   private readonly activeW: number;
   private readonly radio: DecisionContext['radio'];
+  /** The long-run SLO-miss budget, when `sloBudget` is set. */
+  readonly budget: SloBudget | undefined;
 
   constructor(options: CalibratedPolicyOptions) {
     checkPolicyOptions(options);
     this.options = options;
     this.decider = options.decider;
+    if (options.sloBudget) this.budget = new SloBudget(options.sloBudget);
     const { deviceProfile: profile, radio } = options;
     this.activeW = estimatePowerW(profile, 1);
     // The radio model of @carboncp/carbon, taken apart into its marginal and per-burst terms.
@@ -174,7 +185,8 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     // The server is out of reach: every remote candidate would fall back; run on the device.
     if (device && !cut.remoteUsable('server')) return { plan: device, compression: 'none' };
     const context = this.context(cut, cut.epochMs);
-    const decision = this.decider.decide(context, { ...this.options.defaults, ...cut.requested.decide });
+    const margin = this.budget ? { sloMargin: this.budget.margin } : {};
+    const decision = this.decider.decide(context, { ...this.options.defaults, ...margin, ...cut.requested.decide });
     this.last = decision;
     const plan = byPlan.get(decision.candidate.planId);
     if (!plan) throw new CarboncpError(ErrorCode.INTERNAL, `the decision chose plan '${decision.candidate.planId}', which this client's model does not have`);
@@ -185,6 +197,10 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     const t = outcome.telemetry;
     this.learnServerPower(t);
     const id = candidateKey(t.planId, t.compression);
+    // Every request the policy decided with an SLO counts against the budget, a plan's first
+    // included: its user waited for it all the same.
+    const slo = outcome.candidate.decided?.decision.sloMs;
+    if (this.budget && slo !== undefined && Number.isFinite(slo)) this.budget.update(t.totalMs <= slo);
     if (!this.decider.candidates.some((c) => c.id === id)) return; // a plan or compression the decider was not given
     if (!this.warm.has(t.planId)) {
       this.warm.add(t.planId);

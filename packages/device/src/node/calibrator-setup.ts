@@ -4,6 +4,7 @@ import {
   type DecideOptions,
   type DeciderOptions,
   type DeciderState,
+  type SloBudgetOptions,
 } from '@carboncp/calibrator';
 import { type DeviceProfile } from '@carboncp/carbon';
 import { loadDeviceProfile, loadDeviceProfileFile } from '@carboncp/carbon/node';
@@ -36,6 +37,8 @@ export interface NodeCalibratorOptions extends Omit<CalibratedContextOptions, 'd
   state?: DeciderState;
   /** Per-request defaults of cut 'auto' (sloMs, alpha, mode, objective, maxOutputError, batteryReserve). */
   defaults?: DecideOptions;
+  /** Spend the SLO-miss budget over the long run (see CalibratedPolicyOptions.sloBudget); off by default. */
+  sloBudget?: SloBudgetOptions;
 }
 
 /** Bytes per sample of the model's outputs (what a remote tail sends back); unknown dims count 0, and say so in the README. */
