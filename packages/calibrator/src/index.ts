@@ -46,6 +46,7 @@ export {
   type CandidatesFromProfileOptions,
   type DecisionCandidate,
 } from './candidates/candidate.js';
+export { candidatesFromFamily, type CandidatesFromFamilyOptions, type VariantCandidateOptions } from './candidates/family-candidates.js';
 export { FEATURE_COUNT, FEATURE_NAMES, checkContext, contextFeatures, type DecisionContext, type MeanSd } from './decision/context.js';
 export {
   METRICS,
@@ -91,7 +92,7 @@ export {
 } from './decision/decision-types.js';
 export { DEFAULT_EXPLORATION, type ExplorationOptions, type ExplorerState } from './decision/exploration.js';
 export { SloBudget, type SloBudgetOptions, type SloBudgetState } from './decision/slo-budget.js';
-export { withinErrorLimit } from './decision/rules.js';
+export { allowedByLimits, withinErrorLimit, withinQualityFloor } from './decision/rules.js';
 export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';
 export { explain, formatNumber } from './decision/explain.js';
 export { CarbonAwareDecision, type DeciderOptions, type DeciderState } from './decision/decider.js';

@@ -1,4 +1,4 @@
-import { CoverageTracker, type Interval } from '@carboncp/calibrator';
+import { CoverageTracker, type DecisionCandidate, type Interval } from '@carboncp/calibrator';
 import { quantile } from '@carboncp/core';
 import type { Outcomes } from './outcomes.js';
 import type { PolicyName } from './policy-names.js';
@@ -32,6 +32,13 @@ export interface PolicyResult {
   infiniteIntervals: number;
   /** How often each candidate was chosen (ids with 0 left out). */
   cutCounts: Record<string, number>;
+  /** How often each model variant was chosen (variants with 0 left out; empty when the candidates carry none). */
+  variantCounts: Record<string, number>;
+  /**
+   * Mean declared quality (e.g. published top-1 %) of the variants chosen, request-weighted; null
+   * when a chosen candidate declares none. Metadata, never measured on the models run.
+   */
+  meanQuality: number | null;
   meanLatencyMs: number;
   p50LatencyMs: number;
   p95LatencyMs: number;
@@ -100,8 +107,19 @@ export class PolicyTally {
     }
   }
 
-  result(ids: readonly string[], oracleCarbonG: number, battery: { capacityJ: number; endPercent: number } | null): PolicyResult {
+  result(candidates: readonly Pick<DecisionCandidate, 'id' | 'variant' | 'quality'>[], oracleCarbonG: number, battery: { capacityJ: number; endPercent: number } | null): PolicyResult {
     const n = this.requests;
+    const ids = candidates.map((c) => c.id);
+    const variantCounts: Record<string, number> = {};
+    let qualitySum = 0;
+    let qualityKnown = n > 0;
+    candidates.forEach((c, k) => {
+      const count = this.counts[k]!;
+      if (count === 0) return;
+      if (c.variant !== undefined) variantCounts[c.variant] = (variantCounts[c.variant] ?? 0) + count;
+      if (c.quality === undefined) qualityKnown = false;
+      else qualitySum += count * c.quality;
+    });
     const sorted = Array.from(this.latencies.subarray(0, n).sort());
     const stats = this.coverage.report()[this.name]?.latencyMs;
     const cutCounts: Record<string, number> = {};
@@ -127,6 +145,8 @@ export class PolicyTally {
       meanIntervalWidthMs: stats ? stats.meanWidth : null,
       infiniteIntervals: stats ? stats.infinite : 0,
       cutCounts,
+      variantCounts,
+      meanQuality: qualityKnown ? qualitySum / n : null,
       meanLatencyMs: n ? this.latencySum / n : 0,
       p50LatencyMs: n ? quantile(sorted, 0.5) : 0,
       p95LatencyMs: n ? quantile(sorted, 0.95) : 0,

@@ -18,8 +18,9 @@ export interface UtilisationTrace {
 
 export interface SimulationOptions {
   /**
-   * The candidates (candidatesFromProfile of the model's profile): their head latencies are the
-   * profiled ones, on the machine that measured them, and so are their tails on the server.
+   * The candidates (candidatesFromProfile of the model's profile, or candidatesFromFamily of a
+   * family's): their head latencies are the profiled ones, on the machine that measured them, and
+   * so are their tails on the server.
    */
   candidates: readonly DecisionCandidate[];
   /** The device: its active power runs every head, its battery drains, its radio sends. */
@@ -101,7 +102,12 @@ export interface SimulationOptions {
   alpha?: number;
   /** Candidates whose output error is unknown or above this are out, for every policy and the oracle. */
   maxOutputError?: number;
-  /** Default every policy (POLICY_NAMES). */
+  /**
+   * Candidates whose declared quality (their model variant's, candidatesFromFamily) is below this,
+   * or unknown, are out, for every policy and the oracle (the calibrator's minQuality).
+   */
+  minQuality?: number;
+  /** Default every policy (POLICY_NAMES; without model variants, all but VARIANT_POLICIES). */
   policies?: readonly PolicyName[];
   /** The carboncp policies' deciders (methods, ridge, exploration, setWindow); alphas and families are the simulation's. */
   decider?: Omit<DeciderOptions, 'alphas' | 'families'>;

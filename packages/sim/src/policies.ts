@@ -1,8 +1,8 @@
 import {
   CarbonAwareDecision,
   SloBudget,
+  allowedByLimits,
   optimalIndex,
-  withinErrorLimit,
   type BatteryRule,
   type DecideOptions,
   type Decision,
@@ -43,6 +43,9 @@ export interface PolicySettings {
   sloMs: number;
   alpha: number;
   maxOutputError: number | undefined;
+  minQuality: number | undefined;
+  /** 'best-fixed-variant': the variant it runs (simulate() finds it, a run per variant). */
+  fixedVariant?: string;
   batteryReserve: BatteryRule | false | undefined;
   decider: Omit<DeciderOptions, 'alphas' | 'families'>;
   seed: number;
@@ -54,10 +57,22 @@ function plain(index: number): PolicyChoice {
   return { index, interval: null, explored: false, sloUnmet: false };
 }
 
-/** Everything on one side: the candidate of that kind without compression (or the first of that kind). */
-function fixedPolicy(name: 'device' | 'server', candidates: readonly DecisionCandidate[]): SimPolicy {
-  let index = candidates.findIndex((c) => c.kind === name && c.compression === 'none');
-  if (index < 0) index = candidates.findIndex((c) => c.kind === name);
+/** The decide() options of the run's hard rules (output error, quality floor), those set. */
+function limitsOf(s: PolicySettings): Pick<DecideOptions, 'maxOutputError' | 'minQuality'> {
+  return { ...(s.maxOutputError !== undefined ? { maxOutputError: s.maxOutputError } : {}), ...(s.minQuality !== undefined ? { minQuality: s.minQuality } : {}) };
+}
+
+/**
+ * Everything on one side: the candidate of that kind without compression (or the first of that
+ * kind), preferring those the hard rules allow (with variants: the first allowed variant's).
+ */
+function fixedPolicy(name: 'device' | 'server', candidates: readonly DecisionCandidate[], s: PolicySettings): SimPolicy {
+  const limits = limitsOf(s);
+  const find = (keep: (c: DecisionCandidate) => boolean) => candidates.findIndex((c) => c.kind === name && keep(c));
+  let index = find((c) => c.compression === 'none' && allowedByLimits(c, limits));
+  if (index < 0) index = find((c) => allowedByLimits(c, limits));
+  if (index < 0) index = find((c) => c.compression === 'none');
+  if (index < 0) index = find(() => true);
   if (index < 0) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `policy '${name}' needs a '${name}' candidate (plan '${name}' in the candidates)`);
   const choice = plain(index);
   return { name, calibrated: false, choose: () => choice, learn: NO_LEARNING };
@@ -74,7 +89,7 @@ function pointPolicy(name: PolicyName, candidates: readonly DecisionCandidate[],
     mode: 'mean',
     objective,
     ...(holdSlo ? { sloMs: s.sloMs } : {}),
-    ...(s.maxOutputError !== undefined ? { maxOutputError: s.maxOutputError } : {}),
+    ...limitsOf(s),
     batteryReserve: false,
     explore: false,
   };
@@ -90,18 +105,28 @@ function pointPolicy(name: PolicyName, candidates: readonly DecisionCandidate[],
  * carboncp in one mode: its own decider (the family the mode reads only, halving observe()'s
  * cost), fed only the outcome of the candidate it ran; 'set' passes its decision so that the
  * set is calibrated from that outcome (pseudo-labels, as on a device). With `fullInformation`
- * it learns every candidate's outcome through observeAll instead.
+ * it learns every candidate's outcome through observeAll instead. `among` restricts its decider
+ * to some of the candidates (indices stay those of the full list); `seedName` names its
+ * exploration stream (default its own name).
  */
-function carboncpPolicy(name: PolicyName, candidates: readonly DecisionCandidate[], mode: DecisionMode, fullInformation: boolean, s: PolicySettings, budget?: SloBudget): SimPolicy {
-  const exploration = s.decider.exploration === false ? false : { ...s.decider.exploration, seed: s.decider.exploration?.seed ?? seedFromString(name, s.seed) };
-  const decider = new CarbonAwareDecision(candidates, { ...s.decider, alphas: [s.alpha], families: [mode === 'adaptive' ? 'adaptive' : 'robust'], exploration });
+function carboncpPolicy(
+  name: PolicyName,
+  candidates: readonly DecisionCandidate[],
+  mode: DecisionMode,
+  fullInformation: boolean,
+  s: PolicySettings,
+  budget?: SloBudget,
+  among?: { candidates: readonly DecisionCandidate[]; seedName: string },
+): SimPolicy {
+  const exploration = s.decider.exploration === false ? false : { ...s.decider.exploration, seed: s.decider.exploration?.seed ?? seedFromString(among?.seedName ?? name, s.seed) };
+  const decider = new CarbonAwareDecision(among?.candidates ?? candidates, { ...s.decider, alphas: [s.alpha], families: [mode === 'adaptive' ? 'adaptive' : 'robust'], exploration });
   const byId = indexById(candidates);
   const request: DecideOptions = {
     mode,
     objective: 'carbon',
     sloMs: s.sloMs,
     alpha: s.alpha,
-    ...(s.maxOutputError !== undefined ? { maxOutputError: s.maxOutputError } : {}),
+    ...limitsOf(s),
     ...(s.batteryReserve !== undefined ? { batteryReserve: s.batteryReserve } : {}),
   };
   let last: Decision | undefined;
@@ -128,7 +153,8 @@ function carboncpPolicy(name: PolicyName, candidates: readonly DecisionCandidate
 /**
  * The oracle: every candidate's true outcome in hand, the calibrator's own definition of the
  * optimum (optimalIndex: the least true carbon among candidates within the SLO, else the fastest),
- * among those the output-error limit allows.
+ * among those the output-error limit and the quality floor allow (allowedByLimits, the rule the
+ * decision applies).
  */
 export class Oracle implements SimPolicy {
   readonly name = 'oracle' as const;
@@ -139,11 +165,13 @@ export class Oracle implements SimPolicy {
   constructor(
     candidates: readonly DecisionCandidate[],
     private readonly sloMs: number,
-    maxOutputError: number | undefined,
+    limits: { maxOutputError?: number | undefined; minQuality?: number | undefined },
   ) {
     this.values = candidates.map(() => ({ objective: 0, latencyMs: 0 }));
-    this.allowed = candidates.map((c) => withinErrorLimit(c, maxOutputError));
-    if (!this.allowed.some(Boolean)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `no candidate meets the output-error limit ${maxOutputError}`);
+    this.allowed = candidates.map((c) => allowedByLimits(c, limits));
+    if (!this.allowed.some(Boolean)) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `no candidate meets the output-error limit ${limits.maxOutputError} and the quality floor ${limits.minQuality}`);
+    }
   }
 
   pick(truth: Outcomes): number {
@@ -171,7 +199,7 @@ export function createPolicy(name: PolicyName, candidates: readonly DecisionCand
   switch (name) {
     case 'device':
     case 'server':
-      return fixedPolicy(name, candidates);
+      return fixedPolicy(name, candidates, s);
     case 'neurosurgeon':
       return pointPolicy(name, candidates, 'latency', false, s);
     case 'energy-optimal':
@@ -191,7 +219,16 @@ export function createPolicy(name: PolicyName, candidates: readonly DecisionCand
     case 'carboncp-set-full':
       return carboncpPolicy(name, candidates, 'set', true, s);
     case 'oracle':
-      return new Oracle(candidates, s.sloMs, s.maxOutputError);
+      return new Oracle(candidates, s.sloMs, s);
+    case 'carboncp-variants':
+      return carboncpPolicy(name, candidates, 'robust', false, s);
+    case 'best-fixed-variant': {
+      const variant = s.fixedVariant;
+      const among = candidates.filter((c) => c.variant !== undefined && c.variant === variant);
+      if (among.length === 0) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `policy 'best-fixed-variant' needs fixedVariant, a variant of the candidates; got ${JSON.stringify(variant)}`);
+      // Seeded as carboncp-robust, so that it replays the run per variant that chose it.
+      return carboncpPolicy(name, candidates, 'robust', false, s, undefined, { candidates: among, seedName: 'carboncp-robust' });
+    }
     default:
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `unknown policy '${String(name)}'`);
   }

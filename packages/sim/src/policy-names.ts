@@ -15,6 +15,15 @@
  * - `carboncp-set-full`: 'set' mode calibrated and trained on every candidate's outcome
  *   (observeAll): full information, as CarbonCP's offline calibration has it and no device does.
  * - `oracle`: knows every candidate's true outcome; the least carbon within the SLO, else the fastest.
+ * - `best-fixed-variant` (issue #11, section 5): model variants' baseline: one variant for the
+ *   whole run, 'robust' mode choosing its cut; the variant is the one, among those meeting the
+ *   quality floor, whose run emits least carbon within the SLO miss rate alpha (in hindsight: a
+ *   run per variant first).
+ * - `carboncp-variants`: Clover-style switching: 'robust' mode choosing variant x cut x
+ *   compression per request under the quality floor (over a family's candidates it is the
+ *   decision carboncp-robust makes; the name says which lever a report compares).
+ * The last two need candidates of model variants (candidatesFromFamily) and are left out of the
+ * default list when the candidates carry none.
  */
 export const POLICY_NAMES = [
   'device',
@@ -29,9 +38,14 @@ export const POLICY_NAMES = [
   'carboncp-budget',
   'carboncp-set-full',
   'oracle',
+  'best-fixed-variant',
+  'carboncp-variants',
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/** The policies that compare model variants: they need candidates that carry one. */
+export const VARIANT_POLICIES: readonly PolicyName[] = ['best-fixed-variant', 'carboncp-variants'];
 
 export function isPolicyName(name: string): name is PolicyName {
   return (POLICY_NAMES as readonly string[]).includes(name);

@@ -12,7 +12,7 @@ import {
 import type { LatencyDistribution } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { CarbonView, SimulationOptions } from './options.js';
-import { POLICY_NAMES, isPolicyName, type PolicyName } from './policy-names.js';
+import { POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
 import { checkUtilisation } from './world.js';
 
 const HOUR_MS = 3_600_000;
@@ -28,6 +28,7 @@ export interface ResolvedSettings {
   sloMs: number;
   alpha: number;
   maxOutputError: number | null;
+  minQuality: number | null;
   policies: PolicyName[];
   carbonView: CarbonView;
   forecastMethod: ForecastMethod;
@@ -108,9 +109,13 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
   const alpha = o.alpha ?? 0.1;
   if (!(alpha > 0 && alpha < 1)) throw invalid(`alpha must be in (0, 1), got ${alpha}`);
   if (o.maxOutputError !== undefined && !(o.maxOutputError >= 0)) throw invalid(`maxOutputError must be >= 0, got ${o.maxOutputError}`);
-  const policies = [...(o.policies ?? POLICY_NAMES)];
+  if (o.minQuality !== undefined && !Number.isFinite(o.minQuality)) throw invalid(`minQuality must be a finite number, got ${o.minQuality}`);
+  const withVariants = o.candidates.every((c) => c.variant !== undefined);
+  const policies = [...(o.policies ?? POLICY_NAMES.filter((p) => withVariants || !VARIANT_POLICIES.includes(p)))];
   const unknown = policies.find((p) => !isPolicyName(p));
   if (unknown !== undefined) throw invalid(`unknown policy '${unknown}' (known: ${POLICY_NAMES.join(', ')})`);
+  const needsVariants = policies.find((p) => VARIANT_POLICIES.includes(p));
+  if (needsVariants && !withVariants) throw invalid(`policy '${needsVariants}' needs candidates of model variants (candidatesFromFamily); some candidates carry no variant`);
   if (policies.length === 0 || new Set(policies).size !== policies.length) throw invalid(`policies must be a non-empty list without repeats, got ${JSON.stringify(policies)}`);
   const carbonView = o.carbonView ?? 'forecast';
   if (!['forecast', 'last-known', 'true'].includes(carbonView)) throw invalid(`carbonView must be 'forecast', 'last-known' or 'true', got ${JSON.stringify(carbonView)}`);
@@ -145,6 +150,7 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
     sloMs,
     alpha,
     maxOutputError: o.maxOutputError ?? null,
+    minQuality: o.minQuality ?? null,
     policies,
     carbonView,
     forecastMethod: o.forecastMethod ?? DEFAULT_FORECAST_METHOD,

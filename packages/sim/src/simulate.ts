@@ -1,6 +1,7 @@
 import { CoverageTracker, type DecisionContext } from '@carboncp/calibrator';
 import { capacityAt } from '@carboncp/carbon';
 import { Battery, batterySettings } from './battery.js';
+import { bestFixedVariant, type FixedVariantChoice } from './fixed-variant.js';
 import { PolicyTally, fillReductions, type PolicyResult } from './metrics.js';
 import type { RequestRecord, SimulationOptions } from './options.js';
 import { Outcomes, type RequestWorld } from './outcomes.js';
@@ -17,6 +18,8 @@ export interface SimulationResult {
   policies: PolicyResult[];
   /** The oracle's total carbon (g), the reference of every regret (also when 'oracle' is not among the policies). */
   oracleCarbonG: number;
+  /** With 'best-fixed-variant': the variant it ran and every allowed variant's run ('robust' mode on that variant alone). */
+  fixedVariant?: FixedVariantChoice;
   steps: SimulationStep[];
   /** Wall-clock cost (ms): the whole run, the true outcomes, and each policy's decide + learn. */
   timing: { totalMs: number; outcomesMs: number; policies: Record<string, number> };
@@ -34,6 +37,7 @@ const MINUTE_MS = 60_000;
 export function simulate(options: SimulationOptions): SimulationResult {
   const began = performance.now();
   const s = resolveSettings(options);
+  // (the per-variant runs of 'best-fixed-variant', if asked for, are part of this run's total time)
   const policyCandidates = s.headScaleKnown ? scaledHeads(options.candidates, s.headScale) : [...options.candidates];
   const uplink = options.uplink;
   const downlink = options.downlink ?? uplink;
@@ -62,12 +66,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
     sloMs: s.sloMs,
     alpha: s.alpha,
     maxOutputError: s.maxOutputError ?? undefined,
+    minQuality: s.minQuality ?? undefined,
     batteryReserve: options.batteryReserve,
     decider: options.decider ?? {},
     seed: s.seed,
   };
-  const oracle = new Oracle(options.candidates, s.sloMs, settings.maxOutputError);
-  const policies: SimPolicy[] = s.policies.map((name) => (name === 'oracle' ? oracle : createPolicy(name, policyCandidates, settings)));
+  const oracle = new Oracle(options.candidates, s.sloMs, settings);
+  const fixedVariant = s.policies.includes('best-fixed-variant') ? bestFixedVariant(options, s, simulate) : undefined;
+  const policySettings = fixedVariant ? { ...settings, fixedVariant: fixedVariant.variant } : settings;
+  const policies: SimPolicy[] = s.policies.map((name) => (name === 'oracle' ? oracle : createPolicy(name, policyCandidates, policySettings)));
   const perMinuteGap = MINUTE_MS / s.perMinute;
   const expected = Math.max(1, Math.floor(((s.end - s.start) / MINUTE_MS) * s.perMinute));
   const coverage = new CoverageTracker();
@@ -211,7 +218,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   options.onProgress?.(n, expected);
 
   const results = tallies.map((tally, p) =>
-    tally.result(truth.ids, oracleCarbonG, capacityJ === null ? null : { capacityJ, endPercent: batteries![p]!.percent }),
+    tally.result(options.candidates, oracleCarbonG, capacityJ === null ? null : { capacityJ, endPercent: batteries![p]!.percent }),
   );
   fillReductions(results);
   return {
@@ -219,6 +226,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     requests: n,
     policies: results,
     oracleCarbonG,
+    ...(fixedVariant ? { fixedVariant } : {}),
     steps: series.steps,
     timing: { totalMs: performance.now() - began, outcomesMs, policies: Object.fromEntries(policies.map((p, i) => [p.name, spent[i]!])) },
   };

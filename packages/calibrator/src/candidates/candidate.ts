@@ -31,6 +31,12 @@ export interface DecisionCandidate {
   maxAbsError?: number;
   /** A model variant (a smaller or quantised model), when the decision chooses among several. */
   variant?: string;
+  /**
+   * The variant's declared quality (its family's qualityMetric, e.g. published ImageNet top-1 %):
+   * metadata from a publication, never measured here. Absent when unknown, and an unknown quality
+   * never meets a floor (minQuality).
+   */
+  quality?: number;
   /** The server site the tail runs at, when there are several. */
   site?: string;
 }
@@ -157,6 +163,9 @@ export function checkCandidates(candidates: readonly DecisionCandidate[]): void 
     }
     if (c.maxAbsError !== undefined && !(c.maxAbsError >= 0)) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `candidate '${c.id}': maxAbsError must be >= 0, got ${c.maxAbsError}`);
+    }
+    if (c.quality !== undefined && !(typeof c.quality === 'number' && Number.isFinite(c.quality))) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `candidate '${c.id}': quality must be a finite number, got ${String(c.quality)}`);
     }
   }
 }

@@ -8,7 +8,7 @@ import { OBJECTIVE_METRIC, resolveRequest, type CandidateAssessment, type Decide
 import { DecisionRecord } from './decision-record.js';
 import { Explorer, type ExplorationOptions, type ExplorerState } from './exploration.js';
 import { DEFAULT_METHODS, METHOD_FAMILIES, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
-import { applyRules, batteryLow, choose, runnersUp, withinErrorLimit } from './rules.js';
+import { allowedByLimits, applyRules, batteryLow, choose, runnersUp } from './rules.js';
 import { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './set-mode.js';
 import { METRICS, metricFeatures, type MetricFeatures } from './structural.js';
 
@@ -49,7 +49,7 @@ const NO_INTERVAL: IntervalPrediction = Object.freeze({ point: Number.NaN, lower
  * The carbon-aware decision over a fixed list of candidates: per candidate, structural
  * predictions of latency, energy and carbon corrected online and wrapped in conformal intervals
  * (CandidateModel); per request, the candidate that minimises the objective under the SLO, the
- * battery rule and the output-error limit, with bounded exploration, explained. See the README,
+ * battery rule, the output-error limit and the quality floor, with bounded exploration, explained. See the README,
  * "Predictors and the decision".
  */
 export class CarbonAwareDecision {
@@ -121,6 +121,7 @@ export class CarbonAwareDecision {
       alpha: req.alpha,
       sloMs: req.sloMs,
       maxOutputError: req.maxOutputError,
+      minQuality: req.minQuality,
       assessments,
       bound: choice.bound,
       sloUnmet: choice.sloUnmet,
@@ -160,7 +161,7 @@ export class CarbonAwareDecision {
       if (observedValue !== undefined) {
         const truth = values.slice();
         truth[i] = { objective: observedValue, latencyMs: observed.latencyMs };
-        this.calibrateSet(decision.objective, values, truth, this.allowedByError(decision.assessments.map((a) => a.candidate), decision), decision.sloMs);
+        this.calibrateSet(decision.objective, values, truth, this.allowedByLimits(decision.assessments.map((a) => a.candidate), decision), decision.sloMs);
       }
     }
     this.models[i]!.observe(ctx, metricFeatures(contextFeatures(ctx)), observed, this.explorer.decisions);
@@ -169,7 +170,7 @@ export class CarbonAwareDecision {
   /**
    * Learns from a full-information record (the simulator's: what every candidate would have
    * cost in this context). Calibrates 'set' mode with the true optimum for `request`'s
-   * objective, SLO and error limit, then lets every observed candidate learn its outcome.
+   * objective, SLO, error limit and quality floor, then lets every observed candidate learn its outcome.
    */
   observeAll(ctx: DecisionContext, outcomes: Readonly<Record<string, Observation>>, request: DecideOptions = {}): void {
     checkContext(ctx);
@@ -180,7 +181,7 @@ export class CarbonAwareDecision {
     const latencyAt = METRICS.indexOf('latencyMs');
     const predicted: ObjectiveLatency[] = [];
     const truth: ObjectiveLatency[] = [];
-    const allowed = this.allowedByError(this.candidates, req);
+    const allowed = this.allowedByLimits(this.candidates, req);
     this.models.forEach((model, i) => {
       const points = model.points(ctx, features);
       predicted.push({ objective: points[objectiveAt]!, latencyMs: points[latencyAt]! });
@@ -283,14 +284,14 @@ export class CarbonAwareDecision {
     return assessments;
   }
 
-  private allowedByError(candidates: readonly DecisionCandidate[], req: { maxOutputError?: number | undefined }): boolean[] {
-    return candidates.map((c) => withinErrorLimit(c, req.maxOutputError));
+  private allowedByLimits(candidates: readonly DecisionCandidate[], req: { maxOutputError?: number | undefined; minQuality?: number | undefined }): boolean[] {
+    return candidates.map((c) => allowedByLimits(c, req));
   }
 
   /** Scores every candidate as the optimum from its point predictions and marks the set. */
   private applySet(assessments: CandidateAssessment[], req: ResolvedRequest): NonNullable<Decision['set']> {
     const predicted = assessments.map((a) => ({ objective: a.objectiveValue, latencyMs: a.latency.point }));
-    const scores = setScores(predicted, this.allowedByError(this.candidates, req), req.sloMs);
+    const scores = setScores(predicted, this.allowedByLimits(this.candidates, req), req.sloMs);
     const threshold = this.setCalibration.threshold(req.objective, req.alpha);
     const members: string[] = [];
     assessments.forEach((a, i) => {

@@ -19,6 +19,7 @@ export class DecisionRecord implements Decision {
   alpha: number;
   sloMs: number;
   maxOutputError?: number;
+  minQuality?: number;
   assessments: CandidateAssessment[];
   bound: Constraint | 'none';
   sloUnmet: boolean;
@@ -40,6 +41,7 @@ export class DecisionRecord implements Decision {
     this.alpha = d.alpha;
     this.sloMs = d.sloMs;
     this.maxOutputError = d.maxOutputError;
+    this.minQuality = d.minQuality;
     this.assessments = d.assessments;
     this.bound = d.bound;
     this.sloUnmet = d.sloUnmet;

@@ -20,8 +20,8 @@ export const OBJECTIVES: readonly Objective[] = ['carbon', 'latency', 'energy'];
 export const OBJECTIVE_METRIC: Readonly<Record<Objective, Metric>> = { carbon: 'carbonG', latency: 'latencyMs', energy: 'deviceEnergyJ' };
 
 /** A rule that can rule a candidate out, in the order they are reported. */
-export type Constraint = 'error' | 'battery' | 'slo' | 'set';
-export const CONSTRAINTS: readonly Constraint[] = ['error', 'battery', 'slo', 'set'];
+export type Constraint = 'error' | 'quality' | 'battery' | 'slo' | 'set';
+export const CONSTRAINTS: readonly Constraint[] = ['error', 'quality', 'battery', 'slo', 'set'];
 
 /**
  * On battery, not charging, at or below `belowPercent`: only candidates whose device energy
@@ -45,6 +45,11 @@ export interface DecideOptions {
   objective?: Objective;
   /** Candidates whose maxAbsError exceeds this, or is unknown, are out. */
   maxOutputError?: number;
+  /**
+   * Candidates whose declared quality (their variant's, e.g. published top-1 %) is below this, or
+   * unknown, are out: the quality floor of model variants (issue #11).
+   */
+  minQuality?: number;
   /** The battery rule; default DEFAULT_BATTERY_RULE; false: none. */
   batteryReserve?: BatteryRule | false;
   /** Whether this request may explore (default true, within the decider's rate). */
@@ -71,6 +76,7 @@ export interface ResolvedRequest {
   mode: DecisionMode;
   objective: Objective;
   maxOutputError: number | undefined;
+  minQuality: number | undefined;
   battery: BatteryRule | false;
   explore: boolean;
   sloMargin: number;
@@ -109,6 +115,8 @@ export interface Decision {
   sloMs: number;
   /** The request's output-error limit, if it set one. */
   maxOutputError?: number;
+  /** The request's quality floor, if it set one. */
+  minQuality?: number;
   /** Every candidate, in the decider's order. */
   assessments: CandidateAssessment[];
   /**
@@ -150,6 +158,8 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
   if (!OBJECTIVES.includes(objective)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `objective must be one of ${OBJECTIVES.join(', ')}, got ${JSON.stringify(objective)}`);
   const { maxOutputError } = options;
   if (maxOutputError !== undefined && !(maxOutputError >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxOutputError must be >= 0, got ${maxOutputError}`);
+  const { minQuality } = options;
+  if (minQuality !== undefined && !Number.isFinite(minQuality)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `minQuality must be a finite number, got ${minQuality}`);
   let battery: BatteryRule | false = DEFAULT_BATTERY_RULE;
   if (options.batteryReserve === false) battery = false;
   else if (options.batteryReserve !== undefined) {
@@ -163,5 +173,5 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
   if (!(sloMargin >= 0 && Number.isFinite(sloMargin))) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `sloMargin must be a finite number >= 0, got ${sloMargin}`);
   const detail = options.predictions ?? 'chosen';
   if (detail !== 'chosen' && detail !== 'all') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `predictions must be 'chosen' or 'all', got ${JSON.stringify(detail)}`);
-  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all' };
+  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, minQuality, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all' };
 }

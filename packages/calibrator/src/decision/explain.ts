@@ -27,7 +27,7 @@ function interval(metric: Metric, p: IntervalPrediction): string {
 
 const pointMode = (mode: Decision['mode']): boolean => mode === 'mean' || mode === 'set';
 
-function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode'>, rule: Constraint): string {
+function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode' | 'minQuality'>, rule: Constraint): string {
   const latency = pointMode(d.mode) ? 'predicted latency' : 'latency bound';
   switch (rule) {
     case 'slo':
@@ -36,6 +36,10 @@ function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode'>, rule: 
       return `the battery is low and it would spend ${formatNumber(a.energyBound)} J on the device`;
     case 'error':
       return a.candidate.maxAbsError === undefined ? 'its output error is unknown' : `its output error ${formatNumber(a.candidate.maxAbsError)} exceeds the limit`;
+    case 'quality':
+      return a.candidate.quality === undefined
+        ? 'its quality is unknown'
+        : `its declared quality ${formatNumber(a.candidate.quality)} is below the floor ${formatNumber(d.minQuality ?? Number.NaN)}`;
     case 'set':
       return `it is not in the conformal set of plausible optima (score ${formatNumber(a.setScore ?? Number.NaN)})`;
   }

@@ -16,6 +16,19 @@ export function withinErrorLimit(c: Pick<DecisionCandidate, 'maxAbsError'>, limi
   return limit === undefined || (c.maxAbsError !== undefined && c.maxAbsError <= limit);
 }
 
+/**
+ * The quality rule: with a floor, a candidate stays in only if its declared quality is known and
+ * at least the floor (an unknown quality never meets a floor); without one, every candidate does.
+ */
+export function withinQualityFloor(c: Pick<DecisionCandidate, 'quality'>, floor: number | undefined): boolean {
+  return floor === undefined || (c.quality !== undefined && c.quality >= floor);
+}
+
+/** Both hard rules of a candidate's own (output error and quality): what the oracle and 'set' mode's labels allow. */
+export function allowedByLimits(c: Pick<DecisionCandidate, 'maxAbsError' | 'quality'>, limits: { maxOutputError?: number | undefined; minQuality?: number | undefined }): boolean {
+  return withinErrorLimit(c, limits.maxOutputError) && withinQualityFloor(c, limits.minQuality);
+}
+
 /** Whether the request's output-error limit rules a candidate out. */
 function outByError(a: CandidateAssessment, limit: number | undefined): boolean {
   return !withinErrorLimit(a.candidate, limit);
@@ -24,12 +37,13 @@ function outByError(a: CandidateAssessment, limit: number | undefined): boolean 
 /** Fills every assessment's excludedBy and feasible (the set rule, if any, is already in excludedBy). Plain loops: it runs per request over every candidate. */
 export function applyRules(assessments: CandidateAssessment[], ctx: DecisionContext, req: ResolvedRequest): void {
   const limit = req.maxOutputError;
+  const floor = req.minQuality;
   let energyCap = Number.POSITIVE_INFINITY;
   if (batteryLow(ctx, req) && req.battery !== false) {
     if (req.battery.maxDeviceEnergyJ !== undefined) energyCap = req.battery.maxDeviceEnergyJ;
     else {
       let least = Number.POSITIVE_INFINITY;
-      for (const a of assessments) if (!outByError(a, limit) && a.energyBound < least) least = a.energyBound;
+      for (const a of assessments) if (!outByError(a, limit) && withinQualityFloor(a.candidate, floor) && a.energyBound < least) least = a.energyBound;
       energyCap = least * (1 + (req.battery.slack ?? DEFAULT_BATTERY_RULE.slack));
     }
   }
@@ -40,6 +54,7 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
     // Setting an array's length is a runtime call: only when there is something to clear.
     if (out.length > 0) out.length = 0;
     if (outByError(a, limit)) out.push('error');
+    if (!withinQualityFloor(a.candidate, floor)) out.push('quality');
     if (a.energyBound > energyCap) out.push('battery');
     if (!(a.latencyBound <= sloMs)) out.push('slo');
     if (setOut) out.push('set');
@@ -94,7 +109,7 @@ export function choose(assessments: readonly CandidateAssessment[], req: Resolve
   const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', better);
   if (outsideSet) return { chosen: outsideSet, sloUnmet: false, relaxed: ['set'], bound: boundOf(outsideSet) };
   const passes = (a: CandidateAssessment, rules: readonly Constraint[]): boolean => rules.every((r) => !a.excludedBy.includes(r));
-  for (const keep of [['error', 'battery'], ['error'], []] as const) {
+  for (const keep of [['error', 'quality', 'battery'], ['error', 'quality'], []] as const) {
     const chosen = bestBy(assessments, (a) => passes(a, keep), faster);
     if (!chosen) continue;
     const sloUnmet = chosen.excludedBy.includes('slo');

@@ -8,7 +8,7 @@ import { profileFromJson, type ModelProfile, type Plan } from '@carboncp/core';
 import { outputBytesPerSample, partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { POLICY_NAMES, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
+import { POLICY_NAMES, VARIANT_POLICIES, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
 import { EXIT, type Command, type Io } from '../command.js';
 import { simulationReport } from '../report/simulation-report.js';
 import { renderHtmlReport } from '../report/html-report.js';
@@ -40,7 +40,7 @@ Options:
                       default the shipped Mahimahi T-Mobile LTE uplink
   --trace NAME        the trace of a file with several; --direction up|down (default up)
   --slo-ms N          latency SLO (default 500)    --alpha A  miscoverage (default 0.1)
-  --policies P,...    default all: ${POLICY_NAMES.join(', ')}
+  --policies P,...    default all that apply (not ${VARIANT_POLICIES.join(', ')}: they need a model family): ${POLICY_NAMES.join(', ')}
   --hours H           simulated hours (default 24) --rate N   requests per minute (default 1)
   --seed S            default 1
   --server-power-w W  a tail's power on the server (default: the dev-machine profile's active
@@ -133,8 +133,9 @@ async function run(args: string[], io: Io): Promise<number> {
   const alphaText = get('alpha');
   const alpha = alphaText === undefined ? 0.1 : Number(alphaText);
   if (!(alpha > 0 && alpha < 1)) throw usageError(`--alpha must be in (0, 1), got '${alphaText}'`);
-  const policies = get('policies')?.split(',').map((p) => p.trim()).filter(Boolean) ?? [...POLICY_NAMES];
-  for (const p of policies) if (!isPolicyName(p)) throw usageError(`unknown policy '${p}' (known: ${POLICY_NAMES.join(', ')})`);
+  // Unset: the simulator's default, every policy that applies (the model-variant ones need a family).
+  const policies = get('policies')?.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of policies ?? []) if (!isPolicyName(p)) throw usageError(`unknown policy '${p}' (known: ${POLICY_NAMES.join(', ')})`);
   const sloMs = positive(get('slo-ms'), '--slo-ms', 500);
   const hours = positive(get('hours'), '--hours', 24);
   const perMinute = positive(get('rate'), '--rate', 1);
@@ -181,7 +182,7 @@ async function run(args: string[], io: Io): Promise<number> {
     sloMs,
     alpha,
     seed,
-    policies: policies as PolicyName[],
+    ...(policies ? { policies: policies as PolicyName[] } : {}),
     maxSteps: 400, // the report's charts: enough resolution, a file of a few MB at most
     ...(values.json ? {} : { onProgress: progressBar(io) }),
   });
