@@ -100,7 +100,7 @@ export function deviceMedianMs(model, headScale) {
 }
 
 export const ASSUMPTIONS = [
-  'Latency profiles measured on this machine (AMD EPYC, 2 vCPU, onnxruntime-node 1.30 CPU, `carboncp profile --runs 20`), heads scaled by the device profile\'s measured speed on ResNet-18 against this machine (headScaleOf); tails run at the measured speed on a server drawing the dev-machine profile\'s active watts, PUE 1.2.',
+  'Latency profiles measured on this machine (AMD EPYC, 2 vCPU, onnxruntime-node 1.30 CPU, one intra-op thread as the dev-machine profile\'s speed figure, `carboncp profile MODEL --threads 1 --runs 40 --warmup 5`), heads scaled by the device profile\'s measured speed on ResNet-18 against this machine (headScaleOf); tails run at the measured speed on a server drawing the dev-machine profile\'s active watts, PUE 1.2.',
   'Outputs sent back: measured by a shape probe at the zoo input shape; the candidates are server, device and the splits that send less than the input (at most 24, spread evenly over the graph), no compression.',
   'Carbon: Electricity Maps 2022 hourly direct intensity; the device\'s energy (compute and radio) at the device\'s grid, the server\'s at the server\'s; the policies see the carbon package\'s seasonal forecast, one hour ahead, with its error.',
   'Radio energy: the device profile\'s (AT&T ARO Wi-Fi and LTE models: per byte, plus one tail and promotion per request at one request a minute).',
