@@ -1,0 +1,145 @@
+// Split inference in a real headless chromium: the head runs in the page on onnxruntime-web
+// (WebGPU on chromium's software adapter, or WASM), the tensor crosses the browser's WebSocket to
+// a real carboncp server on 127.0.0.1, and the result must match onnxruntime-node's whole-model
+// output. Fallbacks: no WebGPU adapter -> WASM, no server -> the tail runs in the page.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type CarboncpServer } from '@carboncp/server';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunConfig, RunReport } from './app/split-runner.js';
+import { buildApp } from './support/build.js';
+import { SKIP_BROWSER, SKIP_LINE, launchChromium } from './support/chromium.js';
+import { openApp } from './support/page-run.js';
+import { serveStatic, type StaticServer } from './support/static-server.js';
+import { fixtureFiles, maxAbsDiff, maxAbsOf, splitCuts, zooFixture, type ZooFixture } from './support/zoo-fixtures.js';
+
+if (SKIP_BROWSER) process.stdout.write(`${SKIP_LINE}\n`);
+
+/**
+ * Output error allowed against onnxruntime-node, relative to the largest |output| (absolute below
+ * 1): WASM runs the same kernels in float32 (1e-4, as the Node e2e suites); SwiftShader's WebGPU
+ * reorders and fuses float32 sums in shaders of its own, so its head differs more.
+ */
+const TOLERANCE = { wasm: 1e-4, webgpu: 2e-3 } as const;
+
+let dir: string;
+let server: CarboncpServer;
+let site: StaticServer;
+let cls: ZooFixture;
+let mobilenet: ZooFixture;
+const browsers: Browser[] = [];
+
+beforeAll(async () => {
+  if (SKIP_BROWSER) return;
+  dir = await mkdtemp(join(tmpdir(), 'carboncp-browser-'));
+  cls = await zooFixture('ppocr-cls', dir, 11);
+  mobilenet = await zooFixture('mobilenetv2', dir, 12);
+  server = await startServer({
+    models: [cls.file, mobilenet.file],
+    inputShapes: { [cls.modelName]: cls.inputShapes, [mobilenet.modelName]: mobilenet.inputShapes },
+    host: '127.0.0.1',
+    port: 0,
+    executionProviders: ['cpu'],
+    carbonIntensity: { value_g_per_kwh: 321, source: 'browser-test' },
+    log: () => {},
+  });
+  await buildApp(join(dir, 'app'));
+  site = await serveStatic(join(dir, 'app'), fixtureFiles([cls, mobilenet], dir));
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.allSettled(browsers.map((b) => b.close()));
+  await site?.close();
+  await server?.close({ drainMs: 0 });
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function config(fixture: ZooFixture, cuts: string[], extra: Partial<RunConfig> = {}): RunConfig {
+  return { model: fixture.modelPath, plans: fixture.plansPath, modelName: fixture.modelName, server: server.url, cuts, inputs: fixture.inputs, ...extra };
+}
+
+function expectMatches(report: RunReport, fixture: ZooFixture, provider: 'webgpu' | 'wasm', connected = true): void {
+  const bound = TOLERANCE[provider] * Math.max(1, maxAbsOf(fixture.expected));
+  for (const { cut, outputs, telemetry } of report.results) {
+    const kind = fixture.plans.find((p) => p.id === cut)!.kind;
+    const path = kind === 'device' ? 'local' : !connected ? 'local-fallback' : kind === 'server' ? 'remote' : 'split';
+    expect({ cut, path: telemetry.path }).toEqual({ cut, path });
+    expect(maxAbsDiff(outputs, fixture.expected), `${fixture.zooName} ${cut} on ${provider}`).toBeLessThanOrEqual(bound);
+    // Every request that ran something on the device says on which provider.
+    if (kind !== 'server' || !connected) expect(telemetry.executionProvider, cut).toBe(provider);
+    if (kind === 'split' && connected) expect(telemetry.bytesUp).toBeGreaterThan(0);
+  }
+}
+
+describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
+  let gpuBrowser: Browser;
+  beforeAll(async () => {
+    gpuBrowser = await launchChromium({ webgpu: true });
+    browsers.push(gpuBrowser);
+  });
+
+  it('WebGPU (software adapter): ppocr-cls at server, 3 split cuts and device; mobilenetv2 at 2 split cuts', async () => {
+    const app = await openApp(gpuBrowser, site.url);
+    const clsCuts = ['server', ...splitCuts(cls, 3, 1), 'device'];
+    const clsReport = await app.run(config(cls, clsCuts, { providers: ['webgpu'], askContext: true }));
+    expect(clsReport.connected).toBe(true);
+    expect(clsReport.notes[0]).toMatchObject({ provider: 'webgpu', ok: true });
+    expectMatches(clsReport, cls, 'webgpu');
+    // Carbon from the server's pong, battery from navigator.getBattery() (chromium has it).
+    expect(clsReport.context.carbon).toEqual({ valueGPerKwh: 321, source: 'browser-test' });
+    expect(clsReport.context.battery).toMatchObject({ source: 'navigator.getBattery', kind: 'measured' });
+    expect(clsReport.context.network?.rttMs.mean).toBeGreaterThan(0);
+    const mobileReport = await app.run(config(mobilenet, splitCuts(mobilenet, 2, 2), { providers: ['webgpu'] }));
+    expectMatches(mobileReport, mobilenet, 'webgpu');
+    expect(app.problems).toEqual([]);
+    await app.page.close();
+  });
+
+  it('WASM: the same cuts of ppocr-cls and 2 of mobilenetv2', async () => {
+    const app = await openApp(gpuBrowser, site.url);
+    const clsReport = await app.run(config(cls, ['server', ...splitCuts(cls, 3, 1), 'device'], { providers: ['wasm'] }));
+    expect(clsReport.crossOriginIsolated).toBe(false); // so one thread: no SharedArrayBuffer here
+    expectMatches(clsReport, cls, 'wasm');
+    const mobileReport = await app.run(config(mobilenet, splitCuts(mobilenet, 2, 2), { providers: ['wasm'] }));
+    expectMatches(mobileReport, mobilenet, 'wasm');
+    expect(app.problems).toEqual([]);
+    await app.page.close();
+  });
+
+  it('a server that is gone: a split cut runs its tail in the page (local-fallback) with the same result', async () => {
+    const app = await openApp(gpuBrowser, site.url);
+    const report = await app.run(config(cls, splitCuts(cls, 1, 3), { providers: ['webgpu', 'wasm'], server: `ws://127.0.0.1:${await closedPort()}` }));
+    expect(report.connected).toBe(false);
+    expectMatches(report, cls, 'webgpu', false);
+    for (const { telemetry } of report.results) {
+      expect(telemetry.error?.code).toMatch(/^CARBONCP_(NOT_READY|CONNECTION_LOST)$/);
+      expect(telemetry.tailLocalMs).toBeGreaterThan(0);
+      expect(telemetry.bytesUp).toBe(0);
+    }
+    await app.page.close();
+  });
+});
+
+describe.skipIf(SKIP_BROWSER)('chromium without a WebGPU adapter', () => {
+  it('falls back to WASM, says why, and still splits over the server', async () => {
+    const browser = await launchChromium({ webgpu: false });
+    browsers.push(browser);
+    const app = await openApp(browser, site.url);
+    const report = await app.run(config(cls, splitCuts(cls, 2, 4)));
+    expect(report.notes[0]).toMatchObject({ provider: 'webgpu', ok: false });
+    expectMatches(report, cls, 'wasm');
+    expect(app.problems).toEqual([]);
+  });
+});
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
