@@ -11,12 +11,10 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunConfig, RunReport } from './app/split-runner.js';
 import { buildApp } from './support/build.js';
-import { SKIP_BROWSER, SKIP_LINE, launchChromium } from './support/chromium.js';
+import { SKIP_BROWSER, launchChromium } from './support/chromium.js';
 import { openApp } from './support/page-run.js';
 import { serveStatic, type StaticServer } from './support/static-server.js';
 import { fixtureFiles, maxAbsDiff, maxAbsOf, splitCuts, zooFixture, type ZooFixture } from './support/zoo-fixtures.js';
-
-if (SKIP_BROWSER) process.stdout.write(`${SKIP_LINE}\n`);
 
 /**
  * Output error allowed against onnxruntime-node, relative to the largest |output| (absolute below

@@ -1,5 +1,8 @@
 // Bundles for the browser suites with Vite (rolldown): the workspace packages from their
 // TypeScript sources (the '@carboncp/source' condition), as a bundler of an app would.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Rollup } from 'vite';
 
@@ -41,4 +44,35 @@ export async function bundleEntry(entry: string, external: (string | RegExp)[]):
     modules: [...new Set(chunks.flatMap((c) => Object.keys(c.modules)))],
     imports: [...new Set(chunks.flatMap((c) => [...c.imports, ...c.dynamicImports]))],
   };
+}
+
+/** vitest's own dependencies that the browser shim of its API (unit/vitest-shim.mjs) bundles. */
+function vitestInternals(): Record<string, string> {
+  const fromVitest = createRequire(createRequire(import.meta.url).resolve('vitest/package.json'));
+  const dirOf = (name: string) => dirname(fromVitest.resolve(`${name}/package.json`));
+  return { '@vitest/expect': dirOf('@vitest/expect'), '@vitest/spy': dirOf('@vitest/spy') };
+}
+
+/**
+ * A page that runs the given vitest files in the browser (window.runUnitTests), with 'vitest'
+ * replaced by unit/vitest-shim.mjs: the files themselves are bundled unchanged.
+ */
+export async function buildUnitTests(outDir: string, files: readonly string[]): Promise<void> {
+  const src = join(outDir, 'src');
+  await mkdir(src, { recursive: true });
+  const shim = fileURLToPath(new URL('../unit/vitest-shim.mjs', import.meta.url));
+  const loads = files.map((file) => `  [${JSON.stringify(basename(file))}, () => import(${JSON.stringify(file)})],`).join('\n');
+  await writeFile(
+    join(src, 'entry.mjs'),
+    `import { runFile } from ${JSON.stringify(shim)};\nconst files = [\n${loads}\n];\n` +
+      'window.runUnitTests = async () => { const all = []; for (const [file, load] of files) all.push(...(await runFile(file, load))); return all; };\n',
+  );
+  await writeFile(join(src, 'index.html'), '<!doctype html><meta charset="utf-8"><title>client unit tests</title><script type="module" src="./entry.mjs"></script>\n');
+  await build({
+    root: src,
+    configFile: false,
+    logLevel: 'warn',
+    resolve: { conditions, alias: { vitest: shim, ...vitestInternals() } },
+    build: { outDir: join(outDir, 'dist'), emptyOutDir: true, target: 'es2022', minify: false, reportCompressedSize: false, chunkSizeWarningLimit: 100_000 },
+  });
 }

@@ -1,16 +1,14 @@
 // Where the browser suites find a chromium: Debian's package (playwright's own browser download is
 // unreachable here). `.ci/run` installs it; elsewhere the suites skip with one line saying how.
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { SKIP_LINE, findChromium } from './find-chromium.mjs';
 
-export const CHROMIUM: string | undefined = [process.env.CARBONCP_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (path): path is string => typeof path === 'string' && existsSync(path),
-);
+export { SKIP_LINE };
+export const CHROMIUM: string | undefined = findChromium();
 
 /** In CI a missing chromium is a failure (it should have been installed), elsewhere a skip. */
 export const SKIP_BROWSER = !CHROMIUM && process.env.CI !== 'true';
 
-export const SKIP_LINE = 'browser tests: skipped, no chromium found (install one: apt-get install chromium, or set CARBONCP_CHROMIUM to its path)';
 
 /**
  * Headless chromium; `webgpu` exposes its software WebGPU adapter (SwiftShader), which
