@@ -2,10 +2,11 @@
 // (WebGPU on chromium's software adapter, or WASM), the tensor crosses the browser's WebSocket to
 // a real carboncp server on 127.0.0.1, and the result must match onnxruntime-node's whole-model
 // output. Fallbacks: no WebGPU adapter -> WASM, no server -> the tail runs in the page.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,9 @@ import { fixtureFiles, maxAbsDiff, maxAbsOf, splitCuts, zooFixture, type ZooFixt
  * reorders and fuses float32 sums in shaders of its own, so its head differs more.
  */
 const TOLERANCE = { wasm: 1e-4, webgpu: 2e-3 } as const;
+
+/** Where the example page's screenshot is left for a person to look at. */
+const SCREENSHOTS = fileURLToPath(new URL('../../.tmp/browser/', import.meta.url));
 
 let dir: string;
 let server: CarboncpServer;
@@ -119,6 +123,48 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
       expect(telemetry.bytesUp).toBe(0);
     }
     await app.page.close();
+  });
+});
+
+describe.skipIf(SKIP_BROWSER)('the example page', () => {
+  it('renders a row per cut with path, provider and timings; its screenshot shows them', async () => {
+    const browser = await launchChromium({ webgpu: false });
+    browsers.push(browser);
+    const cuts = ['server', ...splitCuts(cls, 1, 5), 'device'];
+    const query = new URLSearchParams({ model: cls.modelPath, plans: cls.plansPath, name: cls.modelName, server: server.url, cuts: cuts.join(','), shape: cls.inputShapes.x.join(','), providers: 'wasm' });
+    const app = await openApp(browser, `${site.url}/?${query}`);
+    await app.page.waitForSelector('#status[data-done]', { timeout: 120_000 });
+    expect(await app.page.getAttribute('#status', 'data-done'), await app.page.textContent('#status') ?? '').toBe('true');
+    expect(await app.page.textContent('#status')).toContain('server connected, server grid 321 g/kWh (browser-test)');
+    const rows = await app.page.$$eval('#results tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(rows.map((r) => r.slice(0, 3))).toEqual([
+      [cuts[0], 'remote', '-'],
+      [cuts[1], 'split', 'wasm'],
+      [cuts[2], 'local', 'wasm'],
+    ]);
+    for (const row of rows) expect(Number(row[6])).toBeGreaterThan(0); // total ms
+    const png = await app.page.locator('#results').screenshot();
+    await mkdir(SCREENSHOTS, { recursive: true });
+    await writeFile(join(SCREENSHOTS, 'example-page.png'), await app.page.screenshot({ fullPage: true }));
+    // The table's pixels, decoded by the browser: text and borders must be drawn, not a blank box.
+    const ink = await app.page.evaluate(async (base64) => {
+      const image = new Image();
+      image.src = `data:image/png;base64,${base64}`;
+      await image.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = image.width;
+      canvas.height = image.height;
+      const context = canvas.getContext('2d')!;
+      context.drawImage(image, 0, 0);
+      const { data } = context.getImageData(0, 0, image.width, image.height);
+      let dark = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] + data[i + 1] + data[i + 2] < 384) dark++;
+      return { width: image.width, height: image.height, darkShare: dark / (data.length / 4) };
+    }, png.toString('base64'));
+    expect(ink.width).toBeGreaterThan(300);
+    expect(ink.height).toBeGreaterThan(60);
+    expect(ink.darkShare).toBeGreaterThan(0.02);
+    expect(app.problems).toEqual([]);
   });
 });
 

@@ -31,6 +31,7 @@ function show(result: CutResult): void {
     result.cut,
     t.path,
     t.executionProvider ?? '-',
+    `${t.waitMs.toFixed(1)}`,
     `${t.headMs.toFixed(1)}`,
     `${(t.transferMs + t.serverMs).toFixed(1)}`,
     `${t.totalMs.toFixed(1)}`,

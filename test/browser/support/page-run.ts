@@ -14,9 +14,11 @@ export async function openApp(browser: Browser, appUrl: string): Promise<OpenPag
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`page: ${e.message}`));
   page.on('requestfailed', (r) => problems.push(`request: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  // Everything (the bundle, onnxruntime-web's wasm, the model) must come from the app's origin.
+  const origin = new URL(appUrl).origin;
   page.on('request', (r) => {
     const url = r.url();
-    if (!url.startsWith(appUrl) && !url.startsWith('ws://127.0.0.1') && !url.startsWith('data:') && !url.startsWith('blob:')) problems.push(`fetched from elsewhere: ${url}`);
+    if (!url.startsWith(`${origin}/`) && !url.startsWith('ws://127.0.0.1') && !url.startsWith('data:') && !url.startsWith('blob:')) problems.push(`fetched from elsewhere: ${url}`);
   });
   await page.goto(appUrl);
   await page.waitForFunction(() => typeof window.carboncpSplit === 'function', undefined, { timeout: 30_000 });
