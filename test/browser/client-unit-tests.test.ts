@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildUnitTests } from './support/build.js';
 import { SKIP_BROWSER, launchChromium } from './support/chromium.js';
-import { serveStatic } from './support/static-server.js';
+import { serveStatic } from './support/static-server.mjs';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../packages/device/src/client/', import.meta.url));
 

@@ -14,7 +14,7 @@ import type { RunConfig, RunReport } from './app/split-runner.js';
 import { buildApp } from './support/build.js';
 import { SKIP_BROWSER, launchChromium } from './support/chromium.js';
 import { openApp } from './support/page-run.js';
-import { serveStatic, type StaticServer } from './support/static-server.js';
+import { serveStatic, type StaticServer } from './support/static-server.mjs';
 import { fixtureFiles, maxAbsDiff, maxAbsOf, splitCuts, zooFixture, type ZooFixture } from './support/zoo-fixtures.js';
 
 /**
@@ -136,7 +136,7 @@ describe.skipIf(SKIP_BROWSER)('the example page', () => {
     await app.page.waitForSelector('#status[data-done]', { timeout: 120_000 });
     expect(await app.page.getAttribute('#status', 'data-done'), await app.page.textContent('#status') ?? '').toBe('true');
     expect(await app.page.textContent('#status')).toContain('server connected, server grid 321 g/kWh (browser-test)');
-    const rows = await app.page.$$eval('#results tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    const rows = await app.page.$$eval('#results tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
     expect(rows.map((r) => r.slice(0, 3))).toEqual([
       [cuts[0], 'remote', '-'],
       [cuts[1], 'split', 'wasm'],

@@ -64,7 +64,7 @@ export async function runCuts(config: RunConfig, onResult?: (result: CutResult) 
     }
     return {
       results,
-      notes: [...client.runtime.notes],
+      notes: [...client.webRuntime.notes],
       context: await sampleBrowserContext(client),
       connected,
       isSecureContext,

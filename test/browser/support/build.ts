@@ -1,23 +1,18 @@
-// Bundles for the browser suites with Vite (rolldown): the workspace packages from their
-// TypeScript sources (the '@carboncp/source' condition), as a bundler of an app would.
+// Bundles for the browser suites with Vite (rolldown): the example app, the client's unit tests
+// as a page, and an entry bundled as a library (the neutrality check).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Rollup } from 'vite';
 
-const conditions = ['@carboncp/source', 'browser', 'module', 'import', 'default'];
+import { BROWSER_CONDITIONS as conditions, buildPage } from './build-page.mjs';
+
 export const APP_DIR = fileURLToPath(new URL('../app/', import.meta.url));
 
 /** Builds the example app (index.html, main.ts, onnxruntime-web and its wasm) into outDir. */
-export async function buildApp(outDir: string): Promise<void> {
-  await build({
-    root: APP_DIR,
-    configFile: false,
-    logLevel: 'warn',
-    resolve: { conditions },
-    build: { outDir, emptyOutDir: true, target: 'es2022', minify: false, reportCompressedSize: false, chunkSizeWarningLimit: 100_000 },
-  });
+export function buildApp(outDir: string): Promise<void> {
+  return buildPage(APP_DIR, outDir);
 }
 
 /**
@@ -68,11 +63,5 @@ export async function buildUnitTests(outDir: string, files: readonly string[]): 
       'window.runUnitTests = async () => { const all = []; for (const [file, load] of files) all.push(...(await runFile(file, load))); return all; };\n',
   );
   await writeFile(join(src, 'index.html'), '<!doctype html><meta charset="utf-8"><title>client unit tests</title><script type="module" src="./entry.mjs"></script>\n');
-  await build({
-    root: src,
-    configFile: false,
-    logLevel: 'warn',
-    resolve: { conditions, alias: { vitest: shim, ...vitestInternals() } },
-    build: { outDir: join(outDir, 'dist'), emptyOutDir: true, target: 'es2022', minify: false, reportCompressedSize: false, chunkSizeWarningLimit: 100_000 },
-  });
+  await buildPage(src, join(outDir, 'dist'), { alias: { vitest: shim, ...vitestInternals() } });
 }

@@ -53,8 +53,8 @@ export interface BrowserClientOptions {
   wrapTransport?: (transport: Transport) => Transport;
 }
 
-/** The browser client: the same SplitClient as ./node's, over onnxruntime-web, plus the partition and the runtime (its provider notes). */
-export type BrowserClient = SplitClient<ort.Tensor, Plan> & { readonly partition: Partition; readonly runtime: OrtWebRuntime };
+/** The browser client: the same SplitClient as ./node's, over onnxruntime-web, plus the partition and its onnxruntime-web runtime (webRuntime.notes: the providers tried). */
+export type BrowserClient = SplitClient<ort.Tensor, Plan> & { readonly partition: Partition; readonly webRuntime: OrtWebRuntime };
 
 /**
  * Fetches (or takes) the model and its plans, builds the partition in the page (core's
@@ -81,7 +81,7 @@ export async function createClient(options: BrowserClientOptions): Promise<Brows
     ...(options.cutPolicy ? { cutPolicy: options.cutPolicy } : {}),
     ...planJsonDefaultCut(options.defaultCut, planSet),
   });
-  return Object.assign(client, { partition, runtime });
+  return Object.assign(client, { partition, webRuntime: runtime });
 }
 
 async function fetchBytes(url: string | URL, what: string): Promise<Response> {

@@ -1,12 +1,13 @@
-// A small HTTP server on 127.0.0.1 for the browser suites: the built app from one directory and
-// extra files (models, plan JSON) at fixed paths. 127.0.0.1 is a secure context for the browser,
+// A small HTTP server on 127.0.0.1 for the browser suites and the browser benchmark (plain JS,
+// typed by static-server.d.mts): the built app from one directory and extra files (models, plan
+// JSON) at fixed paths. 127.0.0.1 is a secure context for the browser,
 // so WebGPU and crypto.subtle are there as on an https:// page.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 
-const TYPES: Record<string, string> = {
+const TYPES = {
   '.html': 'text/html',
   '.js': 'text/javascript',
   '.mjs': 'text/javascript',
@@ -16,16 +17,10 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css',
 };
 
-export interface StaticServer {
-  url: string;
-  /** Paths served, in order (to check that nothing came from elsewhere). */
-  served: string[];
-  close(): Promise<void>;
-}
-
-export async function serveStatic(root: string, extra: Record<string, string> = {}): Promise<StaticServer> {
-  const served: string[] = [];
-  const server: Server = createServer(async (req, res) => {
+/** Serves `root` (and `extra`: URL path -> file) on 127.0.0.1 at a free port: { url, served, close }. */
+export async function serveStatic(root, extra = {}) {
+  const served = [];
+  const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     served.push(path);
     const file = extra[path] ?? join(root, normalize(path === '/' ? '/index.html' : path).replace(/^(\.\.[/\\])+/, ''));
@@ -38,11 +33,11 @@ export async function serveStatic(root: string, extra: Record<string, string> = 
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}`,
     served,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())).then(() => server.closeAllConnections()),
+    close: () => new Promise((resolve) => server.close(() => resolve())).then(() => server.closeAllConnections()),
   };
 }
