@@ -75,6 +75,29 @@ for (const name of MODELS) {
 }
 const site = await serveStatic(join(dir, 'page'), extra);
 
+/** Writes results/browser-head.{md,json} with the models measured so far (a long run that is stopped keeps them). */
+async function writeResults() {
+  const f = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const lines = [
+    '# Head latency in the browser (WebGPU, WASM) beside onnxruntime-node',
+    '',
+    `Written by \`node test/bench/browser-head.mjs\` on ${result.date}. Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.os}, Node ${result.machine.node}, chromium ${result.machine.chromium} (WebGPU adapter: ${result.machine.webgpuAdapter}, software, no GPU). ${RUNS} timed runs after ${WARMUP} warm-up runs per cut; ms, median (p10-p90); load = session creation. onnxruntime-node and WASM on one thread.`,
+    '',
+  ];
+  for (const row of result.models) {
+    lines.push(`## ${row.model}`, '', `Load average before ${row.loadBefore.join(' ')}, after ${row.loadAfter.join(' ')}.`, '', '| cut | node CPU | WASM | WebGPU (SwiftShader) | WASM / node | load node / WASM / WebGPU |', '|---|---:|---:|---:|---:|---:|');
+    for (const [cut, m] of Object.entries(row.cuts)) {
+      const cell = (x) => (x ? `${f(x.median)} (${f(x.p10)}-${f(x.p90)})` : '-');
+      lines.push(`| ${cut} | ${cell(m.node)} | ${cell(m.wasm)} | ${cell(m.webgpu)} | ${m.wasm ? (m.wasm.median / m.node.median).toFixed(2) : '-'} | ${f(m.node.loadMs)} / ${m.wasm ? f(m.wasm.loadMs) : '-'} / ${m.webgpu ? f(m.webgpu.loadMs) : '-'} |`);
+    }
+    lines.push('');
+  }
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(join(RESULTS, 'browser-head.json'), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(join(RESULTS, 'browser-head.md'), `${lines.join('\n')}\n`);
+  return lines;
+}
+
 const result = { date: new Date().toISOString(), machine: { ...describeHost(), node: process.version }, runs: RUNS, warmup: WARMUP, models: [] };
 try {
   for (const job of jobs) {
@@ -105,35 +128,18 @@ try {
         const config = { heads: job.heads.map(({ cut, url }) => ({ cut, url })), inputs: job.inputs, provider, runs: RUNS, warmup: WARMUP };
         const measured = await page.evaluate((c) => window.benchHeads(c), config);
         for (const m of measured) row.cuts[m.cut][provider] = { provider: m.provider, loadMs: m.loadMs, ...summary(m.timesMs) };
+        process.stdout.write(`${job.name}: ${provider} done (load ${load().join(' ')})\n`);
       } finally {
         await browser.close();
       }
     }
     row.loadAfter = load();
     result.models.push(row);
+    await writeResults();
     process.stdout.write(`${job.name}: done (load ${row.loadBefore.join(' ')} -> ${row.loadAfter.join(' ')})\n`);
   }
 } finally {
   await site.close();
   await rm(dir, { recursive: true, force: true });
 }
-
-const f = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
-const lines = [
-  '# Head latency in the browser (WebGPU, WASM) beside onnxruntime-node',
-  '',
-  `Written by \`node test/bench/browser-head.mjs\` on ${result.date}. Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.os}, Node ${result.machine.node}, chromium ${result.machine.chromium} (WebGPU adapter: ${result.machine.webgpuAdapter}, software, no GPU). ${RUNS} timed runs after ${WARMUP} warm-up runs per cut; ms, median (p10-p90); load = session creation. onnxruntime-node and WASM on one thread.`,
-  '',
-];
-for (const row of result.models) {
-  lines.push(`## ${row.model}`, '', `Load average before ${row.loadBefore.join(' ')}, after ${row.loadAfter.join(' ')}.`, '', '| cut | node CPU | WASM | WebGPU (SwiftShader) | WASM / node | load node / WASM / WebGPU |', '|---|---:|---:|---:|---:|---:|');
-  for (const [cut, m] of Object.entries(row.cuts)) {
-    const cell = (x) => (x ? `${f(x.median)} (${f(x.p10)}-${f(x.p90)})` : '-');
-    lines.push(`| ${cut} | ${cell(m.node)} | ${cell(m.wasm)} | ${cell(m.webgpu)} | ${m.wasm ? (m.wasm.median / m.node.median).toFixed(2) : '-'} | ${f(m.node.loadMs)} / ${m.wasm ? f(m.wasm.loadMs) : '-'} / ${m.webgpu ? f(m.webgpu.loadMs) : '-'} |`);
-  }
-  lines.push('');
-}
-await mkdir(RESULTS, { recursive: true });
-await writeFile(join(RESULTS, 'browser-head.json'), `${JSON.stringify(result, null, 2)}\n`);
-await writeFile(join(RESULTS, 'browser-head.md'), `${lines.join('\n')}\n`);
-process.stdout.write(`${lines.join('\n')}\n`);
+process.stdout.write(`${(await writeResults()).join('\n')}\n`);
