@@ -83,13 +83,12 @@ export class OrtWebRuntime implements Runtime<ort.Tensor> {
   }
 
   async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {
-    const failures: string[] = [];
     for (const provider of await this.availableProviders()) {
       let session: ort.InferenceSession;
       try {
         session = await ort.InferenceSession.create(bytes, { executionProviders: [provider] });
       } catch (error) {
-        failures.push(`${provider}: ${(error as Error).message}`);
+        // The next provider may load it; the note says why this one did not.
         this.notes.push({ provider, ok: false, detail: `${label}: ${(error as Error).message}` });
         continue;
       }
@@ -102,8 +101,8 @@ export class OrtWebRuntime implements Runtime<ort.Tensor> {
         release: () => session.release(),
       };
     }
-    const skipped = this.notes.filter((note) => !note.ok).map((note) => `${note.provider}: ${note.detail}`);
-    throw new CarboncpError(ErrorCode.BAD_MODEL, `onnxruntime-web cannot load ${label} with any of ${this.providers.join(', ')}: ${[...failures, ...skipped].join('; ')}`);
+    const why = this.notes.filter((note) => !note.ok).map((note) => `${note.provider}: ${note.detail}`);
+    throw new CarboncpError(ErrorCode.BAD_MODEL, `onnxruntime-web cannot load ${label} with any of ${this.providers.join(', ')}: ${why.join('; ')}`);
   }
 
   tensor(datatype: DataType, data: TensorData, dims: number[]): ort.Tensor {
