@@ -231,7 +231,9 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     const { clock } = this.options;
     const started = clock.now();
     if (this.closed) throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'infer() called on a closed client');
-    const inputs = await onCpu(this.runtime, given);
+    // Only a runtime with off-CPU tensors costs an await here: without one, a request is sent in
+    // the same turn as the infer() call (callers rely on that order, e.g. a ping after a burst).
+    const inputs = this.runtime.toCpu ? await onCpu(this.runtime, given) : given;
     const timeoutMs = checkPositiveMs('timeoutMs', options.timeoutMs ?? this.options.timeoutMs);
     const requested = options.compression === undefined ? undefined : checkCompression(options.compression);
     const inputSymbols = checkInputs(this.model.name, this.model.inputs, inputs, this.runtime);
@@ -308,7 +310,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     let failure = this.remote.unusable(plan);
     if (!failure) {
       // A head that left its outputs on the GPU: the wire needs their bytes (waitMs counts the read).
-      Object.assign(crossing, await onCpu(this.runtime, crossing));
+      if (this.runtime.toCpu) Object.assign(crossing, await onCpu(this.runtime, crossing));
       timeline.waited();
       const trip = this.link.begin();
       const before = { transferMs: timeline.telemetry.transferMs, serverMs: timeline.telemetry.serverMs };
