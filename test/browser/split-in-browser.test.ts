@@ -104,6 +104,7 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
     const app = await openApp(gpuBrowser, site.url);
     const clsReport = await app.run(config(cls, ['server', ...splitCuts(cls, 3, 1), 'device'], { providers: ['wasm'] }));
     expect(clsReport.crossOriginIsolated).toBe(false); // so one thread: no SharedArrayBuffer here
+    expect(clsReport.wasmThreads).toBe(1);
     expectMatches(clsReport, cls, 'wasm');
     const mobileReport = await app.run(config(mobilenet, splitCuts(mobilenet, 2, 2), { providers: ['wasm'] }));
     expectMatches(mobileReport, mobilenet, 'wasm');
@@ -123,6 +124,24 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
       expect(telemetry.bytesUp).toBe(0);
     }
     await app.page.close();
+  });
+});
+
+describe.skipIf(SKIP_BROWSER)('a cross-origin isolated page (COOP + COEP)', () => {
+  it('runs WASM on threads there (one elsewhere), with the same result', async () => {
+    const isolated = await serveStatic(join(dir, 'app'), fixtureFiles([cls], dir), { isolated: true });
+    try {
+      const browser = await launchChromium({ webgpu: false });
+      browsers.push(browser);
+      const app = await openApp(browser, isolated.url);
+      const report = await app.run(config(cls, splitCuts(cls, 1, 6), { providers: ['wasm'] }));
+      expect(report.crossOriginIsolated).toBe(true);
+      expect(report.wasmThreads).toBeGreaterThan(1);
+      expectMatches(report, cls, 'wasm');
+      expect(app.problems).toEqual([]);
+    } finally {
+      await isolated.close();
+    }
   });
 });
 

@@ -2,8 +2,11 @@
 // (window.carboncpSplit): one client over onnxruntime-web, results as plain data.
 import { createClient, sampleBrowserContext, type BrowserClient, type BrowserContext, type BrowserExecutionProvider, type ProviderNote, type RequestTelemetry } from '@carboncp/device/browser';
 import * as ort from 'onnxruntime-web';
-// Vite emits the runtime's wasm as an asset of this app and gives its URL: the page loads it from
-// its own origin (no CDN). The default onnxruntime-web build (WebGPU + WASM) uses the jsep wasm.
+// Vite emits the runtime's wasm and its loader as assets of this app and gives their URLs: the
+// page loads them from its own origin (no CDN). The default onnxruntime-web build (WebGPU + WASM)
+// uses the jsep pair; the loader (.mjs) is also what its WASM threads start as workers (without
+// it they would start the app's own bundle, which is no worker script).
+import jsepMjs from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
 import jsepWasm from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 
 export interface RunConfig {
@@ -32,6 +35,8 @@ export interface RunReport {
   connected: boolean;
   isSecureContext: boolean;
   crossOriginIsolated: boolean;
+  /** onnxruntime-web's WASM threads as the runtime set them. */
+  wasmThreads: number | undefined;
 }
 
 /** Opens a client, runs every cut once with the given inputs, closes it. */
@@ -41,7 +46,7 @@ export async function runCuts(config: RunConfig, onResult?: (result: CutResult) 
     plans: new URL(config.plans, location.href),
     modelName: config.modelName,
     server: config.server,
-    wasmPaths: { wasm: jsepWasm },
+    wasmPaths: { wasm: jsepWasm, mjs: jsepMjs },
     reconnect: { initialMs: 50, maxMs: 200, seed: 1 },
     timeoutMs: 20_000,
     ...(config.providers ? { executionProviders: config.providers } : {}),
@@ -69,6 +74,7 @@ export async function runCuts(config: RunConfig, onResult?: (result: CutResult) 
       connected,
       isSecureContext,
       crossOriginIsolated,
+      wasmThreads: ort.env.wasm.numThreads,
     };
   } finally {
     await client.close();

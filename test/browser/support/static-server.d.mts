@@ -4,4 +4,4 @@ export interface StaticServer {
   served: string[];
   close(): Promise<void>;
 }
-export declare function serveStatic(root: string, extra?: Record<string, string>): Promise<StaticServer>;
+export declare function serveStatic(root: string, extra?: Record<string, string>, options?: { isolated?: boolean }): Promise<StaticServer>;

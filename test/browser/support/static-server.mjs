@@ -17,8 +17,13 @@ const TYPES = {
   '.css': 'text/css',
 };
 
-/** Serves `root` (and `extra`: URL path -> file) on 127.0.0.1 at a free port: { url, served, close }. */
-export async function serveStatic(root, extra = {}) {
+/**
+ * Serves `root` (and `extra`: URL path -> file) on 127.0.0.1 at a free port: { url, served, close }.
+ * `isolated`: with the COOP and COEP headers that make its pages cross-origin isolated
+ * (SharedArrayBuffer, so onnxruntime-web's WASM threads).
+ */
+export async function serveStatic(root, extra = {}, options = {}) {
+  const isolation = options.isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const served = [];
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -27,7 +32,7 @@ export async function serveStatic(root, extra = {}) {
     try {
       const info = await stat(file);
       if (!info.isFile()) throw new Error('not a file');
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': info.size });
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': info.size, ...isolation });
       createReadStream(file).pipe(res);
     } catch {
       res.writeHead(404).end();
