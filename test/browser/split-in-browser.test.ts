@@ -100,7 +100,7 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
     await app.page.close();
   }, 300_000);
 
-  it('WASM: the same cuts of ppocr-cls and 2 of mobilenetv2', async () => {
+  it("WASM: the same cuts of ppocr-cls and 2 of mobilenetv2; cut 'auto' through the cut policy", async () => {
     const app = await openApp(gpuBrowser, site.url);
     const clsReport = await app.run(config(cls, ['server', ...splitCuts(cls, 3, 1), 'device'], { providers: ['wasm'] }));
     expect(clsReport.crossOriginIsolated).toBe(false); // so one thread: no SharedArrayBuffer here
@@ -108,6 +108,11 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
     expectMatches(clsReport, cls, 'wasm');
     const mobileReport = await app.run(config(mobilenet, splitCuts(mobilenet, 2, 2), { providers: ['wasm'] }));
     expectMatches(mobileReport, mobilenet, 'wasm');
+    // cut 'auto' goes through the client's cut policy (here the default one: defaultCut).
+    const [chosen] = splitCuts(cls, 1, 7);
+    const auto = await app.run(config(cls, ['auto'], { providers: ['wasm'], defaultCut: chosen }));
+    expect(auto.results[0].telemetry).toMatchObject({ planId: chosen, cutChosenBy: 'policy', path: 'split', executionProvider: 'wasm' });
+    expect(maxAbsDiff(auto.results[0].outputs, cls.expected)).toBeLessThanOrEqual(TOLERANCE.wasm * Math.max(1, maxAbsOf(cls.expected)));
     expect(app.problems).toEqual([]);
     await app.page.close();
   });

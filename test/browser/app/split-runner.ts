@@ -18,6 +18,8 @@ export interface RunConfig {
   cuts: string[];
   /** Inputs by name: data (float32) and dims; the same for every cut. */
   inputs: Record<string, { data: number[]; dims: number[] }>;
+  /** The cut the client's default policy takes for cut 'auto'. */
+  defaultCut?: string;
   /** Asks the server's context (carbon) before running. */
   askContext?: boolean;
 }
@@ -50,6 +52,7 @@ export async function runCuts(config: RunConfig, onResult?: (result: CutResult) 
     reconnect: { initialMs: 50, maxMs: 200, seed: 1 },
     timeoutMs: 20_000,
     ...(config.providers ? { executionProviders: config.providers } : {}),
+    ...(config.defaultCut ? { defaultCut: config.defaultCut } : {}),
   });
   try {
     const connected = await client.ready(3_000).then(() => true, () => false);
