@@ -22,6 +22,10 @@ if (typecheck.status !== 0) {
   process.exit(typecheck.status ?? 1);
 }
 
+// The browser suites (test/browser) need a chromium; without one they skip, and this says so once.
+const { SKIP_LINE, findChromium } = await import(new URL('../test/browser/support/find-chromium.mjs', import.meta.url).href);
+if (!findChromium()) process.stdout.write(`${SKIP_LINE}\n`);
+
 mkdirSync(`${root}/.tmp`, { recursive: true });
 const report = `${root}/.tmp/vitest-report.json`;
 rmSync(report, { force: true });

@@ -115,6 +115,13 @@ describe('the packed tarballs', () => {
     const ranges = { ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies };
     expect(Object.values(ranges).filter((r) => /workspace:|catalog:/.test(String(r)))).toEqual([]);
     expect(manifest.dependencies?.bufferutil).toBeUndefined();
+    if (name === 'device') {
+      // The browser entry must install without native onnxruntime or ws: the platforms are optional peers.
+      for (const peer of ['onnxruntime-node', 'onnxruntime-web', 'ws']) {
+        expect(manifest.dependencies?.[peer], peer).toBeUndefined();
+        expect(manifest.peerDependenciesMeta?.[peer], peer).toEqual({ optional: true });
+      }
+    }
   });
 
   it('sizes: each tarball stays small (no model cache shipped)', async () => {

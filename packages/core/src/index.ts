@@ -2,6 +2,7 @@ export { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
 export { decodeModel, encodeModel } from './onnx/proto.js';
 export type { ModelProto } from './onnx/proto.js';
 export { bytesPerElement, dtypeOfElemType, type DType } from './onnx/dtype.js';
+export { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf, type OrtTensorType } from './onnx/ort-types.js';
 export { loadModel, sha256Hex, type LoadedModel, type TensorInfo } from './model/load-model.js';
 export { partition, getPlan, extractPlan } from './partition.js';
 export { partitionFromPlanSet } from './partition-from-plans.js';

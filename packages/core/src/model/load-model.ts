@@ -2,6 +2,7 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { decodeModel, type ModelProto } from '../onnx/proto.js';
 import { tensorTypeInfo, type DType } from '../onnx/dtype.js';
 import { findExternalTensor } from './external-data.js';
+import { sha256 } from './sha256.js';
 
 export interface TensorInfo {
   name: string;
@@ -20,12 +21,22 @@ export interface LoadedModel {
   outputs: TensorInfo[];
 }
 
+/**
+ * sha256 hex of bytes or text: WebCrypto where it exists, else (a browser page in an insecure
+ * context, e.g. http:// on a LAN address, has no `crypto.subtle`) the plain-JavaScript digest.
+ */
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  // WebCrypto wants an ArrayBuffer-backed view; copying only when the view is a SharedArrayBuffer or offset slice is cheap enough.
-  const view = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
-  const hash = await globalThis.crypto.subtle.digest('SHA-256', view);
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
+  const subtle = (globalThis.crypto as Crypto | undefined)?.subtle;
+  let hash: Uint8Array;
+  if (subtle) {
+    // WebCrypto wants an ArrayBuffer-backed view; copying only when the view is a SharedArrayBuffer or offset slice is cheap enough.
+    const view = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+    hash = new Uint8Array(await subtle.digest('SHA-256', view));
+  } else {
+    hash = sha256(bytes);
+  }
+  return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**

@@ -5,7 +5,7 @@ export { probeShapes, type ProbeResult } from './probe.js';
 export { outputBytesPerSample } from './output-bytes.js';
 export { partitionWithProbe, needsProbe } from './partition-with-probe.js';
 export { seededInputs, seededTensor } from './seeded-inputs.js';
-export { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from './ort-types.js';
+export { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf, type OrtTensorType } from '../onnx/ort-types.js';
 export { runPlanLocally } from './run-plan.js';
 export { verifyPlans, type VerifyOptions, type VerifyResult } from './verify.js';
 export { maxAbsDiff, maxAbsDiffOfOutputs, type MaxAbsDiffOptions } from './max-abs-diff.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { DATATYPES, bytesPerElement, tensorToArray, type DataType } from '@carboncp/protocol';
-import { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from './ort-types.js';
+import { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from '../onnx/ort-types.js';
 
 describe('wire datatype <-> onnxruntime type', () => {
   it.each(DATATYPES)('%s makes an onnxruntime tensor over the typed array the wire decodes to, and maps back', (datatype) => {

@@ -23,6 +23,7 @@ import { serverContextOf } from './server-context.js';
 import { SessionCache, runMeasured } from './sessions.js';
 import { emptyStats, recordRequest } from './stats.js';
 import { checkInputs } from './tensor-checks.js';
+import { onCpu } from './cpu-tensors.js';
 import type {
   ClientPlan,
   ClientStats,
@@ -30,6 +31,7 @@ import type {
   DeviceEnergy,
   InferOptions,
   InferResult,
+  RequestTelemetry,
   Runtime,
   RuntimeTensor,
   ServerContext,
@@ -225,10 +227,13 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     await this.sessions.releaseAll();
   }
 
-  private async inferOnce(inputs: Record<string, T>, options: InferOptions): Promise<InferResult<T>> {
+  private async inferOnce(given: Record<string, T>, options: InferOptions): Promise<InferResult<T>> {
     const { clock } = this.options;
     const started = clock.now();
     if (this.closed) throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'infer() called on a closed client');
+    // Only a runtime with off-CPU tensors costs an await here: without one, a request is sent in
+    // the same turn as the infer() call (callers rely on that order, e.g. a ping after a burst).
+    const inputs = this.runtime.toCpu ? await onCpu(this.runtime, given) : given;
     const timeoutMs = checkPositiveMs('timeoutMs', options.timeoutMs ?? this.options.timeoutMs);
     const requested = options.compression === undefined ? undefined : checkCompression(options.compression);
     const inputSymbols = checkInputs(this.model.name, this.model.inputs, inputs, this.runtime);
@@ -288,6 +293,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       const end = clock.now();
       runs.push([end - run.computeMs, end]);
       timeline.ran('headMs', run.computeMs);
+      noteProvider(timeline.telemetry, head.executionProvider);
       headOutputs = run.outputs;
     }
     if (plan.kind === 'device') return finish(headOutputs);
@@ -303,6 +309,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
 
     let failure = this.remote.unusable(plan);
     if (!failure) {
+      // A head that left its outputs on the GPU: the wire needs their bytes (waitMs counts the read).
+      if (this.runtime.toCpu) Object.assign(crossing, await onCpu(this.runtime, crossing));
       timeline.waited();
       const trip = this.link.begin();
       const before = { transferMs: timeline.telemetry.transferMs, serverMs: timeline.telemetry.serverMs };
@@ -354,6 +362,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     const end = this.options.clock.now();
     runs.push([end - run.computeMs, end]);
     timeline.ran('tailLocalMs', run.computeMs);
+    noteProvider(telemetry, tail.executionProvider);
     return run.outputs;
   }
 
@@ -383,6 +392,13 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     }
     return outputs;
   }
+}
+
+/** Adds a run's execution provider to the request's telemetry ('webgpu then wasm' when a second run used another). */
+function noteProvider(telemetry: RequestTelemetry, provider: string | undefined): void {
+  if (provider === undefined) return;
+  const previous = telemetry.executionProvider;
+  telemetry.executionProvider = previous === undefined || previous === provider ? provider : `${previous} then ${provider}`;
 }
 
 function pick<T>(values: Record<string, T>, names: readonly string[]): Record<string, T> {

@@ -28,6 +28,8 @@ export interface RuntimeSession<T extends RuntimeTensor> {
    */
   runTimed?(feeds: Record<string, T>): Promise<{ outputs: Record<string, T>; computeMs: number }>;
   release(): Promise<void>;
+  /** Optional: the execution provider the session runs on ('cpu', 'webgpu', 'wasm'); telemetry reports it. */
+  readonly executionProvider?: string;
 }
 
 /** Platform code that runs ONNX bytes: onnxruntime-node here, onnxruntime-web later. */
@@ -35,8 +37,18 @@ export interface Runtime<T extends RuntimeTensor> {
   load(bytes: Uint8Array, label: string): Promise<RuntimeSession<T>>;
   /** Builds a runtime tensor from wire data (FP16 as raw bits, BOOL as bytes). */
   tensor(datatype: DataType, data: TensorData, dims: number[]): T;
-  /** The wire datatype and a typed view of a runtime tensor's data; throws for types the wire cannot carry. */
+  /**
+   * The wire datatype and a typed view of a runtime tensor's data; throws for types the wire
+   * cannot carry. Synchronous: it reads CPU tensors only (see toCpu).
+   */
   describe(tensor: T): { datatype: DataType; data: TensorData };
+  /**
+   * Optional, for runtimes whose tensors may live off the CPU (onnxruntime-web's WebGPU buffers,
+   * read with `await tensor.getData()`): the tensor as a CPU tensor that describe() can read (the
+   * tensor itself when it already is one). The client calls it on the caller's inputs and on the
+   * tensors it sends, before describing them; without it every tensor must be a CPU tensor.
+   */
+  toCpu?(tensor: T): Promise<T>;
 }
 
 /** Receives what an open connection delivers. */
@@ -149,6 +161,12 @@ export interface RequestTelemetry {
   tailLocalMs: number;
   /** Device clock. From infer() being called to its result being ready. */
   totalMs: number;
+  /**
+   * The execution provider of the device's runs for this request (the head's, or the local
+   * tail's after a fallback; 'webgpu' then 'wasm' when they differ), when the runtime says
+   * (RuntimeSession.executionProvider); absent when nothing ran on the device.
+   */
+  executionProvider?: string;
   /** Who chose the plan: the caller (infer() named a cut) or the client's cut policy (no cut, or 'auto'). */
   cutChosenBy: 'caller' | 'policy';
   /** Frame bytes sent and received for this request (0 when nothing crossed). */

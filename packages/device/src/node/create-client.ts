@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
-import { loadModel, partitionFromPlanSet, planSetFromJson, type LoadedModel, type Partition, type PartitionOptions, type Plan, type PlanSet } from '@carboncp/core';
+import { loadModel, partitionFromPlanSet, type LoadedModel, type Partition, type PartitionOptions, type Plan, type PlanSet } from '@carboncp/core';
 import { partitionWithProbe, readModelFile } from '@carboncp/core/node';
 import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-node';
+import { PASSED_TO_SPLIT_CLIENT, pickDefined, planJsonDefaultCut, readPlanSet } from '../client/client-setup.js';
 import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyMeter } from '../client/client-options.js';
 import type { FootprintOptions } from '../client/request-footprint.js';
 import type { PowerReading } from '../client/power-source.js';
@@ -147,10 +148,9 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     transport: options.wrapTransport ? options.wrapTransport(new WsTransport({ maxPayload })) : new WsTransport({ maxPayload }),
     server: options.server,
     maxPayload,
-    ...pickDefined(options, ['token', 'timeoutMs', 'reconnect', 'compression', 'defaultCut', 'handshakeTimeoutMs', 'keepaliveMs', 'keepaliveTimeoutMs', 'clock', 'network', 'networkProbe', 'powerSampler', 'footprint']),
+    ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),
     ...(cutPolicy ? { cutPolicy } : {}),
-    // A plan.json holds one plan: it is the default cut unless the caller names another.
-    ...(options.defaultCut === undefined && planSet?.plans.length === 1 ? { defaultCut: planSet.plans[0].id } : {}),
+    ...planJsonDefaultCut(options.defaultCut, planSet),
   });
   return Object.assign(client, { partition });
 }
@@ -158,25 +158,11 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
 /** The plan set of options.plans, checked against the options that would contradict it. */
 function readPlans(options: CreateClientOptions): PlanSet {
   if (options.partition !== undefined) throw badOption('partition options and plans exclude each other: with plans no partitioner runs');
-  const set = planSetFromJson(options.plans);
-  if (options.inputShapes && set.inputShapes && JSON.stringify(sortedShapes(options.inputShapes)) !== JSON.stringify(sortedShapes(set.inputShapes))) {
-    throw badOption(
-      `inputShapes ${JSON.stringify(options.inputShapes)} differ from those the plans were sized for (${JSON.stringify(set.inputShapes)}); leave inputShapes out to use the plans'`,
-    );
-  }
-  return set;
+  return readPlanSet(options.plans!, options.inputShapes);
 }
-
-const sortedShapes = (shapes: Record<string, number[]>) => Object.entries(shapes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 async function readModel(model: string | Uint8Array, name: string | undefined): Promise<LoadedModel> {
   if (typeof model === 'string') return readModelFile(model, name ?? basename(model).replace(/\.onnx$/i, ''));
   if (model instanceof Uint8Array) return loadModel(model, name ?? 'model');
   throw badOption(`model must be a file path or a Uint8Array of ONNX bytes, got ${typeof model}`);
-}
-
-function pickDefined<O extends object, K extends keyof O>(source: O, keys: K[]): Partial<Pick<O, K>> {
-  const picked: Partial<Pick<O, K>> = {};
-  for (const key of keys) if (source[key] !== undefined) picked[key] = source[key];
-  return picked;
 }

@@ -58,6 +58,7 @@ export class OrtRuntime implements Runtime<ort.Tensor> {
       run: async (feeds) => (await this.enqueue(session, feeds)).outputs,
       runTimed: (feeds) => this.enqueue(session, feeds),
       release: () => session.release(),
+      executionProvider: 'cpu',
     };
   }
 

@@ -245,6 +245,7 @@ export class WorkerRuntime implements Runtime<ort.Tensor> {
     return {
       inputNames: handle.inputNames,
       outputNames: handle.outputNames,
+      executionProvider: 'cpu',
       run: async (feeds) => {
         if (released) throw new CarboncpError(ErrorCode.INTERNAL, `session ${label} was released`);
         const wire: Record<string, WireTensor> = {};
