@@ -68,7 +68,7 @@ if (sensitivity) {
 }
 
 const breadth = read('breadth');
-if (breadth) {
+if (breadth?.breadth.speeds) {
   const b = breadth.breadth;
   lines.push(
     '## Breadth: every zoo model, two device speeds, two radios, two uplinks, 16 grid pairs',
