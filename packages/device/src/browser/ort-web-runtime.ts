@@ -2,6 +2,7 @@ import { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from '@carboncp/core';
 import { CarboncpError, type DataType, ErrorCode } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-web';
 import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
+import { SerialRuns } from '../client/serial-runs.js';
 
 /** The execution providers the browser runtime tries, in the order given. */
 export type BrowserExecutionProvider = 'webgpu' | 'wasm';
@@ -39,7 +40,7 @@ export interface ProviderNote {
  */
 export class OrtWebRuntime implements Runtime<ort.Tensor> {
   private readonly providers: readonly BrowserExecutionProvider[];
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly runs = new SerialRuns();
   private usable: Promise<BrowserExecutionProvider[]> | undefined;
   /** Why providers were skipped or chosen, in the order tried (for telemetry and diagnostics). */
   readonly notes: ProviderNote[] = [];
@@ -72,14 +73,9 @@ export class OrtWebRuntime implements Runtime<ort.Tensor> {
     return found;
   }
 
-  private enqueue(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
-    const run = this.queue.then(async () => {
-      const started = performance.now();
-      const outputs = (await session.run(feeds)) as Record<string, ort.Tensor>;
-      return { outputs, computeMs: performance.now() - started };
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+  private async enqueue(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
+    const { result, ms } = await this.runs.run(() => session.run(feeds) as Promise<Record<string, ort.Tensor>>);
+    return { outputs: result, computeMs: ms };
   }
 
   async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {

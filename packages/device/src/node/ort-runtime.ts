@@ -2,6 +2,7 @@ import { WIRE_ORT_TYPES, ortTypeOf, wireTypeOf } from '@carboncp/core/node';
 import { CarboncpError, type DataType, ErrorCode } from '@carboncp/protocol';
 import * as ort from 'onnxruntime-node';
 import type { Runtime, RuntimeSession, TensorData } from '../client/types.js';
+import { SerialRuns } from '../client/serial-runs.js';
 
 export interface OrtRuntimeOptions {
   /** Threads per session (onnxruntime's intraOpNumThreads); default: onnxruntime's choice. */
@@ -25,18 +26,13 @@ export interface OrtRuntimeOptions {
  * runs (responses are read while heads are queued).
  */
 export class OrtRuntime implements Runtime<ort.Tensor> {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly runs = new SerialRuns();
 
   constructor(private readonly options: OrtRuntimeOptions = {}) {}
 
-  private enqueue(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
-    const run = this.queue.then(async () => {
-      const started = performance.now();
-      const outputs = (await session.run(feeds)) as Record<string, ort.Tensor>;
-      return { outputs, computeMs: performance.now() - started };
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+  private async enqueue(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ outputs: Record<string, ort.Tensor>; computeMs: number }> {
+    const { result, ms } = await this.runs.run(() => session.run(feeds) as Promise<Record<string, ort.Tensor>>);
+    return { outputs: result, computeMs: ms };
   }
 
   async load(bytes: Uint8Array, label: string): Promise<RuntimeSession<ort.Tensor>> {
