@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadDeviceProfile } from '@carboncp/carbon/node';
+import { partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +115,36 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
     const auto = await app.run(config(cls, ['auto'], { providers: ['wasm'], defaultCut: chosen }));
     expect(auto.results[0].telemetry).toMatchObject({ planId: chosen, cutChosenBy: 'policy', path: 'split', executionProvider: 'wasm' });
     expect(maxAbsDiff(auto.results[0].outputs, cls.expected)).toBeLessThanOrEqual(TOLERANCE.wasm * Math.max(1, maxAbsOf(cls.expected)));
+    expect(app.problems).toEqual([]);
+    await app.page.close();
+  });
+
+  it("WASM: cut 'auto' decided by the calibrator in the page (device profile and latency profile given)", async () => {
+    // This device's latency profile of the model, measured where onnxruntime-node runs; the page
+    // checks it against the model bytes it loaded (same digest) and decides with it.
+    const partition = await partitionWithProbe(await readModelFile(cls.file), { inputShapes: cls.inputShapes });
+    const profile = await profileModel(partition, { runs: 3, warmup: 1, checkCuts: 0, inputShapes: cls.inputShapes });
+    const calibrator = {
+      deviceProfile: await loadDeviceProfile('raspberry-pi-4'),
+      radio: 'wifi' as const,
+      profile: JSON.parse(JSON.stringify(profile)) as unknown,
+      serverProfile: false as const,
+      fallbackIntensityGPerKwh: 300,
+      serverPowerW: 100,
+      defaults: { sloMs: 10_000 },
+    };
+    const app = await openApp(gpuBrowser, site.url);
+    const report = await app.run(config(cls, ['auto', 'auto', 'auto'], { providers: ['wasm'], calibrator }));
+    expect(report.connected).toBe(true);
+    const bound = TOLERANCE.wasm * Math.max(1, maxAbsOf(cls.expected));
+    for (const { outputs, telemetry } of report.results) {
+      expect(telemetry.cutChosenBy).toBe('policy');
+      const decision = telemetry.decision!;
+      expect(decision).toMatchObject({ mode: 'robust', objective: 'carbon', sloMs: 10_000 });
+      expect(decision.candidateId).toBe(`${telemetry.planId}/${telemetry.compression}`);
+      expect(decision.intervals.latencyMs!.observed).toBe(telemetry.totalMs);
+      expect(maxAbsDiff(outputs, cls.expected)).toBeLessThanOrEqual(bound);
+    }
     expect(app.problems).toEqual([]);
     await app.page.close();
   });

@@ -36,6 +36,7 @@ export type {
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
 export { CalibratedPolicy, observationOf, recordObserved, type CalibratedPolicyOptions, type CalibratedContextOptions, type TelemetryDecision } from './client/calibrated-policy.js';
+export { createCalibratedPolicy, serverHttpUrl, type CalibratorOptions } from './client/calibrator-setup.js';
 export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';
 export {
   PowerSampler,

@@ -1,6 +1,6 @@
 // The page's split inference, used by the example UI (main.ts) and driven by the browser tests
 // (window.carboncpSplit): one client over onnxruntime-web, results as plain data.
-import { createClient, sampleBrowserContext, type BrowserClient, type BrowserContext, type BrowserExecutionProvider, type ProviderNote, type RequestTelemetry } from '@carboncp/device/browser';
+import { createClient, sampleBrowserContext, type BrowserClient, type CalibratorOptions, type BrowserContext, type BrowserExecutionProvider, type ProviderNote, type RequestTelemetry } from '@carboncp/device/browser';
 import * as ort from 'onnxruntime-web';
 // Vite emits the runtime's wasm and its loader as assets of this app and gives their URLs: the
 // page loads them from its own origin (no CDN). The default onnxruntime-web build (WebGPU + WASM)
@@ -22,6 +22,8 @@ export interface RunConfig {
   defaultCut?: string;
   /** Asks the server's context (carbon) before running. */
   askContext?: boolean;
+  /** Decide cut 'auto' by carbon (createClient's calibrator; plain data: it crosses into the page). */
+  calibrator?: CalibratorOptions;
 }
 
 export interface CutResult {
@@ -53,6 +55,7 @@ export async function runCuts(config: RunConfig, onResult?: (result: CutResult) 
     timeoutMs: 20_000,
     ...(config.providers ? { executionProviders: config.providers } : {}),
     ...(config.defaultCut ? { defaultCut: config.defaultCut } : {}),
+    ...(config.calibrator ? { calibrator: config.calibrator } : {}),
   });
   try {
     const connected = await client.ready(3_000).then(() => true, () => false);

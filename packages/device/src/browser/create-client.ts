@@ -1,6 +1,7 @@
 import { loadModel, partitionFromPlanSet, type Partition, type Plan } from '@carboncp/core';
 import type { Compression } from '@carboncp/protocol';
 import type * as ort from 'onnxruntime-web';
+import { createCalibratedPolicy, type CalibratorOptions } from '../client/calibrator-setup.js';
 import { badOption, resolveClientOptions, type EnergyMeter } from '../client/client-options.js';
 import { PASSED_TO_SPLIT_CLIENT, pickDefined, planJsonDefaultCut, readPlanSet } from '../client/client-setup.js';
 import type { Clock } from '../client/clock.js';
@@ -43,8 +44,16 @@ export interface BrowserClientOptions {
   maxPayload?: number;
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
-  /** Chooses plan and compression for cut 'auto' (e.g. a CalibratedPolicy); default: defaultCut. */
+  /** Chooses plan and compression for cut 'auto' (e.g. a CalibratedPolicy); default: defaultCut. Excludes calibrator. */
   cutPolicy?: CutPolicy<Plan>;
+  /**
+   * Decide cut 'auto' by carbon, as ./node's `calibrator` does, with the device profile as an
+   * object and this device's latency profile of the model given (`carboncp profile --json` of a
+   * like device): a page does not profile the model itself. The server's profile is fetched
+   * when the server's HTTP routes are reachable from the page, else its tails' times come from
+   * its pongs. Excludes cutPolicy.
+   */
+  calibrator?: CalibratorOptions;
   clock?: Clock;
   network?: NetworkEstimatorOptions;
   networkProbe?: NetworkProbeOptions;
@@ -71,14 +80,19 @@ export async function createClient(options: BrowserClientOptions): Promise<Brows
     ...pickDefined(options, ['executionProviders', 'wasmPaths', 'numThreads'] as const),
   });
   const transport = new BrowserWebSocketTransport({ maxPayload });
+  if (options.calibrator !== undefined && options.cutPolicy !== undefined) {
+    throw badOption('calibrator and cutPolicy exclude each other: the calibrator is a cut policy');
+  }
+  const splitModel = splitModelFromPartition(partition, inputShapes);
+  const cutPolicy = options.calibrator ? await createCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator) : options.cutPolicy;
   const client = await SplitClient.open({
-    model: splitModelFromPartition(partition, inputShapes),
+    model: splitModel,
     runtime,
     transport: options.wrapTransport ? options.wrapTransport(transport) : transport,
     server: options.server,
     maxPayload,
     ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),
-    ...(options.cutPolicy ? { cutPolicy: options.cutPolicy } : {}),
+    ...(cutPolicy ? { cutPolicy } : {}),
     ...planJsonDefaultCut(options.defaultCut, planSet),
   });
   return Object.assign(client, { partition, webRuntime: runtime });

@@ -8,7 +8,7 @@ import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyM
 import type { FootprintOptions } from '../client/request-footprint.js';
 import type { PowerReading } from '../client/power-source.js';
 import type { Transport } from '../client/types.js';
-import { createCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
+import { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
 import type { Clock } from '../client/clock.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
@@ -136,7 +136,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   const splitModel = splitModelFromPartition(partition, inputShapes);
   const sampler = options.powerSampler as { latest?: () => PowerReading | undefined } | undefined;
   const cutPolicy = options.calibrator
-    ? await createCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator, {
+    ? await createNodeCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator, {
         ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
         ...(inputShapes ? { inputShapes } : {}),
         ...(options.log ? { log: options.log } : {}),
