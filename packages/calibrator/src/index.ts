@@ -91,8 +91,9 @@ export {
   type Objective,
 } from './decision/decision-types.js';
 export { DEFAULT_EXPLORATION, type ExplorationOptions, type ExplorerState } from './decision/exploration.js';
+export { CarbonBudget, type CarbonBudgetOptions, type CarbonBudgetState, type ForecastSlot } from './decision/carbon-budget.js';
 export { SloBudget, type SloBudgetOptions, type SloBudgetState } from './decision/slo-budget.js';
-export { allowedByLimits, withinErrorLimit, withinQualityFloor } from './decision/rules.js';
+export { allowedByLimits, preferenceOf, withinErrorLimit, withinQualityFloor } from './decision/rules.js';
 export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';
 export { explain, formatNumber } from './decision/explain.js';
 export { CarbonAwareDecision, type DeciderOptions, type DeciderState } from './decision/decider.js';

@@ -20,6 +20,8 @@ export class DecisionRecord implements Decision {
   sloMs: number;
   maxOutputError?: number;
   minQuality?: number;
+  maxCarbonG?: number;
+  preferQuality?: boolean;
   assessments: CandidateAssessment[];
   bound: Constraint | 'none';
   sloUnmet: boolean;
@@ -42,6 +44,8 @@ export class DecisionRecord implements Decision {
     this.sloMs = d.sloMs;
     this.maxOutputError = d.maxOutputError;
     this.minQuality = d.minQuality;
+    if (d.maxCarbonG !== undefined) this.maxCarbonG = d.maxCarbonG;
+    if (d.preferQuality) this.preferQuality = true;
     this.assessments = d.assessments;
     this.bound = d.bound;
     this.sloUnmet = d.sloUnmet;

@@ -20,8 +20,8 @@ export const OBJECTIVES: readonly Objective[] = ['carbon', 'latency', 'energy'];
 export const OBJECTIVE_METRIC: Readonly<Record<Objective, Metric>> = { carbon: 'carbonG', latency: 'latencyMs', energy: 'deviceEnergyJ' };
 
 /** A rule that can rule a candidate out, in the order they are reported. */
-export type Constraint = 'error' | 'quality' | 'battery' | 'slo' | 'set';
-export const CONSTRAINTS: readonly Constraint[] = ['error', 'quality', 'battery', 'slo', 'set'];
+export type Constraint = 'error' | 'quality' | 'battery' | 'slo' | 'budget' | 'set';
+export const CONSTRAINTS: readonly Constraint[] = ['error', 'quality', 'battery', 'slo', 'budget', 'set'];
 
 /**
  * On battery, not charging, at or below `belowPercent`: only candidates whose device energy
@@ -50,6 +50,17 @@ export interface DecideOptions {
    * unknown, are out: the quality floor of model variants (issue #11).
    */
   minQuality?: number;
+  /**
+   * A per-request carbon cap (g), e.g. a CarbonBudget's cap(): candidates whose predicted carbon
+   * (point) exceeds it are out ('budget'). When none fits, the least-carbon candidate that keeps
+   * the other rules is taken and 'budget' reported relaxed.
+   */
+  maxCarbonG?: number;
+  /**
+   * Among the candidates that keep every rule, prefer the highest declared quality (unknown counts
+   * lowest), then the objective: what a carbon budget trades quality against (Quality Time). Default false.
+   */
+  preferQuality?: boolean;
   /** The battery rule; default DEFAULT_BATTERY_RULE; false: none. */
   batteryReserve?: BatteryRule | false;
   /** Whether this request may explore (default true, within the decider's rate). */
@@ -77,6 +88,8 @@ export interface ResolvedRequest {
   objective: Objective;
   maxOutputError: number | undefined;
   minQuality: number | undefined;
+  maxCarbonG: number | undefined;
+  preferQuality: boolean;
   battery: BatteryRule | false;
   explore: boolean;
   sloMargin: number;
@@ -92,6 +105,8 @@ export interface CandidateAssessment {
   predictions?: CandidatePredictions;
   /** The objective's point prediction: what is minimised (expected emissions add up; upper bounds do not). */
   objectiveValue: number;
+  /** Its carbon point prediction (g): what the budget's cap is held against. */
+  carbonG: number;
   /** The latency held to the SLO: the point in 'mean' and 'set', the upper bound otherwise. */
   latencyBound: number;
   /** The device energy the battery rule looks at, likewise. */
@@ -117,10 +132,15 @@ export interface Decision {
   maxOutputError?: number;
   /** The request's quality floor, if it set one. */
   minQuality?: number;
+  /** The request's carbon cap (g), if it set one (a CarbonBudget's). */
+  maxCarbonG?: number;
+  /** Whether the request preferred quality before the objective. */
+  preferQuality?: boolean;
   /** Every candidate, in the decider's order. */
   assessments: CandidateAssessment[];
   /**
-   * The rule that kept the choice from the candidate that is best on the objective alone (the
+   * The rule that kept the choice from the candidate that is best on the objective alone (with
+   * preferQuality: on quality, then the objective) (the
    * first of its exclusions, in CONSTRAINTS order); 'slo' when no candidate met the SLO bound;
    * 'set' when 'set' mode's pick (the fastest member) is not that candidate.
    */
@@ -160,6 +180,8 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
   if (maxOutputError !== undefined && !(maxOutputError >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxOutputError must be >= 0, got ${maxOutputError}`);
   const { minQuality } = options;
   if (minQuality !== undefined && !Number.isFinite(minQuality)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `minQuality must be a finite number, got ${minQuality}`);
+  const { maxCarbonG } = options;
+  if (maxCarbonG !== undefined && !(maxCarbonG >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `maxCarbonG must be >= 0, got ${maxCarbonG}`);
   let battery: BatteryRule | false = DEFAULT_BATTERY_RULE;
   if (options.batteryReserve === false) battery = false;
   else if (options.batteryReserve !== undefined) {
@@ -173,5 +195,5 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
   if (!(sloMargin >= 0 && Number.isFinite(sloMargin))) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `sloMargin must be a finite number >= 0, got ${sloMargin}`);
   const detail = options.predictions ?? 'chosen';
   if (detail !== 'chosen' && detail !== 'all') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `predictions must be 'chosen' or 'all', got ${JSON.stringify(detail)}`);
-  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, minQuality, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all' };
+  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, minQuality, maxCarbonG, preferQuality: options.preferQuality === true, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all' };
 }

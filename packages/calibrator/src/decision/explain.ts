@@ -1,5 +1,6 @@
 import type { IntervalPrediction } from '../types.js';
 import { OBJECTIVE_METRIC, type CandidateAssessment, type Constraint, type Decision } from './decision-types.js';
+import { preferenceOf } from './rules.js';
 import type { Metric } from './structural.js';
 
 const UNIT: Readonly<Record<Metric, string>> = { headMs: 'ms', transferMs: 'ms', serverMs: 'ms', latencyMs: 'ms', deviceEnergyJ: 'J', carbonG: 'g' };
@@ -27,7 +28,7 @@ function interval(metric: Metric, p: IntervalPrediction): string {
 
 const pointMode = (mode: Decision['mode']): boolean => mode === 'mean' || mode === 'set';
 
-function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode' | 'minQuality'>, rule: Constraint): string {
+function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode' | 'minQuality' | 'maxCarbonG'>, rule: Constraint): string {
   const latency = pointMode(d.mode) ? 'predicted latency' : 'latency bound';
   switch (rule) {
     case 'slo':
@@ -40,6 +41,8 @@ function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode' | 'minQu
       return a.candidate.quality === undefined
         ? 'its quality is unknown'
         : `its declared quality ${formatNumber(a.candidate.quality)} is below the floor ${formatNumber(d.minQuality ?? Number.NaN)}`;
+    case 'budget':
+      return `its predicted carbon ${formatNumber(a.carbonG)} g exceeds the budget's cap ${formatNumber(d.maxCarbonG ?? Number.NaN)} g`;
     case 'set':
       return `it is not in the conformal set of plausible optima (score ${formatNumber(a.setScore ?? Number.NaN)})`;
   }
@@ -54,7 +57,8 @@ export function explain(d: Omit<Decision, 'explanation'>): string {
   const c = d.chosen;
   const p = d.predictions;
   const parts = [
-    `${d.mode} mode, objective ${d.objective}, alpha ${d.alpha}, SLO ${formatNumber(d.sloMs)} ms.`,
+    `${d.mode} mode, objective ${d.objective}${d.preferQuality ? ' (quality first)' : ''}, alpha ${d.alpha}, SLO ${formatNumber(d.sloMs)} ms` +
+      `${d.maxCarbonG !== undefined ? `, carbon cap ${formatNumber(d.maxCarbonG)} g` : ''}.`,
     `Chose ${c.candidate.id}${d.explored ? ` (exploring: ${d.exploration?.kind}, instead of ${d.exploration?.instead})` : ''}: ` +
       `${interval('latencyMs', p.latencyMs)}, ${interval('carbonG', p.carbonG)}, ${interval('deviceEnergyJ', p.deviceEnergyJ)}.`,
   ];
@@ -65,12 +69,14 @@ export function explain(d: Omit<Decision, 'explanation'>): string {
   }
   if (d.bound === 'none') parts.push(`Binding constraint: none (the best ${NAME[metric]} of all candidates).`);
   else if (!d.sloUnmet) {
-    // The candidate best on the objective alone, which the binding rule kept out.
+    // The candidate best on the objective alone (quality first, if preferred), which the binding rule kept out.
+    const isBetter = preferenceOf(d);
     let best: CandidateAssessment | undefined;
-    for (const a of d.assessments) if (a !== c && (!best || a.objectiveValue < best.objectiveValue)) best = a;
-    if (best && !(best.excludedBy.includes(d.bound as Constraint) && best.objectiveValue <= c.objectiveValue)) best = undefined;
+    for (const a of d.assessments) if (a !== c && (!best || isBetter(a, best))) best = a;
+    if (best && !(best.excludedBy.includes(d.bound as Constraint) && !isBetter(c, best))) best = undefined;
     if (best) {
-      parts.push(`Binding constraint: ${d.bound}: ${best.candidate.id} has less ${NAME[metric]} (${formatNumber(best.objectiveValue)} ${UNIT[metric]}) but ${why(best, d, d.bound as Constraint)}.`);
+      const edge = d.preferQuality && best.candidate.quality !== c.candidate.quality ? `higher quality (${formatNumber(best.candidate.quality ?? Number.NaN)})` : `less ${NAME[metric]} (${formatNumber(best.objectiveValue)} ${UNIT[metric]})`;
+      parts.push(`Binding constraint: ${d.bound}: ${best.candidate.id} has ${edge} but ${why(best, d, d.bound as Constraint)}.`);
     } else if (d.bound === 'set') {
       parts.push('Binding constraint: set: within the conformal set of plausible optima, the fastest member is taken, not the one with the best predicted objective.');
     } else parts.push(`Binding constraint: ${d.bound}.`);

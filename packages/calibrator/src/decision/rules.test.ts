@@ -8,7 +8,7 @@ import { applyRules, batteryLow, choose } from './rules.js';
 function assessment(id: string, objective: number, latency: number, excludedBy: Constraint[] = [], energy = 1): CandidateAssessment {
   const p = (point: number): IntervalPrediction => ({ point, lower: point, upper: point, alpha: 0.1, method: 'test', n: 0 });
   const predictions = { latencyMs: p(latency), carbonG: p(objective), deviceEnergyJ: p(energy) } as CandidatePredictions;
-  return { candidate: candidate(`${id}/none`, 'split', 1, 1, 1), latency: p(latency), predictions, objectiveValue: objective, latencyBound: latency, energyBound: energy, excludedBy, feasible: excludedBy.length === 0 };
+  return { candidate: candidate(`${id}/none`, 'split', 1, 1, 1), latency: p(latency), predictions, objectiveValue: objective, carbonG: objective, latencyBound: latency, energyBound: energy, excludedBy, feasible: excludedBy.length === 0 };
 }
 
 describe('choose', () => {

@@ -48,6 +48,7 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
     }
   }
   const sloMs = req.sloMs;
+  const carbonCap = req.maxCarbonG ?? Number.POSITIVE_INFINITY;
   for (const a of assessments) {
     const out = a.excludedBy;
     const setOut = out.length > 0 && out.includes('set');
@@ -57,6 +58,7 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
     if (!withinQualityFloor(a.candidate, floor)) out.push('quality');
     if (a.energyBound > energyCap) out.push('battery');
     if (!(a.latencyBound <= sloMs)) out.push('slo');
+    if (a.carbonG > carbonCap) out.push('budget');
     if (setOut) out.push('set');
     a.feasible = out.length === 0;
   }
@@ -66,6 +68,26 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
 function better(a: CandidateAssessment, b: CandidateAssessment): boolean {
   if (a.objectiveValue !== b.objectiveValue) return a.objectiveValue < b.objectiveValue;
   return a.latency.point < b.latency.point;
+}
+
+/** A declared quality, unknown counting lowest. */
+const qualityOf = (a: CandidateAssessment): number => a.candidate.quality ?? Number.NEGATIVE_INFINITY;
+
+/** Better with preferQuality: higher declared quality, then better on the objective. */
+function betterQuality(a: CandidateAssessment, b: CandidateAssessment): boolean {
+  const qa = qualityOf(a);
+  const qb = qualityOf(b);
+  return qa !== qb ? qa > qb : better(a, b);
+}
+
+/** The request's order of preference among candidates: the objective, or quality first (preferQuality). */
+export function preferenceOf(req: { preferQuality?: boolean | undefined }): (a: CandidateAssessment, b: CandidateAssessment) => boolean {
+  return req.preferQuality ? betterQuality : better;
+}
+
+/** Less carbon by the point prediction, then faster: the budget's choice when nothing fits its cap. */
+function cheaper(a: CandidateAssessment, b: CandidateAssessment): boolean {
+  return a.carbonG !== b.carbonG ? a.carbonG < b.carbonG : a.latency.point < b.latency.point;
 }
 
 function bestBy(assessments: readonly CandidateAssessment[], keep: (a: CandidateAssessment) => boolean, isBetter: (a: CandidateAssessment, b: CandidateAssessment) => boolean): CandidateAssessment | undefined {
@@ -87,27 +109,31 @@ export interface Choice {
 }
 
 /**
- * The best feasible candidate on the objective ('set' mode: the fastest feasible member of the
- * set). Without one: first the set is dropped (a preference, not a rule) and the best on the
- * objective taken, then the stated fallback: the fastest latency bound among candidates that
+ * The best feasible candidate on the objective (with preferQuality: on quality, then the
+ * objective; 'set' mode: the fastest feasible member of the set). Without one: first the set is
+ * dropped (a preference, not a rule) and the best on the objective taken; then the budget's cap
+ * (the least-carbon candidate that keeps every other rule); then the stated fallback: the fastest latency bound among candidates that
  * keep the error limit and the battery rule (relaxing, if none does, the battery rule and then
  * the error limit), flagged sloUnmet when even that bound misses the SLO.
  */
 export function choose(assessments: readonly CandidateAssessment[], req: ResolvedRequest): Choice {
   // The best of all and the best feasible in one pass (each as bestBy would find it).
   const setMode = req.mode === 'set';
+  const isBetter = preferenceOf(req);
   let unconstrained: CandidateAssessment | undefined;
   let feasible: CandidateAssessment | undefined;
   for (const a of assessments) {
-    if (!unconstrained || better(a, unconstrained)) unconstrained = a;
-    if (a.feasible && (!feasible || (setMode ? faster(a, feasible) : better(a, feasible)))) feasible = a;
+    if (!unconstrained || isBetter(a, unconstrained)) unconstrained = a;
+    if (a.feasible && (!feasible || (setMode ? faster(a, feasible) : isBetter(a, feasible)))) feasible = a;
   }
   const best = unconstrained!;
   const boundOf = (chosen: CandidateAssessment): Constraint | 'none' =>
     chosen === best ? 'none' : (CONSTRAINTS.find((c) => best.excludedBy.includes(c)) ?? (setMode ? 'set' : 'none'));
   if (feasible) return { chosen: feasible, sloUnmet: false, relaxed: [], bound: boundOf(feasible) };
-  const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', better);
+  const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', isBetter);
   if (outsideSet) return { chosen: outsideSet, sloUnmet: false, relaxed: ['set'], bound: boundOf(outsideSet) };
+  const overBudget = bestBy(assessments, (a) => a.excludedBy.every((r) => r === 'budget' || r === 'set'), cheaper);
+  if (overBudget) return { chosen: overBudget, sloUnmet: false, relaxed: [...overBudget.excludedBy], bound: boundOf(overBudget) };
   const passes = (a: CandidateAssessment, rules: readonly Constraint[]): boolean => rules.every((r) => !a.excludedBy.includes(r));
   for (const keep of [['error', 'quality', 'battery'], ['error', 'quality'], []] as const) {
     const chosen = bestBy(assessments, (a) => passes(a, keep), faster);
@@ -124,13 +150,19 @@ function ahead(a: CandidateAssessment, b: CandidateAssessment): boolean {
   return a.feasible !== b.feasible ? a.feasible : better(a, b);
 }
 
-/** The three best others on the objective, feasible ones first. */
-export function runnersUp(assessments: readonly CandidateAssessment[], chosen: CandidateAssessment, count = 3): CandidateAssessment[] {
+/** Ahead with preferQuality: feasible first, then quality, then the objective. */
+function aheadQuality(a: CandidateAssessment, b: CandidateAssessment): boolean {
+  return a.feasible !== b.feasible ? a.feasible : betterQuality(a, b);
+}
+
+/** The three best others on the objective (with preferQuality: quality first), feasible ones first. */
+export function runnersUp(assessments: readonly CandidateAssessment[], chosen: CandidateAssessment, count = 3, preferQuality = false): CandidateAssessment[] {
+  const isAhead = preferQuality ? aheadQuality : ahead;
   const out: CandidateAssessment[] = [];
   // A few linear passes: cheaper than sorting every candidate on each request.
   while (out.length < count) {
     let next: CandidateAssessment | undefined;
-    for (const a of assessments) if (a !== chosen && !taken(out, a) && (!next || ahead(a, next))) next = a;
+    for (const a of assessments) if (a !== chosen && !taken(out, a) && (!next || isAhead(a, next))) next = a;
     if (!next) break;
     out.push(next);
   }
