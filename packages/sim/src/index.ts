@@ -1,6 +1,6 @@
 export { simulate, type SimulationResult } from './simulate.js';
 export type { CarbonView, RequestRecord, SimulationOptions, UtilisationTrace } from './options.js';
-export { POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
+export { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
 export type { FixedVariantChoice, FixedVariantRun } from './fixed-variant.js';
 export { headScaleOf, type ResolvedSettings } from './settings.js';
 export type { PolicyResult } from './metrics.js';

@@ -107,7 +107,13 @@ export interface SimulationOptions {
    * or unknown, are out, for every policy and the oracle (the calibrator's minQuality).
    */
   minQuality?: number;
-  /** Default every policy (POLICY_NAMES; without model variants, all but VARIANT_POLICIES). */
+  /**
+   * A carbon budget: `grams` per period of `periodHours` from the start (renewed each period, no
+   * carry-over), spent by the BUDGET_POLICIES and accounted for every policy (the result's
+   * `budget`). Without one the budget policies are left out.
+   */
+  budget?: { grams: number; periodHours: number };
+  /** Default every policy (POLICY_NAMES; without model variants, all but VARIANT_POLICIES; without a budget, all but BUDGET_POLICIES). */
   policies?: readonly PolicyName[];
   /** The carboncp policies' deciders (methods, ridge, exploration, setWindow); alphas and families are the simulation's. */
   decider?: Omit<DeciderOptions, 'alphas' | 'families'>;

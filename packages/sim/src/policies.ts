@@ -58,7 +58,7 @@ function plain(index: number): PolicyChoice {
 }
 
 /** The decide() options of the run's hard rules (output error, quality floor), those set. */
-function limitsOf(s: PolicySettings): Pick<DecideOptions, 'maxOutputError' | 'minQuality'> {
+export function limitsOf(s: PolicySettings): Pick<DecideOptions, 'maxOutputError' | 'minQuality'> {
   return { ...(s.maxOutputError !== undefined ? { maxOutputError: s.maxOutputError } : {}), ...(s.minQuality !== undefined ? { minQuality: s.minQuality } : {}) };
 }
 
@@ -190,7 +190,7 @@ export class Oracle implements SimPolicy {
   learn(): void {}
 }
 
-function indexById(candidates: readonly DecisionCandidate[]): Map<string, number> {
+export function indexById(candidates: readonly DecisionCandidate[]): Map<string, number> {
   return new Map(candidates.map((c, i) => [c.id, i]));
 }
 

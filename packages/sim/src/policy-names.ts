@@ -24,6 +24,11 @@
  *   decision carboncp-robust makes; the name says which lever a report compares).
  * The last two need candidates of model variants (candidatesFromFamily) and are left out of the
  * default list when the candidates carry none.
+ * - `carboncp-paced` (issue #11, section 2): a carbon budget (SimulationOptions.budget) paced by
+ *   the calibrator's CarbonBudget over the grid's forecast with its conformal upper bounds: 'robust'
+ *   mode preferring quality (with variants; else speed) under the budget's per-request cap.
+ * - `greedy-spender`: the same budget and preference, spent first-come: no cap until the period's
+ *   budget is gone, then the least carbon. These two need a budget and are left out without one.
  */
 export const POLICY_NAMES = [
   'device',
@@ -40,12 +45,17 @@ export const POLICY_NAMES = [
   'oracle',
   'best-fixed-variant',
   'carboncp-variants',
+  'carboncp-paced',
+  'greedy-spender',
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** The policies that compare model variants: they need candidates that carry one. */
 export const VARIANT_POLICIES: readonly PolicyName[] = ['best-fixed-variant', 'carboncp-variants'];
+
+/** The policies that spend a carbon budget: they need SimulationOptions.budget. */
+export const BUDGET_POLICIES: readonly PolicyName[] = ['carboncp-paced', 'greedy-spender'];
 
 export function isPolicyName(name: string): name is PolicyName {
   return (POLICY_NAMES as readonly string[]).includes(name);

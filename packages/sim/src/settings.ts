@@ -12,7 +12,7 @@ import {
 import type { LatencyDistribution } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { CarbonView, SimulationOptions } from './options.js';
-import { POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
+import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
 import { checkUtilisation } from './world.js';
 
 const HOUR_MS = 3_600_000;
@@ -111,10 +111,16 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
   if (o.maxOutputError !== undefined && !(o.maxOutputError >= 0)) throw invalid(`maxOutputError must be >= 0, got ${o.maxOutputError}`);
   if (o.minQuality !== undefined && !Number.isFinite(o.minQuality)) throw invalid(`minQuality must be a finite number, got ${o.minQuality}`);
   const withVariants = o.candidates.every((c) => c.variant !== undefined);
-  const policies = [...(o.policies ?? POLICY_NAMES.filter((p) => withVariants || !VARIANT_POLICIES.includes(p)))];
+  const withBudget = o.budget !== undefined;
+  if (o.budget && !(o.budget.grams >= 0 && Number.isFinite(o.budget.grams) && o.budget.periodHours > 0 && Number.isFinite(o.budget.periodHours))) {
+    throw invalid(`budget needs grams >= 0 and periodHours > 0, got ${JSON.stringify(o.budget)}`);
+  }
+  const policies = [...(o.policies ?? POLICY_NAMES.filter((p) => (withVariants || !VARIANT_POLICIES.includes(p)) && (withBudget || !BUDGET_POLICIES.includes(p))))];
   const unknown = policies.find((p) => !isPolicyName(p));
   if (unknown !== undefined) throw invalid(`unknown policy '${unknown}' (known: ${POLICY_NAMES.join(', ')})`);
   const needsVariants = policies.find((p) => VARIANT_POLICIES.includes(p));
+  const needsBudget = policies.find((p) => BUDGET_POLICIES.includes(p));
+  if (needsBudget && !withBudget) throw invalid(`policy '${needsBudget}' needs a carbon budget (options.budget)`);
   if (needsVariants && !withVariants) throw invalid(`policy '${needsVariants}' needs candidates of model variants (candidatesFromFamily); some candidates carry no variant`);
   if (policies.length === 0 || new Set(policies).size !== policies.length) throw invalid(`policies must be a non-empty list without repeats, got ${JSON.stringify(policies)}`);
   const carbonView = o.carbonView ?? 'forecast';

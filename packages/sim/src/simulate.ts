@@ -1,6 +1,8 @@
 import { CoverageTracker, type DecisionContext } from '@carboncp/calibrator';
 import { capacityAt } from '@carboncp/carbon';
 import { Battery, batterySettings } from './battery.js';
+import { BudgetForecast } from './budget-forecast.js';
+import { createBudgetPolicy, runBudget, type BudgetSettings } from './budget-policies.js';
 import { bestFixedVariant, type FixedVariantChoice } from './fixed-variant.js';
 import { PolicyTally, fillReductions, type PolicyResult } from './metrics.js';
 import type { RequestRecord, SimulationOptions } from './options.js';
@@ -21,6 +23,17 @@ export interface SimulationResult {
   /** With 'best-fixed-variant': the variant it ran and every allowed variant's run ('robust' mode on that variant alone). */
   fixedVariant?: FixedVariantChoice;
   steps: SimulationStep[];
+  /**
+   * With options.budget: the budget and, per policy (every one, budgeted or not), the grams it
+   * emitted, the grams beyond each period's budget summed over the periods (overspend), and the
+   * periods it overspent.
+   */
+  budget?: {
+    grams: number;
+    periodHours: number;
+    periods: number;
+    policies: Record<string, { spentG: number; overspendG: number; periodsOverspent: number }>;
+  };
   /** Wall-clock cost (ms): the whole run, the true outcomes, and each policy's decide + learn. */
   timing: { totalMs: number; outcomesMs: number; policies: Record<string, number> };
 }
@@ -74,7 +87,23 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const oracle = new Oracle(options.candidates, s.sloMs, settings);
   const fixedVariant = s.policies.includes('best-fixed-variant') ? bestFixedVariant(options, s, simulate) : undefined;
   const policySettings = fixedVariant ? { ...settings, fixedVariant: fixedVariant.variant } : settings;
-  const policies: SimPolicy[] = s.policies.map((name) => (name === 'oracle' ? oracle : createPolicy(name, policyCandidates, policySettings)));
+  const budgetSettings: BudgetSettings | undefined = options.budget
+    ? {
+        ...options.budget,
+        start: s.start,
+        requestsPerHour: s.perMinute * 60,
+        // The device grid's forecast paces the budget (the decision's cap still holds each request's whole predicted carbon).
+        forecast: new BudgetForecast(options.deviceCarbon, s.start, s.forecastMethod, s.forecastWarmupDays, s.alpha),
+      }
+    : undefined;
+  const policies: SimPolicy[] = s.policies.map((name) => {
+    if (name === 'oracle') return oracle;
+    if (budgetSettings && (name === 'carboncp-paced' || name === 'greedy-spender')) return createBudgetPolicy(name, policyCandidates, policySettings, budgetSettings);
+    return createPolicy(name, policyCandidates, policySettings);
+  });
+  // Every policy's spending against the budget, by the calibrator's own accounting.
+  const ledgers = budgetSettings ? policies.map(() => runBudget(budgetSettings)) : null;
+  const periodsOver = new Int32Array(policies.length);
   const perMinuteGap = MINUTE_MS / s.perMinute;
   const expected = Math.max(1, Math.floor(((s.end - s.start) / MINUTE_MS) * s.perMinute));
   const coverage = new CoverageTracker();
@@ -182,6 +211,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
         tally.waitMs += busyUntil[p]! - t;
       }
       busyUntil[p] = Math.max(t, busyUntil[p]!) + truth.headMs[k]!;
+      const ledger = ledgers?.[p];
+      if (ledger) {
+        const over = ledger.remaining(t) < 0;
+        ledger.record(truth.carbonG[k]!, t);
+        if (!over && ledger.remaining(t) < 0) periodsOver[p] += 1;
+      }
       if (b) {
         b.drain(truth.deviceJ[k]!);
         if (b.percent < tally.batteryMin) tally.batteryMin = b.percent;
@@ -228,6 +263,21 @@ export function simulate(options: SimulationOptions): SimulationResult {
     oracleCarbonG,
     ...(fixedVariant ? { fixedVariant } : {}),
     steps: series.steps,
+    ...(budgetSettings && ledgers
+      ? {
+          budget: {
+            grams: budgetSettings.grams,
+            periodHours: budgetSettings.periodHours,
+            periods: Math.ceil((s.end - s.start) / (budgetSettings.periodHours * 3_600_000) - 1e-9),
+            policies: Object.fromEntries(
+              policies.map((policy, p) => {
+                const state = ledgers[p]!.toJSON();
+                return [policy.name, { spentG: state.totalSpentG, overspendG: state.overspendG, periodsOverspent: periodsOver[p]! }];
+              }),
+            ),
+          },
+        }
+      : {}),
     timing: { totalMs: performance.now() - began, outcomesMs, policies: Object.fromEntries(policies.map((p, i) => [p.name, spent[i]!])) },
   };
 }

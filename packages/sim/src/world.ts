@@ -60,7 +60,7 @@ export class IntensityTrack {
 }
 
 /** The series' values with each gap (NaN) taken as the last value before it (leading gaps: the first value). */
-function filledForward(series: TraceSeries): Float64Array {
+export function filledForward(series: TraceSeries): Float64Array {
   const out = Float64Array.from(series.values);
   const first = out.findIndex((v) => !Number.isNaN(v));
   if (first < 0) throw new CarboncpError(ErrorCode.BAD_TRACE, `the carbon trace of zone '${series.zone}' has no values`);
