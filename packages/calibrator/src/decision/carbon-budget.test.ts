@@ -130,3 +130,31 @@ describe('the budget rule in the decision (maxCarbonG, hand-computed on FAMILY_W
     expect(() => fresh().decide(context(), { maxCarbonG: -1 })).toThrow(/maxCarbonG/);
   });
 });
+
+describe('CarbonBudget with a floor (the least carbon any candidate emits now)', () => {
+  it('reserves the floor for every request to come and paces the surplus (hand-computed)', () => {
+    // Flat: reserve 1440 x 0.2 = 288, surplus 432, k = 432 / (1440 / 400) = 120: cap 0.2 + 120 / 400 = 0.5, as without.
+    const flat = new CarbonBudget({ grams: 720, periodMs: 24 * HOUR, start: 0, requestsPerHour: 60 });
+    expect(flat.cap(0, Array.from({ length: 24 }, () => ({ point: 400, upper: 400 })), 0.2)).toBeCloseTo(0.5, 9);
+    // 100 then 400 g/kWh, 75 g, a floor of 0.001 kWh-equivalent (0.1 g at 100, 0.4 g at 400): reserve 6 + 24 = 30,
+    // surplus 45, k = 45 / 0.75 = 60: 0.1 + 60 / 100 = 0.7 g a request in the clean hour; then 33 g left,
+    // reserve 24, surplus 9, k = 9 / 0.15 = 60: 0.4 + 60 / 400 = 0.55 g in the dirty one; 42 + 33 = 75 g in all.
+    const budget = new CarbonBudget({ grams: 75, periodMs: 2 * HOUR, start: 0, requestsPerHour: 60 });
+    const clean = { point: 100, upper: 100 };
+    const dirty = { point: 400, upper: 400 };
+    let spent = 0;
+    for (let t = 0; t < 2 * HOUR; t += MINUTE) {
+      const first = t < HOUR;
+      const cap = budget.cap(t, first ? [clean, dirty] : [dirty], first ? 0.1 : 0.4);
+      expect(cap).toBeCloseTo(first ? 0.7 : 0.55, 9);
+      budget.record(cap, t);
+      spent += cap;
+    }
+    expect(spent).toBeCloseTo(75, 6);
+    // A floor the budget cannot cover: the floor itself (the cheapest), never more than is left.
+    const poor = new CarbonBudget({ grams: 1, periodMs: HOUR, start: 0, requestsPerHour: 60 });
+    expect(poor.cap(0, [dirty], 0.4)).toBeCloseTo(0.4, 9);
+    expect(poor.cap(0, [dirty], 2)).toBeCloseTo(1, 9);
+    expect(() => poor.cap(0, [dirty], -1)).toThrow(/floorG/);
+  });
+});

@@ -51,7 +51,8 @@ export interface CarbonBudgetState {
  *   energy allowance per request  e_h = k x u_h^-(1 + tilt),   k = R / sum_h n_h u_h^-tilt,
  *
  * so that sum_h n_h e_h u_h = R: the plan keeps the budget even if every slot comes in at its
- * upper bound. The cap for the request in progress is that allowance at the intensity expected
+ * upper bound. With a floor (the least carbon any candidate emits now), its energy is reserved
+ * for every request to come first and only the surplus R - sum_h n_h e_min u_h is paced so. The cap for the request in progress is that allowance at the intensity expected
  * now, e_0 x point_0 (<= e_0 x u_0): a wide interval now spends less now and leaves the rest to
  * be re-planned. record() books what a request actually emitted; every cap re-plans from what is
  * left, so errors are corrected as they come (online budgeted allocation, re-solved per request).
@@ -106,29 +107,40 @@ export class CarbonBudget {
 
   /**
    * The per-request carbon cap (g) at `atMs`. `forecast[0]` is the slot in progress, then one per
-   * slot to the period's end (slotsLeft); a shorter forecast repeats its last slot.
+   * slot to the period's end (slotsLeft); a shorter forecast repeats its last slot. `floorG`
+   * (default 0): the least carbon any candidate would emit now, at forecast[0].point; with it
+   * the plan first reserves that energy for every request to come (at the upper bounds) and
+   * paces only the surplus above it, so that the cheap hours do not spend what the dirty ones
+   * cannot do without.
    */
-  cap(atMs: number, forecast: readonly ForecastSlot[]): number {
+  cap(atMs: number, forecast: readonly ForecastSlot[], floorG = 0): number {
     if (forecast.length === 0) throw invalid('cap() needs a forecast of at least the slot in progress');
+    if (!(floorG >= 0 && Number.isFinite(floorG))) throw invalid(`floorG must be a finite number >= 0, got ${floorG}`);
     this.roll(atMs);
     const { start, slotMs, tilt } = this.options;
     const left = this.options.grams - this.spentG;
+    const now = checkSlot(forecast[0]!);
+    // The floor as an energy (kWh-like: grams per g/kWh), to price it in every slot.
+    const floorEnergy = now.point > 0 ? floorG / now.point : 0;
     let cap = 0;
     if (left > 0) {
       const end = this.periodEnd(atMs);
       const perMs = this.rate(atMs) / HOUR_MS;
       let slotStart = start + Math.floor((atMs - start) / slotMs) * slotMs;
       let weights = 0;
+      let reserve = 0;
       for (let h = 0; slotStart < end; h += 1, slotStart += slotMs) {
         const from = h === 0 ? atMs : slotStart;
         const to = Math.min(end, slotStart + slotMs);
         const upper = checkSlot(forecast[Math.min(h, forecast.length - 1)]!).upper;
-        weights += perMs * Math.max(0, to - from) * upper ** -tilt;
+        const requests = perMs * Math.max(0, to - from);
+        weights += requests * upper ** -tilt;
+        reserve += requests * floorEnergy * upper;
       }
-      const now = forecast[0]!;
-      const k = left / weights;
+      const surplus = left - reserve;
+      const paced = surplus > 0 ? (surplus / weights) * now.upper ** -(1 + tilt) * now.point : 0;
       // Near the period's end (under one request expected) the plan would allow more than is left: never more.
-      cap = Math.min(left, k * now.upper ** -(1 + tilt) * now.point);
+      cap = Math.min(left, floorG + paced);
     }
     this.lastCapG = cap;
     this.lastCapAt = atMs;
