@@ -30,7 +30,8 @@ export function runBudget(b: Omit<BudgetSettings, 'forecast'>, slotMs: number = 
  * (preferQuality); without variants, the fastest (objective 'latency'): what a budget buys.
  *
  * - `carboncp-paced`: every request capped by the CarbonBudget's cap (maxCarbonG) from the
- *   grid's forecast with its conformal upper bounds (BudgetForecast).
+ *   grid's forecast with its conformal upper bounds (BudgetForecast), the least carbon of the
+ *   last decision's otherwise-feasible candidates reserved as its floor.
  * - `greedy-spender`: no cap until the period's budget is spent, then the least carbon (objective
  *   'carbon', no quality preference) until the period ends.
  */
@@ -50,14 +51,24 @@ export function createBudgetPolicy(name: 'carboncp-paced' | 'greedy-spender', ca
   };
   const preferred: DecideOptions = withVariants ? { ...base, objective: 'carbon', preferQuality: true } : { ...base, objective: 'latency' };
   const cheapest: DecideOptions = { ...base, objective: 'carbon' };
+  // The least carbon the last decision saw among the candidates only the budget kept out, as an
+  // energy (g per g/kWh of the device grid then): the floor CarbonBudget reserves for every request to come.
+  let floorEnergy = 0;
   return {
     name: name satisfies PolicyName,
     calibrated: false,
     choose(ctx) {
       let request = preferred;
-      if (name === 'carboncp-paced') request = { ...preferred, maxCarbonG: budget.cap(ctx.time, b.forecast.slots(ctx.time, budget.slotsLeft(ctx.time))) };
-      else if (budget.remaining(ctx.time) <= 0) request = cheapest;
+      if (name === 'carboncp-paced') {
+        const forecast = b.forecast.slots(ctx.time, budget.slotsLeft(ctx.time));
+        request = { ...preferred, maxCarbonG: budget.cap(ctx.time, forecast, floorEnergy * forecast[0]!.point) };
+      } else if (budget.remaining(ctx.time) <= 0) request = cheapest;
       const d = decider.decide(ctx, request);
+      if (name === 'carboncp-paced' && ctx.deviceIntensityGPerKwh > 0) {
+        let least = Number.POSITIVE_INFINITY;
+        for (const a of d.assessments) if (a.carbonG < least && a.excludedBy.every((r) => r === 'budget')) least = a.carbonG;
+        if (Number.isFinite(least)) floorEnergy = least / ctx.deviceIntensityGPerKwh;
+      }
       return { index: byId.get(d.candidate.id)!, interval: null, explored: d.explored, sloUnmet: d.sloUnmet };
     },
     learn(ctx, choice, truth) {
