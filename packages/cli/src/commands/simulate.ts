@@ -8,7 +8,7 @@ import { profileFromJson, type ModelProfile, type Plan } from '@carboncp/core';
 import { outputBytesPerSample, partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { POLICY_NAMES, VARIANT_POLICIES, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
+import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
 import { EXIT, type Command, type Io } from '../command.js';
 import { simulationReport } from '../report/simulation-report.js';
 import { renderHtmlReport } from '../report/html-report.js';
@@ -40,7 +40,8 @@ Options:
                       default the shipped Mahimahi T-Mobile LTE uplink
   --trace NAME        the trace of a file with several; --direction up|down (default up)
   --slo-ms N          latency SLO (default 500)    --alpha A  miscoverage (default 0.1)
-  --policies P,...    default all that apply (not ${VARIANT_POLICIES.join(', ')}: they need a model family): ${POLICY_NAMES.join(', ')}
+  --policies P,...    default all that apply (not ${VARIANT_POLICIES.join(', ')}: they need a model family;
+                      not ${BUDGET_POLICIES.join(', ')}: they need a carbon budget, simulate()'s option): ${POLICY_NAMES.join(', ')}
   --hours H           simulated hours (default 24) --rate N   requests per minute (default 1)
   --seed S            default 1
   --server-power-w W  a tail's power on the server (default: the dev-machine profile's active
