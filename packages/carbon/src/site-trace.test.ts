@@ -36,6 +36,17 @@ describe('parseSiteTrace', () => {
     expect(() => parseSiteTrace(`${header}\nA,2022-09-22 00,1,0.1,1\nA,2022-09-22 02,1,0.1,1`)).toThrow(/jumps/);
     expect(() => parseSiteTrace('location,time_utc\nA,2022-09-22 00')).toThrow(/wue_l_per_kwh/);
     expect(() => parseSiteTrace(`${header}\nA,2022-09-22 00,x,0.1,1`)).toThrow(/numbers/);
-    expect(() => parseSiteTrace(`${header}\nA,2022-09-22 00,1,0.1,1\nB,2022-09-22 01,1,0.1,1`)).toThrow(/other hours/);
+    expect(() => parseSiteTrace(`${header}\nA,2022-09-22 00,1,0.1,1\nB,2022-09-22 01,1,0.1,1`)).toThrow(/share no hour/);
+  });
+
+  it('leaves out rows without water or carbon and cuts every site to the hours all share', () => {
+    const header = 'location,time_utc,wue_L_per_kWh,carbon_kg_per_kWh,price_USD_per_MWh';
+    const text = `${header}\nA,2022-09-22 00,1,0.1,1\nA,2022-09-22 01,2,0.2,1\nA,2022-09-22 02,,,5\nB,2022-09-21 23,9,0.9,1\nB,2022-09-22 00,3,0.3,1\nB,2022-09-22 01,4,0.4,1`;
+    const [a, b] = parseSiteTrace(text);
+    expect(a!.startMs).toBe(Date.UTC(2022, 8, 22, 0));
+    expect(b!.startMs).toBe(Date.UTC(2022, 8, 22, 0));
+    expect(a!.wueLPerKwh).toEqual([1, 2]);
+    expect(b!.wueLPerKwh).toEqual([3, 4]);
+    expect(b!.carbonGPerKwh[1]).toBeCloseTo(400, 9);
   });
 });

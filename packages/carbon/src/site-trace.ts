@@ -6,6 +6,9 @@
  * What the file has, plainly: one water figure per site and hour, `wue_L_per_kWh`, and no
  * separate column for the grid's (off-site) water per kWh. It is kept as the site's water
  * intensity; `gridWaterLPerKwh` is absent, and a caller who knows it adds it (siteWaterLPerKwh).
+ * Rows without a water or carbon figure (in the shared file, the last 24 hours of the European
+ * and Asian sites carry a price only) are left out, and every site is cut to the hours all sites
+ * share (2022-09-22 00:00 .. 2022-10-11 00:00 UTC there, 457 hours).
  */
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { parseUtcTime, splitCsvLine } from './providers/trace-csv.js';
@@ -39,9 +42,9 @@ function hourTime(text: string): number {
 }
 
 /**
- * Every site of the file, in order of first appearance, each an hourly series without gaps
- * (CARBONCP_INVALID_ARGUMENT for a missing column, a bad number or time, a gap or a site whose
- * hours differ from the others'). Carbon is converted from kg/kWh to g/kWh (x1000).
+ * Every site of the file, in order of first appearance, each an hourly series without gaps over
+ * the hours all sites share (CARBONCP_INVALID_ARGUMENT for a missing column, a bad number or
+ * time, a gap, or sites that share no hour). Carbon is converted from kg/kWh to g/kWh (x1000).
  */
 export function parseSiteTrace(text: string): SiteSeries[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
@@ -59,6 +62,7 @@ export function parseSiteTrace(text: string): SiteSeries[] {
     const time = hourTime(cells[at[1]!] ?? '');
     const [wue, carbonKg, price] = [at[2]!, at[3]!, at[4]!].map((i) => Number(cells[i]));
     if (site === '') throw invalid(`row ${n + 1}: empty location`);
+    if ((cells[at[2]!] ?? '').trim() === '' || (cells[at[3]!] ?? '').trim() === '') continue;
     if (!Number.isFinite(time)) throw invalid(`row ${n + 1}: bad time ${JSON.stringify(cells[at[1]!])}`);
     if (!(wue! >= 0) || !(carbonKg! >= 0) || !Number.isFinite(price)) throw invalid(`row ${n + 1}: water, carbon and price must be numbers (water and carbon >= 0)`);
     let s = bySite.get(site);
@@ -70,11 +74,20 @@ export function parseSiteTrace(text: string): SiteSeries[] {
     s.wue.push(wue!);
     s.price.push(price!);
   }
+  if (bySite.size === 0) throw invalid('no row has both water and carbon');
+  // The hours every site has: from the latest first hour to the earliest last hour.
+  let from = Number.NEGATIVE_INFINITY;
+  let to = Number.POSITIVE_INFINITY;
+  for (const s of bySite.values()) {
+    from = Math.max(from, s.times[0]!);
+    to = Math.min(to, s.times[s.times.length - 1]!);
+  }
+  if (!(to >= from)) throw invalid('the sites share no hour');
   const out: SiteSeries[] = [];
-  for (const [site, s] of bySite) out.push({ site, startMs: s.times[0]!, stepMs: HOUR_MS, carbonGPerKwh: s.carbon, wueLPerKwh: s.wue, priceUsdPerMwh: s.price });
-  const first = out[0]!;
-  for (const s of out) {
-    if (s.startMs !== first.startMs || s.carbonGPerKwh.length !== first.carbonGPerKwh.length) throw invalid(`${s.site} covers other hours than ${first.site}`);
+  for (const [site, s] of bySite) {
+    const a = (from - s.times[0]!) / HOUR_MS;
+    const b = a + (to - from) / HOUR_MS + 1;
+    out.push({ site, startMs: from, stepMs: HOUR_MS, carbonGPerKwh: s.carbon.slice(a, b), wueLPerKwh: s.wue.slice(a, b), priceUsdPerMwh: s.price.slice(a, b) });
   }
   return out;
 }
