@@ -35,7 +35,7 @@ const SLO_FACTOR = 1.5;
 const WATER_WEIGHT = 50;
 /** Extra RTT over the network's (ms), assumed from great-circle distance to a device in Germany (~1 ms per 100 km round trip, rounded). */
 const SITE_RTT_MS = { Germany: 0, Netherlands: 8, Belgium: 8, Denmark: 12, Virginia: 90, Georgia: 105, Texas: 120, Nevada: 150, Japan: 240, Singapore: 170 };
-const POLICIES = ['device', 'single-site', 'carboncp-sites', 'carboncp-sites-equity', 'oracle'];
+const POLICIES = ['device', 'carbon-greedy', 'single-site', 'carboncp-sites', 'carboncp-sites-equity', 'oracle'];
 
 const machine = { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, node: process.version };
 const started = { at: new Date().toISOString(), load: load() };
@@ -135,7 +135,7 @@ const lines = [
 for (const run of runs) {
   lines.push(`## ${run.setting}${run.down ? ` (${run.down.site} down ${run.down.from} .. ${run.down.to})` : ''}`, '', `${run.requests} requests, ${run.wallS.toFixed(0)} s wall; single-site used ${run.singleSite}.`, '');
   lines.push('| policy | carbon g | water L | SLO miss | p95 ms | largest shares | on device | lost |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const p of run.policies) lines.push(`| ${p.policy} | ${p.carbonG} | ${p.waterL} | ${(100 * p.sloViolationRate).toFixed(1)}% | ${p.p95LatencyMs} | ${p.topShares.join(', ') || '-'} | ${p.onDevice} | ${p.lost} |`);
+  for (const p of run.policies) lines.push(`| ${p.policy} | ${p.carbonG} | ${p.waterL} | ${(100 * p.sloViolationRate).toFixed(1)}% | ${p.p95LatencyMs} | ${p.maxShare > 0 ? p.topShares.join(', ') : '-'} | ${p.onDevice} | ${p.lost} |`);
   lines.push('');
 }
 lines.push('Assumptions:', '', ...out.assumptions.map((a) => `- ${a}`), '');
