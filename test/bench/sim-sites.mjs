@@ -66,6 +66,8 @@ for (const setting of [
   { name: 'carbon only', waterWeight: 0 },
   { name: `water weight ${WATER_WEIGHT} g/L`, waterWeight: WATER_WEIGHT },
   { name: 'best site down for day 5', waterWeight: 0, downDay: 5 },
+  // Sensitivity: every remote candidate at ten sites needs its own ~1/alpha observations; 10% exploration warms them sooner.
+  { name: 'carbon only, exploration 10%', waterWeight: 0, exploration: 0.1 },
 ]) {
   const began = Date.now();
   let down;
@@ -73,12 +75,13 @@ for (const setting of [
     const best = Object.entries(siteMeans).sort((a, b) => a[1].carbonGPerKwh - b[1].carbonGPerKwh)[0][0];
     down = { site: best, from: start + setting.downDay * 86_400_000, to: start + (setting.downDay + 1) * 86_400_000 };
   }
-  const r = simulate({ ...base, candidates, start, sloMs, sites: sites(down), siteOptions: { waterWeight: setting.waterWeight } });
+  const r = simulate({ ...base, candidates, start, sloMs, sites: sites(down), siteOptions: { waterWeight: setting.waterWeight }, ...(setting.exploration ? { decider: { exploration: { rate: setting.exploration } } } : {}) });
   const wallS = (Date.now() - began) / 1000;
   log(`${setting.name}: ${r.requests} requests in ${wallS.toFixed(0)} s; single site ${r.sites.singleSite}`);
   runs.push({
     setting: setting.name,
     waterWeight: setting.waterWeight,
+    exploration: setting.exploration ?? 0.02,
     down: down ? { site: down.site, from: new Date(down.from).toISOString(), to: new Date(down.to).toISOString() } : null,
     requests: r.requests,
     wallS,
