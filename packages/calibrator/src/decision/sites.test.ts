@@ -88,6 +88,8 @@ describe('choosing a site', () => {
     const d1 = decider().decide(ctx(down(['C'])), MEAN);
     expect(d1.candidate.id).toBe('split-2/int8@B');
     expect(d1.assessments.find((a) => a.candidate.site === 'C')!.excludedBy).toEqual(['site']);
+    expect(d1.bound).toBe('site');
+    expect(d1.explanation).toMatch(/its site C is down/);
     const d2 = decider().decide(ctx(down(['A', 'B', 'C'])), { ...MEAN, sloMs: 1 });
     expect(d2.candidate.id).toBe('device/none');
     expect(d2.sloUnmet).toBe(true);
