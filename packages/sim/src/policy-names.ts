@@ -24,6 +24,9 @@
  *   decision carboncp-robust makes; the name says which lever a report compares).
  * The last two need candidates of model variants (candidatesFromFamily) and are left out of the
  * default list when the candidates carry none.
+ * - `single-site`, `carboncp-sites`, `carboncp-sites-equity` (issue #11, section 3): several
+ *   server sites (SimulationOptions.sites; see site-policies.ts). They need sites, and with sites
+ *   the default list is device, oracle and these three.
  */
 export const POLICY_NAMES = [
   'device',
@@ -40,6 +43,9 @@ export const POLICY_NAMES = [
   'oracle',
   'best-fixed-variant',
   'carboncp-variants',
+  'single-site',
+  'carboncp-sites',
+  'carboncp-sites-equity',
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];

@@ -1,4 +1,5 @@
 import { CoverageTracker, type DecisionContext } from '@carboncp/calibrator';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { capacityAt } from '@carboncp/carbon';
 import { Battery, batterySettings } from './battery.js';
 import { bestFixedVariant, type FixedVariantChoice } from './fixed-variant.js';
@@ -10,6 +11,8 @@ import { NormalStream, queueLength, uniformStream } from './random-streams.js';
 import { SeriesRecorder, type SimulationStep } from './series.js';
 import { radioContext, resolveSettings, scaledHeads, type ResolvedSettings } from './settings.js';
 import { IntensityTrack, LinkEstimator, utilisationAt } from './world.js';
+import { SITE_POLICIES, SiteTally, createSitePolicy, type SitePolicyResult } from './site-policies.js';
+import { SiteWorld } from './site-world.js';
 
 export interface SimulationResult {
   settings: ResolvedSettings;
@@ -18,6 +21,8 @@ export interface SimulationResult {
   policies: PolicyResult[];
   /** The oracle's total carbon (g), the reference of every regret (also when 'oracle' is not among the policies). */
   oracleCarbonG: number;
+  /** With sites: the site 'single-site' used, and per policy its water, server carbon, share and requests per site, and requests lost. */
+  sites?: { names: string[]; singleSite: string; policies: Record<string, SitePolicyResult> };
   /** With 'best-fixed-variant': the variant it ran and every allowed variant's run ('robust' mode on that variant alone). */
   fixedVariant?: FixedVariantChoice;
   steps: SimulationStep[];
@@ -37,11 +42,14 @@ const MINUTE_MS = 60_000;
 export function simulate(options: SimulationOptions): SimulationResult {
   const began = performance.now();
   const s = resolveSettings(options);
+  const siteWorld = options.sites ? new SiteWorld(options.sites, options.candidates, s) : undefined;
+  // With sites, every remote candidate once per site: the truth, the policies and the results all see these.
+  const candidates = siteWorld ? siteWorld.candidates : options.candidates;
   // (the per-variant runs of 'best-fixed-variant', if asked for, are part of this run's total time)
-  const policyCandidates = s.headScaleKnown ? scaledHeads(options.candidates, s.headScale) : [...options.candidates];
+  const policyCandidates = s.headScaleKnown ? scaledHeads(candidates, s.headScale) : [...candidates];
   const uplink = options.uplink;
   const downlink = options.downlink ?? uplink;
-  const truth = new Outcomes(options.candidates, {
+  const truth = new Outcomes(candidates, {
     uplink,
     downlink,
     device: options.device,
@@ -71,10 +79,14 @@ export function simulate(options: SimulationOptions): SimulationResult {
     decider: options.decider ?? {},
     seed: s.seed,
   };
-  const oracle = new Oracle(options.candidates, s.sloMs, settings);
+  const oracle = new Oracle(candidates, s.sloMs, settings);
   const fixedVariant = s.policies.includes('best-fixed-variant') ? bestFixedVariant(options, s, simulate) : undefined;
   const policySettings = fixedVariant ? { ...settings, fixedVariant: fixedVariant.variant } : settings;
-  const policies: SimPolicy[] = s.policies.map((name) => (name === 'oracle' ? oracle : createPolicy(name, policyCandidates, policySettings)));
+  const siteSettings = siteWorld ? resolveSiteOptions(options, siteWorld) : undefined;
+  const policies: SimPolicy[] = s.policies.map((name) =>
+    name === 'oracle' ? oracle : SITE_POLICIES.includes(name) ? createSitePolicy(name, policyCandidates, policySettings, siteWorld!, siteSettings!) : createPolicy(name, policyCandidates, policySettings),
+  );
+  const siteTallies = siteWorld ? policies.map(() => new SiteTally(siteWorld, siteSettings!.waterWeight)) : undefined;
   const perMinuteGap = MINUTE_MS / s.perMinute;
   const expected = Math.max(1, Math.floor(((s.end - s.start) / MINUTE_MS) * s.perMinute));
   const coverage = new CoverageTracker();
@@ -146,6 +158,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
     world.deviceIntensity = deviceTrack.truth[di]!;
     world.serverIntensity = serverTrack.truth[si]!;
     truth.draw(world);
+    if (siteWorld) {
+      siteWorld.update(t);
+      siteWorld.apply(truth);
+    }
     const best = oracle.pick(truth);
     oracleCarbonG += truth.carbonG[best]!;
     const uplinkSeen = upEstimate.estimate();
@@ -161,6 +177,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       ctx.serverQueueDepth = rho / (1 - rho);
       ctx.deviceIntensityGPerKwh = deviceTrack.seen[di]!;
       ctx.serverIntensityGPerKwh = serverTrack.seen[si]!;
+      if (siteWorld) ctx.sites = siteWorld.conditions;
       const b = batteries?.[p];
       if (b) {
         b.advance(t);
@@ -175,6 +192,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       const k = choice.index;
       const tally = tallies[p]!;
       tally.add(k, truth, s.sloMs, choice.interval);
+      siteTallies?.[p]!.add(k, truth);
       if (choice.explored) tally.explored += 1;
       if (choice.sloUnmet) tally.sloUnmet += 1;
       if (busyUntil[p]! > t) {
@@ -218,7 +236,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   options.onProgress?.(n, expected);
 
   const results = tallies.map((tally, p) =>
-    tally.result(options.candidates, oracleCarbonG, capacityJ === null ? null : { capacityJ, endPercent: batteries![p]!.percent }),
+    tally.result(candidates, oracleCarbonG, capacityJ === null ? null : { capacityJ, endPercent: batteries![p]!.percent }),
   );
   fillReductions(results);
   return {
@@ -227,6 +245,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     policies: results,
     oracleCarbonG,
     ...(fixedVariant ? { fixedVariant } : {}),
+    ...(siteWorld ? { sites: { names: siteWorld.names, singleSite: siteSettings!.singleSite, policies: Object.fromEntries(policies.map((p, i) => [p.name, siteTallies![i]!.result()])) } } : {}),
     steps: series.steps,
     timing: { totalMs: performance.now() - began, outcomesMs, policies: Object.fromEntries(policies.map((p, i) => [p.name, spent[i]!])) },
   };
@@ -264,4 +283,13 @@ function closeStep(
       batteryPercent: batteries ? batteries[p]!.percent : null,
     };
   });
+}
+
+/** The site policies' settings, defaults filled in (see SiteOptions). */
+function resolveSiteOptions(options: SimulationOptions, world: SiteWorld): { waterWeight: number; equityCap: number; equityStep: number; singleSite: string } {
+  const o = options.siteOptions ?? {};
+  const waterWeight = o.waterWeight ?? 0;
+  const singleSite = o.singleSite ?? world.bestInHindsight(waterWeight);
+  if (!world.names.includes(singleSite)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `singleSite '${singleSite}' is not one of the sites (${world.names.join(', ')})`);
+  return { waterWeight, equityCap: o.equityCap ?? Math.min(1, 1.5 / world.names.length), equityStep: o.equityStep ?? 0.5, singleSite };
 }

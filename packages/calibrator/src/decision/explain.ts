@@ -40,6 +40,8 @@ function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode' | 'minQu
       return a.candidate.quality === undefined
         ? 'its quality is unknown'
         : `its declared quality ${formatNumber(a.candidate.quality)} is below the floor ${formatNumber(d.minQuality ?? Number.NaN)}`;
+    case 'site':
+      return `its site ${a.candidate.site ?? ''} is down`;
     case 'set':
       return `it is not in the conformal set of plausible optima (score ${formatNumber(a.setScore ?? Number.NaN)})`;
   }

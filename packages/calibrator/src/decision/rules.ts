@@ -1,5 +1,6 @@
 import type { DecisionCandidate } from '../candidates/candidate.js';
 import type { DecisionContext } from './context.js';
+import { siteDown } from './site-conditions.js';
 import { CONSTRAINTS, DEFAULT_BATTERY_RULE, type CandidateAssessment, type Constraint, type ResolvedRequest } from './decision-types.js';
 
 /** Whether the battery rule applies now: on battery, not charging, charge known and at or below its threshold. */
@@ -58,6 +59,7 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
     if (a.energyBound > energyCap) out.push('battery');
     if (!(a.latencyBound <= sloMs)) out.push('slo');
     if (setOut) out.push('set');
+    if (siteDown(a.candidate, ctx)) out.push('site');
     a.feasible = out.length === 0;
   }
 }
@@ -109,7 +111,7 @@ export function choose(assessments: readonly CandidateAssessment[], req: Resolve
   const outsideSet = bestBy(assessments, (a) => a.excludedBy.length === 1 && a.excludedBy[0] === 'set', better);
   if (outsideSet) return { chosen: outsideSet, sloUnmet: false, relaxed: ['set'], bound: boundOf(outsideSet) };
   const passes = (a: CandidateAssessment, rules: readonly Constraint[]): boolean => rules.every((r) => !a.excludedBy.includes(r));
-  for (const keep of [['error', 'quality', 'battery'], ['error', 'quality'], []] as const) {
+  for (const keep of [['site', 'error', 'quality', 'battery'], ['site', 'error', 'quality'], ['site']] as const) {
     const chosen = bestBy(assessments, (a) => passes(a, keep), faster);
     if (!chosen) continue;
     const sloUnmet = chosen.excludedBy.includes('slo');
