@@ -51,6 +51,7 @@ export {
   type TelemetryFootprintOptions,
 } from './accounting.js';
 export { parseNetworkTrace, checkCapacityTrace, capacityAt, drainMs, meanCapacity, type CapacityTrace, type NetworkTraceOptions } from './network-trace.js';
+export { parseSiteTrace, siteIndexAt, siteWaterLPerKwh, SITE_TRACE_SOURCE, type SiteSeries } from './site-trace.js';
 export {
   GPU_POWER_CAPS_SCHEMA_VERSION,
   parseGpuPowerCapCurves,

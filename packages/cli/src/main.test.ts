@@ -36,7 +36,7 @@ describe('exit codes (packages/cli/README.md)', () => {
     ['a demo --input-shape no model has', ['demo', '--model', 'ppocr-cls', '--input-shape', 'nope=1,3'], EXIT.BAD_INPUT],
     ['a demo model that does not exist', ['demo', '--model', 'no-such-model'], EXIT.BAD_INPUT],
   ];
-  it.each(cases)('%s exits %i', async (_label, args, code) => {
+  it.each(cases)('%s (%j) exits %i', async (_label, args, code) => {
     const io = capture();
     expect(await main(args, io)).toBe(code);
     if (args.length > 0) expect(io.stderr.join('\n')).toMatch(args[0] === 'frobnicate' ? /unknown command/ : /carboncp: CARBONCP_[A-Z_]+: /);

@@ -4,4 +4,6 @@ export { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type Pol
 export type { FixedVariantChoice, FixedVariantRun } from './fixed-variant.js';
 export { headScaleOf, type ResolvedSettings } from './settings.js';
 export type { PolicyResult } from './metrics.js';
+export { SITE_POLICIES, type SitePolicyResult } from './site-policies.js';
+export type { SimSite, SiteOptions } from './site-world.js';
 export type { SimulationStep, StepPolicy } from './series.js';

@@ -1,6 +1,7 @@
 import type { BatteryRule, DecisionCandidate, DeciderOptions, MeanSd } from '@carboncp/calibrator';
 import type { CapacityTrace, DeviceProfile, ForecastMethod, RadioKind, TraceSeries } from '@carboncp/carbon';
 import type { PolicyName } from './policy-names.js';
+import type { SimSite, SiteOptions } from './site-world.js';
 
 /**
  * What the policies see of the grid's intensity for the hour in progress: 'forecast' (default)
@@ -124,6 +125,13 @@ export interface SimulationOptions {
   /** Called every `progressEvery` requests (default 1000) and at the end with (done, expected). */
   onProgress?: (done: number, expected: number) => void;
   progressEvery?: number;
+  /**
+   * Several server sites (issue #11 §3): every remote candidate is run at each (candidatesForSites),
+   * its server carbon at the site's grid and its RTT plus the site's; `serverCarbon` then only
+   * stands for nothing remote. The result gains `sites`.
+   */
+  sites?: readonly SimSite[];
+  siteOptions?: SiteOptions;
   /** Called after every request with its full record (arrays valid only during the call): for tests and exports. */
   onRequest?: (record: RequestRecord) => void;
 }

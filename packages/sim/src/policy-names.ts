@@ -24,8 +24,11 @@
  *   decision carboncp-robust makes; the name says which lever a report compares).
  * The last two need candidates of model variants (candidatesFromFamily) and are left out of the
  * default list when the candidates carry none.
+ * - `single-site`, `carboncp-sites`, `carboncp-sites-equity` (issue #11, section 3): several
+ *   server sites (SimulationOptions.sites; see site-policies.ts). They need sites, and with sites
+ *   the default list is device, oracle and these three.
  * - `carboncp-paced` (issue #11, section 2): a carbon budget (SimulationOptions.budget) paced by
- *   the calibrator's CarbonBudget over the grid's forecast with its conformal upper bounds: 'robust'
+ *   the calibrator's CarbonBudget over the grid's forecast with its conformal upper bounds: 'mean'
  *   mode preferring quality (with variants; else speed) under the budget's per-request cap.
  * - `greedy-spender`: the same budget and preference, spent first-come: no cap until the period's
  *   budget is gone, then the least carbon. These two need a budget and are left out without one.
@@ -45,6 +48,9 @@ export const POLICY_NAMES = [
   'oracle',
   'best-fixed-variant',
   'carboncp-variants',
+  'single-site',
+  'carboncp-sites',
+  'carboncp-sites-equity',
   'carboncp-paced',
   'greedy-spender',
 ] as const;

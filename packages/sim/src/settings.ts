@@ -14,6 +14,7 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { CarbonView, SimulationOptions } from './options.js';
 import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
 import { checkUtilisation } from './world.js';
+import { SITE_POLICIES } from './site-policies.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -115,7 +116,12 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
   if (o.budget && !(o.budget.grams >= 0 && Number.isFinite(o.budget.grams) && o.budget.periodHours > 0 && Number.isFinite(o.budget.periodHours))) {
     throw invalid(`budget needs grams >= 0 and periodHours > 0, got ${JSON.stringify(o.budget)}`);
   }
-  const policies = [...(o.policies ?? POLICY_NAMES.filter((p) => (withVariants || !VARIANT_POLICIES.includes(p)) && (withBudget || !BUDGET_POLICIES.includes(p))))];
+  const defaults = o.sites
+    ? ['device', 'oracle', ...SITE_POLICIES]
+    : POLICY_NAMES.filter((p) => (withVariants || !VARIANT_POLICIES.includes(p)) && !SITE_POLICIES.includes(p) && (withBudget || !BUDGET_POLICIES.includes(p)));
+  const policies = [...(o.policies ?? defaults)] as PolicyName[];
+  const needsSites = policies.find((p) => SITE_POLICIES.includes(p));
+  if (needsSites && !o.sites) throw invalid(`policy '${needsSites}' needs sites (SimulationOptions.sites)`);
   const unknown = policies.find((p) => !isPolicyName(p));
   if (unknown !== undefined) throw invalid(`unknown policy '${unknown}' (known: ${POLICY_NAMES.join(', ')})`);
   const needsVariants = policies.find((p) => VARIANT_POLICIES.includes(p));

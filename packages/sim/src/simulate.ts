@@ -1,4 +1,5 @@
 import { CoverageTracker, type DecisionContext } from '@carboncp/calibrator';
+import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { capacityAt } from '@carboncp/carbon';
 import { Battery, batterySettings } from './battery.js';
 import { BudgetForecast } from './budget-forecast.js';
@@ -12,6 +13,8 @@ import { NormalStream, queueLength, uniformStream } from './random-streams.js';
 import { SeriesRecorder, type SimulationStep } from './series.js';
 import { radioContext, resolveSettings, scaledHeads, type ResolvedSettings } from './settings.js';
 import { IntensityTrack, LinkEstimator, utilisationAt } from './world.js';
+import { SITE_POLICIES, SiteTally, createSitePolicy, type SitePolicyResult } from './site-policies.js';
+import { SiteWorld } from './site-world.js';
 
 export interface SimulationResult {
   settings: ResolvedSettings;
@@ -20,6 +23,8 @@ export interface SimulationResult {
   policies: PolicyResult[];
   /** The oracle's total carbon (g), the reference of every regret (also when 'oracle' is not among the policies). */
   oracleCarbonG: number;
+  /** With sites: the site 'single-site' used, and per policy its water, server carbon, share and requests per site, and requests lost. */
+  sites?: { names: string[]; singleSite: string; policies: Record<string, SitePolicyResult> };
   /** With 'best-fixed-variant': the variant it ran and every allowed variant's run ('robust' mode on that variant alone). */
   fixedVariant?: FixedVariantChoice;
   steps: SimulationStep[];
@@ -50,11 +55,14 @@ const MINUTE_MS = 60_000;
 export function simulate(options: SimulationOptions): SimulationResult {
   const began = performance.now();
   const s = resolveSettings(options);
+  const siteWorld = options.sites ? new SiteWorld(options.sites, options.candidates, s) : undefined;
+  // With sites, every remote candidate once per site: the truth, the policies and the results all see these.
+  const candidates = siteWorld ? siteWorld.candidates : options.candidates;
   // (the per-variant runs of 'best-fixed-variant', if asked for, are part of this run's total time)
-  const policyCandidates = s.headScaleKnown ? scaledHeads(options.candidates, s.headScale) : [...options.candidates];
+  const policyCandidates = s.headScaleKnown ? scaledHeads(candidates, s.headScale) : [...candidates];
   const uplink = options.uplink;
   const downlink = options.downlink ?? uplink;
-  const truth = new Outcomes(options.candidates, {
+  const truth = new Outcomes(candidates, {
     uplink,
     downlink,
     device: options.device,
@@ -84,9 +92,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
     decider: options.decider ?? {},
     seed: s.seed,
   };
-  const oracle = new Oracle(options.candidates, s.sloMs, settings);
+  const oracle = new Oracle(candidates, s.sloMs, settings);
   const fixedVariant = s.policies.includes('best-fixed-variant') ? bestFixedVariant(options, s, simulate) : undefined;
   const policySettings = fixedVariant ? { ...settings, fixedVariant: fixedVariant.variant } : settings;
+  const siteSettings = siteWorld ? resolveSiteOptions(options, siteWorld) : undefined;
   const budgetSettings: BudgetSettings | undefined = options.budget
     ? {
         ...options.budget,
@@ -98,9 +107,11 @@ export function simulate(options: SimulationOptions): SimulationResult {
     : undefined;
   const policies: SimPolicy[] = s.policies.map((name) => {
     if (name === 'oracle') return oracle;
+    if (SITE_POLICIES.includes(name)) return createSitePolicy(name, policyCandidates, policySettings, siteWorld!, siteSettings!);
     if (budgetSettings && (name === 'carboncp-paced' || name === 'greedy-spender')) return createBudgetPolicy(name, policyCandidates, policySettings, budgetSettings);
     return createPolicy(name, policyCandidates, policySettings);
   });
+  const siteTallies = siteWorld ? policies.map(() => new SiteTally(siteWorld, siteSettings!.waterWeight)) : undefined;
   // Every policy's spending against the budget, by the calibrator's own accounting.
   const ledgers = budgetSettings ? policies.map(() => runBudget(budgetSettings)) : null;
   const periodsOver = new Int32Array(policies.length);
@@ -175,6 +186,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
     world.deviceIntensity = deviceTrack.truth[di]!;
     world.serverIntensity = serverTrack.truth[si]!;
     truth.draw(world);
+    if (siteWorld) {
+      siteWorld.update(t);
+      siteWorld.apply(truth);
+    }
     const best = oracle.pick(truth);
     oracleCarbonG += truth.carbonG[best]!;
     const uplinkSeen = upEstimate.estimate();
@@ -190,6 +205,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       ctx.serverQueueDepth = rho / (1 - rho);
       ctx.deviceIntensityGPerKwh = deviceTrack.seen[di]!;
       ctx.serverIntensityGPerKwh = serverTrack.seen[si]!;
+      if (siteWorld) ctx.sites = siteWorld.conditions;
       const b = batteries?.[p];
       if (b) {
         b.advance(t);
@@ -204,6 +220,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       const k = choice.index;
       const tally = tallies[p]!;
       tally.add(k, truth, s.sloMs, choice.interval);
+      siteTallies?.[p]!.add(k, truth);
       if (choice.explored) tally.explored += 1;
       if (choice.sloUnmet) tally.sloUnmet += 1;
       if (busyUntil[p]! > t) {
@@ -253,7 +270,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   options.onProgress?.(n, expected);
 
   const results = tallies.map((tally, p) =>
-    tally.result(options.candidates, oracleCarbonG, capacityJ === null ? null : { capacityJ, endPercent: batteries![p]!.percent }),
+    tally.result(candidates, oracleCarbonG, capacityJ === null ? null : { capacityJ, endPercent: batteries![p]!.percent }),
   );
   fillReductions(results);
   return {
@@ -262,6 +279,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     policies: results,
     oracleCarbonG,
     ...(fixedVariant ? { fixedVariant } : {}),
+    ...(siteWorld ? { sites: { names: siteWorld.names, singleSite: siteSettings!.singleSite, policies: Object.fromEntries(policies.map((p, i) => [p.name, siteTallies![i]!.result()])) } } : {}),
     steps: series.steps,
     ...(budgetSettings && ledgers
       ? {
@@ -314,4 +332,13 @@ function closeStep(
       batteryPercent: batteries ? batteries[p]!.percent : null,
     };
   });
+}
+
+/** The site policies' settings, defaults filled in (see SiteOptions). */
+function resolveSiteOptions(options: SimulationOptions, world: SiteWorld): { waterWeight: number; equityCap: number; equityStep: number; singleSite: string } {
+  const o = options.siteOptions ?? {};
+  const waterWeight = o.waterWeight ?? 0;
+  const singleSite = o.singleSite ?? world.bestInHindsight(waterWeight);
+  if (!world.names.includes(singleSite)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `singleSite '${singleSite}' is not one of the sites (${world.names.join(', ')})`);
+  return { waterWeight, equityCap: o.equityCap ?? Math.min(1, 1.5 / world.names.length), equityStep: o.equityStep ?? 0.5, singleSite };
 }

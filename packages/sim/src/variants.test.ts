@@ -3,6 +3,7 @@ import type { LatencyDistribution } from '@carboncp/core';
 import { describe, expect, it } from 'vitest';
 import type { PolicyResult } from './metrics.js';
 import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES } from './policy-names.js';
+import { SITE_POLICIES } from './site-policies.js';
 import { candidate, fixed, handWorld, noisyCandidates, noisyWorld } from './sim.test-support.js';
 import { simulate } from './simulate.js';
 
@@ -80,7 +81,7 @@ describe('model variants in the simulator (hand-checked)', () => {
   it('the variant policies need candidates with variants, and are not in the default list without them', () => {
     const plain = handWorld({ hours: 1 });
     expect(() => simulate({ ...plain, policies: ['carboncp-variants'] })).toThrow(/needs candidates of model variants/);
-    expect(simulate(plain).policies.map((p) => p.policy)).toEqual(POLICY_NAMES.filter((p) => !VARIANT_POLICIES.includes(p) && !BUDGET_POLICIES.includes(p)));
+    expect(simulate(plain).policies.map((p) => p.policy)).toEqual(POLICY_NAMES.filter((p) => !VARIANT_POLICIES.includes(p) && !SITE_POLICIES.includes(p) && !BUDGET_POLICIES.includes(p)));
     expect(byName(simulate(plain).policies, 'oracle')).toMatchObject({ variantCounts: {}, meanQuality: null });
     expect(() => simulate(handWorld({ candidates: FAMILY, minQuality: 90, policies: ['oracle'] }))).toThrow(/no candidate meets/);
     expect(() => simulate(handWorld({ candidates: FAMILY, minQuality: Number.NaN }))).toThrow(/minQuality must be a finite number/);

@@ -39,6 +39,8 @@ export interface DecisionCandidate {
   quality?: number;
   /** The server site the tail runs at, when there are several. */
   site?: string;
+  /** Extra RTT to this site over the context's RTT (ms): its distance; a measured DecisionContext.sites RTT overrides it. */
+  siteRttMs?: number;
 }
 
 /** 'split-3/int8', 'device/none', 'server/fp16@eu-west' with a variant: 'split-3/int8/small'. */
@@ -163,6 +165,9 @@ export function checkCandidates(candidates: readonly DecisionCandidate[]): void 
     }
     if (c.maxAbsError !== undefined && !(c.maxAbsError >= 0)) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `candidate '${c.id}': maxAbsError must be >= 0, got ${c.maxAbsError}`);
+    }
+    if (c.siteRttMs !== undefined && !(Number.isFinite(c.siteRttMs) && c.siteRttMs >= 0)) {
+      throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `candidate '${c.id}': siteRttMs must be a finite number >= 0, got ${String(c.siteRttMs)}`);
     }
     if (c.quality !== undefined && !(typeof c.quality === 'number' && Number.isFinite(c.quality))) {
       throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `candidate '${c.id}': quality must be a finite number, got ${String(c.quality)}`);

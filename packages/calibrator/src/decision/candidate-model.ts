@@ -176,7 +176,7 @@ export class CandidateModel {
     const serverMs = this.interval(2, serverStructural(c, ctx), features[2]!, m, alphaIndex);
     const latencyMs = this.interval(3, latencyStructural(headMs.point, transferMs.point, serverMs.point), features[3]!, m, alphaIndex);
     const deviceEnergyJ = this.interval(4, energyStructural(c, ctx, headMs.point), features[4]!, m, alphaIndex);
-    const carbonG = this.interval(5, carbonStructural(ctx, serverMs.point, deviceEnergyJ.point), features[5]!, m, alphaIndex);
+    const carbonG = this.interval(5, carbonStructural(ctx, serverMs.point, deviceEnergyJ.point, c), features[5]!, m, alphaIndex);
     return { headMs, transferMs, serverMs, latencyMs, deviceEnergyJ, carbonG };
   }
 
@@ -207,7 +207,7 @@ export class CandidateModel {
       deviceEnergyJ = energy.point;
       out.deviceEnergyUpper = energy.upper;
     } else deviceEnergyJ = at[4]! < 0 ? 0 : Math.max(energyBase, FLOORS[4]!) * Math.exp(k[4]!);
-    out.carbonG = at[5]! < 0 ? 0 : Math.max(carbonStructural(ctx, serverMs, deviceEnergyJ), FLOORS[5]!) * Math.exp(k[5]!);
+    out.carbonG = at[5]! < 0 ? 0 : Math.max(carbonStructural(ctx, serverMs, deviceEnergyJ, c), FLOORS[5]!) * Math.exp(k[5]!);
     out.headMs = headMs;
     out.transferMs = transferMs;
     out.serverMs = serverMs;
@@ -251,7 +251,7 @@ export class CandidateModel {
     const serverMs = this.point(2, serverStructural(c, ctx), features[2]!);
     const latencyMs = this.point(3, latencyStructural(headMs, transferMs, serverMs), features[3]!);
     const deviceEnergyJ = this.point(4, energyStructural(c, ctx, headMs), features[4]!);
-    return [headMs, transferMs, serverMs, latencyMs, deviceEnergyJ, this.point(5, carbonStructural(ctx, serverMs, deviceEnergyJ), features[5]!)];
+    return [headMs, transferMs, serverMs, latencyMs, deviceEnergyJ, this.point(5, carbonStructural(ctx, serverMs, deviceEnergyJ, c), features[5]!)];
   }
 
   /** One metric's corrected point (0 by kind, or the structural value x e^(the view's correction)). */
@@ -274,7 +274,7 @@ export class CandidateModel {
     const serverMs = this.see(2, serverStructural(c, ctx), features[2]!, observed.serverMs);
     this.see(3, latencyStructural(headMs, transferMs, serverMs), features[3]!, observed.latencyMs);
     const deviceEnergyJ = this.see(4, energyStructural(c, ctx, headMs), features[4]!, observed.deviceEnergyJ);
-    this.see(5, carbonStructural(ctx, serverMs, deviceEnergyJ), features[5]!, observed.carbonG);
+    this.see(5, carbonStructural(ctx, serverMs, deviceEnergyJ, c), features[5]!, observed.carbonG);
     for (let k = 0; k < this.pending; k += 1) {
       const model = this.models[this.pendingMetric[k]!]!;
       const x = this.pendingFeatures[k]!;

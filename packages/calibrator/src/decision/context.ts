@@ -1,5 +1,6 @@
 import { checkPue } from '@carboncp/carbon';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
+import { checkSites, type SiteConditions } from './site-conditions.js';
 
 /** A smoothed estimate: mean and standard deviation (the device's NetworkDistribution fits). */
 export interface MeanSd {
@@ -43,6 +44,8 @@ export interface DecisionContext {
   serverPowerW: number;
   /** Power usage effectiveness of the server's data centre (>= 1); default 1 (serverPowerW already includes it). */
   serverPue?: number;
+  /** Several server sites (issue #11 §3): each site's grid, water, RTT and whether it is up, keyed by the candidates' `site`. */
+  sites?: Readonly<Record<string, SiteConditions>>;
 }
 
 /**
@@ -126,6 +129,7 @@ export function checkContext(ctx: DecisionContext): void {
   nonNegative('radio.burstJ', ctx.radio?.burstJ);
   nonNegative('serverPowerW', ctx.serverPowerW);
   if (ctx.serverPue !== undefined) checkPue(ctx.serverPue);
+  checkSites(ctx.sites);
   const tails = ctx.serverTailMs;
   // for-in over own keys is Object.entries without its arrays (this runs on every decide and observe).
   if (tails) for (const plan in tails) if (Object.hasOwn(tails, plan)) nonNegative(`serverTailMs.${plan}`, tails[plan]);

@@ -9,6 +9,7 @@ import { DecisionRecord } from './decision-record.js';
 import { Explorer, type ExplorationOptions, type ExplorerState } from './exploration.js';
 import { DEFAULT_METHODS, METHOD_FAMILIES, type MethodFactory, type MethodFamily, type MethodRestorer } from './method-registry.js';
 import { allowedByLimits, applyRules, batteryLow, choose, runnersUp } from './rules.js';
+import { siteObjectiveExtra } from './site-conditions.js';
 import { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './set-mode.js';
 import { METRICS, metricFeatures, type MetricFeatures } from './structural.js';
 
@@ -273,7 +274,7 @@ export class CarbonAwareDecision {
         candidate: model.candidate,
         latency: f.latency,
         predictions,
-        objectiveValue: objective === 'carbon' ? f.carbonG : objective === 'energy' ? f.deviceEnergyJ : f.latency.point,
+        objectiveValue: objective === 'carbon' ? f.carbonG + siteObjectiveExtra(model.candidate, ctx, f.serverMs, req.waterWeight, req.sitePenalties) : objective === 'energy' ? f.deviceEnergyJ : f.latency.point,
         carbonG: f.carbonG,
         latencyBound: points ? f.latency.point : marginBound(f.latency, req.sloMargin),
         energyBound: energyInterval ? f.deviceEnergyUpper : f.deviceEnergyJ,

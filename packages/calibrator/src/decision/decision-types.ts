@@ -20,8 +20,9 @@ export const OBJECTIVES: readonly Objective[] = ['carbon', 'latency', 'energy'];
 export const OBJECTIVE_METRIC: Readonly<Record<Objective, Metric>> = { carbon: 'carbonG', latency: 'latencyMs', energy: 'deviceEnergyJ' };
 
 /** A rule that can rule a candidate out, in the order they are reported. */
-export type Constraint = 'error' | 'quality' | 'battery' | 'slo' | 'budget' | 'set';
-export const CONSTRAINTS: readonly Constraint[] = ['error', 'quality', 'battery', 'slo', 'budget', 'set'];
+/** 'site': the candidate's site is down (DecisionContext.sites): never relaxed, so a down site gets nothing. */
+export type Constraint = 'error' | 'quality' | 'battery' | 'slo' | 'budget' | 'set' | 'site';
+export const CONSTRAINTS: readonly Constraint[] = ['error', 'quality', 'battery', 'slo', 'budget', 'set', 'site'];
 
 /**
  * On battery, not charging, at or below `belowPercent`: only candidates whose device energy
@@ -77,6 +78,14 @@ export interface DecideOptions {
    * record; about twice the time).
    */
   predictions?: 'chosen' | 'all';
+  /**
+   * Carbon objective with several sites: grams CO2e counted per litre of water the tail consumes
+   * at its site (DecisionContext.sites waterLPerKwh), so the objective is carbonG + waterWeight x
+   * litres. Default 0 (carbon alone). E.g. 10 g/L weighs 1 L of water like 10 g of CO2e.
+   */
+  waterWeight?: number;
+  /** Equity multipliers per site (SiteEquity.penalties()): the carbon objective adds lambda x the site's footprint. */
+  sitePenalties?: Readonly<Record<string, number>>;
 }
 
 /** decide()'s options with the defaults filled in. */
@@ -94,6 +103,8 @@ export interface ResolvedRequest {
   explore: boolean;
   sloMargin: number;
   allPredictions: boolean;
+  waterWeight: number;
+  sitePenalties: Readonly<Record<string, number>> | undefined;
 }
 
 /** One candidate as the decision saw it. */
@@ -195,5 +206,11 @@ export function resolveRequest(options: DecideOptions, alphas: readonly number[]
   if (!(sloMargin >= 0 && Number.isFinite(sloMargin))) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `sloMargin must be a finite number >= 0, got ${sloMargin}`);
   const detail = options.predictions ?? 'chosen';
   if (detail !== 'chosen' && detail !== 'all') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `predictions must be 'chosen' or 'all', got ${JSON.stringify(detail)}`);
-  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, minQuality, maxCarbonG, preferQuality: options.preferQuality === true, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all' };
+  const waterWeight = options.waterWeight ?? 0;
+  if (!(Number.isFinite(waterWeight) && waterWeight >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `waterWeight must be a finite number >= 0, got ${waterWeight}`);
+  const sitePenalties = options.sitePenalties;
+  for (const [site, lambda] of Object.entries(sitePenalties ?? {})) {
+    if (!(Number.isFinite(lambda) && lambda >= 0)) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `sitePenalties.${site} must be a finite number >= 0, got ${lambda}`);
+  }
+  return { sloMs, alpha, alphaIndex, mode, objective, maxOutputError, minQuality, maxCarbonG, preferQuality: options.preferQuality === true, battery, explore: options.explore ?? true, sloMargin, allPredictions: detail === 'all', waterWeight, sitePenalties };
 }

@@ -43,6 +43,8 @@ function why(a: CandidateAssessment, d: Pick<Decision, 'sloMs' | 'mode' | 'minQu
         : `its declared quality ${formatNumber(a.candidate.quality)} is below the floor ${formatNumber(d.minQuality ?? Number.NaN)}`;
     case 'budget':
       return `its predicted carbon ${formatNumber(a.carbonG)} g exceeds the budget's cap ${formatNumber(d.maxCarbonG ?? Number.NaN)} g`;
+    case 'site':
+      return `its site ${a.candidate.site ?? ''} is down`;
     case 'set':
       return `it is not in the conformal set of plausible optima (score ${formatNumber(a.setScore ?? Number.NaN)})`;
   }

@@ -108,7 +108,7 @@ export class Explorer {
     let pick: { index: number; kind: 'refresh' | 'warmup' } | undefined;
     for (let i = 0; i < assessments.length; i += 1) {
       const a = assessments[i]!;
-      if (a === exploit || a.excludedBy.includes('error') || a.excludedBy.includes('quality') || a.excludedBy.includes('battery')) continue;
+      if (a === exploit || a.excludedBy.includes('error') || a.excludedBy.includes('quality') || a.excludedBy.includes('battery') || a.excludedBy.includes('site')) continue;
       if (!(a.objectiveValue <= maxObjective)) continue;
       const f = freshness[i]!;
       let kind: 'refresh' | 'warmup' | undefined;

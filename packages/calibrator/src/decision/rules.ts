@@ -1,5 +1,6 @@
 import type { DecisionCandidate } from '../candidates/candidate.js';
 import type { DecisionContext } from './context.js';
+import { siteDown } from './site-conditions.js';
 import { CONSTRAINTS, DEFAULT_BATTERY_RULE, type CandidateAssessment, type Constraint, type ResolvedRequest } from './decision-types.js';
 
 /** Whether the battery rule applies now: on battery, not charging, charge known and at or below its threshold. */
@@ -60,6 +61,7 @@ export function applyRules(assessments: CandidateAssessment[], ctx: DecisionCont
     if (!(a.latencyBound <= sloMs)) out.push('slo');
     if (a.carbonG > carbonCap) out.push('budget');
     if (setOut) out.push('set');
+    if (siteDown(a.candidate, ctx)) out.push('site');
     a.feasible = out.length === 0;
   }
 }
@@ -135,7 +137,7 @@ export function choose(assessments: readonly CandidateAssessment[], req: Resolve
   const overBudget = bestBy(assessments, (a) => a.excludedBy.every((r) => r === 'budget' || r === 'set'), cheaper);
   if (overBudget) return { chosen: overBudget, sloUnmet: false, relaxed: [...overBudget.excludedBy], bound: boundOf(overBudget) };
   const passes = (a: CandidateAssessment, rules: readonly Constraint[]): boolean => rules.every((r) => !a.excludedBy.includes(r));
-  for (const keep of [['error', 'quality', 'battery'], ['error', 'quality'], []] as const) {
+  for (const keep of [['site', 'error', 'quality', 'battery'], ['site', 'error', 'quality'], ['site']] as const) {
     const chosen = bestBy(assessments, (a) => passes(a, keep), faster);
     if (!chosen) continue;
     const sloUnmet = chosen.excludedBy.includes('slo');

@@ -1,6 +1,7 @@
 import { JOULES_PER_KWH } from '@carboncp/carbon';
 import type { DecisionCandidate } from '../candidates/candidate.js';
 import { FEATURE_NAMES, type DecisionContext } from './context.js';
+import { rttFor, serverEnergyJ, serverIntensityFor } from './site-conditions.js';
 
 /**
  * What the decision predicts per candidate, in dependency order: each total is built from the
@@ -96,11 +97,11 @@ export interface PartPoints {
  * "Predictors and the decision":
  *
  *   head     = profile median x (1 + cpuLoad)                     (time-sharing with the load)
- *   transfer = RTT + 8000 x (bytesUp / uplinkBps + bytesDown / downlinkBps)   ms
+ *   transfer = RTT (the site's) + 8000 x (bytesUp / uplinkBps + bytesDown / downlinkBps)   ms
  *   server   = tail x (1 + queue)                                  (tail: server's recent p50, else profile)
  *   latency  = head^ + transfer^ + server^                         (^: the corrected predictions)
  *   energy   = devicePowerW x head^ / 1000 + bytesUp x J/B up + bytesDown x J/B down + burst
- *   carbon   = (energy^ x I_device + serverPowerW x PUE x server^ / (1 + queue) / 1000 x I_server) / 3.6e6
+ *   carbon   = (energy^ x I_device + serverPowerW x PUE x server^ / (1 + queue) / 1000 x I_server (the site's)) / 3.6e6
  */
 export function structural(metric: Metric, c: DecisionCandidate, ctx: DecisionContext, parts: PartPoints): number {
   return STRUCTURAL[metric](c, ctx, parts);
@@ -112,7 +113,7 @@ export const headStructural = (c: DecisionCandidate, ctx: DecisionContext): numb
 
 export const transferStructural = (c: DecisionCandidate, ctx: DecisionContext): number => {
   const down = ctx.downlinkBps ?? ctx.uplinkBps;
-  return ctx.rttMs.mean + 8000 * (c.bytesUp / ctx.uplinkBps.mean + c.bytesDown / down.mean);
+  return rttFor(c, ctx) + 8000 * (c.bytesUp / ctx.uplinkBps.mean + c.bytesDown / down.mean);
 };
 
 export const serverStructural = (c: DecisionCandidate, ctx: DecisionContext): number => serverTailMs(c, ctx) * (1 + ctx.serverQueueDepth);
@@ -125,10 +126,10 @@ export const energyStructural = (c: DecisionCandidate, ctx: DecisionContext, hea
   return (ctx.devicePowerW * headMs) / 1000 + radio;
 };
 
-export const carbonStructural = (ctx: DecisionContext, serverMs: number, deviceEnergyJ: number): number => {
-  const serverComputeMs = serverMs / (1 + ctx.serverQueueDepth);
-  const serverJ = (ctx.serverPowerW * (ctx.serverPue ?? 1) * serverComputeMs) / 1000;
-  return (deviceEnergyJ * ctx.deviceIntensityGPerKwh + serverJ * ctx.serverIntensityGPerKwh) / JOULES_PER_KWH;
+/** With a candidate, the server's part is at its site's intensity (site-conditions.ts), else the context's. */
+export const carbonStructural = (ctx: DecisionContext, serverMs: number, deviceEnergyJ: number, c?: Pick<DecisionCandidate, 'site'>): number => {
+  const serverIntensity = c === undefined ? ctx.serverIntensityGPerKwh : serverIntensityFor(c, ctx);
+  return (deviceEnergyJ * ctx.deviceIntensityGPerKwh + serverEnergyJ(ctx, serverMs) * serverIntensity) / JOULES_PER_KWH;
 };
 
 const STRUCTURAL: Readonly<Record<Metric, (c: DecisionCandidate, ctx: DecisionContext, parts: PartPoints) => number>> = {
@@ -137,5 +138,5 @@ const STRUCTURAL: Readonly<Record<Metric, (c: DecisionCandidate, ctx: DecisionCo
   serverMs: serverStructural,
   latencyMs: (_c, _ctx, parts) => latencyStructural(parts.headMs, parts.transferMs, parts.serverMs),
   deviceEnergyJ: (c, ctx, parts) => energyStructural(c, ctx, parts.headMs),
-  carbonG: (_c, ctx, parts) => carbonStructural(ctx, parts.serverMs, parts.deviceEnergyJ),
+  carbonG: (c, ctx, parts) => carbonStructural(ctx, parts.serverMs, parts.deviceEnergyJ, c),
 };
