@@ -18,12 +18,12 @@
  * Usage: node test/bench/sim-budget.mjs [--days 7] [--out test/bench/results/sim-budget] (after npm run setup)
  */
 import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { candidatesFromFamily } from '@carboncp/calibrator';
 import { getFamily } from '@carboncp/models';
 import { simulate } from '@carboncp/sim';
-import { ASSUMPTIONS, budgetPhoneSlowdown, deviceMedianMs, loadInputs, loadModelInputs, scenario } from './sim-scenario.mjs';
+import { ALPHA, ASSUMPTIONS, budgetPhoneSlowdown, deviceMedianMs, load, loadInputs, loadModelInputs, log, r4, scenario, SLO_FACTOR } from './sim-scenario.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -32,11 +32,6 @@ const { values } = parseArgs({
   },
 });
 const days = Number(values.days);
-const log = (line) => process.stderr.write(`${line}\n`);
-const load = () => loadavg().map((v) => Number(v.toFixed(2)));
-const r4 = (v) => (v === null || v === undefined ? null : Number(v.toPrecision(4)));
-const ALPHA = 0.1;
-const SLO_FACTOR = 1.5;
 const SHARE = 0.8;
 const PERIOD_HOURS = 24;
 const FAMILY = 'imagenet-resnet';

@@ -6,6 +6,7 @@
  * sim-study.mjs; every assumption a run makes is in `assumptions` so that the results carry it.
  */
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { candidatesFromProfile } from '@carboncp/calibrator';
 import { parseNetworkTrace, parseTraceCsv } from '@carboncp/carbon';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
@@ -18,6 +19,14 @@ const DATA = new URL('../../../shared/data/', import.meta.url);
 const PROFILES = new URL('./profiles/', import.meta.url);
 
 export const MAX_SPLITS = 24;
+/** The study's miss budget and SLO rule: the SLO is SLO_FACTOR x the device's own full-model median. */
+export const ALPHA = 0.1;
+export const SLO_FACTOR = 1.5;
+
+/** Progress on stderr, the load average rounded, a figure to 4 significant digits: shared by the sim-* scripts. */
+export const log = (line) => process.stderr.write(`${line}\n`);
+export const load = () => loadavg().map((v) => Number(v.toFixed(2)));
+export const r4 = (v) => (v === null || v === undefined ? null : Number(v.toPrecision(4)));
 export const ZONES = ['DE', 'FR', 'GB', 'PL', 'ES', 'CA-QC'];
 /** Every zoo model (each has a measured profile in profiles/). */
 export const MODELS = listModels().map((m) => m.name);

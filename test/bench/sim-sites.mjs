@@ -12,11 +12,11 @@
  * Usage: node test/bench/sim-sites.mjs [--days 19] [--splits 4] [--out test/bench/results/sim-sites] (after npm run setup)
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseSiteTrace, SITE_TRACE_SOURCE } from '@carboncp/carbon';
 import { simulate } from '@carboncp/sim';
-import { ASSUMPTIONS, budgetPhoneSlowdown, deviceMedianMs, loadInputs, loadModelInputs, scenario } from './sim-scenario.mjs';
+import { ALPHA, ASSUMPTIONS, budgetPhoneSlowdown, deviceMedianMs, load, loadInputs, loadModelInputs, log, r4, scenario, SLO_FACTOR } from './sim-scenario.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -26,11 +26,6 @@ const { values } = parseArgs({
   },
 });
 const days = Number(values.days);
-const log = (line) => process.stderr.write(`${line}\n`);
-const load = () => loadavg().map((v) => Number(v.toFixed(2)));
-const r4 = (v) => (v === null || v === undefined ? null : Number(v.toPrecision(4)));
-const ALPHA = 0.1;
-const SLO_FACTOR = 1.5;
 /** A sensitivity, not a price: grams CO2e weighed like one litre of water. */
 const WATER_WEIGHT = 50;
 /** Extra RTT over the network's (ms), assumed from great-circle distance to a device in Germany (~1 ms per 100 km round trip, rounded). */

@@ -20,10 +20,10 @@
  * Usage: node test/bench/sim-study.mjs [--part headline|sensitivity|breadth|all] [--days N] [--models a,b]
  */
 import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { simulate } from '@carboncp/sim';
-import { ASSUMPTIONS, MODELS, ZONES, budgetPhoneSlowdown, deviceMedianMs, loadInputs, loadModelInputs, scenario } from './sim-scenario.mjs';
+import { ALPHA, ASSUMPTIONS, budgetPhoneSlowdown, deviceMedianMs, load, loadInputs, loadModelInputs, log, MODELS, r4, scenario, SLO_FACTOR, ZONES } from './sim-scenario.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -33,14 +33,9 @@ const { values } = parseArgs({
     out: { type: 'string', default: new URL('./results/sim-study', import.meta.url).pathname },
   },
 });
-const log = (line) => process.stderr.write(`${line}\n`);
-const load = () => loadavg().map((v) => Number(v.toFixed(2)));
-const r4 = (v) => (v === null ? null : Number(v.toPrecision(4)));
 const MODES = ['carboncp-mean', 'carboncp-robust', 'carboncp-adaptive', 'carboncp-set', 'carboncp-budget'];
 const FIXED = ['device', 'server'];
 const BASELINES = ['device', 'server', 'neurosurgeon', 'energy-optimal', 'carbon-greedy'];
-const ALPHA = 0.1;
-const SLO_FACTOR = 1.5;
 
 const inputs = await loadInputs();
 const machine = { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, node: process.version };

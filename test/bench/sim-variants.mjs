@@ -20,13 +20,13 @@
  * Usage: node test/bench/sim-variants.mjs [--days 7] [--speed measured,flops] [--out test/bench/results/sim-variants] (after npm run setup)
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { candidatesFromFamily } from '@carboncp/calibrator';
 import { loadModel, partition } from '@carboncp/core';
 import { ensureModel, getFamily, listModels } from '@carboncp/models';
 import { simulate } from '@carboncp/sim';
-import { ASSUMPTIONS, deviceMedianMs, loadInputs, loadModelInputs, scenario } from './sim-scenario.mjs';
+import { ALPHA, ASSUMPTIONS, deviceMedianMs, load, loadInputs, loadModelInputs, log, r4, scenario, SLO_FACTOR } from './sim-scenario.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -36,11 +36,6 @@ const { values } = parseArgs({
   },
 });
 const days = Number(values.days);
-const log = (line) => process.stderr.write(`${line}\n`);
-const load = () => loadavg().map((v) => Number(v.toFixed(2)));
-const r4 = (v) => (v === null || v === undefined ? null : Number(v.toPrecision(4)));
-const ALPHA = 0.1;
-const SLO_FACTOR = 1.5;
 const POLICIES = ['carbon-greedy', 'carboncp-robust', 'best-fixed-variant', 'carboncp-variants', 'oracle'];
 const FAMILIES = [
   { name: 'imagenet-mobilenetv2', floors: [null, 65] },
