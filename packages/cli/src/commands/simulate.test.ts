@@ -66,6 +66,18 @@ describe('carboncp simulate', () => {
     expect(wifi.deviceJ / wifi.requests).toBeLessThan(1);
     expect(lte.deviceJ / lte.requests).toBeGreaterThan(10);
     expect(wifiBig.deviceJ).toBeGreaterThan(wifi.deviceJ * 1.5);
+
+    // --budget adds the budget policies and each record's spending against it.
+    const budgeted = await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--time-col', 'Time', '--value-col', 'Carbon Intensity', '--hours', '2', '--policies', 'device,carboncp-paced,greedy-spender,oracle', '--radio', 'wifi', '--budget', '0.001/1', '--seed', '5', '--json']);
+    expect(budgeted.code, budgeted.err).toBe(EXIT.OK);
+    const records = JSON.parse(budgeted.out) as { policy: string; carbonG: number; budget: { spentG: number; overspendG: number; periodsOverspent: number } }[];
+    expect(records.map((r) => r.policy)).toEqual(['device', 'carboncp-paced', 'greedy-spender', 'oracle']);
+    for (const r of records) {
+      expect(r.budget.spentG, r.policy).toBeCloseTo(r.carbonG, 9);
+      expect(r.budget.overspendG).toBeGreaterThanOrEqual(0);
+      expect(r.budget.periodsOverspent).toBeLessThanOrEqual(2);
+    }
+    for (const bad of ['0', 'x', '1/0', '1/', '1/2/3']) expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--budget', bad])).err, bad).toMatch(/--budget must be GRAMS or GRAMS\/HOURS/);
   });
 
   it('prints a table without --json; refuses bad command lines and inputs', async () => {

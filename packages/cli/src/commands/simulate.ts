@@ -20,7 +20,8 @@ const usage = `Usage: carboncp simulate --model MODEL|--profile FILE --device PR
                          [--time-col NAME] [--value-col NAME] [--server-carbon CSV] [--server-zone Z]
                          [--network CSV] [--trace NAME] [--direction up|down] [--slo-ms N] [--alpha A]
                          [--policies P,P,...] [--hours H] [--rate PER_MIN] [--seed S]
-                         [--server-power-w W] [--radio KIND] [--output-bytes N] [--json] [--report out.html]
+                         [--server-power-w W] [--radio KIND] [--output-bytes N] [--budget G[/H]]
+                         [--json] [--report out.html]
 
 Simulates a device serving a stream of requests over real traces (its grid's and the server's
 carbon intensity, an uplink) and compares split policies on the same requests and the same true
@@ -41,7 +42,7 @@ Options:
   --trace NAME        the trace of a file with several; --direction up|down (default up)
   --slo-ms N          latency SLO (default 500)    --alpha A  miscoverage (default 0.1)
   --policies P,...    default all that apply (not ${VARIANT_POLICIES.join(', ')}: they need a model family;
-                      not ${BUDGET_POLICIES.join(', ')}: they need a carbon budget, simulate()'s option): ${POLICY_NAMES.join(', ')}
+                      not ${BUDGET_POLICIES.join(', ')} unless --budget): ${POLICY_NAMES.join(', ')}
   --hours H           simulated hours (default 24) --rate N   requests per minute (default 1)
   --seed S            default 1
   --server-power-w W  a tail's power on the server (default: the dev-machine profile's active
@@ -50,6 +51,9 @@ Options:
                       profile's first): its energy per byte, tail and promotion
   --output-bytes N    bytes per sample a tail sends back (default: measured from --model by a shape
                       probe; 0 with --profile, said in the table)
+  --budget G[/H]      a carbon budget of G grams per period of H hours (default 24) from the start:
+                      adds ${BUDGET_POLICIES.join(' and ')}, and each record's budget (spentG,
+                      overspendG, periodsOverspent)
   --json              one record per policy: { "policy", "carbonG", "sloViolationRate", "deviceJ",
                       "regretG", "coverage", ... }
   --report FILE       a self-contained HTML report (charts inline as SVG)
@@ -57,7 +61,7 @@ Options:
 Exit codes: 0 ok, 2 bad command line, 3 bad input (no such file, a trace or profile that cannot
 be read, an unknown zone or trace), 4 run-time error.`;
 
-const STRING_OPTIONS = ['model', 'profile', 'device', 'carbon', 'zone', 'time-col', 'value-col', 'server-carbon', 'server-zone', 'network', 'trace', 'direction', 'slo-ms', 'alpha', 'policies', 'hours', 'rate', 'seed', 'server-power-w', 'radio', 'output-bytes', 'report'] as const;
+const STRING_OPTIONS = ['model', 'profile', 'device', 'carbon', 'zone', 'time-col', 'value-col', 'server-carbon', 'server-zone', 'network', 'trace', 'direction', 'slo-ms', 'alpha', 'policies', 'hours', 'rate', 'seed', 'server-power-w', 'radio', 'output-bytes', 'budget', 'report'] as const;
 
 function usageError(message: string): CarboncpError {
   return new CarboncpError(ErrorCode.USAGE, `simulate: ${message}; see 'carboncp simulate --help'`);
@@ -68,6 +72,18 @@ function positive(text: string | undefined, flag: string, fallback: number, inte
   const v = Number(text);
   if (text.trim() === '' || !(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw usageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
   return v;
+}
+
+/** --budget G or G/H: grams per period of H hours (default 24). */
+function budgetOf(text: string | undefined): { grams: number; periodHours: number } | undefined {
+  if (text === undefined) return undefined;
+  const [gramsText, hoursText, ...rest] = text.split('/');
+  const grams = Number(gramsText);
+  const periodHours = hoursText === undefined ? 24 : Number(hoursText);
+  if (rest.length > 0 || gramsText!.trim() === '' || !(grams > 0 && Number.isFinite(grams)) || hoursText?.trim() === '' || !(periodHours > 0 && Number.isFinite(periodHours))) {
+    throw usageError(`--budget must be GRAMS or GRAMS/HOURS (grams per period, default 24 h), got '${text}'`);
+  }
+  return { grams, periodHours };
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -141,6 +157,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const hours = positive(get('hours'), '--hours', 24);
   const perMinute = positive(get('rate'), '--rate', 1);
   const seed = positive(get('seed'), '--seed', 1, true);
+  const budget = budgetOf(get('budget'));
   const columns = { ...(get('time-col') ? { timeColumn: get('time-col') } : {}), ...(get('value-col') ? { valueColumn: get('value-col') } : {}) };
 
   if ((get('model') === undefined) === (get('profile') === undefined)) throw usageError('give exactly one of --model and --profile');
@@ -184,6 +201,7 @@ async function run(args: string[], io: Io): Promise<number> {
     alpha,
     seed,
     ...(policies ? { policies: policies as PolicyName[] } : {}),
+    ...(budget ? { budget } : {}),
     maxSteps: 400, // the report's charts: enough resolution, a file of a few MB at most
     ...(values.json ? {} : { onProgress: progressBar(io) }),
   });
@@ -192,7 +210,8 @@ async function run(args: string[], io: Io): Promise<number> {
   const reportFile = get('report');
   if (reportFile) await writeFile(reportFile, await renderHtmlReport(simulationReport(result, context)));
   if (values.json) {
-    io.out(JSON.stringify(result.policies, null, 2));
+    const spending = result.budget?.policies;
+    io.out(JSON.stringify(result.policies.map((p) => (spending?.[p.policy] ? { ...p, budget: spending[p.policy] } : p)), null, 2));
     return EXIT.OK;
   }
   io.out(formatTable(result, context));
