@@ -4,6 +4,7 @@ import type { BatchingOptions } from './request-queue.js';
 import type { ServerIntensitySource, ServerPowerSource } from './server-carbon.js';
 import type { ProfileMode } from './tail-profiles.js';
 import { resolvePowerCap, type PowerCapOptions, type ResolvedPowerCap } from './power-cap.js';
+import { resolveTls, type ServerTlsOptions } from './transport-security.js';
 
 function profileMode(mode: unknown): ProfileMode {
   if (mode === undefined) return 'lazy';
@@ -35,8 +36,17 @@ export interface ServerOptions {
   host?: string;
   /** Default 8765; 0 picks a free port. */
   port?: number;
-  /** When set, a client's hello must carry it. */
+  /**
+   * When set, a client's hello must carry it. On a host that is not a loopback address and
+   * without `tls`, the server logs a warning at start: the token would cross the network in clear.
+   */
   token?: string;
+  /**
+   * Serve HTTPS and WSS on the port (node:https) with this certificate and key, PEM strings or
+   * Buffers: `{ cert, key, passphrase?, ca? }` (see transport-security.ts). Default: plain
+   * HTTP and WS.
+   */
+  tls?: ServerTlsOptions;
   /** Tried in order for every tail session. Default ['cuda', 'cpu']. */
   executionProviders?: ExecutionProvider[];
   /** Largest accepted message in bytes. Default 64 MiB. */
@@ -152,6 +162,7 @@ export interface ResolvedOptions {
   host: string;
   port: number;
   token: string | undefined;
+  tls: ServerTlsOptions | undefined;
   executionProviders: ExecutionProvider[];
   maxPayload: number;
   maxQueue: number;
@@ -284,6 +295,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     host: options.host ?? DEFAULTS.host,
     port,
     token: options.token,
+    tls: resolveTls(options.tls),
     executionProviders,
     maxPayload: positiveInteger('maxPayload', options.maxPayload, DEFAULTS.maxPayload),
     maxQueue,

@@ -1,10 +1,9 @@
 /**
- * startServer: one node:http server carrying both the HTTP endpoints and the WebSocket protocol
+ * startServer: one node:http (or, with tls, node:https) server carrying both the HTTP endpoints and the WebSocket protocol
  * (ws in noServer mode, attached on upgrade), the model registry, the bounded request queue,
  * the tail executor (on the main thread or on worker threads) with its LRU session cache, and
  * graceful shutdown.
  */
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Plan } from '@carboncp/core';
@@ -28,11 +27,12 @@ import { RequestQueue } from './request-queue.js';
 import { TailExecutor, type TailBackend } from './tail-executor.js';
 import { tailIsBatchable } from './tail-tensors.js';
 import { WorkerPoolBackend } from './tail-worker-pool.js';
+import { createListener, plaintextTokenWarning, type Listener } from './transport-security.js';
 
 export interface CarboncpServer {
-  /** ws://host:port */
+  /** ws://host:port (wss:// with tls) */
   url: string;
-  /** http://host:port (the same port) */
+  /** http://host:port, the same port (https:// with tls) */
   httpUrl: string;
   port: number;
   /** The execution provider tails run on ('cuda' or 'cpu'). */
@@ -47,7 +47,7 @@ export interface CarboncpServer {
   close(options?: { drainMs?: number }): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listen(server: Listener, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -210,7 +210,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     setTimeout(() => ws.terminate(), 2000).unref();
   };
 
-  const http = createServer(
+  const http = createListener(
     createHttpHandler({
       models,
       metrics,
@@ -222,6 +222,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
       openMetrics: opts.openMetrics,
       ...(profiles.enabled ? { profile: (model: ServedModel) => profiles.served(model) } : {}),
     }),
+    opts.tls,
   );
   // Headers count against ws's limit too; a little room lets an over-limit frame reach the
   // decoder, which answers CARBONCP_PAYLOAD_TOO_LARGE before closing with 1009.
@@ -272,14 +273,17 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   }
   const port = (http.address() as AddressInfo).port;
   const host = hostForUrl(opts.host);
-  const url = `ws://${host}:${port}`;
-  const httpUrl = `http://${host}:${port}`;
+  const url = `${opts.tls ? 'wss' : 'ws'}://${host}:${port}`;
+  const httpUrl = `${opts.tls ? 'https' : 'http'}://${host}:${port}`;
   log(
     `carboncp server listening on ${url} (HTTP on ${httpUrl}); ${models.size} model(s): ${[...models.keys()].join(', ')}; ` +
       `max-queue ${opts.maxQueue} (${opts.maxQueuePerConnection} per connection), max-payload ${opts.maxPayload} bytes, batching ${opts.batching ? `max ${opts.batching.maxBatch} within ${opts.batching.windowMs} ms` : 'off'}` +
       `, tail-timeout ${opts.tailTimeoutMs} ms, idle-timeout ${opts.idleTimeoutMs === 0 ? 'off' : `${opts.idleTimeoutMs} ms`}` +
-      `${opts.token !== undefined ? `, token required (WebSocket, HTTP metadata${opts.openMetrics ? '' : ' and /metrics'})` : ''}`,
+      `${opts.token !== undefined ? `, token required (WebSocket, HTTP metadata${opts.openMetrics ? '' : ' and /metrics'})` : ''}` +
+      `${opts.tls ? ', TLS' : ''}`,
   );
+  const plaintextToken = plaintextTokenWarning(opts);
+  if (plaintextToken) log(plaintextToken);
   // Samples the carbon provider now and on its timer, in the background (never on a request).
   carbon.start();
   if (opts.powerCap) {

@@ -38,9 +38,10 @@ export class TestClient {
     });
   }
 
-  static connect(url: string): Promise<TestClient> {
+  /** `options`: ws's client options on top (`ca` for a wss:// server with a private CA). */
+  static connect(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { maxPayload: 1 << 30 });
+      const ws = new WebSocket(url, { maxPayload: 1 << 30, ...options });
       const client = new TestClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('error', reject);
@@ -48,8 +49,8 @@ export class TestClient {
   }
 
   /** Connects and says hello; throws unless the server answers with a HelloAck. */
-  static async ready(url: string, token?: string): Promise<TestClient> {
-    const client = await TestClient.connect(url);
+  static async ready(url: string, token?: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
+    const client = await TestClient.connect(url, options);
     const answer = await client.hello(token);
     if (answer.type !== MessageType.HelloAck) {
       client.close();
