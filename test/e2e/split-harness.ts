@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '@carboncp/core';
 import { maxAbsDiffOfOutputs } from '@carboncp/core/node';
-import { createClient, type CarboncpClient } from '@carboncp/device/node';
+import { createClient, type CarboncpClient, type CreateClientOptions } from '@carboncp/device/node';
 import { ensureModel, getZooModel } from '@carboncp/models';
 import { startServer, type CarboncpServer, type ServerOptions } from '@carboncp/server';
 import { afterEach, beforeAll } from 'vitest';
@@ -136,8 +136,9 @@ export function useServedModel(model: string, seed = 5) {
       cleanup.push(() => server.close({ drainMs: 0 }));
       return server;
     },
-    async connect(url: string): Promise<CarboncpClient> {
-      const client = await createClient({ model: file, server: url, inputShapes, reconnect: { initialMs: 20, maxMs: 200, seed } });
+    /** `options`: more client options (a `ca`, a token). */
+    async connect(url: string, options: Partial<CreateClientOptions> = {}): Promise<CarboncpClient> {
+      const client = await createClient({ model: file, server: url, inputShapes, reconnect: { initialMs: 20, maxMs: 200, seed }, ...options });
       cleanup.push(() => client.close());
       return client;
     },

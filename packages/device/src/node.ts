@@ -8,6 +8,7 @@ export { createClient, type CreateClientOptions, type CarboncpClient } from './n
 export { OrtRuntime, type OrtRuntimeOptions } from './node/ort-runtime.js';
 export { WorkerRuntime, DEFAULT_WORKER_CALL_TIMEOUT_MS, DEFAULT_WORKER_MAX_WAITING_CALLS, type WorkerRuntimeOptions } from './node/worker-runtime.js';
 export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
+export { fetchTrusting, describeTlsFailure, resolveTrustedCa, type TrustedCa, type FetchLike } from './node/tls-trust.js';
 export { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './node/calibrator-setup.js';
 export { TelemetryLog } from './node/telemetry-log.js';
 export {

@@ -1,5 +1,5 @@
 import { createProvider, type DeviceProfile } from '@carboncp/carbon';
-import { loadDeviceProfile, loadDeviceProfileFile, nodeProviderContext, nodeProviderFactories } from '@carboncp/carbon/node';
+import { loadDeviceProfile, loadDeviceProfileFile, nodeProviderContext, nodeProviderFactories, readTextFile } from '@carboncp/carbon/node';
 import { NETWORK_DEFAULTS, PROBE_DEFAULTS } from '@carboncp/device/node';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { EXIT, type Command, type Io } from '../command.js';
@@ -11,7 +11,7 @@ import { parseCommon } from './partition.js';
 
 const DEFAULTS = { powerSampleMs: 1000, timeoutMs: 5000, pings: 5 } as const;
 
-const usage = `Usage: carboncp context [--server URL] [--device PROFILE_ID|FILE] [--carbon SPEC] [--json]
+const usage = `Usage: carboncp context [--server URL [--ca FILE]] [--device PROFILE_ID|FILE] [--carbon SPEC] [--json]
 
 Prints what this device measures right now and what it estimates, each item labelled measured,
 estimated, forecast (a carbon provider's prediction), reported (a server's figure whose kind the
@@ -29,6 +29,9 @@ protocol does not carry) or unavailable, with its source:
 Options:
   --server URL            a carboncp server, ws://HOST:PORT (or wss://)
   --token TOKEN           the server's token (or set CARBONCP_TOKEN)
+  --ca FILE               PEM CA certificate(s) to trust for a wss:// server whose certificate a
+                          private CA signed (instead of Node's bundled roots); a certificate
+                          that does not verify is CARBONCP_CONNECTION_LOST naming the TLS error
   --device PROFILE_ID|FILE
                           a device profile: a shipped id (e.g. raspberry-pi-4, dev-machine) or
                           a profile .json file; its idle and active power are the estimate where
@@ -64,6 +67,8 @@ function integer(value: string | undefined, flag: string, min: number, max: numb
 export interface ContextArgs {
   server: string | undefined;
   token: string | undefined;
+  /** --ca: a file of PEM CA certificates. */
+  ca: string | undefined;
   device: string | undefined;
   carbon: string | undefined;
   powerSampleMs: number;
@@ -80,6 +85,7 @@ export function parseContextArgs(args: string[], env: NodeJS.ProcessEnv = proces
     {
       server: { type: 'string' },
       token: { type: 'string' },
+      ca: { type: 'string' },
       device: { type: 'string' },
       carbon: { type: 'string' },
       'power-sample-ms': { type: 'string' },
@@ -101,11 +107,12 @@ export function parseContextArgs(args: string[], env: NodeJS.ProcessEnv = proces
   if (probeBytes !== 0 && probeBytes <= NETWORK_DEFAULTS.smallBytes) {
     throw usageError(`--probe-bytes must be 0 or more than ${NETWORK_DEFAULTS.smallBytes} (smaller pings time only the rtt), got '${probeBytes}'`);
   }
-  const serverOnly = ['token', 'pings', 'probe-bytes', 'timeout-ms'].filter((flag) => values[flag] !== undefined);
+  const serverOnly = ['token', 'ca', 'pings', 'probe-bytes', 'timeout-ms'].filter((flag) => values[flag] !== undefined);
   if (server === undefined && serverOnly.length > 0) throw usageError(`--${serverOnly[0]} needs --server`);
   return {
     server,
     token: get('token') ?? env.CARBONCP_TOKEN,
+    ca: get('ca'),
     device: get('device'),
     carbon,
     powerSampleMs: integer(get('power-sample-ms'), '--power-sample-ms', 0, 60_000, DEFAULTS.powerSampleMs),
@@ -139,13 +146,14 @@ async function readCarbon(spec: string | undefined): Promise<CarbonItem> {
 /** Everything the context holds; the device, carbon and server parts are read at the same time. */
 export async function readContext(args: ContextArgs): Promise<ContextReport> {
   const profile = args.device === undefined ? undefined : await loadProfile(args.device);
+  const ca = args.ca === undefined ? undefined : await readTextFile(args.ca);
   const time = new Date().toISOString();
   const [power, carbon, server] = await Promise.all([
     readPower({ ...(profile ? { profile } : {}), ...(args.sysfsRoot !== undefined ? { sysfsRoot: args.sysfsRoot } : {}), sampleMs: args.powerSampleMs }),
     readCarbon(args.carbon),
     args.server === undefined
       ? Promise.resolve(null)
-      : readServer({ url: args.server, ...(args.token !== undefined ? { token: args.token } : {}), timeoutMs: args.timeoutMs, pings: args.pings, probeBytes: args.probeBytes }),
+      : readServer({ url: args.server, ...(args.token !== undefined ? { token: args.token } : {}), ...(ca !== undefined ? { ca } : {}), timeoutMs: args.timeoutMs, pings: args.pings, probeBytes: args.probeBytes }),
   ]);
   return { time, device: describeDevice(profile), power, carbon, server };
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { parseInputShapeSpecs } from '@carboncp/core';
 import { CarboncpError, ErrorCode, isCarboncpError } from '@carboncp/protocol';
 import { createProvider, withLastKnown } from '@carboncp/carbon';
-import { nodeProviderContext, nodeProviderFactories } from '@carboncp/carbon/node';
+import { nodeProviderContext, nodeProviderFactories, readTextFile } from '@carboncp/carbon/node';
 import { SERVER_DEFAULTS, nvidiaSmiPowerSource, resolveServerOptions, startServer, type ServerOptions } from '@carboncp/server';
 import { EXIT, type Command, type Io } from '../command.js';
 import { addFamilyModels, checkFamilies } from './serve-family.js';
@@ -10,8 +10,9 @@ import { POWER_CAP_FLAGS, parsePowerCapFlags } from './serve-power-cap.js';
 
 const usage = `Usage: carboncp serve --models DIR|FILE... | --family NAME [options]
 
-Runs the companion server: devices connect over WebSocket (ws://HOST:PORT), send the tensors at
-a cut of a model and get the tail's outputs back. The same port serves HTTP: /v2/health/live,
+Runs the companion server: devices connect over WebSocket (ws://HOST:PORT, or wss:// with
+--tls-cert and --tls-key), send the tensors at a cut of a model and get the tail's outputs back.
+The same port serves HTTP (HTTPS with TLS): /v2/health/live,
 /v2/health/ready, /v2/models/NAME (metadata, plans and digests) and /metrics (Prometheus). With
 a token, every HTTP endpoint but the two health checks needs it as 'authorization: Bearer TOKEN'.
 Every .onnx file given (or found in a given directory) is served under its file name without
@@ -34,6 +35,10 @@ Options:
   --token TOKEN               require this token in every client's hello, and as a Bearer
                               header on HTTP but the health checks (or set CARBONCP_TOKEN)
   --open-metrics              with a token, leave /metrics open (a scraper on a private network)
+  --tls-cert FILE             serve HTTPS and WSS on the port with this PEM certificate (chain:
+                              the server's certificate first, then intermediates); needs --tls-key.
+                              A token on a --host that is not loopback without TLS is warned about
+  --tls-key FILE              the certificate's PEM private key (unencrypted)
   --profile off|lazy|start    the tail latency profile at GET /v2/models/{name}/profile: measured
                               on its first request (lazy, default), right after start in the
                               background (start), or not at all (off)
@@ -167,7 +172,7 @@ function parseInputShapes(specs: string[]): Record<string, Record<string, number
 export function parseServeArgs(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
-): { options: ServerOptions; drainMs: number; carbonSpec: string | undefined; families: string[] } {
+): { options: ServerOptions; drainMs: number; carbonSpec: string | undefined; families: string[]; tlsFiles: TlsFiles | undefined } {
   const { models, rest } = takeModels(args);
   let values: Record<string, string | string[] | boolean | undefined>;
   let positionals: string[];
@@ -181,6 +186,8 @@ export function parseServeArgs(
         host: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         ep: { type: 'string' },
         'max-payload': { type: 'string' },
         'max-queue': { type: 'string' },
@@ -267,6 +274,9 @@ export function parseServeArgs(
   const profile = get('profile');
   if (profile !== undefined && profile !== 'off' && profile !== 'lazy' && profile !== 'start') throw usageError(`--profile must be off, lazy or start, got '${profile}'`);
   const profileRuns = integer(get('profile-runs'), '--profile-runs', 1);
+  const tlsCert = get('tls-cert');
+  const tlsKey = get('tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usageError(tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key');
   const powerCap = parsePowerCapFlags(get);
   const options: ServerOptions = {
     models,
@@ -298,7 +308,14 @@ export function parseServeArgs(
     ...(powerCap !== undefined ? { powerCap } : {}),
   };
   checkWithServer(options);
-  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs, carbonSpec, families };
+  const tlsFiles = tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined;
+  return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs, carbonSpec, families, tlsFiles };
+}
+
+/** The files of --tls-cert and --tls-key, read when the server starts. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
 }
 
 /** Option names of the server as the flags that set them, longest first (for messages). */
@@ -342,7 +359,10 @@ function checkWithServer(options: ServerOptions): void {
 }
 
 async function serve(args: string[], io: Io): Promise<number> {
-  const { options, drainMs, carbonSpec, families } = parseServeArgs(args);
+  const { options, drainMs, carbonSpec, families, tlsFiles } = parseServeArgs(args);
+  // A missing file is CARBONCP_NOT_FOUND (exit 3); a certificate or key the server cannot use,
+  // CARBONCP_INVALID_ARGUMENT (exit 2), before any model is loaded.
+  if (tlsFiles) options.tls = { cert: await readTextFile(tlsFiles.cert), key: await readTextFile(tlsFiles.key) };
   // A bad spec is refused before anything listens (CARBONCP_INVALID_ARGUMENT, exit 2).
   if (carbonSpec !== undefined) {
     options.carbonProvider = withLastKnown(await createProvider(carbonSpec, nodeProviderFactories, nodeProviderContext()));

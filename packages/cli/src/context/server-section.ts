@@ -1,5 +1,5 @@
 import { distributionOf, type LatencyDistribution } from '@carboncp/core';
-import { NETWORK_DEFAULTS, PROBE_DEFAULTS, ServerLink, WsTransport, type ServerContext, type Transport } from '@carboncp/device/node';
+import { NETWORK_DEFAULTS, PROBE_DEFAULTS, ServerLink, WsTransport, fetchTrusting, type ServerContext, type Transport } from '@carboncp/device/node';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { item, unavailable, type Item } from './context-item.js';
 
@@ -23,6 +23,8 @@ export interface ServerSection {
 export interface ServerOptions {
   url: string;
   token?: string;
+  /** PEM CA certificates to trust for a wss:// server (its WebSocket and its HTTPS health route). */
+  ca?: string;
   /** Bound of the whole exchange: connect, hello, pings, probe, HTTP. */
   timeoutMs: number;
   pings: number;
@@ -61,7 +63,7 @@ export async function readServer(options: ServerOptions): Promise<ServerSection>
     server: options.url,
     // The deadline below is the one bound: the transport's and the hello's own timers run a
     // little past it, so that a silent server is always CARBONCP_TIMEOUT, whichever fires first.
-    transport: options.transport ?? new WsTransport({ connectTimeoutMs: Math.ceil(left()) + GRACE_MS }),
+    transport: options.transport ?? new WsTransport({ connectTimeoutMs: Math.ceil(left()) + GRACE_MS, ...(options.ca !== undefined ? { ca: options.ca } : {}) }),
     ...(options.token !== undefined ? { token: options.token } : {}),
     handshakeTimeoutMs: Math.ceil(left()) + GRACE_MS,
     keepaliveMs: 0,
@@ -129,7 +131,8 @@ export async function readServer(options: ServerOptions): Promise<ServerSection>
 async function readyItem(options: ServerOptions, ms: number): Promise<Item<boolean>> {
   const url = `${httpUrlOf(options.url)}/v2/health/ready`;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, Math.ceil(ms))) });
+    const get = options.ca !== undefined ? fetchTrusting(options.ca) : fetch;
+    const response = await get(url, { signal: AbortSignal.timeout(Math.max(1, Math.ceil(ms))) });
     await response.body?.cancel();
     if (response.status !== 200 && response.status !== 503) return unavailable(`GET ${url}: HTTP ${response.status}`);
     return item(response.status === 200, 'reported', `GET ${url}: HTTP ${response.status}`);

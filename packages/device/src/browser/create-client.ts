@@ -29,6 +29,13 @@ export interface BrowserClientOptions {
   /** ws:// or wss:// URL of a carboncp server (wss:// from an https:// page). */
   server: string;
   token?: string;
+  /**
+   * Not in a browser: a page cannot choose which CAs to trust. The browser's own trust store (the
+   * operating system's, plus what the user or an administrator installed) decides whether a
+   * wss:// server's certificate is accepted; a server with a private CA needs that CA installed
+   * there. Given, createClient rejects with CARBONCP_INVALID_ARGUMENT rather than ignore it.
+   */
+  ca?: never;
   /** Execution providers in the order to try them; default ['webgpu', 'wasm']. */
   executionProviders?: readonly BrowserExecutionProvider[];
   /** Where onnxruntime-web's wasm files are served on the app's origin (ort.env.wasm.wasmPaths); default: where the bundler put them. */
@@ -72,6 +79,9 @@ export type BrowserClient = SplitClient<ort.Tensor, Plan> & { readonly partition
  */
 export async function createClient(options: BrowserClientOptions): Promise<BrowserClient> {
   const { maxPayload } = resolveClientOptions(options);
+  if ((options as { ca?: unknown }).ca !== undefined) {
+    throw badOption("ca is a Node option: in a browser the browser's own trust store decides which certificates a wss:// server may present (install a private CA there)");
+  }
   const planSet = readPlanSet(await planText(options.plans), options.inputShapes);
   const model = await loadModel(await modelBytes(options.model), options.modelName ?? planSet.model.name);
   const partition = await partitionFromPlanSet(model, planSet);

@@ -59,10 +59,13 @@ export function serverHttpUrl(server: string, path: string): string {
   return url.toString();
 }
 
-async function fetchServerProfile(server: string, modelName: string, modelDigest: string, log: (m: string) => void): Promise<ModelProfile | undefined> {
+/** How the server's profile is fetched: the global fetch, or ./node's fetchTrusting for a private CA. */
+export type ProfileFetch = (url: string, init: { signal: AbortSignal }) => Promise<Response>;
+
+async function fetchServerProfile(server: string, modelName: string, modelDigest: string, log: (m: string) => void, get: ProfileFetch): Promise<ModelProfile | undefined> {
   const url = serverHttpUrl(server, `/v2/models/${encodeURIComponent(modelName)}/profile`);
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    const response = await get(url, { signal: AbortSignal.timeout(30_000) });
     if (!response.ok) {
       log(`calibrator: no server profile (${url}: HTTP ${response.status}); tails use this device's times until the server's pongs report its own`);
       return undefined;
@@ -93,6 +96,7 @@ async function profiledCandidates(
   options: CalibratorOptions,
   measure: (() => Promise<ModelProfile>) | undefined,
   log: (message: string) => void,
+  get: ProfileFetch,
 ) {
   const digest = partition.model.digest;
   let modelProfile: ModelProfile;
@@ -104,7 +108,7 @@ async function profiledCandidates(
       ? undefined
       : options.serverProfile !== undefined
         ? profileFromJson(options.serverProfile, { modelDigest: digest })
-        : await fetchServerProfile(server, partition.model.name, digest, log);
+        : await fetchServerProfile(server, partition.model.name, digest, log, get);
   return candidatesFromProfile(modelProfile, {
     plans: partition.plans,
     compressions: options.compressions ?? ['none'],
@@ -124,7 +128,7 @@ export async function createCalibratedPolicy(
   outputs: readonly ClientTensorInfo[],
   server: string,
   options: CalibratorOptions,
-  extra: { power?: CalibratedContextOptions['power']; measure?: () => Promise<ModelProfile>; log?: (message: string) => void } = {},
+  extra: { power?: CalibratedContextOptions['power']; measure?: () => Promise<ModelProfile>; log?: (message: string) => void; fetch?: ProfileFetch } = {},
 ): Promise<CalibratedPolicy<Plan>> {
   const log = extra.log ?? (() => {});
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
@@ -133,7 +137,7 @@ export async function createCalibratedPolicy(
   }
   const decider = options.state
     ? restoreDecider(partition, options)
-    : new CarbonAwareDecision(await profiledCandidates(partition, outputs, server, options, extra.measure, log), options.decider);
+    : new CarbonAwareDecision(await profiledCandidates(partition, outputs, server, options, extra.measure, log, extra.fetch ?? ((url, init) => fetch(url, init))), options.decider);
   return new CalibratedPolicy<Plan>({
     ...options,
     decider,

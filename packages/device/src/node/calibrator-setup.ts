@@ -6,6 +6,7 @@ import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { CalibratedContextOptions, CalibratedPolicy } from '../client/calibrated-policy.js';
 import { createCalibratedPolicy, type CalibratorOptions } from '../client/calibrator-setup.js';
 import type { ClientTensorInfo } from '../client/types.js';
+import { fetchTrusting, type TrustedCa } from './tls-trust.js';
 
 /** createClient's `calibrator` in Node: a device profile by id or file, and the model's latency profile measured at start when not given. */
 export interface NodeCalibratorOptions extends Omit<CalibratorOptions, 'deviceProfile'> {
@@ -21,15 +22,17 @@ export async function createNodeCalibratedPolicy(
   outputs: readonly ClientTensorInfo[],
   server: string,
   options: NodeCalibratorOptions,
-  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void },
+  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void; ca?: TrustedCa },
 ): Promise<CalibratedPolicy<Plan>> {
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
   const { deviceProfile: ref, profileRuns, ...rest } = options;
   const deviceProfile = typeof ref === 'string' ? (/\.json$/i.test(ref) ? await loadDeviceProfileFile(ref) : await loadDeviceProfile(ref)) : ref;
-  const { inputShapes, log, power } = extra;
+  const { inputShapes, log, power, ca } = extra;
   return createCalibratedPolicy(partition, outputs, server, { ...rest, deviceProfile }, {
     ...(power ? { power } : {}),
     ...(log ? { log } : {}),
+    // The server's profile comes from its HTTPS port, signed by the same private CA as its WSS.
+    ...(ca !== undefined ? { fetch: fetchTrusting(ca) } : {}),
     measure: () => profileModel(partition, { runs: profileRuns ?? 10, warmup: 2, checkCuts: 0, ...(inputShapes ? { inputShapes } : {}), ...(log ? { log } : {}) }),
   });
 }

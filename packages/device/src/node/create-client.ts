@@ -18,6 +18,7 @@ import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions } from '../client/types.js';
 import { OrtRuntime } from './ort-runtime.js';
 import { WorkerRuntime } from './worker-runtime.js';
+import { resolveTrustedCa, type TrustedCa } from './tls-trust.js';
 import { WsTransport } from './ws-transport.js';
 
 export interface CreateClientOptions {
@@ -28,6 +29,14 @@ export interface CreateClientOptions {
   /** ws:// or wss:// URL of a carboncp server. */
   server: string;
   token?: string;
+  /**
+   * CA certificates (PEM string or bytes, or an array of them) to trust for a wss:// server,
+   * instead of Node's bundled roots: a private CA that signed the server's certificate. Used for
+   * the WebSocket and for the HTTPS fetch of the server's profile (calibrator). A certificate that
+   * does not verify: the connection fails with CARBONCP_CONNECTION_LOST (cause: node's TLS error,
+   * details.tls its code) and, as for any unreachable server, the client runs locally and retries.
+   */
+  ca?: TrustedCa;
   /** Per request, from send to response; default 10000. On expiry the tail runs locally. */
   timeoutMs?: number;
   /**
@@ -123,6 +132,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
   const { maxPayload, clock } = resolveClientOptions(options);
   const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
+  resolveTrustedCa(options.ca);
   const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
   const planSet = options.plans === undefined ? undefined : readPlans(options);
   const model = await readModel(options.model, options.modelName ?? (options.model instanceof Uint8Array ? planSet?.model.name : undefined));
@@ -140,12 +150,14 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
         ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
         ...(inputShapes ? { inputShapes } : {}),
         ...(options.log ? { log: options.log } : {}),
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
       })
     : options.cutPolicy;
+  const transport = new WsTransport({ maxPayload, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
   const client = await SplitClient.open({
     model: splitModel,
     runtime: headThread === 'worker' ? new WorkerRuntime({ ...threads, callTimeoutMs: headTimeoutMs, maxWaitingCalls: headQueueLimit, clock }) : new OrtRuntime(threads),
-    transport: options.wrapTransport ? options.wrapTransport(new WsTransport({ maxPayload })) : new WsTransport({ maxPayload }),
+    transport: options.wrapTransport ? options.wrapTransport(transport) : transport,
     server: options.server,
     maxPayload,
     ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),

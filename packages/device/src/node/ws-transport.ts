@@ -1,13 +1,19 @@
 import { CarboncpError, CloseCode, DEFAULT_MAX_PAYLOAD, ErrorCode, sendFrameParts, type CorkableStream } from '@carboncp/protocol';
 import WebSocket from 'ws';
 import type { Transport, TransportConnection, TransportHandlers } from '../client/types.js';
-
+import { connectionError, resolveTrustedCa, type TrustedCa } from './tls-trust.js';
 
 export interface WsTransportOptions {
   /** Largest frame accepted from the server, bytes; ws closes the socket with 1009 beyond it. */
   maxPayload?: number;
   /** Connect timeout, ms; default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * wss:// only: CA certificates (PEM) to trust instead of Node's bundled roots, for a server
+   * whose certificate a private CA signed. A certificate that does not verify fails the connect
+   * with CARBONCP_CONNECTION_LOST, node's error as the cause and details.tls its code.
+   */
+  ca?: TrustedCa;
 }
 
 /**
@@ -18,7 +24,11 @@ export interface WsTransportOptions {
  * send makes, as for any ws message.
  */
 export class WsTransport implements Transport {
-  constructor(private readonly options: WsTransportOptions = {}) {}
+  private readonly ca: (string | Buffer)[] | undefined;
+
+  constructor(private readonly options: WsTransportOptions = {}) {
+    this.ca = resolveTrustedCa(options.ca);
+  }
 
   connect(url: string, handlers: TransportHandlers): Promise<TransportConnection> {
     return new Promise((resolve, reject) => {
@@ -28,6 +38,7 @@ export class WsTransport implements Transport {
           perMessageDeflate: false,
           maxPayload: this.options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
           handshakeTimeout: this.options.connectTimeoutMs ?? 5_000,
+          ...(this.ca ? { ca: this.ca } : {}),
         });
       } catch (error) {
         reject(new CarboncpError(ErrorCode.INVALID_ARGUMENT, `invalid server URL '${url}': ${(error as Error).message}`, { cause: error }));
@@ -71,7 +82,7 @@ export class WsTransport implements Transport {
       });
       socket.on('error', (error: Error & { code?: string }) => {
         if (!opened) {
-          reject(new CarboncpError(ErrorCode.CONNECTION_LOST, `cannot connect to ${url}: ${error.message}`, { cause: error }));
+          reject(connectionError(url, error));
           socket.terminate();
           return;
         }
