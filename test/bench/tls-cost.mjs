@@ -7,6 +7,8 @@
  *                 the carboncp server): the transport alone, 602,112 B each way
  *   connect       a new WebSocket opened and closed: TCP (+ the TLS 1.3 handshake) + upgrade;
  *                 what a reconnect pays, once per connection, not per request
+ *   aes-256-gcm   node:crypto sealing the tensor once (the cipher TLS 1.3 negotiates here): the
+ *                 floor of what TLS adds, paid four times per round trip (seal and open, each way)
  *   resnet18      carboncp end to end: `carboncp serve` (startServer, CPU, worker executor)
  *                 with the zoo's ResNet-18, the device client (createClient, `ca` for wss)
  *                 at cut 'server' (the device sends the input: 602,112 B up, 4,000 B down);
@@ -22,7 +24,8 @@
  * Needs the build: `npm run setup` (or `node scripts/pnpm.mjs exec tsc -b`).
  * Usage: node test/bench/tls-cost.mjs [--echo 400] [--connect 60] [--resnet 40] [--warmup 20] [--out test/bench/results/tls.md]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import os from 'node:os';
@@ -144,6 +147,19 @@ const connect = await interleaved(CONNECT, Math.min(WARMUP, 5), connectOnce(plai
 await plainEcho.close();
 await tlsEcho.close();
 
+// ---- the cipher alone ----
+const key = randomBytes(32);
+const seal = () => {
+  const t0 = performance.now();
+  const cipher = createCipheriv('aes-256-gcm', key, randomBytes(12));
+  cipher.update(payload);
+  cipher.final();
+  cipher.getAuthTag();
+  return performance.now() - t0;
+};
+for (let i = 0; i < WARMUP; i++) seal();
+const sealMs = Array.from({ length: ECHO }, seal);
+
 // ---- resnet18: carboncp end to end at cut 'server' ----
 const MODEL = 'resnet18';
 const file = await models.ensureModel(MODEL);
@@ -183,8 +199,6 @@ const la = (l) => l.map((x) => x.toFixed(2)).join(', ');
 const row = (name, r) =>
   `| ${name} | ${ms(quantile(r.ws, 0.5))} | ${ms(quantile(r.ws, 0.95))} | ${ms(quantile(r.wss, 0.5))} | ${ms(quantile(r.wss, 0.95))} | ${ms(quantile(r.diff, 0.5))} | ${(quantile(r.wss, 0.5) / quantile(r.ws, 0.5)).toFixed(2)}x |`;
 const lines = [
-  '# TLS cost per round trip (issue #12, section 2)',
-  '',
   `Run ${started.toISOString()} by \`node test/bench/tls-cost.mjs${args.length ? ` ${args.join(' ')}` : ''}\`; node ${process.version}, OpenSSL ${process.versions.openssl}; ` +
     `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), AES instructions: ${aes}.`,
   `Load average (1, 5, 15 min) before: ${la(loadBefore)}; after: ${la(loadAfter)}. ${loadBefore[0] > 0.5 ? '**Not a quiet machine**: absolute times are inflated and noisy; the paired differences are the figure to read.' : ''}`,
@@ -199,7 +213,16 @@ const lines = [
   row(`resnet18 cut 'server': total per request (${RESNET} each; ${bytes.up} B up, ${bytes.down} B down)`, resnet),
   row(`resnet18 cut 'server': telemetry transferMs`, { ws: transfer.ws, wss: transfer.wss, diff: transferDiff }),
   '',
+  `AES-256-GCM seal of ${TENSOR_BYTES} B in node:crypto (${ECHO} runs): p50 ${ms(quantile(sealMs, 0.5))} ms, p95 ${ms(quantile(sealMs, 0.95))} ms ` +
+    `(${((TENSOR_BYTES / (quantile(sealMs, 0.5) / 1e3)) / 1e9).toFixed(2)} GB/s); a round trip seals and opens the tensor twice: about ${ms(4 * quantile(sealMs, 0.5))} ms of cipher work.`,
 ];
-writeFileSync(OUT, `${lines.join('\n')}\n`);
+// The run goes between the markers, so that notes written around it in the file stay.
+const BEGIN = '<!-- tls-cost.mjs: begin -->';
+const END = '<!-- tls-cost.mjs: end -->';
+const block = `${BEGIN}\n${lines.join('\n')}\n${END}`;
+const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
+const at = previous.indexOf(BEGIN);
+const to = previous.indexOf(END);
+writeFileSync(OUT, at >= 0 && to > at ? `${previous.slice(0, at)}${block}${previous.slice(to + END.length)}` : `${block}\n${previous}`);
 console.log(lines.join('\n'));
 process.exit(0);
