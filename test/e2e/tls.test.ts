@@ -59,6 +59,26 @@ describe('TLS on a single server', () => {
     expect(((await profile.json()) as { modelDigest?: string }).modelDigest).toBe(overWss.partition.model.digest);
   });
 
+  it("the calibrator fetches the server's profile over https with the client's ca, and not without it", async () => {
+    const server = await harness.serve(tls());
+    const model = (await harness.connect(server.url, { ca: ca.cert })).partition.model;
+    const profile = await (await fetchTrusting(ca.cert)(`${server.httpUrl}/v2/models/${encodeURIComponent(model.name)}/profile`)).json();
+    const profileUrl = `${server.httpUrl}/v2/models/${encodeURIComponent(model.name)}/profile`;
+    const calibrator = { deviceProfile: 'raspberry-pi-4', profile, radio: 'wifi' as const, fallbackIntensityGPerKwh: 300, serverPowerW: 5, planIds: ['server'] };
+    for (const trusted of [true, false]) {
+      const logs: string[] = [];
+      const client = await harness.connect(server.url, { calibrator, log: (line) => logs.push(line), ...(trusted ? { ca: ca.cert } : {}) });
+      const refused = logs.filter((line) => line.startsWith('calibrator: no server profile'));
+      if (trusted) {
+        expect(refused).toEqual([]);
+        expect(client.state).toBe('open');
+      } else {
+        // Node's global fetch, trusting only the bundled roots, cannot verify the throwaway CA.
+        expect(refused).toEqual([expect.stringContaining(`calibrator: no server profile (${profileUrl}: fetch failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE))`)]);
+      }
+    }
+  });
+
   it('refuses a client without the CA and one trusting another CA (CARBONCP_CONNECTION_LOST, details.tls, cause)', async () => {
     const server = await harness.serve(tls());
     for (const trust of [{}, { ca: other.cert }]) {

@@ -72,7 +72,10 @@ async function fetchServerProfile(server: string, modelName: string, modelDigest
     }
     return profileFromJson(await response.json(), { modelDigest });
   } catch (error) {
-    log(`calibrator: no server profile (${url}: ${(error as Error).message}); tails use this device's times until the server's pongs report its own`);
+    // Node's fetch says only 'fetch failed'; its cause says why (an untrusted certificate: UNABLE_TO_VERIFY_LEAF_SIGNATURE).
+    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+    const why = `${(error as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`;
+    log(`calibrator: no server profile (${url}: ${why}); tails use this device's times until the server's pongs report its own`);
     return undefined;
   }
 }
