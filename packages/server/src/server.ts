@@ -1,8 +1,8 @@
 /**
- * startServer: one node:http (or, with tls, node:https) server carrying both the HTTP endpoints and the WebSocket protocol
- * (ws in noServer mode, attached on upgrade), the model registry, the bounded request queue,
- * the tail executor (on the main thread or on worker threads) with its LRU session cache, and
- * graceful shutdown.
+ * startServer: one node:http server (node:https with tls) carrying both the HTTP endpoints and
+ * the WebSocket protocol (ws in noServer mode, attached on upgrade), the model registry, the
+ * bounded request queue, the tail executor (on the main thread or on worker threads) with its
+ * LRU session cache, and graceful shutdown.
  */
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';

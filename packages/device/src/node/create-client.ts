@@ -132,7 +132,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
   const { maxPayload, clock } = resolveClientOptions(options);
   const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
-  resolveTrustedCa(options.ca);
+  resolveTrustedCa(options.ca); // a ca that is not PEM fails here, before the model is read
   const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
   const planSet = options.plans === undefined ? undefined : readPlans(options);
   const model = await readModel(options.model, options.modelName ?? (options.model instanceof Uint8Array ? planSet?.model.name : undefined));
