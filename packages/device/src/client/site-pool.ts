@@ -1,4 +1,4 @@
-import { SiteEquity } from '@carboncp/calibrator';
+import { SiteEquity, type SiteConditions } from '@carboncp/calibrator';
 import { JOULES_PER_KWH } from '@carboncp/carbon';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { ResolvedClientOptions } from './client-options.js';
@@ -231,4 +231,13 @@ export class SitePool<T extends RuntimeTensor, P extends ClientPlan> {
     if (rtt !== undefined) view.rttMs = rtt;
     return view;
   }
+}
+
+/** The sites as the decision takes them (DecisionContext.sites): a site no source gives an intensity for is at `fallbackGPerKwh`. */
+export function siteConditionsOf(views: Readonly<Record<string, SiteView>>, fallbackGPerKwh: number): Record<string, SiteConditions> {
+  const out: Record<string, SiteConditions> = {};
+  for (const [name, v] of Object.entries(views)) {
+    out[name] = { intensityGPerKwh: v.intensityGPerKwh ?? fallbackGPerKwh, waterLPerKwh: v.waterLPerKwh, up: v.up, ...(v.rttMs !== undefined ? { rttMs: v.rttMs } : {}) };
+  }
+  return out;
 }

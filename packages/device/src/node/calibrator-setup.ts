@@ -21,14 +21,15 @@ export async function createNodeCalibratedPolicy(
   outputs: readonly ClientTensorInfo[],
   server: string,
   options: NodeCalibratorOptions,
-  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void },
+  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void; sites?: readonly string[] },
 ): Promise<CalibratedPolicy<Plan>> {
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
   const { deviceProfile: ref, profileRuns, ...rest } = options;
   const deviceProfile = typeof ref === 'string' ? (/\.json$/i.test(ref) ? await loadDeviceProfileFile(ref) : await loadDeviceProfile(ref)) : ref;
-  const { inputShapes, log, power } = extra;
+  const { inputShapes, log, power, sites } = extra;
   return createCalibratedPolicy(partition, outputs, server, { ...rest, deviceProfile }, {
     ...(power ? { power } : {}),
+    ...(sites ? { sites } : {}),
     ...(log ? { log } : {}),
     measure: () => profileModel(partition, { runs: profileRuns ?? 10, warmup: 2, checkCuts: 0, ...(inputShapes ? { inputShapes } : {}), ...(log ? { log } : {}) }),
   });

@@ -7,6 +7,7 @@ import { PASSED_TO_SPLIT_CLIENT, pickDefined, planJsonDefaultCut, readPlanSet } 
 import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyMeter } from '../client/client-options.js';
 import type { FootprintOptions } from '../client/request-footprint.js';
 import type { PowerReading } from '../client/power-source.js';
+import type { SiteEquityClientOptions, SiteOptions } from '../client/site-options.js';
 import type { Transport } from '../client/types.js';
 import { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
 import type { Clock } from '../client/clock.js';
@@ -25,8 +26,16 @@ export interface CreateClientOptions {
   model: string | Uint8Array;
   /** Name the server knows the model by; default: file name without .onnx (for bytes: the plan JSON's model name, else 'model'). */
   modelName?: string;
-  /** ws:// or wss:// URL of a carboncp server. */
-  server: string;
+  /** ws:// or wss:// URL of a carboncp server; or `servers`. */
+  server?: string;
+  /**
+   * Several server sites instead of `server` (device README, "Several sites"): { name, url,
+   * token?, carbon?, wue?, gridWaterLPerKwh?, trace? } each; one connection per site; with a
+   * calibrator, cut 'auto' chooses site and cut per request by carbon, water and latency.
+   */
+  servers?: SiteOptions[];
+  /** With `servers` and a calibrator: cap the worst site's share of the footprint (SiteEquity); waterWeight defaults to calibrator.defaults.waterWeight. */
+  equity?: SiteEquityClientOptions;
   token?: string;
   /** Per request, from send to response; default 10000. On expiry the tail runs locally. */
   timeoutMs?: number;
@@ -121,7 +130,8 @@ export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partitio
 export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
   // The client's options are checked (once, by the client's resolver) before the model is
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
-  const { maxPayload, clock } = resolveClientOptions(options);
+  const { maxPayload, clock, server, sites } = resolveClientOptions(options);
+  if (options.equity !== undefined && options.calibrator === undefined) throw badOption('equity prices the sites in the calibrated decision: it needs a calibrator');
   const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
   const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
   const planSet = options.plans === undefined ? undefined : readPlans(options);
@@ -136,7 +146,8 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   const splitModel = splitModelFromPartition(partition, inputShapes);
   const sampler = options.powerSampler as { latest?: () => PowerReading | undefined } | undefined;
   const cutPolicy = options.calibrator
-    ? await createNodeCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator, {
+    ? await createNodeCalibratedPolicy(partition, splitModel.outputs, server, options.calibrator, {
+        ...(options.servers ? { sites: sites.map((s) => s.name) } : {}),
         ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
         ...(inputShapes ? { inputShapes } : {}),
         ...(options.log ? { log: options.log } : {}),
@@ -146,7 +157,8 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     model: splitModel,
     runtime: headThread === 'worker' ? new WorkerRuntime({ ...threads, callTimeoutMs: headTimeoutMs, maxWaitingCalls: headQueueLimit, clock }) : new OrtRuntime(threads),
     transport: options.wrapTransport ? options.wrapTransport(new WsTransport({ maxPayload })) : new WsTransport({ maxPayload }),
-    server: options.server,
+    ...(options.servers ? { servers: options.servers } : { server }),
+    ...(options.equity ? { equity: { ...options.equity, waterWeight: options.equity.waterWeight ?? options.calibrator?.defaults?.waterWeight ?? 0 } } : {}),
     maxPayload,
     ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),
     ...(cutPolicy ? { cutPolicy } : {}),
