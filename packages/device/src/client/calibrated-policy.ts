@@ -209,6 +209,8 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     const slo = outcome.candidate.decided?.decision.sloMs;
     if (this.budget && slo !== undefined && Number.isFinite(slo)) this.budget.update(t.totalMs <= slo);
     if (!this.decider.candidates.some((c) => c.id === id)) return; // a plan or compression the decider was not given
+    // A request that failed over mixes two sites (the wait at the first, the answer of the second): it is neither's outcome.
+    if (t.failover) return;
     // A plan's first request at each site loads the server's session there too.
     const warmKey = t.site ? `${t.planId}@${t.site.name}` : t.planId;
     if (!this.warm.has(warmKey)) {

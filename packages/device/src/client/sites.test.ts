@@ -11,6 +11,7 @@
  *   C      20        10               8                             80
  */
 import { CarbonAwareDecision, candidatesForSites, type DecisionCandidate } from '@carboncp/calibrator';
+import { parseSiteTrace } from '@carboncp/carbon';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CalibratedPolicy } from './calibrated-policy.js';
@@ -227,6 +228,36 @@ describe('failover', () => {
     expect((await client.infer({ x: x() })).telemetry.site!.name).toBe('B');
     expect(client.remoteStatus('server', 'A').usable).toBe(false);
     expect(client.remoteStatus('server', 'B').usable).toBe(true);
+  });
+});
+
+describe('site figures', () => {
+  it("a site's trace gives its grid and WUE by the hour; carbon and wue given override it; a pong's grid overrides both", async () => {
+    // Two hours of two sites (the ten-site file's format): kg/kWh x 1000 = g/kWh.
+    const trace = parseSiteTrace(
+      ['location,time_utc,wue_L_per_kWh,carbon_kg_per_kWh,price_USD_per_MWh', 'X,2026-01-01 00,2,0.5,1', 'X,2026-01-01 01,3,0.1,1', 'Y,2026-01-01 00,1,0.3,1', 'Y,2026-01-01 01,1,0.3,1'].join('\n'),
+    );
+    const clock = new ManualClock(0, Date.UTC(2026, 0, 1, 1, 10)); // 01:10 UTC: the second hour
+    const model = fakeModel();
+    const { servers, transport } = sitesOf(model);
+    const client = await SplitClient.open({
+      model,
+      runtime: new FakeRuntime(),
+      transport,
+      clock,
+      servers: [
+        { name: 'X', url: 'ws://a', trace: trace[0]!, gridWaterLPerKwh: 0.5 },
+        { name: 'Y', url: 'ws://b', trace: trace[1]!, carbon: 42, wue: 0.25 },
+      ],
+    });
+    open.push(client);
+    expect(client.sites().map((s) => [s.name, s.intensityGPerKwh, s.waterLPerKwh])).toEqual([
+      ['X', 100, 3.5],
+      ['Y', 42, 0.25],
+    ]);
+    servers.A!.pongContext = () => ({ queue_depth: 0, in_flight: 0, tail_ms: {}, carbon_intensity: { value_g_per_kwh: 7, source: 'pong' } });
+    await client.serverContext();
+    expect(client.sites()[0]!.intensityGPerKwh).toBe(7);
   });
 });
 
