@@ -173,8 +173,13 @@ export class SitePool<T extends RuntimeTensor, P extends ClientPlan> {
 
   /** The best network estimate to stand for the device's own link: the first up site's with samples, else any site's. */
   network(): NetworkEstimate | undefined {
-    const measured = this.links.filter((l) => l.network.estimate() !== undefined);
-    return (measured.find((l) => l.up) ?? measured[0])?.network.estimate();
+    let fallback: NetworkEstimate | undefined;
+    for (const l of this.links) {
+      const estimate = l.network.estimate();
+      if (estimate && l.up) return estimate;
+      fallback ??= estimate;
+    }
+    return fallback;
   }
 
   /** The site figures of a request that went (or was tried) at `link`, and its tally and equity step when its tail ran there. */
