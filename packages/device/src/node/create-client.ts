@@ -8,6 +8,7 @@ import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyM
 import type { FootprintOptions } from '../client/request-footprint.js';
 import type { PowerReading } from '../client/power-source.js';
 import type { SiteEquityClientOptions, SiteOptions } from '../client/site-options.js';
+import { calibratorSites, siteOptionsForClient } from '../client/site-setup.js';
 import type { Transport } from '../client/types.js';
 import { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
 import type { Clock } from '../client/clock.js';
@@ -130,8 +131,8 @@ export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partitio
 export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
   // The client's options are checked (once, by the client's resolver) before the model is
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
-  const { maxPayload, clock, server, sites } = resolveClientOptions(options);
-  if (options.equity !== undefined && options.calibrator === undefined) throw badOption('equity prices the sites in the calibrated decision: it needs a calibrator');
+  const { maxPayload, clock, server } = resolveClientOptions(options);
+  const siteOptions = siteOptionsForClient(options);
   const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
   const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
   const planSet = options.plans === undefined ? undefined : readPlans(options);
@@ -147,7 +148,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   const sampler = options.powerSampler as { latest?: () => PowerReading | undefined } | undefined;
   const cutPolicy = options.calibrator
     ? await createNodeCalibratedPolicy(partition, splitModel.outputs, server, options.calibrator, {
-        ...(options.servers ? { sites: sites.map((s) => s.name) } : {}),
+        ...calibratorSites(options),
         ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
         ...(inputShapes ? { inputShapes } : {}),
         ...(options.log ? { log: options.log } : {}),
@@ -157,8 +158,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     model: splitModel,
     runtime: headThread === 'worker' ? new WorkerRuntime({ ...threads, callTimeoutMs: headTimeoutMs, maxWaitingCalls: headQueueLimit, clock }) : new OrtRuntime(threads),
     transport: options.wrapTransport ? options.wrapTransport(new WsTransport({ maxPayload })) : new WsTransport({ maxPayload }),
-    ...(options.servers ? { servers: options.servers } : { server }),
-    ...(options.equity ? { equity: { ...options.equity, waterWeight: options.equity.waterWeight ?? options.calibrator?.defaults?.waterWeight ?? 0 } } : {}),
+    ...siteOptions,
     maxPayload,
     ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),
     ...(cutPolicy ? { cutPolicy } : {}),
