@@ -156,7 +156,9 @@ describe('several sites', () => {
     });
     for (const t of killed) {
       cutsUsed.add(t.planId);
-      expect(t.failover, JSON.stringify(t)).toMatchObject({ from: { name: 'C' }, error: { code: 'CARBONCP_CONNECTION_LOST' } });
+      // Lost in flight, or (a head still running when C died) found not connected when sent.
+      expect(t.failover, JSON.stringify(t)).toMatchObject({ from: { name: 'C' } });
+      expect(['CARBONCP_CONNECTION_LOST', 'CARBONCP_NOT_READY']).toContain(t.failover!.error.code);
       expect(t.site?.name).toBe('B');
     }
 

@@ -56,6 +56,20 @@ export interface SiteState {
   lastError?: { code: string; message: string };
 }
 
+/** Everything a SitePool is built from: the sites, and what each SiteLink needs. */
+export interface SitePoolOptions<T extends RuntimeTensor, P extends ClientPlan> {
+  sites: readonly ResolvedSite[];
+  /** Configured with `servers` (false: one `server`, whose telemetry and policy see no sites). */
+  multi: boolean;
+  model: SplitModel<P>;
+  runtime: Runtime<T>;
+  transport: Transport;
+  options: ResolvedClientOptions<P>;
+  network: NetworkEstimatorOptions | undefined;
+  events: SiteLinkEvents;
+  equity: SiteEquityClientOptions | undefined;
+}
+
 interface Tally {
   requests: number;
   unmeasured: number;
@@ -77,17 +91,7 @@ export class SitePool<T extends RuntimeTensor, P extends ClientPlan> {
   private readonly waterWeight: number;
   private readonly tallies = new Map<string, Tally>();
 
-  constructor(
-    sites: readonly ResolvedSite[],
-    multi: boolean,
-    model: SplitModel<P>,
-    runtime: Runtime<T>,
-    transport: Transport,
-    options: ResolvedClientOptions<P>,
-    network: NetworkEstimatorOptions | undefined,
-    events: SiteLinkEvents,
-    equity: SiteEquityClientOptions | undefined,
-  ) {
+  constructor({ sites, multi, model, runtime, transport, options, network, events, equity }: SitePoolOptions<T, P>) {
     this.multi = multi;
     this.links = sites.map((site) => new SiteLink(site, model, runtime, transport, options, network, events));
     for (const s of sites) this.tallies.set(s.name, { requests: 0, unmeasured: 0, carbonG: 0, waterL: 0, footprintG: 0 });

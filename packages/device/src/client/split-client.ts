@@ -79,7 +79,17 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         this.counters.disconnects += 1;
       },
     };
-    this.pool = new SitePool(this.options.sites, options.servers !== undefined, this.model, this.runtime, options.transport, this.options, options.network, events, this.options.equity);
+    this.pool = new SitePool({
+      sites: this.options.sites,
+      multi: options.servers !== undefined,
+      model: this.model,
+      runtime: this.runtime,
+      transport: options.transport,
+      options: this.options,
+      network: options.network,
+      events,
+      equity: this.options.equity,
+    });
     const primary = this.pool.primary;
     this.probe = new NetworkProbe(
       clock,
