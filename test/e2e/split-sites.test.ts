@@ -162,6 +162,9 @@ describe('several sites', () => {
       expect(t.site?.name).toBe('B');
     }
 
+    const lostInFlight = killed.filter((t) => t.failover?.error.code === 'CARBONCP_CONNECTION_LOST').length;
+    expect(lostInFlight, 'requests in flight on C when it died').toBeGreaterThan(0);
+
     // C down: never chosen; B (100 g/kWh) before A (400).
     for (const t of await burst(200, 3)) {
       expect(t.site?.name).toBe('B');
@@ -188,6 +191,6 @@ describe('several sites', () => {
       expect(byName.B!.share + byName.C!.share).toBeCloseTo(1, 9);
       expect(client.stats()).toMatchObject({ requests: 3 + 4 + 3 + 2, localFallback: 0, lateResponses: 0 });
     }
-    console.log(`sites e2e: cuts used ${[...cutsUsed].join(', ')}; ${clients.map(({ model, client }) => `${model}: ${client.sites().map((s) => `${s.name} ${s.requests} req, share ${s.share.toFixed(3)}, rtt ${s.rttMs?.toFixed(2)} ms`).join('; ')}`).join(' | ')}`);
+    console.log(`sites e2e: ${lostInFlight} of ${killed.length} lost in flight on C; cuts used ${[...cutsUsed].join(', ')}; ${clients.map(({ model, client }) => `${model}: ${client.sites().map((s) => `${s.name} ${s.requests} req, share ${s.share.toFixed(3)}, rtt ${s.rttMs?.toFixed(2)} ms`).join('; ')}`).join(' | ')}`);
   }, 180_000);
 });
