@@ -2,10 +2,11 @@
 import { ocrModelPath } from '@carboncp/core/node';
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SiteOptions } from '../index.js';
 import { createClient, type CarboncpClient } from './create-client.js';
 
 const OFFLINE = { reconnect: { initialMs: 60_000, maxMs: 60_000 }, keepaliveMs: 0, inputShapes: { x: [1, 3, 48, 192] } };
-const SITES = [
+const SITES: SiteOptions[] = [
   { name: 'eu', url: 'ws://127.0.0.1:9', carbon: 50, wue: 0.5 },
   { name: 'us', url: 'ws://127.0.0.1:19', carbon: 400 },
 ];
