@@ -216,6 +216,22 @@ describe('failover', () => {
     expectOutput(local.outputs.y!, input, model);
   });
 
+  it('a site that refuses the token is closed for good and the others serve; only every site refusing is an error', async () => {
+    const model = fakeModel();
+    const { servers, transport } = sitesOf(model);
+    servers.A!.refuse = 'unauthorized';
+    const client = await SplitClient.open({ model, runtime: new FakeRuntime(), transport, servers: SITES, reconnect: { initialMs: 5, maxMs: 20, seed: 1 } });
+    open.push(client);
+    expect(client.sites().map((s) => [s.name, s.state, s.lastError?.code])).toEqual([
+      ['A', 'closed', 'CARBONCP_UNAUTHORIZED'],
+      ['B', 'open', undefined],
+      ['C', 'open', undefined],
+    ]);
+    expect((await client.infer({ x: x() })).telemetry.site!.name).toBe('B');
+    for (const server of Object.values(servers)) server.refuse = 'unauthorized';
+    await expect(SplitClient.open({ model, runtime: new FakeRuntime(), transport, servers: SITES })).rejects.toThrow(/bad token/);
+  });
+
   it('without a calibrator the sites are tried in the order given', async () => {
     const model = fakeModel();
     const { servers, transport } = sitesOf(model);
