@@ -35,6 +35,8 @@ export type {
   TransportHandlers,
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
+export { siteConditionsOf, type SiteState, type SiteTelemetry, type SiteView } from './client/site-pool.js';
+export type { SiteEquityClientOptions, SiteOptions } from './client/site-options.js';
 export { CalibratedPolicy, observationOf, recordObserved, type CalibratedPolicyOptions, type CalibratedContextOptions, type TelemetryDecision } from './client/calibrated-policy.js';
 export { createCalibratedPolicy, serverHttpUrl, type CalibratorOptions } from './client/calibrator-setup.js';
 export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';

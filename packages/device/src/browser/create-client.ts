@@ -9,6 +9,8 @@ import type { CutPolicy } from '../client/cut-policy.js';
 import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
 import type { NetworkProbeOptions } from '../client/network-probe.js';
 import type { FootprintOptions } from '../client/request-footprint.js';
+import type { SiteEquityClientOptions, SiteOptions } from '../client/site-options.js';
+import { calibratorSites, siteOptionsForClient } from '../client/site-setup.js';
 import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions, Transport } from '../client/types.js';
@@ -26,8 +28,12 @@ export interface BrowserClientOptions {
   plans: string | URL | Record<string, unknown>;
   /** Name the server knows the model by; default the plan JSON's model name. */
   modelName?: string;
-  /** ws:// or wss:// URL of a carboncp server (wss:// from an https:// page). */
-  server: string;
+  /** ws:// or wss:// URL of a carboncp server (wss:// from an https:// page); or `servers`. */
+  server?: string;
+  /** Several server sites instead of `server`, as ./node's createClient (device README, "Several sites"). */
+  servers?: SiteOptions[];
+  /** With `servers` and a calibrator: cap the worst site's share of the footprint, as ./node's. */
+  equity?: SiteEquityClientOptions;
   token?: string;
   /**
    * Not in a browser: a page cannot choose which CAs to trust. The browser's own trust store (the
@@ -78,10 +84,11 @@ export type BrowserClient = SplitClient<ort.Tensor, Plan> & { readonly partition
  * the client still works, running locally and reconnecting in the background).
  */
 export async function createClient(options: BrowserClientOptions): Promise<BrowserClient> {
-  const { maxPayload } = resolveClientOptions(options);
+  const { maxPayload, server } = resolveClientOptions(options);
   if ((options as { ca?: unknown }).ca !== undefined) {
     throw badOption("ca is a Node option: in a browser the browser's own trust store decides which certificates a wss:// server may present (install a private CA there)");
   }
+  const siteOptions = siteOptionsForClient(options);
   const planSet = readPlanSet(await planText(options.plans), options.inputShapes);
   const model = await loadModel(await modelBytes(options.model), options.modelName ?? planSet.model.name);
   const partition = await partitionFromPlanSet(model, planSet);
@@ -94,12 +101,12 @@ export async function createClient(options: BrowserClientOptions): Promise<Brows
     throw badOption('calibrator and cutPolicy exclude each other: the calibrator is a cut policy');
   }
   const splitModel = splitModelFromPartition(partition, inputShapes);
-  const cutPolicy = options.calibrator ? await createCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator) : options.cutPolicy;
+  const cutPolicy = options.calibrator ? await createCalibratedPolicy(partition, splitModel.outputs, server, options.calibrator, calibratorSites(options)) : options.cutPolicy;
   const client = await SplitClient.open({
     model: splitModel,
     runtime,
     transport: options.wrapTransport ? options.wrapTransport(transport) : transport,
-    server: options.server,
+    ...siteOptions,
     maxPayload,
     ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),
     ...(cutPolicy ? { cutPolicy } : {}),

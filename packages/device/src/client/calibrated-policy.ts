@@ -17,6 +17,7 @@ import { estimatePowerW, radioEnergyJ, type DeviceProfile, type IntensityPoint, 
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
 import type { Candidate, CutContext, CutPolicy } from './cut-policy.js';
 import type { PowerReading } from './power-source.js';
+import { siteConditionsOf } from './site-pool.js';
 import type { ClientPlan, RequestTelemetry } from './types.js';
 
 /** What the calibrated policy needs to know of the world that the client does not measure itself. */
@@ -112,7 +113,9 @@ export function recordObserved(t: RequestTelemetry): void {
   }
 }
 
-const candidateKey = (planId: string, compression: Compression) => candidateId({ planId, compression: planId === 'device' ? 'none' : compression });
+/** The decider's id of what ran: with `servers`, a remote plan's candidate is per site ('split-2/none@eu'). */
+const candidateKey = (planId: string, compression: Compression, site?: string) =>
+  planId === 'device' ? candidateId({ planId, compression: 'none' }) : candidateId({ planId, compression, ...(site !== undefined ? { site } : {}) });
 
 type Chosen<P extends ClientPlan> = Candidate<P> & { decision?: TelemetryDecision; decided?: { decision: Decision; context: DecisionContext } };
 
@@ -153,7 +156,7 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   }
 
   /** The decision context now, from what the client knows (see CalibratedContextOptions). */
-  context(cut: Pick<CutContext<P>, 'network' | 'serverContext'>, epochMs: number): DecisionContext {
+  context(cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>, epochMs: number): DecisionContext {
     const o = this.options;
     const reading = o.power?.();
     const device = o.deviceIntensity?.();
@@ -170,6 +173,8 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
       serverPowerW: this.learnedServerW.n > 0 ? this.learnedServerW.sum / this.learnedServerW.n : o.serverPowerW,
       ...(o.serverPue !== undefined ? { serverPue: o.serverPue } : {}),
     };
+    // Several sites: each its own grid (the server's fallback where none is known), water, RTT, up or down.
+    if (cut.sites) ctx.sites = siteConditionsOf(cut.sites, o.serverIntensity?.()?.gPerKwh ?? o.serverIntensityGPerKwh ?? o.fallbackIntensityGPerKwh);
     if (cut.network?.downlinkBps) ctx.downlinkBps = { mean: cut.network.downlinkBps.mean, sd: cut.network.downlinkBps.sd };
     if (cut.serverContext?.tailMs) ctx.serverTailMs = cut.serverContext.tailMs;
     if (reading?.batteryPercent !== undefined) ctx.batteryPercent = reading.batteryPercent;
@@ -186,24 +191,30 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     if (device && !cut.remoteUsable('server')) return { plan: device, compression: 'none' };
     const context = this.context(cut, cut.epochMs);
     const margin = this.budget ? { sloMargin: this.budget.margin } : {};
-    const decision = this.decider.decide(context, { ...this.options.defaults, ...margin, ...cut.requested.decide });
+    const penalties = cut.sitePenalties ? { sitePenalties: cut.sitePenalties } : {};
+    const decision = this.decider.decide(context, { ...this.options.defaults, ...margin, ...penalties, ...cut.requested.decide });
     this.last = decision;
     const plan = byPlan.get(decision.candidate.planId);
     if (!plan) throw new CarboncpError(ErrorCode.INTERNAL, `the decision chose plan '${decision.candidate.planId}', which this client's model does not have`);
-    return { plan, compression: decision.candidate.compression, decision: telemetryDecision(decision, context), decided: { decision, context } };
+    const site = decision.candidate.site !== undefined ? { site: decision.candidate.site } : {};
+    return { plan, compression: decision.candidate.compression, ...site, decision: telemetryDecision(decision, context), decided: { decision, context } };
   }
 
-  observe(outcome: { candidate: Chosen<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry; cut?: Pick<CutContext<P>, 'network' | 'serverContext'>; epochMs?: number }): void {
+  observe(outcome: { candidate: Chosen<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry; cut?: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>; epochMs?: number }): void {
     const t = outcome.telemetry;
     this.learnServerPower(t);
-    const id = candidateKey(t.planId, t.compression);
+    const id = candidateKey(t.planId, t.compression, t.site?.name);
     // Every request the policy decided with an SLO counts against the budget, a plan's first
     // included: its user waited for it all the same.
     const slo = outcome.candidate.decided?.decision.sloMs;
     if (this.budget && slo !== undefined && Number.isFinite(slo)) this.budget.update(t.totalMs <= slo);
     if (!this.decider.candidates.some((c) => c.id === id)) return; // a plan or compression the decider was not given
-    if (!this.warm.has(t.planId)) {
-      this.warm.add(t.planId);
+    // A request that failed over mixes two sites (the wait at the first, the answer of the second): it is neither's outcome.
+    if (t.failover) return;
+    // A plan's first request at each site loads the server's session there too.
+    const warmKey = t.site ? `${t.planId}@${t.site.name}` : t.planId;
+    if (!this.warm.has(warmKey)) {
+      this.warm.add(warmKey);
       return;
     }
     const decided = outcome.candidate.decided;

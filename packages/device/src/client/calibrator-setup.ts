@@ -1,5 +1,6 @@
 import {
   CarbonAwareDecision,
+  candidatesForSites,
   candidatesFromProfile,
   type DecideOptions,
   type DeciderOptions,
@@ -81,12 +82,17 @@ async function fetchServerProfile(server: string, modelName: string, modelDigest
 }
 
 /** A saved decider, checked against this model: every candidate must be one of its plans. */
-function restoreDecider(partition: Partition, options: CalibratorOptions): CarbonAwareDecision {
+function restoreDecider(partition: Partition, options: CalibratorOptions, sites: readonly string[] | undefined): CarbonAwareDecision {
   const decider = CarbonAwareDecision.fromJSON(options.state!, options.decider?.methods ? { methods: options.decider.methods } : {});
   const plans = new Set(partition.plans.map((p) => p.id));
   const foreign = decider.candidates.find((c) => !plans.has(c.planId));
   if (foreign) {
     throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `calibrator.state has candidate '${foreign.id}', whose plan '${foreign.planId}' this model does not have: a state of another model?`);
+  }
+  const known = new Set(sites ?? []);
+  const elsewhere = decider.candidates.find((c) => (c.site === undefined ? c.kind !== 'device' && sites !== undefined : !known.has(c.site)));
+  if (elsewhere) {
+    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `calibrator.state has candidate '${elsewhere.id}', which is not at one of this client's sites (${sites ? sites.join(', ') : 'a single server'})`);
   }
   return decider;
 }
@@ -131,16 +137,29 @@ export async function createCalibratedPolicy(
   outputs: readonly ClientTensorInfo[],
   server: string,
   options: CalibratorOptions,
-  extra: { power?: CalibratedContextOptions['power']; measure?: () => Promise<ModelProfile>; log?: (message: string) => void; fetch?: ProfileFetch } = {},
+  extra: {
+    power?: CalibratedContextOptions['power'];
+    measure?: () => Promise<ModelProfile>;
+    log?: (message: string) => void;
+    /** With `servers`: the site names; each remote candidate is offered once per site (candidatesForSites). */
+    sites?: readonly string[];
+    fetch?: ProfileFetch;
+  } = {},
 ): Promise<CalibratedPolicy<Plan>> {
   const log = extra.log ?? (() => {});
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
   if (options.deviceProfile === null || typeof options.deviceProfile !== 'object') {
     throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator.deviceProfile must be a device profile object here (devices/*.json, parsed)');
   }
+  const sites = extra.sites;
   const decider = options.state
-    ? restoreDecider(partition, options)
-    : new CarbonAwareDecision(await profiledCandidates(partition, outputs, server, options, extra.measure, log, extra.fetch ?? ((url, init) => fetch(url, init))), options.decider);
+    ? restoreDecider(partition, options, sites)
+    : new CarbonAwareDecision(
+        await profiledCandidates(partition, outputs, server, options, extra.measure, log, extra.fetch ?? ((url, init) => fetch(url, init))).then((c) =>
+          sites ? candidatesForSites(c, sites.map((site) => ({ site }))) : c,
+        ),
+        options.decider,
+      );
   return new CalibratedPolicy<Plan>({
     ...options,
     decider,

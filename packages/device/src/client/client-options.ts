@@ -5,13 +5,23 @@ import type { NetworkEstimatorOptions } from './network-estimator.js';
 import type { NetworkProbeOptions } from './network-probe.js';
 import type { WindowEnergy } from './power-source.js';
 import { checkFootprintOptions, type FootprintOptions } from './request-footprint.js';
+import { checkEquityOptions, resolveSites, type ResolvedSite, type SiteEquityClientOptions, type SiteOptions } from './site-options.js';
 import type { ClientPlan, ReconnectOptions, Runtime, RuntimeTensor, SplitModel, Transport } from './types.js';
 
 export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPlan> {
   model: SplitModel<P>;
   runtime: Runtime<T>;
   transport: Transport;
-  server: string;
+  /** ws:// or wss:// URL of the server; or `servers`. */
+  server?: string;
+  /**
+   * Several server sites instead of one `server` (README, "Several sites"): one connection each,
+   * the site chosen per request by the cut policy (by carbon, water and latency with a
+   * calibrator), a request whose site fails tried once at another.
+   */
+  servers?: SiteOptions[];
+  /** With `servers` and a calibrator: cap the worst site's share of the sites' footprint (SiteEquity). */
+  equity?: SiteEquityClientOptions;
   token?: string;
   /** Per request, from send to response; default 10000. */
   timeoutMs?: number;
@@ -60,7 +70,10 @@ export interface EnergyMeter {
 
 /** Options shared by every layer that builds a device client (createClient too): checked here, once. */
 export interface ResolvedClientOptions<P extends ClientPlan> {
+  /** The primary site's URL (the only one without `servers`). */
   server: string;
+  sites: ResolvedSite[];
+  equity: SiteEquityClientOptions | undefined;
   token: string | undefined;
   clientName: string;
   timeoutMs: number;
@@ -167,10 +180,8 @@ export function resolveClientOptions<P extends ClientPlan>(
   model?: Pick<SplitModel<P>, 'name' | 'plans'>,
 ): Partial<ResolvedClientOptions<P>> {
   if (options === null || typeof options !== 'object') throw badOption('the client needs an options object');
-  if (typeof options.server !== 'string' || !/^wss?:\/\//.test(options.server)) {
-    throw badOption(`server must be a ws:// or wss:// URL, got ${JSON.stringify(options.server)}`);
-  }
   if (options.token !== undefined && typeof options.token !== 'string') throw badOption('token must be a string');
+  const sites = resolveSites(options.server, options.servers, options.token);
   const keepaliveMs = options.keepaliveMs ?? DEVICE_DEFAULTS.keepaliveMs;
   if (!(typeof keepaliveMs === 'number' && Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
     throw badOption(`keepaliveMs must be 0 (off) or a positive number of milliseconds, got ${String(keepaliveMs)}`);
@@ -180,7 +191,9 @@ export function resolveClientOptions<P extends ClientPlan>(
     throw badOption(`reconnect needs 0 < initialMs <= maxMs, got ${JSON.stringify(reconnect)}`);
   }
   const resolved: Partial<ResolvedClientOptions<P>> = {
-    server: options.server,
+    server: sites[0]!.url,
+    sites,
+    equity: checkEquityOptions(options.equity, options.servers === undefined ? [] : sites),
     token: options.token,
     clientName: options.clientName ?? DEVICE_DEFAULTS.clientName,
     timeoutMs: checkPositiveMs('timeoutMs', options.timeoutMs ?? DEVICE_DEFAULTS.timeoutMs),

@@ -3,6 +3,7 @@ import { checkCompression, planById } from './client-options.js';
 import type { NetworkEstimate } from './network-estimator.js';
 import type { CoverageStats } from '@carboncp/calibrator';
 import type { TelemetryDecision } from './calibrated-policy.js';
+import type { SiteView } from './site-pool.js';
 import type { ClientPlan, InferOptions, RequestTelemetry, ServerContext, SplitModel } from './types.js';
 
 /**
@@ -13,6 +14,8 @@ import type { ClientPlan, InferOptions, RequestTelemetry, ServerContext, SplitMo
 export interface Candidate<P extends ClientPlan = ClientPlan> {
   plan: P;
   compression: Compression;
+  /** With `servers`: the site whose server runs the tail (a name of CutContext.sites); absent: the first site that can. */
+  site?: string;
   /** A policy's record of why (the calibrated policy's decision); the client copies it into the request's telemetry. */
   decision?: TelemetryDecision;
 }
@@ -30,8 +33,12 @@ export interface CutContext<P extends ClientPlan = ClientPlan> {
   defaults: { cut: P; compression: Compression };
   /** Shapes of this request's inputs, by input name (the batch size is usually dims[0]). */
   inputDims: Readonly<Record<string, readonly number[]>>;
-  /** Whether a plan's tail can run on the server now (connected, same digests); false means a local fallback. */
-  remoteUsable(planId: string): boolean;
+  /** Whether a plan's tail can run on the server now (connected, same digests), at the named site or (none named) at any; false means a local fallback. */
+  remoteUsable(planId: string, site?: string): boolean;
+  /** With `servers`: every site now (up, grid, water, RTT), by name; absent for a client with one server. */
+  sites?: Readonly<Record<string, SiteView>>;
+  /** With `equity`: the multiplier of each site (SiteEquity.penalties()), for DecideOptions.sitePenalties. */
+  sitePenalties?: Readonly<Record<string, number>>;
   /** The latest server context (a pong), if any; see SplitClient.lastServerContext. */
   serverContext: ServerContext | undefined;
   /** The client's network estimate (RTT, uplink, downlink), see SplitClient.networkEstimate(); undefined before its first RTT sample. */
@@ -47,7 +54,7 @@ export interface PolicyOutcome<P extends ClientPlan = ClientPlan> {
   candidate: Candidate<P>;
   chosenBy: 'caller' | 'policy';
   telemetry: RequestTelemetry;
-  cut: Pick<CutContext<P>, 'network' | 'serverContext'>;
+  cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>;
   epochMs: number;
 }
 

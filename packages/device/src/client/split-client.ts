@@ -8,18 +8,19 @@ import {
   type ResolvedClientOptions,
   type SplitClientOptions,
 } from './client-options.js';
-import { Connection } from './connection.js';
 import { recordObserved } from './calibrated-policy.js';
 import type { CoverageStats } from '@carboncp/calibrator';
-import { askPolicy, tellPolicy, type Candidate, type CutPolicy, type RequestedDecision } from './cut-policy.js';
-import { NetworkEstimator, type NetworkEstimate } from './network-estimator.js';
+import { askPolicy, tellPolicy, type Candidate, type CutContext, type CutPolicy, type RequestedDecision } from './cut-policy.js';
+import type { NetworkEstimate } from './network-estimator.js';
 import type { WindowEnergy } from './power-source.js';
-import { LinkActivity, NetworkProbe, type ProbeOutcome } from './network-probe.js';
-import { describeModel } from './plan-check.js';
+import { NetworkProbe, type ProbeOutcome } from './network-probe.js';
 import { addFootprint } from './request-footprint.js';
-import { RemoteTails } from './remote-call.js';
+import type { RemoteOutcome } from './remote-call.js';
 import { RequestTimeline } from './request-timeline.js';
 import { serverContextOf } from './server-context.js';
+import type { SiteLink } from './site-link.js';
+import { SitePool, type SiteState } from './site-pool.js';
+import type { SymbolBindings } from '@carboncp/core';
 import { SessionCache, runMeasured } from './sessions.js';
 import { emptyStats, recordRequest } from './stats.js';
 import { checkInputs } from './tensor-checks.js';
@@ -54,16 +55,13 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   private readonly model: SplitModel<P>;
   private readonly runtime: Runtime<T>;
   private readonly options: ResolvedClientOptions<P>;
-  private readonly connection: Connection;
-  private readonly remote: RemoteTails<T, P>;
+  /** The server sites (one for a client given `server`); the first is the primary of serverContext() and the probe. */
+  private readonly pool: SitePool<T, P>;
   private readonly sessions: SessionCache<T>;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly counters: ClientStats = emptyStats();
   private closed = false;
   private closing: Promise<void> | undefined;
-  private latestContext: ServerContext | undefined;
-  private readonly network: NetworkEstimator;
-  private readonly link: LinkActivity;
   private readonly probe: NetworkProbe;
 
   private constructor(options: SplitClientOptions<T, P>) {
@@ -73,70 +71,68 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     this.runtime = options.runtime;
     this.sessions = new SessionCache(options.runtime, options.model.name);
     const { clock } = this.options;
-    this.network = new NetworkEstimator(clock, options.network);
-    this.link = new LinkActivity(clock);
-    this.remote = new RemoteTails(this.model, this.runtime, () => this.connection, clock);
-    this.connection = new Connection({
-      url: this.options.server,
-      transport: options.transport,
-      reconnect: this.options.reconnect,
-      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
-      maxPayload: this.options.maxPayload,
-      keepaliveMs: this.options.keepaliveMs,
-      keepaliveTimeoutMs: this.options.keepaliveTimeoutMs,
-      clock,
-      hello: () => ({
-        protocol_version: 0,
-        client: this.options.clientName,
-        ...(this.options.token === undefined ? {} : { token: this.options.token }),
-        models: [describeModel(this.model)],
-      }),
-      onOpen: (ack) => {
+    const events = {
+      opened: () => {
         this.counters.connects += 1;
-        this.remote.opened(ack);
       },
-      onMessage: (message, bytes) => this.remote.received(message, bytes),
-      onDown: (error) => {
+      down: () => {
         this.counters.disconnects += 1;
-        this.remote.failAll(error);
       },
-      onPong: (receipt) => {
-        this.latestContext = serverContextOf(this.model, receipt);
-        const { rttMs, bytesUp } = receipt;
-        this.network.observePing({ rttMs, bytesUp, shared: this.link.busySince(clock.now() - rttMs), probe: bytesUp > this.network.smallBytes });
-      },
+    };
+    this.pool = new SitePool({
+      sites: this.options.sites,
+      multi: options.servers !== undefined,
+      model: this.model,
+      runtime: this.runtime,
+      transport: options.transport,
+      options: this.options,
+      network: options.network,
+      events,
+      equity: this.options.equity,
     });
+    const primary = this.pool.primary;
     this.probe = new NetworkProbe(
       clock,
       {
-        ping: (timeoutMs, padBytes) => this.connection.ping(timeoutMs, padBytes),
-        connected: () => this.connection.state === 'open',
-        idle: () => this.link.trips === 0 && this.inFlight.size === 0,
+        ping: (timeoutMs, padBytes) => primary.connection.ping(timeoutMs, padBytes),
+        connected: () => primary.up,
+        idle: () => primary.link.trips === 0 && this.inFlight.size === 0,
       },
       options.networkProbe,
-      this.network.smallBytes,
+      primary.network.smallBytes,
     );
   }
 
   /** Builds the client and makes the first connection attempt (a server that is down is not an error). */
   static async open<T extends RuntimeTensor, P extends ClientPlan>(options: SplitClientOptions<T, P>): Promise<SplitClient<T, P>> {
     const client = new SplitClient(options);
-    await client.connection.start();
+    await client.pool.start();
     return client;
   }
 
+  /** The connection's state; with `servers`, 'open' while any site is (see sites()). */
   get state(): ConnectionState {
-    return this.connection.state;
+    return this.pool.state;
   }
 
-  /** Resolves when connected to the server; rejects with CARBONCP_NOT_READY after timeoutMs. */
+  /** Resolves when connected to the server (with `servers`: to any site); rejects with CARBONCP_NOT_READY after timeoutMs. */
   ready(timeoutMs: number = DEVICE_DEFAULTS.readyTimeoutMs): Promise<void> {
-    return this.connection.ready(timeoutMs);
+    return this.pool.ready(timeoutMs);
   }
 
-  /** Whether a plan can currently run its tail on the server, and if not, why. */
-  remoteStatus(planId: string): { usable: boolean; error?: { code: string; message: string } } {
-    const error = this.remote.unusable(planById(this.model, planId));
+  /**
+   * With `servers`: every site, its connection, grid, water and measured RTT now, and the
+   * requests, carbon, water and share of the sites' footprint it has carried (README, "Several sites").
+   */
+  sites(): SiteState[] {
+    return this.pool.states(this.options.clock.epochMs());
+  }
+
+  /** Whether a plan can currently run its tail on the server (with `servers`: at the named site, default the primary), and if not, why. */
+  remoteStatus(planId: string, site?: string): { usable: boolean; error?: { code: string; message: string } } {
+    const link = site === undefined ? this.pool.primary : this.pool.link(site);
+    if (!link) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `no site '${site}' (sites: ${this.pool.links.map((l) => l.name).join(', ')})`);
+    const error = link.remote.unusable(planById(this.model, planId));
     return error ? { usable: false, error: { code: error.code, message: error.message } } : { usable: true };
   }
 
@@ -151,17 +147,17 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   async serverContext(options: ServerContextOptions = {}): Promise<ServerContext> {
     if (this.closed) throw new CarboncpError(ErrorCode.SHUTTING_DOWN, 'serverContext() called on a closed client');
     const timeoutMs = checkPositiveMs('timeoutMs', options.timeoutMs ?? DEVICE_DEFAULTS.serverContextTimeoutMs);
-    return serverContextOf(this.model, await this.connection.ping(timeoutMs));
+    return serverContextOf(this.model, await this.pool.primary.connection.ping(timeoutMs));
   }
 
   /** The most recent server context, from serverContext() or a keepalive pong; kept across reconnects (see receivedAt). */
   get lastServerContext(): ServerContext | undefined {
-    return this.latestContext;
+    return this.pool.primary.latestContext;
   }
 
   /** RTT and throughput to the server as estimated from every request and pong (README, "Network estimate"); undefined before the first RTT sample. */
   networkEstimate(): NetworkEstimate | undefined {
-    return this.network.estimate();
+    return this.pool.primary.network.estimate();
   }
 
   /**
@@ -176,8 +172,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   stats(): ClientStats {
     return {
       ...this.counters,
-      timeouts: this.remote.timeouts,
-      lateResponses: this.remote.late,
+      timeouts: this.pool.links.reduce((n, l) => n + l.remote.timeouts, 0),
+      lateResponses: this.pool.links.reduce((n, l) => n + l.remote.late, 0),
       errors: { ...this.counters.errors },
     };
   }
@@ -221,8 +217,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
   private async shutdown(): Promise<void> {
     this.closed = true;
     this.probe.stop();
-    this.connection.close();
-    this.remote.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the request was in flight'), false);
+    this.pool.close();
+    for (const l of this.pool.links) l.remote.failAll(new CarboncpError(ErrorCode.SHUTTING_DOWN, 'the client was closed while the request was in flight'), false);
     await Promise.allSettled([...this.inFlight]);
     await this.sessions.releaseAll();
   }
@@ -262,9 +258,12 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     });
     // Device-clock windows of this request's runs on the device (head, local tail), for deviceEnergy.
     const runs: [number, number][] = [];
+    // The site the tail last went to (with `servers`, recorded in telemetry).
+    let site: SiteLink<T, P> | undefined;
     const finish = (outputs: Record<string, T>): InferResult<T> => {
       const merged = this.modelOutputs(outputs);
       const telemetry = timeline.finish();
+      if (site && this.pool.multi) telemetry.site = this.pool.record(site, telemetry, clock.epochMs());
       const deviceEnergy = this.deviceEnergy(runs);
       if (deviceEnergy) telemetry.deviceEnergy = deviceEnergy;
       if (this.options.footprint) addFootprint(telemetry, this.options.footprint);
@@ -277,7 +276,7 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         candidate,
         chosenBy,
         telemetry,
-        cut: { network: this.network.estimate(), serverContext: this.latestContext },
+        cut: { network: this.pool.network(), serverContext: (site ?? this.pool.primary).latestContext, ...this.siteContext() },
         epochMs: clock.epochMs(),
       });
       return { outputs: merged, telemetry };
@@ -307,23 +306,56 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       crossing[tensor.name] = value;
     }
 
-    let failure = this.remote.unusable(plan);
+    site = this.pool.route(plan, candidate.site);
+    let failure = site.remote.unusable(plan);
     if (!failure) {
-      // A head that left its outputs on the GPU: the wire needs their bytes (waitMs counts the read).
-      if (this.runtime.toCpu) Object.assign(crossing, await onCpu(this.runtime, crossing));
-      timeline.waited();
-      const trip = this.link.begin();
-      const before = { transferMs: timeline.telemetry.transferMs, serverMs: timeline.telemetry.serverMs };
-      const outcome = await this.remote.call(plan, crossing, inputSymbols, compression, timeoutMs, timeline);
-      const shared = trip.end();
-      if (outcome.ok) {
-        const { telemetry: t } = timeline;
-        this.network.observeTransfer({ transferMs: t.transferMs - before.transferMs, serverMs: t.serverMs - before.serverMs, bytesUp: t.bytesUp, bytesDown: t.bytesDown, shared });
-      }
+      const outcome = await this.tailAt(site, plan, crossing, inputSymbols, compression, timeoutMs, timeline);
+      if (outcome.ok) return finish({ ...headOutputs, ...outcome.outputs });
+      failure = outcome.error;
+    }
+    // Failover (with `servers`): once, to another site that can take the tail now; then the device.
+    const other = this.pool.multi && !this.closed ? this.pool.failover(site, plan, candidate.decision?.runnersUp) : undefined;
+    if (other) {
+      timeline.telemetry.failover = { from: { name: site.name, url: site.url }, error: { code: failure.code, message: failure.message } };
+      site = other;
+      const outcome = await this.tailAt(site, plan, crossing, inputSymbols, compression, timeoutMs, timeline);
       if (outcome.ok) return finish({ ...headOutputs, ...outcome.outputs });
       failure = outcome.error;
     }
     return finish({ ...headOutputs, ...(await this.tailLocally(plan, crossing, failure, timeline, runs)) });
+  }
+
+  /** One trip of the tail to a site; its bytes add to the request's (a failover makes two trips), a success feeds the site's network estimate. */
+  private async tailAt(
+    site: SiteLink<T, P>,
+    plan: P,
+    crossing: Record<string, T>,
+    inputSymbols: SymbolBindings,
+    compression: Compression,
+    timeoutMs: number,
+    timeline: RequestTimeline,
+  ): Promise<RemoteOutcome<T>> {
+    // A head that left its outputs on the GPU: the wire needs their bytes (waitMs counts the read).
+    if (this.runtime.toCpu) Object.assign(crossing, await onCpu(this.runtime, crossing));
+    timeline.waited();
+    const { telemetry: t } = timeline;
+    const before = { transferMs: t.transferMs, serverMs: t.serverMs, bytesUp: t.bytesUp, bytesDown: t.bytesDown };
+    t.bytesUp = 0;
+    t.bytesDown = 0;
+    const trip = site.link.begin();
+    const outcome = await site.remote.call(plan, crossing, inputSymbols, compression, timeoutMs, timeline);
+    const shared = trip.end();
+    if (outcome.ok) site.network.observeTransfer({ transferMs: t.transferMs - before.transferMs, serverMs: t.serverMs - before.serverMs, bytesUp: t.bytesUp, bytesDown: t.bytesDown, shared });
+    t.bytesUp += before.bytesUp;
+    t.bytesDown += before.bytesDown;
+    return outcome;
+  }
+
+  /** What a cut policy sees of the sites (nothing for a client with one server). */
+  private siteContext(): { sites?: CutContext<P>['sites']; sitePenalties?: CutContext<P>['sitePenalties'] } {
+    const sites = this.pool.views(this.options.clock.epochMs());
+    if (!sites) return {};
+    return { sites, ...(this.pool.equity ? { sitePenalties: this.pool.equity.penalties() } : {}) };
   }
 
   /** Energy over the request's runs on the device from the powerSampler's cached readings; undefined without one or when a run is not covered. */
@@ -375,9 +407,10 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
       requested: { cut: 'auto', compression: requested, decide },
       defaults: { cut: this.options.defaultCut, compression: this.options.compression },
       inputDims: Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, tensor.dims])),
-      remoteUsable: (planId) => this.remote.unusable(planById(this.model, planId)) === null,
-      serverContext: this.latestContext,
-      network: this.network.estimate(),
+      remoteUsable: (planId, site) => this.pool.usable(planById(this.model, planId), site),
+      serverContext: this.pool.primary.latestContext,
+      network: this.pool.network(),
+      ...this.siteContext(),
       now: this.options.clock.now(),
       epochMs: this.options.clock.epochMs(),
     });

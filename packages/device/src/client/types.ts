@@ -1,6 +1,7 @@
 import type { DecisionMode, Objective } from '@carboncp/calibrator';
 import type { RequestFootprint } from '@carboncp/carbon';
 import type { TelemetryDecision } from './calibrated-policy.js';
+import type { SiteTelemetry } from './site-pool.js';
 import type { Compression, DataType, TensorArray } from '@carboncp/protocol';
 
 /**
@@ -202,6 +203,10 @@ export interface RequestTelemetry {
    * be audited from telemetry alone.
    */
   decision?: TelemetryDecision;
+  /** With `servers`: the site the tail ran at (or was last tried at), with its grid, water and RTT then, and its carbon and water. */
+  site?: SiteTelemetry;
+  /** With `servers`: the site tried first, when its failure sent the request once to another site (`site`; `path` says whether that one answered). */
+  failover?: { from: { name: string; url: string }; error: { code: string; message: string } };
 }
 
 /** The device side of a request's energy: the sum over its runs on the device. */

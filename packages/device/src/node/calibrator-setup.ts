@@ -22,14 +22,15 @@ export async function createNodeCalibratedPolicy(
   outputs: readonly ClientTensorInfo[],
   server: string,
   options: NodeCalibratorOptions,
-  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void; ca?: TrustedCa },
+  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void; ca?: TrustedCa; sites?: readonly string[] },
 ): Promise<CalibratedPolicy<Plan>> {
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
   const { deviceProfile: ref, profileRuns, ...rest } = options;
   const deviceProfile = typeof ref === 'string' ? (/\.json$/i.test(ref) ? await loadDeviceProfileFile(ref) : await loadDeviceProfile(ref)) : ref;
-  const { inputShapes, log, power, ca } = extra;
+  const { inputShapes, log, power, ca, sites } = extra;
   return createCalibratedPolicy(partition, outputs, server, { ...rest, deviceProfile }, {
     ...(power ? { power } : {}),
+    ...(sites ? { sites } : {}),
     ...(log ? { log } : {}),
     // The server's profile comes from its HTTPS port, signed by the same private CA as its WSS.
     ...(ca !== undefined ? { fetch: fetchTrusting(ca) } : {}),

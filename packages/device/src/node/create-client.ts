@@ -7,6 +7,8 @@ import { PASSED_TO_SPLIT_CLIENT, pickDefined, planJsonDefaultCut, readPlanSet } 
 import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyMeter } from '../client/client-options.js';
 import type { FootprintOptions } from '../client/request-footprint.js';
 import type { PowerReading } from '../client/power-source.js';
+import type { SiteEquityClientOptions, SiteOptions } from '../client/site-options.js';
+import { calibratorSites, siteOptionsForClient } from '../client/site-setup.js';
 import type { Transport } from '../client/types.js';
 import { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
 import type { Clock } from '../client/clock.js';
@@ -26,8 +28,16 @@ export interface CreateClientOptions {
   model: string | Uint8Array;
   /** Name the server knows the model by; default: file name without .onnx (for bytes: the plan JSON's model name, else 'model'). */
   modelName?: string;
-  /** ws:// or wss:// URL of a carboncp server. */
-  server: string;
+  /** ws:// or wss:// URL of a carboncp server; or `servers`. */
+  server?: string;
+  /**
+   * Several server sites instead of `server` (device README, "Several sites"): { name, url,
+   * token?, carbon?, wue?, gridWaterLPerKwh?, trace? } each; one connection per site; with a
+   * calibrator, cut 'auto' chooses site and cut per request by carbon, water and latency.
+   */
+  servers?: SiteOptions[];
+  /** With `servers` and a calibrator: cap the worst site's share of the footprint (SiteEquity); waterWeight defaults to calibrator.defaults.waterWeight. */
+  equity?: SiteEquityClientOptions;
   token?: string;
   /**
    * CA certificates (PEM string or bytes, or an array of them) to trust for a wss:// server,
@@ -130,7 +140,8 @@ export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partitio
 export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
   // The client's options are checked (once, by the client's resolver) before the model is
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
-  const { maxPayload, clock } = resolveClientOptions(options);
+  const { maxPayload, clock, server } = resolveClientOptions(options);
+  const siteOptions = siteOptionsForClient(options);
   const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
   resolveTrustedCa(options.ca); // a ca that is not PEM fails here, before the model is read
   const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
@@ -146,7 +157,8 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
   const splitModel = splitModelFromPartition(partition, inputShapes);
   const sampler = options.powerSampler as { latest?: () => PowerReading | undefined } | undefined;
   const cutPolicy = options.calibrator
-    ? await createNodeCalibratedPolicy(partition, splitModel.outputs, options.server, options.calibrator, {
+    ? await createNodeCalibratedPolicy(partition, splitModel.outputs, server, options.calibrator, {
+        ...calibratorSites(options),
         ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
         ...(inputShapes ? { inputShapes } : {}),
         ...(options.log ? { log: options.log } : {}),
@@ -158,7 +170,7 @@ export async function createClient(options: CreateClientOptions): Promise<Carbon
     model: splitModel,
     runtime: headThread === 'worker' ? new WorkerRuntime({ ...threads, callTimeoutMs: headTimeoutMs, maxWaitingCalls: headQueueLimit, clock }) : new OrtRuntime(threads),
     transport: options.wrapTransport ? options.wrapTransport(transport) : transport,
-    server: options.server,
+    ...siteOptions,
     maxPayload,
     ...pickDefined(options, PASSED_TO_SPLIT_CLIENT),
     ...(cutPolicy ? { cutPolicy } : {}),

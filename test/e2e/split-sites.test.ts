@@ -1,0 +1,196 @@
+// Several server sites end to end (issue #11 §3, §6): three real servers on 127.0.0.1, each
+// behind a TCP proxy, each serving two models and reporting its own grid (400, 100 and 20
+// g/kWh) and energy. Two device clients (one per model) with `servers` and a calibrator choose
+// site x cut per request (ppocr-cls whole on the server, mobilenetv2 at a middle split): the cleanest site, C. C is killed with requests in flight on it: every
+// request resolves exactly once with the whole model's output, those in flight on C are retried
+// at B (the runner-up), later requests go to B, and once C listens again it is used again.
+import { parseDeviceProfile, type DeviceProfile, type IntensityPoint } from '@carboncp/carbon';
+import { loadDeviceProfile } from '@carboncp/carbon/node';
+import { seededInputs } from '@carboncp/core/node';
+import { createClient, type CarboncpClient, type InferResult, type RequestTelemetry } from '@carboncp/device/node';
+import { ensureModel, getZooModel } from '@carboncp/models';
+import { startServer, type CarboncpServer } from '@carboncp/server';
+import type * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TcpProxy, maxAbsDiffAll, modelNameOf, referenceRunner } from './split-harness.js';
+
+const MODELS = ['ppocr-cls', 'mobilenetv2-0.35'];
+const TOL = 1e-4;
+const GRIDS: Record<string, number> = { A: 400, B: 100, C: 20 };
+
+/** A device for which offloading pays (as in split-auto.test.ts): a 30 W CPU, a radio cheap per byte. Test numbers. */
+async function offloadingDevice(): Promise<DeviceProfile> {
+  const base = JSON.parse(JSON.stringify(await loadDeviceProfile('raspberry-pi-4'))) as Record<string, any>;
+  const testValue = (value: number, unit: string) => ({ value, unit, kind: 'estimated', source: 'test/e2e/split-sites.test.ts: chosen so that offloading pays', how: 'a test fixture, not a device' });
+  base.id = 'test-offloading-device';
+  base.power.activeW = testValue(30, 'W');
+  base.radios.wifi.energyPerByteUpJ = testValue(1e-9, 'J/B');
+  base.radios.wifi.energyPerByteDownJ = testValue(1e-9, 'J/B');
+  base.radios.wifi.tailEnergyJ = testValue(1e-4, 'J');
+  return parseDeviceProfile(base);
+}
+const deviceGrid = (): IntensityPoint => ({ time: new Date().toISOString(), gPerKwh: 900, zone: 'test', source: 'test grid', kind: 'estimated' });
+
+interface Site {
+  name: string;
+  server: CarboncpServer;
+  proxy: TcpProxy;
+}
+const sites: Record<string, Site> = {};
+const clients: { model: string; client: CarboncpClient; reference: Awaited<ReturnType<typeof referenceRunner>> }[] = [];
+let files: string[] = [];
+
+async function serve(name: string): Promise<CarboncpServer> {
+  return startServer({
+    models: files,
+    inputShapes: Object.fromEntries(files.map((f, i) => [modelNameOf(f), getZooModel(MODELS[i]!).inputShapes])),
+    host: '127.0.0.1',
+    port: 0,
+    executionProviders: ['cpu'],
+    carbonIntensity: { value_g_per_kwh: GRIDS[name]!, source: `test grid of site ${name}` },
+    serverPowerW: 50,
+    log: () => {},
+  });
+}
+
+beforeAll(async () => {
+  files = await Promise.all(MODELS.map((m) => ensureModel(m)));
+  const device = await offloadingDevice();
+  for (const name of Object.keys(GRIDS)) {
+    const server = await serve(name);
+    sites[name] = { name, server, proxy: await TcpProxy.start(server.port) };
+  }
+  for (const [i, model] of MODELS.entries()) {
+    const { inputShapes } = getZooModel(model);
+    const client = await createClient({
+      model: files[i]!,
+      servers: Object.values(sites).map((s) => ({ name: s.name, url: `ws://127.0.0.1:${s.proxy.port}` })),
+      inputShapes,
+      intraOpNumThreads: 1,
+      reconnect: { initialMs: 50, maxMs: 300, seed: 11 + i },
+      // Pings every 100 ms when idle: each site's RTT and grid (from its pongs) are known early.
+      keepaliveMs: 100,
+      keepaliveTimeoutMs: 2_000,
+      timeoutMs: 30_000,
+      calibrator: {
+        deviceProfile: device,
+        radio: 'wifi',
+        deviceIntensity: deviceGrid,
+        fallbackIntensityGPerKwh: 300,
+        serverPowerW: 50,
+        uplinkPriorBps: 1e9,
+        rttPriorMs: 1,
+        profileRuns: 3,
+        serverProfile: false,
+        // Two cuts in the stream: ppocr-cls offloads whole ('server'), mobilenetv2 at a middle split.
+        planIds: (plans) => {
+          const splits = plans.filter((p) => p.kind === 'split');
+          return [i === 0 ? 'server' : splits[Math.floor(splits.length / 2)]!.id, 'device'];
+        },
+        decider: { exploration: false },
+        defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
+      },
+    });
+    clients.push({ model, client, reference: await referenceRunner(files[i]!) });
+  }
+  for (const { client } of clients) {
+    await client.ready(10_000);
+    await vi.waitFor(() => expect(client.sites().map((s) => s.intensityGPerKwh)).toEqual([400, 100, 20]), { timeout: 10_000 });
+  }
+}, 180_000);
+
+afterAll(async () => {
+  for (const { client, reference } of clients) {
+    await client.close();
+    await reference.release();
+  }
+  for (const s of Object.values(sites)) {
+    await s.proxy.kill().catch(() => undefined);
+    await s.server.close({ drainMs: 0 });
+  }
+});
+
+/** `count` requests per client at once, seeded; each checked against the whole model and counted once. */
+async function burst(seed: number, count: number, whileInFlight?: () => Promise<void>): Promise<RequestTelemetry[]> {
+  const jobs = clients.flatMap(({ client, model }, c) =>
+    Array.from({ length: count }, (_, k) => ({ c, feeds: seededInputs(client.partition.model, getZooModel(model).inputShapes, seed + 100 * c + k) })),
+  );
+  const resolutions = jobs.map(() => 0);
+  const pending = jobs.map(({ c, feeds }, j) =>
+    clients[c]!.client.infer(feeds, { cut: 'auto' }).then((r: InferResult<ort.Tensor>) => {
+      resolutions[j] += 1;
+      return r;
+    }),
+  );
+  if (whileInFlight) await whileInFlight();
+  const results = await Promise.all(pending);
+  expect(resolutions).toEqual(jobs.map(() => 1));
+  for (const [j, { outputs, telemetry }] of results.entries()) {
+    const { c, feeds } = jobs[j]!;
+    expect(maxAbsDiffAll(outputs, await clients[c]!.reference.run(feeds)), `${clients[c]!.model} ${JSON.stringify(telemetry.site)}`).toBeLessThanOrEqual(TOL);
+    expect(telemetry.decision?.candidateId.split('/')[0]).toBe(telemetry.planId);
+    expect(telemetry.path).toBe(c === 0 ? 'remote' : 'split');
+  }
+  return results.map((r) => r.telemetry);
+}
+
+describe('several sites', () => {
+  it('chooses the cleanest site, fails over when it dies mid-stream, loses nothing, and goes back once it returns', async () => {
+    // Warm: one request per client at a time, all at C (20 g/kWh), by the decision.
+    for (let i = 0; i < 3; i += 1) {
+      for (const t of await burst(10 + i, 1)) {
+        expect(t.site?.name, JSON.stringify(t.decision)).toBe('C');
+        expect(t.site).toMatchObject({ url: `ws://127.0.0.1:${sites.C!.proxy.port}`, intensityGPerKwh: 20 });
+        expect(t.site!.carbonG).toBeGreaterThan(0);
+      }
+    }
+    const cutsUsed = new Set<string>();
+
+    // C's answers are held (its requests stay in flight), then every socket of C is cut and the server closed.
+    const c = sites.C!;
+    c.proxy.hold();
+    const killed = await burst(100, 4, async () => {
+      await vi.waitFor(() => expect(c.proxy.bytesHeld, 'C to answer while held').toBeGreaterThan(0), { timeout: 20_000 });
+      await c.proxy.kill();
+      await c.server.close({ drainMs: 0 });
+    });
+    for (const t of killed) {
+      cutsUsed.add(t.planId);
+      // Lost in flight, or (a head still running when C died) found not connected when sent.
+      expect(t.failover, JSON.stringify(t)).toMatchObject({ from: { name: 'C' } });
+      expect(['CARBONCP_CONNECTION_LOST', 'CARBONCP_NOT_READY']).toContain(t.failover!.error.code);
+      expect(t.site?.name).toBe('B');
+    }
+
+    const lostInFlight = killed.filter((t) => t.failover?.error.code === 'CARBONCP_CONNECTION_LOST').length;
+    expect(lostInFlight, 'requests in flight on C when it died').toBeGreaterThan(0);
+
+    // C down: never chosen; B (100 g/kWh) before A (400).
+    for (const t of await burst(200, 3)) {
+      expect(t.site?.name).toBe('B');
+      expect(t.failover).toBeUndefined();
+      expect(t.decision?.bound).toBe('site');
+    }
+    for (const { client } of clients) expect(client.sites().find((s) => s.name === 'C')!.up).toBe(false);
+
+    // C back on the same port: used again.
+    c.server = await serve('C');
+    c.proxy = await TcpProxy.start(c.server.port, c.proxy.port);
+    for (const { client } of clients) await vi.waitFor(() => expect(client.sites().find((s) => s.name === 'C')!.up).toBe(true), { timeout: 10_000 });
+    for (const t of await burst(300, 2)) {
+      cutsUsed.add(t.planId);
+      expect(t.site?.name).toBe('C');
+    }
+    expect(cutsUsed.size).toBe(2);
+
+    for (const { client } of clients) {
+      const byName = Object.fromEntries(client.sites().map((s) => [s.name, s]));
+      expect(byName.A!.requests).toBe(0);
+      expect(byName.B!.requests).toBe(4 + 3);
+      expect(byName.C!.requests).toBe(3 + 2);
+      expect(byName.B!.share + byName.C!.share).toBeCloseTo(1, 9);
+      expect(client.stats()).toMatchObject({ requests: 3 + 4 + 3 + 2, localFallback: 0, lateResponses: 0 });
+    }
+    console.log(`sites e2e: ${lostInFlight} of ${killed.length} lost in flight on C; cuts used ${[...cutsUsed].join(', ')}; ${clients.map(({ model, client }) => `${model}: ${client.sites().map((s) => `${s.name} ${s.requests} req, share ${s.share.toFixed(3)}, rtt ${s.rttMs?.toFixed(2)} ms`).join('; ')}`).join(' | ')}`);
+  }, 180_000);
+});
