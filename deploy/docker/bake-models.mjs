@@ -21,10 +21,16 @@ const out = resolve(outArg);
 const fromCwd = createRequire(join(process.cwd(), 'package.json'));
 const { ensureModel, getZooModel } = await import(pathToFileURL(fromCwd.resolve('@carboncp/models')).href);
 
+let models;
+try {
+  // Every name is checked before anything is written (CARBONCP_UNKNOWN_MODEL lists the zoo).
+  models = names.map((name) => ({ name, kind: getZooModel(name).kind }));
+} catch (error) {
+  process.stderr.write(`bake-models: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
 await mkdir(out, { recursive: true });
-for (const name of names) {
-  // Unknown names fail here (CARBONCP_UNKNOWN_MODEL, listing the zoo) before anything is written.
-  const { kind } = getZooModel(name);
+for (const { name, kind } of models) {
   let file;
   if (kind === 'generated') {
     file = await ensureModel(name, { cacheDir: out });

@@ -58,7 +58,8 @@ export async function modelClassOf(apiVersion: unknown, kind: unknown): Promise<
   if (typeof kind !== 'string' || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) throw new Error(`not a kind: ${JSON.stringify(kind)}`);
   let module: Record<string, unknown>;
   try {
-    module = (await import(`kubernetes-models/${apiVersion}`)) as Record<string, unknown>;
+    const specifier = `kubernetes-models/${apiVersion}`;
+    module = (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
   } catch (cause) {
     throw new Error(`unknown apiVersion '${apiVersion}': kubernetes-models has no schemas for it`, { cause });
   }
