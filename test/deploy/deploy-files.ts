@@ -63,8 +63,8 @@ export async function modelClassOf(apiVersion: unknown, kind: unknown): Promise<
   } catch (cause) {
     throw new Error(`unknown apiVersion '${apiVersion}': kubernetes-models has no schemas for it`, { cause });
   }
-  const model = module[kind] as { prototype?: { validate?: unknown } } | undefined;
-  if (typeof model !== 'function' || typeof model.prototype?.validate !== 'function') {
+  const model = module[kind];
+  if (typeof model !== 'function' || typeof (model.prototype as { validate?: unknown } | undefined)?.validate !== 'function') {
     throw new Error(`unknown kind '${kind}' in '${apiVersion}'`);
   }
   return model as unknown as ModelClass;
