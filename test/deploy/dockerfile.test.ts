@@ -104,7 +104,7 @@ describe('deploy/docker/Dockerfile (CPU)', () => {
     for (const member of members) expect(sources.some((s) => member === s || member.startsWith(`${s}/`)), member).toBe(true);
   });
 
-  it('bakes only zoo models, and the runtime serves the folder they are baked into', () => {
+  it('bakes only zoo models, and the runtime serves (and caches in) the folder they are baked into', () => {
     const names = argDefault(cpu, 'ZOO_MODELS').split(/\s+/);
     const zoo = listModels().map((m) => m.name);
     for (const name of names) expect(zoo, name).toContain(name);
@@ -112,6 +112,8 @@ describe('deploy/docker/Dockerfile (CPU)', () => {
     const modelsDir = stage.args.split(/\s+/)[4];
     const cmd = execForm(finalStage(cpu, 'CMD').args);
     expect(cmd[cmd.indexOf('--models') + 1]).toBe(modelsDir);
+    // The zoo cache is that folder too, so `serve --family` finds baked variants without writing.
+    expect(finalStage(cpu, 'ENV').args).toContain(`CARBONCP_MODELS_CACHE=${modelsDir}`);
   });
 });
 
