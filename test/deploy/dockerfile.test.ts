@@ -177,7 +177,8 @@ describe('deploy/docker/bake-models.mjs', () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
   const script = join(DOCKER_DIR, 'bake-models.mjs');
-  // Run where @carboncp/models is installed, as in the image (the test workspace depends on it).
+  // Run where @carboncp/models is installed, as in the image (the test workspace depends on it);
+  // node resolves its built dist/, so this needs the build (`npm test` runs it first).
   const cwd = join(REPO, 'test');
 
   it('generates a generated model (the manifest sha256) and copies a pretrained one out of its npm package', async () => {
