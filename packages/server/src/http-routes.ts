@@ -18,6 +18,25 @@ import { quoted, quotedList } from './quote.js';
 export const SERVER_NAME = 'carboncp';
 export const SERVER_VERSION = '0.1.0';
 
+/**
+ * The HTTP paths the server answers, in one place: the handler below routes on them, and
+ * deployment manifests (probes, scrape annotations, ingress paths) are checked against them.
+ */
+export const HTTP_PATHS = {
+  /** 200 while the process serves HTTP at all (a liveness probe). */
+  live: '/v2/health/live',
+  /** 200 while a tail could run now, 503 while shutting down (a readiness probe). */
+  ready: '/v2/health/ready',
+  /** Server name and version. */
+  server: '/v2',
+  /** `/v2/models/{name}` metadata, `.../ready`, `.../profile`. */
+  models: '/v2/models',
+  /** Prometheus text. */
+  metrics: '/metrics',
+} as const;
+
+const MODEL_PATH = new RegExp(`^${HTTP_PATHS.models}/([^/]+)(?:/versions/([^/]+))?(/ready|/profile)?$`);
+
 export interface HttpContext {
   models: ReadonlyMap<string, ServedModel>;
   metrics: ServerMetrics;
@@ -126,19 +145,19 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     sendJson(res, 400, { error: `the request target ${quoted(req.url)} is not a valid URL path` }, head);
     return;
   }
-  if (path === '/v2/health/live') {
+  if (path === HTTP_PATHS.live) {
     sendJson(res, 200, { live: true }, head);
     return;
   }
-  if (path === '/v2/health/ready') {
+  if (path === HTTP_PATHS.ready) {
     const ready = ctx.isReady();
     sendJson(res, ready ? 200 : 503, { ready }, head);
     return;
   }
-  const needsToken = ctx.token !== undefined && !(path === '/metrics' && ctx.openMetrics);
+  const needsToken = ctx.token !== undefined && !(path === HTTP_PATHS.metrics && ctx.openMetrics);
   if (needsToken && !authorized(req, ctx.token!)) {
     const text = JSON.stringify({
-      error: `${path} needs the server's token as 'authorization: Bearer TOKEN' (only /v2/health/live and /v2/health/ready are open)`,
+      error: `${path} needs the server's token as 'authorization: Bearer TOKEN' (only ${HTTP_PATHS.live} and ${HTTP_PATHS.ready} are open)`,
     });
     res.writeHead(401, {
       'content-type': 'application/json; charset=utf-8',
@@ -148,17 +167,17 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     res.end(head ? undefined : text);
     return;
   }
-  if (path === '/v2') {
+  if (path === HTTP_PATHS.server) {
     sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }, head);
     return;
   }
-  if (path === '/metrics') {
+  if (path === HTTP_PATHS.metrics) {
     const text = await ctx.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(head ? undefined : text);
     return;
   }
-  const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/profile)?$/.exec(path);
+  const match = MODEL_PATH.exec(path);
   if (match) {
     let name: string;
     try {
@@ -188,5 +207,5 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     sendJson(res, 200, modelMetadata(model, ctx.executionProvider()), head);
     return;
   }
-  sendJson(res, 404, { error: `no route for ${quoted(path)}; try /v2/health/live, /v2/health/ready, /v2/models/{name} or /metrics` }, head);
+  sendJson(res, 404, { error: `no route for ${quoted(path)}; try ${HTTP_PATHS.live}, ${HTTP_PATHS.ready}, ${HTTP_PATHS.models}/{name} or ${HTTP_PATHS.metrics}` }, head);
 }

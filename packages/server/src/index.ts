@@ -3,7 +3,7 @@ export type { ServerOptions, CarbonIntensity, Executor } from './options.js';
 export { DEFAULTS as SERVER_DEFAULTS, resolveOptions as resolveServerOptions, type ResolvedOptions as ResolvedServerOptions } from './options.js';
 export type { BatchingOptions } from './request-queue.js';
 export type { ServedModel } from './model-registry.js';
-export { modelMetadata } from './http-routes.js';
+export { HTTP_PATHS, modelMetadata } from './http-routes.js';
 export type { ServerIntensitySource, ServerIntensityPoint, ServerPowerSource, ServerPowerReading, ResponseFootprint } from './server-carbon.js';
 export { nvidiaSmiPowerSource, parseNvidiaSmiPower, NVIDIA_SMI_ARGS } from './nvidia-smi.js';
 export {

@@ -205,6 +205,8 @@ export const DEFAULTS = {
   maxBufferedBytes: 64 * 1024 * 1024,
   /** Of close({ drainMs }), not a ServerOptions field: how long shutdown lets queued requests finish. */
   drainMs: 10_000,
+  /** After the drain: how long shutdown waits for clients to answer its close frame before it drops their sockets. */
+  closeHandshakeMs: 2000,
   idleTimeoutMs: 60_000,
   tailTimeoutMs: 60_000,
   carbonRefreshMs: 300_000,

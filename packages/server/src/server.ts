@@ -325,7 +325,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     const open = [...connections];
     for (const connection of open) connection.close(CloseCode.GOING_AWAY, 'carboncp server shutting down');
     const allClosed = Promise.all(open.map((c) => c.whenClosed()));
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 2000).unref());
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DEFAULTS.closeHandshakeMs).unref());
     if ((await Promise.race([allClosed, timeout])) === 'timeout') {
       for (const connection of open) connection.terminate();
     }
