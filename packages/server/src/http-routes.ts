@@ -174,9 +174,14 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     await ctx.infer(name, req, res);
     return;
   }
+  if (infer && ctx.infer) {
+    res.setHeader('allow', 'POST');
+    sendJson(res, 405, { error: `method ${req.method} not allowed on ${quoted(path)}; use POST` }, false);
+    return;
+  }
   if (req.method !== 'GET' && !head) {
-    res.setHeader('allow', infer && ctx.infer ? 'POST' : 'GET, HEAD');
-    sendJson(res, 405, { error: `method ${req.method} not allowed; use ${infer && ctx.infer ? 'POST' : 'GET'}` }, false);
+    res.setHeader('allow', 'GET, HEAD');
+    sendJson(res, 405, { error: `method ${req.method} not allowed; use GET` }, false);
     return;
   }
   if (path === '/v2/health/live') {
