@@ -6,9 +6,11 @@
  */
 import type { Partition, Plan } from '@carboncp/core';
 import { ErrorCode, tensorFromArray, tensorToArray, type WireTensor } from '@carboncp/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type CarboncpServer } from '../index.js';
 import { CLS_INPUT_SHAPES, CLS_PATH, clsInputs, crossingFor, expectError, expectResponse, inferBody, loadClsPartition, maxAbsDiff, middleSplit, runFullModel } from '../testing/fixtures.js';
+import { GATE_MARKER } from '../testing/worker-markers.js';
+import { gatedServers, marked, openGate, untilBlocked } from '../testing/worker-gate.js';
 import { TestClient } from '../testing/ws-test-client.js';
 import { HEADER_LENGTH_HEADER } from './kserve-body.js';
 import { decodeInferResponse, encodeInferRequest } from './kserve-messages.js';
@@ -36,6 +38,11 @@ function fp32(name: string, tensor: { data: unknown; dims: readonly number[] }):
 
 async function metricsText(server: CarboncpServer): Promise<string> {
   return (await fetch(`${server.httpUrl}/metrics`)).text();
+}
+
+async function queueDepth(server: CarboncpServer): Promise<number> {
+  const line = (await metricsText(server)).split('\n').find((l) => l.startsWith('carboncp_queue_depth '));
+  return Number(line?.split(' ')[1]);
 }
 
 function requestCount(metrics: string, model: string, plan: string): number {
@@ -133,6 +140,60 @@ describe('POST /v2/models/{name}/infer', () => {
   });
 });
 
+describe('one queue for KServe and WebSocket requests', () => {
+  const gated = gatedServers();
+
+  afterAll(async () => {
+    await gated.closeAll();
+  });
+
+  it("waits behind a WebSocket run, counts against max-queue and the client's share, then runs", async () => {
+    const gate = new SharedArrayBuffer(16);
+    const cells = new Int32Array(gate);
+    const server = await gated.start({ maxQueue: 2, maxQueuePerConnection: 1 }, gate);
+    const client = await TestClient.ready(server.url);
+    const feeds = clsInputs(partition, 31);
+    const inputs = await crossingFor(partition, split, feeds);
+    const expected = (await runFullModel(partition, feeds))[partition.model.outputs[0].name].data as Float32Array;
+    const name = tailModelName(partition.model.name, split);
+    try {
+      const blocking = client.sendInfer(inferBody(partition, split, marked(inputs, GATE_MARKER)));
+      await untilBlocked(cells);
+      // Queued behind the blocked run: the executor is the WebSocket requests' one.
+      const waiting = kserveInfer(server, name, inputs, true);
+      await vi.waitFor(async () => expect(await queueDepth(server)).toBe(1), { timeout: 10_000 });
+      // The same HTTP client's second request passes its share (max-queue-per-connection 1).
+      const second = await kserveInfer(server, name, inputs, false);
+      expect(second.status).toBe(503);
+      expect(JSON.parse(Buffer.from(second.bytes).toString())).toMatchObject({ code: ErrorCode.BUSY, error: expect.stringMatching(/max-queue-per-connection 1/) });
+      // A WebSocket request (another connection: each has a share of 1) takes the last place in
+      // the queue; the next one finds it full.
+      const secondWs = await TestClient.ready(server.url);
+      const thirdWs = await TestClient.ready(server.url);
+      try {
+        const queued = secondWs.sendInfer(inferBody(partition, split, inputs));
+        await vi.waitFor(async () => expect(await queueDepth(server)).toBe(2), { timeout: 10_000 });
+        const refused = expectError(await thirdWs.infer(inferBody(partition, split, inputs)));
+        expect(refused.code).toBe(ErrorCode.BUSY);
+        expect(refused.message).toMatch(/max-queue/);
+        openGate(cells);
+        const answer = await waiting;
+        expect(answer.status).toBe(200);
+        expect(maxAbsDiff(tensorToArray(decodeInferResponse(answer.bytes, answer.header).outputs[0]) as Float32Array, expected)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(tensorToArray(expectResponse(await secondWs.answer(queued)).body.outputs[0]) as Float32Array, expected)).toBeLessThan(1e-4);
+        expectResponse(await client.answer(blocking));
+        expect(await queueDepth(server)).toBe(0);
+      } finally {
+        secondWs.close();
+        thirdWs.close();
+      }
+    } finally {
+      openGate(cells);
+      client.close();
+    }
+  });
+});
+
 describe('--tail-backend: forwarding tails to a KServe v2 server (another carboncp server here, no Triton)', () => {
   let backendServer: CarboncpServer;
   let front: CarboncpServer;
@@ -182,6 +243,46 @@ describe('--tail-backend: forwarding tails to a KServe v2 server (another carbon
     expect(requestCount(backendMetrics, partition.model.name, 'server')).toBeGreaterThanOrEqual(1);
     // The front's own metrics count the forwarded requests too.
     expect(requestCount(await metricsText(front), partition.model.name, split.id)).toBe(1);
+  });
+
+  it('forwards a batch as one call and splits its rows back per request', async () => {
+    const gated = gatedServers();
+    const gate = new SharedArrayBuffer(16);
+    const cells = new Int32Array(gate);
+    const backend = await gated.start({}, gate);
+    const batching = await startServer({
+      models: [CLS_PATH],
+      inputShapes: CLS_INPUT_SHAPES,
+      port: 0,
+      tailBackend: { url: backend.httpUrl },
+      batching: { maxBatch: 4, windowMs: 20 },
+      log: () => undefined,
+    });
+    const client = await TestClient.ready(batching.url);
+    try {
+      const samples = await Promise.all([41, 42].map(async (seed) => crossingFor(partition, split, clsInputs(partition, seed))));
+      const expected = await Promise.all([41, 42].map(async (seed) => (await runFullModel(partition, clsInputs(partition, seed)))[partition.model.outputs[0].name].data as Float32Array));
+      // The first call blocks in the backend's worker; the two that arrive meanwhile go together.
+      const first = client.sendInfer(inferBody(partition, split, marked(samples[0], GATE_MARKER)));
+      await untilBlocked(cells);
+      const ids = samples.map((inputs) => client.sendInfer(inferBody(partition, split, inputs)));
+      await vi.waitFor(async () => expect(await queueDepth(batching)).toBe(2), { timeout: 10_000 });
+      openGate(cells);
+      expectResponse(await client.answer(first));
+      for (const [k, id] of ids.entries()) {
+        const response = expectResponse(await client.answer(id));
+        expect(response.body.parameters.batch_size).toBe(2);
+        expect(response.body.outputs[0].shape[0]).toBe(1);
+        expect(maxAbsDiff(tensorToArray(response.body.outputs[0]) as Float32Array, expected[k])).toBeLessThan(1e-4);
+      }
+      // Two calls reached the backend: the blocked one and the batch.
+      expect(requestCount(await metricsText(backend), partition.model.name, split.id)).toBe(2);
+    } finally {
+      openGate(cells);
+      client.close();
+      await batching.close({ drainMs: 1000 });
+      await gated.closeAll();
+    }
   });
 
   it('fails requests with CARBONCP_INTERNAL naming the backend when it is down, without hanging', async () => {
