@@ -27,6 +27,14 @@ export interface ForwardBackendOptions {
 /** What responses report as execution_provider when the backend does not say (Triton does not). */
 export const FORWARDED_PROVIDER = 'kserve';
 
+/** fetch's codes for a connection that closed under a request (undici, node's net). */
+const STALE_CONNECTION: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function causeCode(error: unknown): string | undefined {
+  const code = (error as { cause?: { code?: unknown } })?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 const CODE_OF_STATUS: Readonly<Record<number, string>> = { 400: ErrorCode.BAD_TENSOR, 503: ErrorCode.BUSY, 504: ErrorCode.TIMEOUT };
 
 function errorAnswer(status: number, text: string): { code: string; message: string } {
@@ -84,11 +92,9 @@ export class KserveForwardBackend implements TailBackend {
     const target = `${this.base}/v2/models/${encodeURIComponent(request.kserveName)}/infer`;
     const context = `the tail backend ${target} (${request.planKey})`;
     const { body, headerLength } = encodeInferRequest({ inputs: feeds, outputs: request.spec.tailOutputs, binary: true });
-    let status: number;
-    let bytes: Uint8Array;
-    let header: string | null;
-    try {
-      const response = await fetch(target, {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const post = () =>
+      fetch(target, {
         method: 'POST',
         headers: {
           'content-type': BINARY_CONTENT_TYPE,
@@ -96,16 +102,31 @@ export class KserveForwardBackend implements TailBackend {
           ...(this.options.token === undefined ? {} : { authorization: `Bearer ${this.options.token}` }),
         },
         body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal,
       });
+    let status: number;
+    let bytes: Uint8Array;
+    let header: string | null;
+    try {
+      let response: Response;
+      try {
+        response = await post();
+      } catch (error) {
+        // A kept-alive connection the backend closed (it restarted) fails before any answer:
+        // once, on a fresh connection, the call is sent again (a tail run has no side effect).
+        if (!STALE_CONNECTION.has(causeCode(error) ?? '')) throw error;
+        response = await post();
+      }
       status = response.status;
       header = response.headers.get(HEADER_LENGTH_HEADER);
       bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
       const timedOut = (error as Error)?.name === 'TimeoutError';
-      const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-      const why = timedOut ? `no answer within ${this.options.timeoutMs} ms (tail-timeout-ms)` : `unreachable: ${cause?.code ?? cause?.message ?? (error as Error)?.message}`;
-      throw new TailStageError(context, new CarboncpError(timedOut ? ErrorCode.TIMEOUT : ErrorCode.INTERNAL, why, { cause: error }), timedOut ? ErrorCode.TIMEOUT : ErrorCode.INTERNAL);
+      const why = timedOut
+        ? `no answer within ${this.options.timeoutMs} ms (tail-timeout-ms)`
+        : `unreachable: ${causeCode(error) ?? (error as { cause?: Error })?.cause?.message ?? (error as Error)?.message}`;
+      const code = timedOut ? ErrorCode.TIMEOUT : ErrorCode.INTERNAL;
+      throw new TailStageError(context, new CarboncpError(code, why, { cause: error }), code);
     }
     if (status !== 200) {
       const { code, message } = errorAnswer(status, Buffer.from(bytes).toString('utf8'));
