@@ -79,7 +79,7 @@ export function parseExportArgs(args: string[]): ExportTritonArgs {
   if (over.length > 0) throw usageError(`--preferred-batch ${over.join(',')} exceeds --max-batch ${maxBatch}`);
   const delay = values['max-queue-delay-us'] as string | undefined;
   if (delay !== undefined && !/^\d+$/.test(delay)) throw usageError(`--max-queue-delay-us must be an integer >= 0, got '${delay}'`);
-  const cuts = values.cuts === undefined ? undefined : (values.cuts as string).split(',').map((s) => s.trim()).filter(Boolean);
+  const cuts = values.cuts === undefined ? undefined : [...new Set((values.cuts as string).split(',').map((s) => s.trim()).filter(Boolean))];
   if (cuts !== undefined && cuts.length === 0) throw usageError('--cuts needs at least one plan id');
   return {
     model,
