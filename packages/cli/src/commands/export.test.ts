@@ -15,10 +15,12 @@ import { EXIT } from '../command.js';
 import { main } from '../main.js';
 import { CLS, capture, useTempDir } from '../testing/cli-fixtures.js';
 import { parseExportArgs } from './export.js';
-import { tritonDataType } from './triton-repository.js';
+import { formatConfigPbtxt, tritonConfigOf, tritonDataType } from './triton-repository.js';
 
 type Pb = { [key: string]: PbValue[] };
 type PbValue = string | number | Pb | PbValue[];
+
+const NUMBER_LISTS = new Set(['dims', 'shape', 'preferred_batch_size']);
 
 /** A protobuf text format reader for what config.pbtxt holds: scalars, [lists], {messages}. */
 function parsePbtxt(text: string): Pb {
@@ -45,8 +47,9 @@ function parsePbtxt(text: string): Pb {
       const key = tokens[at++];
       if (tokens[at] === ':') at++;
       const v = value();
-      // A repeated field written as `field [ {...}, {...} ]` is its elements.
-      (out[key] ??= []).push(...(Array.isArray(v) && key !== 'dims' && key !== 'preferred_batch_size' ? v : [v]));
+      // A repeated message field written as `field [ {...}, {...} ]` is its elements; a list of
+      // numbers (dims, shape, preferred_batch_size) is one value.
+      (out[key] ??= []).push(...(Array.isArray(v) && !NUMBER_LISTS.has(key) ? v : [v]));
     }
     at++;
     return out;
@@ -171,5 +174,25 @@ describe('carboncp export triton', () => {
     const dims = (config.input as Pb[])[0].dims[0] as number[];
     expect(dims[0]).toBe(-1);
     expect(dims).toHaveLength(chosen[2].crossing.find((c) => c.name === (config.input as Pb[])[0].name[0])!.shape!.length);
+  });
+
+  it('writes configs of hand-given tensors: batch-only tensors reshaped, a fixed first dim unbatched, Triton type names', () => {
+    const batching = { maxBatch: 4, preferred: [2, 4], maxQueueDelayUs: 50 };
+    const batched = tritonConfigOf('m.tail.split-1', {
+      inputs: [{ name: 'h', dtype: 'FP16', shape: ['N', 8, 'W'] }],
+      outputs: [{ name: 'score', dtype: 'FP32', shape: ['N'] }, { name: 'ok', dtype: 'BOOL', shape: ['N', 1] }],
+    }, batching);
+    const text = formatConfigPbtxt(batched);
+    const config = parsePbtxt(text);
+    expect(config.max_batch_size).toEqual([4]);
+    expect((config.input as Pb[])[0]).toEqual({ name: ['h'], data_type: ['TYPE_FP16'], dims: [[8, -1]] });
+    expect((config.output as Pb[])[0]).toEqual({ name: ['score'], data_type: ['TYPE_FP32'], dims: [[1]], reshape: [{ shape: [[]] }] });
+    expect((config.output as Pb[])[1]).toEqual({ name: ['ok'], data_type: ['TYPE_BOOL'], dims: [[1]] });
+    expect((config.dynamic_batching as Pb[])[0]).toEqual({ preferred_batch_size: [[2, 4]], max_queue_delay_microseconds: [50] });
+    const fixed = tritonConfigOf('m', { inputs: [{ name: 'x', dtype: 'INT64', shape: [1, 'T'] }], outputs: [{ name: 'y', dtype: 'BYTES', shape: ['N'] }] }, batching);
+    expect(fixed).toMatchObject({ maxBatchSize: 0, inputs: [{ dataType: 'TYPE_INT64', dims: [1, -1] }], outputs: [{ dataType: 'TYPE_STRING', dims: [-1] }] });
+    expect(fixed.dynamicBatching).toBeUndefined();
+    expect(() => tritonDataType('COMPLEX64')).toThrow(/no Triton type/);
+    expect(() => tritonConfigOf('bad name', { inputs: [], outputs: [] }, batching)).toThrow(/cannot name a Triton model/);
   });
 });

@@ -5,7 +5,8 @@
  * `REPO/<name>/1/model.onnx` for the onnxruntime backend. The config is derived from the ONNX
  * file Triton will load (its declared inputs and outputs), so the two cannot disagree: where
  * every input and output has a symbolic first dim, that dim is the batch (max_batch_size > 0,
- * dims without it, dynamic batching on); otherwise max_batch_size 0 and full dims. Written into
+ * dims without it, dynamic batching on; a tensor of the batch dim alone is dims [1] with
+ * reshape []); otherwise max_batch_size 0 and full dims. Written into
  * a new or empty directory, atomically (a staging directory renamed into place).
  */
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -29,6 +30,11 @@ export interface TritonTensorConfig {
   dataType: string;
   /** Without the batch dim when maxBatchSize > 0; -1 for a variable dim. */
   dims: number[];
+  /**
+   * The model's own shape when it differs from dims: a batched tensor of shape [batch] alone has
+   * dims [1] and reshape [] (Triton's config cannot say empty dims).
+   */
+  reshape?: number[];
 }
 
 export interface TritonModelConfig {
@@ -50,11 +56,11 @@ export function tritonDataType(dtype: string): string {
 export function tritonConfigOf(name: string, io: { inputs: readonly TensorInfo[]; outputs: readonly TensorInfo[] }, batching: TritonBatching): TritonModelConfig {
   const tensors = [...io.inputs, ...io.outputs];
   const batched = batching.maxBatch > 0 && tensors.length > 0 && tensors.every((t) => t.shape.length > 0 && typeof t.shape[0] === 'string');
-  const tensor = (t: TensorInfo): TritonTensorConfig => ({
-    name: t.name,
-    dataType: tritonDataType(t.dtype),
-    dims: (batched ? t.shape.slice(1) : t.shape).map((d) => (typeof d === 'number' ? d : -1)),
-  });
+  const tensor = (t: TensorInfo): TritonTensorConfig => {
+    const dims = (batched ? t.shape.slice(1) : t.shape).map((d) => (typeof d === 'number' ? d : -1));
+    const head = { name: t.name, dataType: tritonDataType(t.dtype) };
+    return dims.length === 0 ? { ...head, dims: [1], reshape: [] } : { ...head, dims };
+  };
   return {
     name: checkTritonModelName(name),
     platform: 'onnxruntime_onnx',
@@ -70,7 +76,16 @@ export function formatConfigPbtxt(config: TritonModelConfig): string {
   const tensors = (field: string, list: TritonTensorConfig[]) => [
     `${field} [`,
     list
-      .map((t) => ['  {', `    name: ${JSON.stringify(t.name)}`, `    data_type: ${t.dataType}`, `    dims: [ ${t.dims.join(', ')} ]`, '  }'].join('\n'))
+      .map((t) =>
+        [
+          '  {',
+          `    name: ${JSON.stringify(t.name)}`,
+          `    data_type: ${t.dataType}`,
+          `    dims: [ ${t.dims.join(', ')} ]`,
+          ...(t.reshape ? [`    reshape: { shape: [ ${t.reshape.join(', ')} ] }`] : []),
+          '  }',
+        ].join('\n'),
+      )
       .join(',\n'),
     ']',
   ];
