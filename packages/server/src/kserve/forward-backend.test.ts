@@ -88,6 +88,8 @@ describe('KserveForwardBackend', () => {
     const cases: [(res: ServerResponse) => void, string, RegExp][] = [
       [(res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'bad h', code: ErrorCode.BAD_TENSOR })), ErrorCode.BAD_TENSOR, /HTTP 400: bad h/],
       [(res) => res.writeHead(503).end('overloaded'), ErrorCode.BUSY, /HTTP 503: overloaded/],
+      [(res) => res.writeHead(503).end(JSON.stringify({ error: 'closing', code: ErrorCode.SHUTTING_DOWN })), ErrorCode.BUSY, /HTTP 503: closing/],
+      [(res) => res.writeHead(404).end(JSON.stringify({ error: 'no such model', code: ErrorCode.UNKNOWN_MODEL })), ErrorCode.INTERNAL, /HTTP 404: no such model/],
       [(res) => res.writeHead(500).end(JSON.stringify({ error: 'boom' })), ErrorCode.INTERNAL, /HTTP 500: boom/],
       [(res) => res.writeHead(200).end(JSON.stringify({ model_name: 'm', outputs: [] })), ErrorCode.INTERNAL, /no output 'y'/],
       [(res) => res.writeHead(200).end('not json'), ErrorCode.INTERNAL, /unreadable/],

@@ -5,9 +5,9 @@
  * alive by its pool). The WebSocket side, admission, queue, batching, metrics and telemetry stay
  * this server's; only the run moves. Every call is bounded by tail-timeout-ms. Failures map to
  * carboncp codes with the cause kept: unreachable or a malformed answer CARBONCP_INTERNAL, past
- * the bound CARBONCP_TIMEOUT, an error answer the code it carries (a carboncp server) or its
- * HTTP status's (400 CARBONCP_BAD_TENSOR, 503 CARBONCP_BUSY, 504 CARBONCP_TIMEOUT, else
- * CARBONCP_INTERNAL).
+ * the bound CARBONCP_TIMEOUT, an error answer the code it carries where it means the same here
+ * (PASSED_ON) or its HTTP status's (400 CARBONCP_BAD_TENSOR, 503 CARBONCP_BUSY, 504
+ * CARBONCP_TIMEOUT, else CARBONCP_INTERNAL).
  */
 import { CarboncpError, ErrorCode, isErrorCode, type WireTensor } from '@carboncp/protocol';
 import { TailStageError, type TailBackend, type TailRequest } from '../tail-executor.js';
@@ -37,6 +37,19 @@ function causeCode(error: unknown): string | undefined {
 
 const CODE_OF_STATUS: Readonly<Record<number, string>> = { 400: ErrorCode.BAD_TENSOR, 503: ErrorCode.BUSY, 504: ErrorCode.TIMEOUT };
 
+/**
+ * The codes of a carboncp backend's answer that mean the same to this server's client. Others
+ * would mislead it: the backend lacking the model or plan, or shutting down, says nothing of
+ * this server (which is up and holds them): a deployment fault, CARBONCP_INTERNAL (a backend
+ * shutting down: CARBONCP_BUSY, try again).
+ */
+const PASSED_ON: ReadonlyMap<string, string> = new Map([
+  [ErrorCode.BAD_TENSOR, ErrorCode.BAD_TENSOR],
+  [ErrorCode.BUSY, ErrorCode.BUSY],
+  [ErrorCode.TIMEOUT, ErrorCode.TIMEOUT],
+  [ErrorCode.SHUTTING_DOWN, ErrorCode.BUSY],
+]);
+
 function errorAnswer(status: number, text: string): { code: string; message: string } {
   let body: { error?: unknown; code?: unknown } = {};
   try {
@@ -45,7 +58,8 @@ function errorAnswer(status: number, text: string): { code: string; message: str
     // Not JSON: the status decides, the text is the message.
   }
   const message = typeof body.error === 'string' ? body.error : text.slice(0, 300);
-  const code = isErrorCode(body.code) ? body.code : (CODE_OF_STATUS[status] ?? ErrorCode.INTERNAL);
+  const passed = isErrorCode(body.code) ? PASSED_ON.get(body.code) : undefined;
+  const code = passed ?? CODE_OF_STATUS[status] ?? ErrorCode.INTERNAL;
   return { code, message: `HTTP ${status}: ${message}` };
 }
 
