@@ -5,6 +5,7 @@ import { EXIT, stdio, type Command, type Io } from './command.js';
 // Loaded lazily so that `carboncp --help` does not load onnxruntime.
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   partition: () => import('./commands/partition.js'),
+  export: () => import('./commands/export.js'),
   verify: () => import('./commands/verify.js'),
   profile: () => import('./commands/profile.js'),
   serve: () => import('./commands/serve.js'),
@@ -17,6 +18,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
 
 const summaries: Record<string, string> = {
   partition: 'list the cut points of an ONNX model, or extract one head/tail pair',
+  export: 'write a Triton model repository of a model\'s tails (export triton)',
   verify: 'check that head then tail computes the same as the full model, per cut',
   profile: 'measure every plan\'s head and tail latency on this machine, in one pass',
   serve: 'run the companion server that executes model tails over WebSocket',

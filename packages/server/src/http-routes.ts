@@ -14,6 +14,7 @@ import type { Plan, TensorInfo } from '@carboncp/core';
 import type { ServedModel } from './model-registry.js';
 import type { ServerMetrics } from './metrics.js';
 import { quoted, quotedList } from './quote.js';
+import type { KserveTarget } from './kserve/model-names.js';
 
 export const SERVER_NAME = 'carboncp';
 export const SERVER_VERSION = '0.1.0';
@@ -49,6 +50,10 @@ export interface HttpContext {
   openMetrics?: boolean;
   /** The tail latency profile of a model (GET /v2/models/{name}/profile); absent: profiling is off. */
   profile?: (model: ServedModel) => Promise<unknown>;
+  /** Every KServe model name the server answers to (kserve/model-names.ts): tails have metadata too. */
+  kserveTargets?: ReadonlyMap<string, KserveTarget>;
+  /** POST /v2/models/{name}[/versions/1]/infer (kserve/infer-route.ts); absent: 405. */
+  infer?: (name: string, req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 /** Whether the request carries the token as `authorization: Bearer TOKEN`. */
@@ -97,6 +102,22 @@ export function modelMetadata(model: ServedModel, executionProvider: string) {
   };
 }
 
+/** KServe metadata of a split plan's tail: its inputs are the crossing tensors, its outputs the tail's. */
+function tailMetadata(name: string, target: KserveTarget) {
+  const { model, plan } = target;
+  return {
+    name,
+    versions: ['1'],
+    platform: 'onnx',
+    inputs: plan.crossing.map((c) => ({ name: c.name, datatype: c.dtype, shape: c.shape === null ? [-1] : c.shape.map((d) => (typeof d === 'number' ? d : -1)) })),
+    outputs: model.loaded.outputs.filter((o) => plan.tailOutputs.includes(o.name)).map(kserveTensor),
+    // carboncp additions: which model and plan the name stands for.
+    model: model.name,
+    digest: model.loaded.digest,
+    plan: { id: plan.id, digest: plan.digest },
+  };
+}
+
 async function sendProfile(ctx: HttpContext, model: ServedModel, res: ServerResponse, head: boolean): Promise<void> {
   if (!ctx.profile) {
     sendJson(res, 404, { error: `this server does not profile its tails (start it with profile 'lazy' or 'start', CLI: serve --profile lazy)` }, head);
@@ -122,6 +143,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown, head: bool
   res.end(head ? undefined : text);
 }
 
+function sendUnauthorized(res: ServerResponse, path: string, head: boolean): void {
+  const text = JSON.stringify({
+    error: `${path} needs the server's token as 'authorization: Bearer TOKEN' (only ${HTTP_PATHS.live} and ${HTTP_PATHS.ready} are open)`,
+  });
+  res.writeHead(401, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'www-authenticate': 'Bearer realm="carboncp"',
+  });
+  res.end(head ? undefined : text);
+}
+
 export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void handle(ctx, req, res).catch((error: unknown) => {
@@ -133,16 +166,41 @@ export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res:
 
 async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const head = req.method === 'HEAD';
-  if (req.method !== 'GET' && !head) {
-    res.setHeader('allow', 'GET, HEAD');
-    sendJson(res, 405, { error: `method ${req.method} not allowed; use GET` }, false);
-    return;
-  }
   let path: string;
   try {
     path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
   } catch {
     sendJson(res, 400, { error: `the request target ${quoted(req.url)} is not a valid URL path` }, head);
+    return;
+  }
+  const infer = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/.exec(path);
+  if (infer && req.method === 'POST' && ctx.infer) {
+    if (ctx.token !== undefined && !authorized(req, ctx.token)) {
+      sendUnauthorized(res, path, false);
+      return;
+    }
+    let name: string;
+    try {
+      name = decodeURIComponent(infer[1]);
+    } catch {
+      sendJson(res, 400, { error: `the model name in ${quoted(path)} is not valid percent-encoding` }, false);
+      return;
+    }
+    if (infer[2] !== undefined && infer[2] !== '1') {
+      sendJson(res, 404, { error: `model '${name}' has no version ${quoted(infer[2])}; its only version is '1'` }, false);
+      return;
+    }
+    await ctx.infer(name, req, res);
+    return;
+  }
+  if (infer && ctx.infer) {
+    res.setHeader('allow', 'POST');
+    sendJson(res, 405, { error: `method ${req.method} not allowed on ${quoted(path)}; use POST` }, false);
+    return;
+  }
+  if (req.method !== 'GET' && !head) {
+    res.setHeader('allow', 'GET, HEAD');
+    sendJson(res, 405, { error: `method ${req.method} not allowed; use GET` }, false);
     return;
   }
   if (path === HTTP_PATHS.live) {
@@ -156,19 +214,11 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   }
   const needsToken = ctx.token !== undefined && !(path === HTTP_PATHS.metrics && ctx.openMetrics);
   if (needsToken && !authorized(req, ctx.token!)) {
-    const text = JSON.stringify({
-      error: `${path} needs the server's token as 'authorization: Bearer TOKEN' (only ${HTTP_PATHS.live} and ${HTTP_PATHS.ready} are open)`,
-    });
-    res.writeHead(401, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'www-authenticate': 'Bearer realm="carboncp"',
-    });
-    res.end(head ? undefined : text);
+    sendUnauthorized(res, path, head);
     return;
   }
   if (path === HTTP_PATHS.server) {
-    sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }, head);
+    sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ctx.infer ? ['binary_tensor_data'] : [] }, head);
     return;
   }
   if (path === HTTP_PATHS.metrics) {
@@ -187,6 +237,12 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       return;
     }
     const model = ctx.models.get(name);
+    const tail = model ? undefined : ctx.kserveTargets?.get(name);
+    if (tail && match[3] !== '/profile' && (match[2] === undefined || match[2] === '1')) {
+      if (match[3]) sendJson(res, ctx.isReady() ? 200 : 503, { name, ready: ctx.isReady() }, head);
+      else sendJson(res, 200, tailMetadata(name, tail), head);
+      return;
+    }
     if (!model) {
       sendJson(res, 404, { error: `unknown model ${quoted(name)}; this server has ${quotedList([...ctx.models.keys()], 32)}` }, head);
       return;

@@ -26,3 +26,18 @@ export {
   type PowerCapState,
   type ResolvedPowerCap,
 } from './power-cap.js';
+export type { TailBackendOptions } from './options.js';
+export { tailModelName, checkTritonModelName, kserveTargets, TAIL_INFIX, type KserveTarget } from './kserve/model-names.js';
+export {
+  decodeInferRequest,
+  decodeInferResponse,
+  encodeInferRequest,
+  encodeInferResponse,
+  wantsBinary,
+  type EncodedBody,
+  type KserveInferRequest,
+  type KserveInferResponse,
+  type RequestedOutput,
+} from './kserve/kserve-messages.js';
+export { HEADER_LENGTH_HEADER, BINARY_CONTENT_TYPE } from './kserve/kserve-body.js';
+export { FORWARDED_PROVIDER } from './kserve/forward-backend.js';

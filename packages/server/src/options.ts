@@ -153,7 +153,19 @@ export interface ServerOptions {
    * (default) leaves the GPUs alone. The original limits are restored on close and on exit.
    */
   powerCap?: PowerCapOptions;
+  /**
+   * Run no tail here: forward each batch to a KServe v2 server (Triton serving the repository of
+   * `carboncp export triton`, or another carboncp server) at `url`, with `token` as a Bearer
+   * header when given. Each call is bounded by tailTimeoutMs; `workers` calls may be in flight.
+   */
+  tailBackend?: TailBackendOptions;
   log?: (line: string) => void;
+}
+
+export interface TailBackendOptions {
+  /** Base URL, http(s)://host:port (the KServe routes are under it). */
+  url: string;
+  token?: string;
 }
 
 export interface ResolvedOptions {
@@ -179,6 +191,7 @@ export interface ResolvedOptions {
   serverPowerRefreshMs: number;
   pue: number;
   powerCap: ResolvedPowerCap | undefined;
+  tailBackend: TailBackendOptions | undefined;
   helloTimeoutMs: number;
   maxConnections: number;
   maxBufferedBytes: number;
@@ -233,6 +246,21 @@ function nonNegativeInteger(name: string, value: number | undefined, fallback: n
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) throw bad(`${name} must be an integer >= 0, got ${String(value)}`);
   return value;
+}
+
+function resolveTailBackend(backend: TailBackendOptions | undefined): TailBackendOptions | undefined {
+  if (backend === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(backend.url);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw bad(`tailBackend.url must be an http(s) base URL such as http://triton:8000, got ${JSON.stringify(backend.url)}`);
+  }
+  if (backend.token !== undefined && (typeof backend.token !== 'string' || backend.token.length === 0)) throw bad('tailBackend.token must be a non-empty string');
+  return { url: url.href.replace(/\/+$/, ''), ...(backend.token === undefined ? {} : { token: backend.token }) };
 }
 
 /**
@@ -314,6 +342,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     serverPowerRefreshMs: positiveInteger('serverPowerRefreshMs', options.serverPowerRefreshMs, DEFAULTS.serverPowerRefreshMs),
     pue,
     powerCap: resolvePowerCap(options.powerCap),
+    tailBackend: resolveTailBackend(options.tailBackend),
     helloTimeoutMs: positiveInteger('helloTimeoutMs', options.helloTimeoutMs, DEFAULTS.helloTimeoutMs),
     maxConnections,
     maxBufferedBytes: positiveInteger('maxBufferedBytes', options.maxBufferedBytes, DEFAULTS.maxBufferedBytes),

@@ -28,6 +28,9 @@ import { TailExecutor, type TailBackend } from './tail-executor.js';
 import { tailIsBatchable } from './tail-tensors.js';
 import { WorkerPoolBackend } from './tail-worker-pool.js';
 import { createListener, plaintextTokenWarning, type Listener } from './transport-security.js';
+import { KserveForwardBackend } from './kserve/forward-backend.js';
+import { createKserveInferHandler } from './kserve/infer-route.js';
+import { kserveTargets } from './kserve/model-names.js';
 
 export interface CarboncpServer {
   /** ws://host:port (wss:// with tls) */
@@ -99,6 +102,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   log(`execution provider: ${executionProvider} (${resolved.reason})`);
 
   const models = await loadServedModels(opts.models, opts.inputShapes, log);
+  const targets = kserveTargets(models);
   const batchable = new Map<string, boolean>();
   const isBatchable = (model: ServedModel, plan: Plan): boolean => {
     const key = `${model.name}/${plan.id}`;
@@ -129,7 +133,10 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   };
   let backend: TailBackend;
   let sessions: { size: number; totalBytes: number };
-  if (opts.executor === 'worker') {
+  if (opts.tailBackend) {
+    backend = new KserveForwardBackend({ url: opts.tailBackend.url, token: opts.tailBackend.token, timeoutMs: opts.tailTimeoutMs });
+    sessions = { size: 0, totalBytes: 0 };
+  } else if (opts.executor === 'worker') {
     const pool = new WorkerPoolBackend({ ...backendOptions, workers: opts.workers, entry: internals.tailWorkerEntry, data: internals.tailWorkerData });
     await pool.start();
     backend = pool;
@@ -139,7 +146,11 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     backend = main;
     sessions = main.sessions;
   }
-  log(`executor: ${opts.executor === 'worker' ? `${opts.workers} worker thread(s)` : 'main thread'}`);
+  log(
+    opts.tailBackend
+      ? `executor: none here; tails forwarded to the KServe v2 server ${opts.tailBackend.url} (${opts.workers} call(s) in flight)`
+      : `executor: ${opts.executor === 'worker' ? `${opts.workers} worker thread(s)` : 'main thread'}`,
+  );
   const latency = new LatencyWindow();
   const profiles = new TailProfiles({ mode: opts.profile, runs: opts.profileRuns, executionProvider: () => executionProvider, latency, log });
   // The gauges read the queue at scrape time; it exists by then.
@@ -166,7 +177,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   const requestQueue = new RequestQueue<InferJob>({
     maxQueue: opts.maxQueue,
     batching: opts.batching,
-    concurrency: opts.executor === 'worker' ? opts.workers : 1,
+    concurrency: opts.executor === 'worker' || opts.tailBackend ? opts.workers : 1,
     execute: (jobs) => executor.execute(jobs),
     onError: (error, jobs) => {
       const message = `unexpected failure running the tail: ${(error as Error)?.message ?? String(error)}`;
@@ -210,8 +221,24 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     setTimeout(() => ws.terminate(), 2000).unref();
   };
 
+  const infer = createKserveInferHandler({
+    targets,
+    admission: {
+      models,
+      maxQueuePerConnection: opts.maxQueuePerConnection,
+      batching: opts.batching !== false,
+      isBatchable,
+      shuttingDown: () => shuttingDown,
+    },
+    queue: requestQueue,
+    maxPayload: opts.maxPayload,
+    metrics,
+    log,
+  });
   const http = createListener(
     createHttpHandler({
+      kserveTargets: targets,
+      infer,
       models,
       metrics,
       // Not ready while shutting down, or while no executor can run a tail (every worker slot

@@ -16,6 +16,7 @@ import type { ServerCarbon } from './server-carbon.js';
 import { isInputRejection } from './onnxruntime-errors.js';
 import { fromRunError, type TailRunResult, type TailRunSpec } from './tail-run.js';
 import { concatBatch } from './tail-tensors.js';
+import { tailModelName } from './kserve/model-names.js';
 
 /** One batch as a backend sees it: which tail, and its feeds concatenated along the batch. */
 export interface TailRequest {
@@ -30,14 +31,17 @@ export interface TailRequest {
   feeds: WireTensor[];
   /** Samples each request contributed, in order. */
   samples: number[];
+  /** The plan's tail as a KServe v2 model name (kserve/model-names.ts), for a KServe tail backend. */
+  kserveName: string;
 }
 
 export interface TailBackend {
   /**
    * Runs the batch; throws a TailStageError (or anything else, read as an onnxruntime failure).
-   * Settles within the backend's bound (tail-timeout-ms), whatever happens to the run.
+   * Settles within the backend's bound (tail-timeout-ms), whatever happens to the run. `provider`
+   * is what responses report as execution_provider.
    */
-  run(request: TailRequest): Promise<{ result: TailRunResult; provider: ExecutionProvider }>;
+  run(request: TailRequest): Promise<{ result: TailRunResult; provider: ExecutionProvider | string }>;
   /** Whether a batch could run now (what /v2/health/ready reports). */
   canRun(): boolean;
   /** Waits for nothing: call after the queue drained. Releases every session (and worker). */
@@ -91,6 +95,7 @@ export function tailRequestOf(jobs: InferJob[]): TailRequest {
     tailBytes: () => extractTailBytes(first),
     feeds: plan.crossing.map((_, i) => concatBatch(jobs.map((job) => job.inputs[i]))),
     samples: jobs.map((job) => job.samples),
+    kserveName: tailModelName(first.model.name, plan),
   };
 }
 

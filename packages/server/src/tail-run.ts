@@ -50,7 +50,7 @@ export function fromRunError(error: RunError): Error {
 }
 
 /** Request `index`'s rows of a batched feed (the batch dimension is outermost: a byte slice). */
-function rowsOf(tensor: WireTensor, samples: readonly number[], index: number): WireTensor {
+export function rowsOf(tensor: WireTensor, samples: readonly number[], index: number): WireTensor {
   const total = samples.reduce((a, b) => a + b, 0);
   if (samples.length === 1) return tensor;
   const bytesPerSample = tensor.data.byteLength / total;

@@ -123,6 +123,14 @@ describe('carboncp serve', () => {
     expect(await done).toBe(0);
   });
 
+  it('parses --tail-backend and its token, and refuses a bad URL or a token without a backend', () => {
+    const parsed = parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'http://triton:8000/', '--tail-backend-token', 't'], {});
+    expect(parsed.options.tailBackend).toEqual({ url: 'http://triton:8000/', token: 't' });
+    expect(parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'http://b:1'], { CARBONCP_TAIL_BACKEND_TOKEN: 'e' }).options.tailBackend).toEqual({ url: 'http://b:1', token: 'e' });
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'ftp://b'], {})).toThrow(/--tail-backend must be an http\(s\) base URL/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-backend-token', 't'], {})).toThrow(/--tail-backend-token needs --tail-backend/);
+  });
+
   it('refuses --carbon with --carbon-intensity, --pue without --server-power-w, a PUE under 1, and a bad spec', async () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--carbon', 'static:1', '--carbon-intensity', '2'], {})).toThrow(/exclude each other/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--pue', '1.2'], {})).toThrow(/--pue needs --server-power-w or --server-power/);

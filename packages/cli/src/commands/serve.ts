@@ -12,8 +12,10 @@ const usage = `Usage: carboncp serve --models DIR|FILE... | --family NAME [optio
 
 Runs the companion server: devices connect over WebSocket (ws://HOST:PORT, or wss:// with
 --tls-cert and --tls-key), send the tensors at a cut of a model and get the tail's outputs back.
-The same port serves HTTP (HTTPS with TLS): /v2/health/live,
-/v2/health/ready, /v2/models/NAME (metadata, plans and digests) and /metrics (Prometheus). With
+The same port serves HTTP (HTTPS with TLS): /v2/health/live, /v2/health/ready, /v2/models/NAME
+(metadata, plans and digests), POST /v2/models/NAME/infer (KServe v2 inference, JSON or binary
+tensor data; NAME is the model for the whole model, MODEL.tail.PLAN for a split plan's tail)
+and /metrics (Prometheus). With
 a token, every HTTP endpoint but the two health checks needs it as 'authorization: Bearer TOKEN'.
 Every .onnx file given (or found in a given directory) is served under its file name without
 .onnx. Stops gracefully on SIGINT/SIGTERM: in-flight requests finish first.
@@ -98,6 +100,13 @@ Options:
   --power-cap-lift-queue N    auto: N or more queued requests lift the cap to the default (default 4)
   --power-cap-gpus LIST       GPU indices to cap (default every GPU with a settable limit)
   --drain-ms MS               how long shutdown waits for queued requests (default ${SERVER_DEFAULTS.drainMs})
+  --tail-backend URL          run no tail here: forward each batch to a KServe v2 server (Triton
+                              serving 'carboncp export triton', or another carboncp serve) at URL,
+                              e.g. http://triton:8000, as POST /v2/models/<tail name>/infer with
+                              binary tensors; bounded by --tail-timeout-ms, --workers calls in
+                              flight; an unreachable backend fails requests with CARBONCP_INTERNAL
+  --tail-backend-token TOKEN  sent to the backend as 'authorization: Bearer TOKEN'
+                              (or set CARBONCP_TAIL_BACKEND_TOKEN)
 
 Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
 (e.g. the port is in use).`;
@@ -213,6 +222,8 @@ export function parseServeArgs(
         pue: { type: 'string' },
         'server-power': { type: 'string' },
         'drain-ms': { type: 'string' },
+        'tail-backend': { type: 'string' },
+        'tail-backend-token': { type: 'string' },
         family: { type: 'string', multiple: true },
         ...POWER_CAP_FLAGS,
       },
@@ -278,6 +289,9 @@ export function parseServeArgs(
   const tlsKey = get('tls-key');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usageError(tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key');
   const powerCap = parsePowerCapFlags(get);
+  const tailBackendUrl = get('tail-backend');
+  const tailBackendToken = get('tail-backend-token') ?? (tailBackendUrl === undefined ? undefined : env.CARBONCP_TAIL_BACKEND_TOKEN);
+  if (tailBackendToken !== undefined && tailBackendUrl === undefined) throw usageError('--tail-backend-token needs --tail-backend');
   const options: ServerOptions = {
     models,
     ...(Object.keys(inputShapes).length > 0 ? { inputShapes } : {}),
@@ -306,6 +320,7 @@ export function parseServeArgs(
     ...(serverPower === 'nvidia-smi' ? { serverPowerSource: nvidiaSmiPowerSource() } : {}),
     ...(pue !== undefined ? { pue } : {}),
     ...(powerCap !== undefined ? { powerCap } : {}),
+    ...(tailBackendUrl !== undefined ? { tailBackend: { url: tailBackendUrl, ...(tailBackendToken !== undefined ? { token: tailBackendToken } : {}) } } : {}),
   };
   checkWithServer(options);
   const tlsFiles = tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined;
@@ -322,6 +337,8 @@ export interface TlsFiles {
 const FLAG_OF: [RegExp, string][] = (
   [
     ['maxConnectionsPerAddress', '--max-connections-per-address'],
+    ['tailBackend.token', '--tail-backend-token'],
+    ['tailBackend.url', '--tail-backend'],
     ['carbonRefreshMs', '--carbon-refresh-ms'],
     ['serverPowerW', '--server-power-w'],
     ['pue', '--pue'],
