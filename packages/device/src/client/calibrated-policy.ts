@@ -112,7 +112,8 @@ export function recordObserved(t: RequestTelemetry): void {
   }
 }
 
-const candidateKey = (planId: string, compression: Compression) => candidateId({ planId, compression: planId === 'device' ? 'none' : compression });
+const candidateKey = (planId: string, compression: Compression, variant: string | undefined) =>
+  candidateId({ planId, compression: planId === 'device' ? 'none' : compression, ...(variant === undefined ? {} : { variant }) });
 
 type Chosen<P extends ClientPlan> = Candidate<P> & { decision?: TelemetryDecision; decided?: { decision: Decision; context: DecisionContext } };
 
@@ -129,7 +130,7 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   private readonly coverageTracker = new CoverageTracker();
   private learnedServerW: { sum: number; n: number } = { sum: 0, n: 0 };
   private last: Decision | undefined;
-  /** Plans that have run once: a plan's first request loads its sessions (device and server), a one-off cost not to learn. */
+  /** Plans (of a variant, with a family) that have run once: a plan's first request loads its sessions (device and server), a one-off cost not to learn. */
   private readonly warm = new Set<string>();
   /** The profile's figures, read once (a profile without them is refused here, not on a request). */
   private readonly activeW: number;
@@ -196,14 +197,16 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   observe(outcome: { candidate: Chosen<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry; cut?: Pick<CutContext<P>, 'network' | 'serverContext'>; epochMs?: number }): void {
     const t = outcome.telemetry;
     this.learnServerPower(t);
-    const id = candidateKey(t.planId, t.compression);
+    const { variant } = outcome.candidate;
+    const id = candidateKey(t.planId, t.compression, variant);
     // Every request the policy decided with an SLO counts against the budget, a plan's first
     // included: its user waited for it all the same.
     const slo = outcome.candidate.decided?.decision.sloMs;
     if (this.budget && slo !== undefined && Number.isFinite(slo)) this.budget.update(t.totalMs <= slo);
     if (!this.decider.candidates.some((c) => c.id === id)) return; // a plan or compression the decider was not given
-    if (!this.warm.has(t.planId)) {
-      this.warm.add(t.planId);
+    const warmKey = variant === undefined ? t.planId : `${variant}/${t.planId}`;
+    if (!this.warm.has(warmKey)) {
+      this.warm.add(warmKey);
       return;
     }
     const decided = outcome.candidate.decided;
@@ -248,7 +251,7 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   }
 }
 
-function telemetryDecision(d: Decision, ctx: DecisionContext): TelemetryDecision {
+export function telemetryDecision(d: Decision, ctx: DecisionContext): TelemetryDecision {
   const intervals: TelemetryDecision['intervals'] = {};
   const predictions = d.chosen.predictions;
   if (predictions) {

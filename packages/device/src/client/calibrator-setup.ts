@@ -41,7 +41,7 @@ export interface CalibratorOptions extends Omit<CalibratedContextOptions, 'devic
 }
 
 /** Bytes per sample of the model's outputs (what a remote tail sends back); unknown dims count 0, and say so in the README. */
-function outputBytesPerSample(outputs: readonly ClientTensorInfo[]): number {
+export function outputBytesPerSample(outputs: readonly ClientTensorInfo[]): number {
   let bytes = 0;
   for (const o of outputs) {
     const dims = o.shape.slice(1);
@@ -59,7 +59,7 @@ export function serverHttpUrl(server: string, path: string): string {
   return url.toString();
 }
 
-async function fetchServerProfile(server: string, modelName: string, modelDigest: string, log: (m: string) => void): Promise<ModelProfile | undefined> {
+export async function fetchServerProfile(server: string, modelName: string, modelDigest: string, log: (m: string) => void): Promise<ModelProfile | undefined> {
   const url = serverHttpUrl(server, `/v2/models/${encodeURIComponent(modelName)}/profile`);
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });

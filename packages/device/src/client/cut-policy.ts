@@ -13,6 +13,8 @@ import type { ClientPlan, InferOptions, RequestTelemetry, ServerContext, SplitMo
 export interface Candidate<P extends ClientPlan = ClientPlan> {
   plan: P;
   compression: Compression;
+  /** The model variant (its name in its family) whose plan this is: a family client's candidates only. */
+  variant?: string;
   /** A policy's record of why (the calibrated policy's decision); the client copies it into the request's telemetry. */
   decision?: TelemetryDecision;
 }

@@ -1,6 +1,7 @@
 import type { DecisionMode, Objective } from '@carboncp/calibrator';
 import type { RequestFootprint } from '@carboncp/carbon';
 import type { TelemetryDecision } from './calibrated-policy.js';
+import type { BudgetTelemetry } from './budget-pacer.js';
 import type { Compression, DataType, TensorArray } from '@carboncp/protocol';
 
 /**
@@ -202,6 +203,19 @@ export interface RequestTelemetry {
    * be audited from telemetry alone.
    */
   decision?: TelemetryDecision;
+  /** A family client's request: the variant that ran (its name in the family, its served model name and declared quality). */
+  variant?: VariantTelemetry;
+  /** A family client with a `budget`: the budget's state after this request, its cap and what it booked. */
+  budget?: BudgetTelemetry;
+}
+
+/** The variant of a model family that served a request, as its telemetry names it. */
+export interface VariantTelemetry {
+  name: string;
+  model: string;
+  /** Declared (published) quality in the family's qualityMetric, with its source: never measured here. */
+  quality: number;
+  qualitySource: string;
 }
 
 /** The device side of a request's energy: the sum over its runs on the device. */
