@@ -40,7 +40,8 @@ export interface FamilyMember<T extends RuntimeTensor, P extends ClientPlan> {
 export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = ClientPlan> {
   readonly family: ModelFamily;
   readonly members: readonly FamilyMember<T, P>[];
-  private readonly policy: FamilyPolicy<P> | undefined;
+  /** The decision over the variants (undefined without a calibrator). */
+  readonly policy: FamilyPolicy<P> | undefined;
   private readonly clock: Clock;
 
   constructor(family: ModelFamily, members: readonly FamilyMember<T, P>[], options: { clock: Clock; policy?: FamilyPolicy<P> }) {

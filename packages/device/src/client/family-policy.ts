@@ -40,6 +40,13 @@ export class FamilyPolicy<P extends ClientPlan> {
     readonly budget: ClientBudget | undefined,
   ) {}
 
+  private last: Decision | undefined;
+
+  /** The decision behind the newest choice. */
+  lastDecision(): Decision | undefined {
+    return this.last;
+  }
+
   choose(
     variants: readonly VariantView<P>[],
     cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'epochMs'>,
@@ -57,6 +64,7 @@ export class FamilyPolicy<P extends ClientPlan> {
       ...(cap ? { maxCarbonG: cap.capG } : {}),
     };
     const decision = this.inner.decider.decide(context, options);
+    this.last = decision;
     const variantName = decision.candidate.variant;
     const view = variants.find((v) => v.name === variantName);
     const plan = view?.plans.find((p) => p.id === decision.candidate.planId);
