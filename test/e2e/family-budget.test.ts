@@ -137,6 +137,21 @@ describe('a model family under a paced carbon budget, over a real server', () =>
     expect(total.requests).toBe(tight.length + 3 + 1);
   });
 
+  it('runs a fixed { variant, cut } on the server serving that variant, split or whole', async () => {
+    const split = family.clients['0.35']!.partition.plans.find((p) => p.kind === 'split')!;
+    for (const [seed, cut, path] of [[60, split.id, 'split'], [61, 'server', 'remote']] as const) {
+      const inputs = inputsOf(seed);
+      const { outputs, telemetry: t } = await family.infer(inputs, { variant: '0.35', cut });
+      const expected = await references.get('0.35')!.run(inputs as Record<string, ort.Tensor>);
+      expect(maxAbsDiffAll(outputs as Record<string, ort.Tensor>, expected) / maxAbs(expected)).toBeLessThanOrEqual(TOL);
+      expect(t).toMatchObject({ planId: cut, path, cutChosenBy: 'caller', variant: { name: '0.35', quality: 60.3 } });
+      expect(t.error).toBeUndefined();
+      // No decision and no footprint: nothing to book, and the telemetry says so.
+      expect(t.budget!.bookedG).toBeUndefined();
+      expect(t.budget!.capG).toBeUndefined();
+    }
+  });
+
   it('refuses a quality floor no variant served meets, and a family the server does not serve', async () => {
     await expect(family.infer(inputsOf(50), { minQuality: 70 })).rejects.toMatchObject({ code: 'CARBONCP_INVALID_ARGUMENT' });
     const other = await startServer({ models: [await ensureModel('mobilenetv2-0.75')], inputShapes: { [modelNameOf(await ensureModel('mobilenetv2-0.75'))]: getZooModel('mobilenetv2-0.75').inputShapes }, host: '127.0.0.1', port: 0, executionProviders: ['cpu'], log: () => {} });
