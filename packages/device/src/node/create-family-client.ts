@@ -60,12 +60,16 @@ export async function createFamilyClient(options: CreateFamilyClientOptions): Pr
   if (chosen.length === 0) throw badOption(`family '${family.name}' has no servable variant: models gives none of ${family.variants.map((v) => v.name).join(', ')}`);
   const clients: Record<string, CarboncpClient> = {};
   const members: FamilyMember<ort.Tensor, Plan>[] = [];
+  /** Each variant's input shapes (its own, else the shared ones), for profiling it. */
+  const shapesByDigest = new Map<string, Record<string, number[]>>();
   try {
     for (const variant of chosen) {
       const source = models[variant.name]!;
       const own = typeof source === 'string' || source instanceof Uint8Array ? { model: source } : source;
-      const client = await createClient({ ...shared, ...own, ...(own.inputShapes ?? shared.inputShapes ? { inputShapes: own.inputShapes ?? shared.inputShapes } : {}) });
+      const inputShapes = own.inputShapes ?? shared.inputShapes;
+      const client = await createClient({ ...shared, ...own, ...(inputShapes ? { inputShapes } : {}) });
       clients[variant.name] = client;
+      if (inputShapes) shapesByDigest.set(client.partition.model.digest, inputShapes);
       members.push({ variant, modelName: client.partition.model.name, client });
     }
     refuseUnservedFamily(family, members);
@@ -82,7 +86,10 @@ export async function createFamilyClient(options: CreateFamilyClientOptions): Pr
             startMs: clock ? clock.epochMs() : Date.now(),
             ...(typeof sampler?.latest === 'function' ? { power: () => sampler.latest!() } : {}),
             ...(options.log ? { log: options.log } : {}),
-            measure: (partition) => profileModel(partition, { runs: calibrator.profileRuns ?? 10, warmup: 2, checkCuts: 0, ...(shared.inputShapes ? { inputShapes: shared.inputShapes } : {}), ...(options.log ? { log: options.log } : {}) }),
+            measure: (partition) => {
+              const inputShapes = shapesByDigest.get(partition.model.digest);
+              return profileModel(partition, { runs: calibrator.profileRuns ?? 10, warmup: 2, checkCuts: 0, ...(inputShapes ? { inputShapes } : {}), ...(options.log ? { log: options.log } : {}) });
+            },
           },
         )
       : undefined;
