@@ -166,7 +166,7 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
     return result;
   }
 
-  /** The freshest network estimate and server context over the variants' clients (they share one server). */
+  /** The freshest network estimate and server context over the variants' clients (they share one server), as the policy sees them. */
   private latestState(): { network: NetworkEstimate | undefined; serverContext: ServerContext | undefined } {
     let network: NetworkEstimate | undefined;
     let serverContext: ServerContext | undefined;
@@ -176,7 +176,8 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
       const c = m.client.lastServerContext;
       if (c && (!serverContext || c.receivedAt > serverContext.receivedAt)) serverContext = c;
     }
-    return { network, serverContext };
+    // Its recent tail times are keyed by plan id, which the variants share: left out (see FamilyPolicy).
+    return { network, serverContext: serverContext && { ...serverContext, tailMs: {} } };
   }
 
   private member(name: string): FamilyMember<T, P> {
