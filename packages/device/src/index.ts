@@ -41,6 +41,7 @@ export { createCalibratedPolicy, serverHttpUrl, type CalibratorOptions } from '.
 export { FamilyClient, type FamilyInferOptions, type FamilyMember } from './client/family-client.js';
 export { FamilyPolicy, type FamilyChoice, type FamilyRequestedDecision, type VariantView } from './client/family-policy.js';
 export { createFamilyPolicy, type FamilyCalibratorOptions, type FamilyVariantModel } from './client/family-setup.js';
+export { buildFamilyClient, type FamilyBuild, type VariantClient } from './client/family-build.js';
 export { ClientBudget, checkBudgetOptions, type BudgetTelemetry, type ClientBudgetOptions } from './client/budget-pacer.js';
 export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';
 export {
