@@ -134,6 +134,8 @@ describe('a model family under a paced carbon budget, over a real server', () =>
     expect(family.budgetState()!.period).toBe(1);
     const { total } = family.stats();
     expect(total.localFallback).toBe(0);
+    const row = (t: RequestTelemetry) => `${t.variant!.name}@${t.planId} cap ${t.budget!.capG!.toPrecision(3)} g, booked ${t.budget!.bookedG!.toPrecision(3)} g`;
+    process.stdout.write(`family under a budget of ${GRAMS} g/h: ${tight.map(row).join('; ')}; next period: ${row(renewed)}\n`);
     expect(total.requests).toBe(tight.length + 3 + 1);
   });
 
