@@ -93,6 +93,8 @@ export {
 } from './decision/decision-types.js';
 export { DEFAULT_EXPLORATION, type ExplorationOptions, type ExplorerState } from './decision/exploration.js';
 export { CarbonBudget, type CarbonBudgetOptions, type CarbonBudgetState, type ForecastSlot } from './decision/carbon-budget.js';
+export { BudgetPacer } from './decision/budget-pacer.js';
+export { ConformalForecast, type ConformalForecastOptions } from './decision/conformal-forecast.js';
 export { SloBudget, type SloBudgetOptions, type SloBudgetState } from './decision/slo-budget.js';
 export { allowedByLimits, preferenceOf, withinErrorLimit, withinQualityFloor } from './decision/rules.js';
 export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';

@@ -6,6 +6,7 @@
  */
 export * from './index.js';
 export { createClient, type BrowserClient, type BrowserClientOptions } from './browser/create-client.js';
+export { createFamilyClient, type BrowserFamilyClient, type BrowserFamilyClientOptions, type BrowserVariantSource } from './browser/create-family-client.js';
 export { OrtWebRuntime, type BrowserExecutionProvider, type OrtWebRuntimeOptions, type ProviderNote } from './browser/ort-web-runtime.js';
 export { BrowserWebSocketTransport, browserCloseCode, closeReason, type BrowserWebSocketTransportOptions } from './browser/websocket-transport.js';
 export {

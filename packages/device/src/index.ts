@@ -33,12 +33,18 @@ export type {
   Transport,
   TransportConnection,
   TransportHandlers,
+  VariantTelemetry,
 } from './client/types.js';
 export { addFootprint, type FootprintOptions } from './client/request-footprint.js';
 export { siteConditionsOf, type SiteState, type SiteTelemetry, type SiteView } from './client/site-pool.js';
 export type { SiteEquityClientOptions, SiteOptions } from './client/site-options.js';
 export { CalibratedPolicy, observationOf, recordObserved, type CalibratedPolicyOptions, type CalibratedContextOptions, type TelemetryDecision } from './client/calibrated-policy.js';
 export { createCalibratedPolicy, serverHttpUrl, type CalibratorOptions } from './client/calibrator-setup.js';
+export { FamilyClient, type FamilyInferOptions, type FamilyMember } from './client/family-client.js';
+export { FamilyPolicy, type FamilyChoice, type FamilyRequestedDecision, type VariantView } from './client/family-policy.js';
+export { createFamilyPolicy, type FamilyCalibratorOptions, type FamilyVariantModel } from './client/family-setup.js';
+export { buildFamilyClient, type FamilyBuild, type VariantClient } from './client/family-build.js';
+export { ClientBudget, checkBudgetOptions, type BudgetTelemetry, type ClientBudgetOptions } from './client/budget-pacer.js';
 export { ShapedTransport, type ShapedTransportOptions } from './client/shaped-transport.js';
 export {
   PowerSampler,

@@ -5,11 +5,12 @@
  */
 export * from './index.js';
 export { createClient, type CreateClientOptions, type CarboncpClient } from './node/create-client.js';
+export { createFamilyClient, type CreateFamilyClientOptions, type CarboncpFamilyClient, type FamilyVariantSource, type NodeFamilyCalibratorOptions } from './node/create-family-client.js';
 export { OrtRuntime, type OrtRuntimeOptions } from './node/ort-runtime.js';
 export { WorkerRuntime, DEFAULT_WORKER_CALL_TIMEOUT_MS, DEFAULT_WORKER_MAX_WAITING_CALLS, type WorkerRuntimeOptions } from './node/worker-runtime.js';
 export { WsTransport, type WsTransportOptions } from './node/ws-transport.js';
 export { fetchTrusting, describeTlsFailure, resolveTrustedCa, type TrustedCa, type FetchLike } from './node/tls-trust.js';
-export { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './node/calibrator-setup.js';
+export { createNodeCalibratedPolicy, resolveDeviceProfile, type NodeCalibratorOptions } from './node/calibrator-setup.js';
 export { TelemetryLog } from './node/telemetry-log.js';
 export {
   detectPowerSource,

@@ -1,4 +1,4 @@
-import { CarbonAwareDecision, CarbonBudget, type DecideOptions, type DecisionCandidate } from '@carboncp/calibrator';
+import { BudgetPacer, CarbonAwareDecision, CarbonBudget, type DecideOptions, type DecisionCandidate } from '@carboncp/calibrator';
 import { seedFromString } from '@carboncp/core';
 import type { BudgetForecast } from './budget-forecast.js';
 import { indexById, limitsOf, type PolicySettings, type SimPolicy } from './policies.js';
@@ -40,7 +40,8 @@ export function createBudgetPolicy(name: 'carboncp-paced' | 'greedy-spender', ca
   const decider = new CarbonAwareDecision(candidates, { ...s.decider, alphas: [s.alpha], families: ['robust'], exploration });
   // 'mean' mode: see above.
   const byId = indexById(candidates);
-  const budget = runBudget(b, b.forecast.slotMs);
+  const pacer = new BudgetPacer(runBudget(b, b.forecast.slotMs));
+  const { budget } = pacer;
   const withVariants = candidates.every((c) => c.quality !== undefined);
   const base: DecideOptions = {
     mode: 'mean',
@@ -51,9 +52,6 @@ export function createBudgetPolicy(name: 'carboncp-paced' | 'greedy-spender', ca
   };
   const preferred: DecideOptions = withVariants ? { ...base, objective: 'carbon', preferQuality: true } : { ...base, objective: 'latency' };
   const cheapest: DecideOptions = { ...base, objective: 'carbon' };
-  // The least carbon the last decision saw among the candidates only the budget kept out, as an
-  // energy (g per g/kWh of the device grid then): the floor CarbonBudget reserves for every request to come.
-  let floorEnergy = 0;
   return {
     name: name satisfies PolicyName,
     calibrated: false,
@@ -61,18 +59,14 @@ export function createBudgetPolicy(name: 'carboncp-paced' | 'greedy-spender', ca
       let request = preferred;
       if (name === 'carboncp-paced') {
         const forecast = b.forecast.slots(ctx.time, budget.slotsLeft(ctx.time));
-        request = { ...preferred, maxCarbonG: budget.cap(ctx.time, forecast, floorEnergy * forecast[0]!.point) };
+        request = { ...preferred, maxCarbonG: pacer.cap(ctx.time, forecast) };
       } else if (budget.remaining(ctx.time) <= 0) request = cheapest;
       const d = decider.decide(ctx, request);
-      if (name === 'carboncp-paced' && ctx.deviceIntensityGPerKwh > 0) {
-        let least = Number.POSITIVE_INFINITY;
-        for (const a of d.assessments) if (a.carbonG < least && a.excludedBy.every((r) => r === 'budget')) least = a.carbonG;
-        if (Number.isFinite(least)) floorEnergy = least / ctx.deviceIntensityGPerKwh;
-      }
+      if (name === 'carboncp-paced') pacer.noted(d, ctx.deviceIntensityGPerKwh);
       return { index: byId.get(d.candidate.id)!, interval: null, explored: d.explored, sloUnmet: d.sloUnmet };
     },
     learn(ctx, choice, truth) {
-      budget.record(truth.carbonG[choice.index]!, ctx.time);
+      pacer.record(truth.carbonG[choice.index]!, ctx.time);
       decider.observe(truth.ids[choice.index]!, ctx, truth.observation(choice.index));
     },
   };

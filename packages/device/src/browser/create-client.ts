@@ -16,6 +16,7 @@ import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions, Transport } from '../client/types.js';
 import { OrtWebRuntime, type BrowserExecutionProvider } from './ort-web-runtime.js';
 import { BrowserWebSocketTransport } from './websocket-transport.js';
+import { createFamilyClient, type BrowserFamilyClient, type BrowserFamilyClientOptions } from './create-family-client.js';
 
 export interface BrowserClientOptions {
   /** The ONNX model: a URL to fetch it from (same origin or CORS-enabled), or its bytes. */
@@ -83,7 +84,12 @@ export type BrowserClient = SplitClient<ort.Tensor, Plan> & { readonly partition
  * partitionFromPlanSet: pure TypeScript), then connects to the server (one attempt; when it fails
  * the client still works, running locally and reconnecting in the background).
  */
-export async function createClient(options: BrowserClientOptions): Promise<BrowserClient> {
+export function createClient(options: BrowserFamilyClientOptions): Promise<BrowserFamilyClient>;
+export function createClient(options: BrowserClientOptions): Promise<BrowserClient>;
+export async function createClient(given: BrowserClientOptions | BrowserFamilyClientOptions): Promise<BrowserClient | BrowserFamilyClient> {
+  // A family (one client per variant, one decision over them): browser/create-family-client.ts.
+  if ('family' in given && given.family !== undefined) return createFamilyClient(given);
+  const options = given as BrowserClientOptions;
   const { maxPayload, server } = resolveClientOptions(options);
   if ((options as { ca?: unknown }).ca !== undefined) {
     throw badOption("ca is a Node option: in a browser the browser's own trust store decides which certificates a wss:// server may present (install a private CA there)");

@@ -113,9 +113,17 @@ export function recordObserved(t: RequestTelemetry): void {
   }
 }
 
-/** The decider's id of what ran: with `servers`, a remote plan's candidate is per site ('split-2/none@eu'). */
-const candidateKey = (planId: string, compression: Compression, site?: string) =>
-  planId === 'device' ? candidateId({ planId, compression: 'none' }) : candidateId({ planId, compression, ...(site !== undefined ? { site } : {}) });
+/**
+ * The decider's id of what ran: a family's candidate names its variant ('split-2/none/0.5'); with
+ * `servers`, a remote plan's candidate is per site ('split-2/none@eu').
+ */
+const candidateKey = (planId: string, compression: Compression, site: string | undefined, variant: string | undefined) =>
+  candidateId({
+    planId,
+    compression: planId === 'device' ? 'none' : compression,
+    ...(variant === undefined ? {} : { variant }),
+    ...(site === undefined || planId === 'device' ? {} : { site }),
+  });
 
 type Chosen<P extends ClientPlan> = Candidate<P> & { decision?: TelemetryDecision; decided?: { decision: Decision; context: DecisionContext } };
 
@@ -132,7 +140,7 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   private readonly coverageTracker = new CoverageTracker();
   private learnedServerW: { sum: number; n: number } = { sum: 0, n: 0 };
   private last: Decision | undefined;
-  /** Plans that have run once: a plan's first request loads its sessions (device and server), a one-off cost not to learn. */
+  /** Plans (of a variant, with a family) that have run once: a plan's first request loads its sessions (device and server), a one-off cost not to learn. */
   private readonly warm = new Set<string>();
   /** The profile's figures, read once (a profile without them is refused here, not on a request). */
   private readonly activeW: number;
@@ -203,7 +211,8 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   observe(outcome: { candidate: Chosen<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry; cut?: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>; epochMs?: number }): void {
     const t = outcome.telemetry;
     this.learnServerPower(t);
-    const id = candidateKey(t.planId, t.compression, t.site?.name);
+    const { variant } = outcome.candidate;
+    const id = candidateKey(t.planId, t.compression, t.site?.name, variant);
     // Every request the policy decided with an SLO counts against the budget, a plan's first
     // included: its user waited for it all the same.
     const slo = outcome.candidate.decided?.decision.sloMs;
@@ -211,8 +220,8 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     if (!this.decider.candidates.some((c) => c.id === id)) return; // a plan or compression the decider was not given
     // A request that failed over mixes two sites (the wait at the first, the answer of the second): it is neither's outcome.
     if (t.failover) return;
-    // A plan's first request at each site loads the server's session there too.
-    const warmKey = t.site ? `${t.planId}@${t.site.name}` : t.planId;
+    // A plan's first request (of each variant, at each site) loads the server's session there too.
+    const warmKey = `${variant === undefined ? '' : `${variant}/`}${t.planId}${t.site ? `@${t.site.name}` : ''}`;
     if (!this.warm.has(warmKey)) {
       this.warm.add(warmKey);
       return;
@@ -259,7 +268,7 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   }
 }
 
-function telemetryDecision(d: Decision, ctx: DecisionContext): TelemetryDecision {
+export function telemetryDecision(d: Decision, ctx: DecisionContext): TelemetryDecision {
   const intervals: TelemetryDecision['intervals'] = {};
   const predictions = d.chosen.predictions;
   if (predictions) {

@@ -42,7 +42,7 @@ export interface CalibratorOptions extends Omit<CalibratedContextOptions, 'devic
 }
 
 /** Bytes per sample of the model's outputs (what a remote tail sends back); unknown dims count 0, and say so in the README. */
-function outputBytesPerSample(outputs: readonly ClientTensorInfo[]): number {
+export function outputBytesPerSample(outputs: readonly ClientTensorInfo[]): number {
   let bytes = 0;
   for (const o of outputs) {
     const dims = o.shape.slice(1);
@@ -63,7 +63,13 @@ export function serverHttpUrl(server: string, path: string): string {
 /** How the server's profile is fetched: the global fetch, or ./node's fetchTrusting for a private CA. */
 export type ProfileFetch = (url: string, init: { signal: AbortSignal }) => Promise<Response>;
 
-async function fetchServerProfile(server: string, modelName: string, modelDigest: string, log: (m: string) => void, get: ProfileFetch): Promise<ModelProfile | undefined> {
+export async function fetchServerProfile(
+  server: string,
+  modelName: string,
+  modelDigest: string,
+  log: (m: string) => void,
+  get: ProfileFetch = (url, init) => fetch(url, init),
+): Promise<ModelProfile | undefined> {
   const url = serverHttpUrl(server, `/v2/models/${encodeURIComponent(modelName)}/profile`);
   try {
     const response = await get(url, { signal: AbortSignal.timeout(30_000) });

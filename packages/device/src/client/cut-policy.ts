@@ -16,6 +16,8 @@ export interface Candidate<P extends ClientPlan = ClientPlan> {
   compression: Compression;
   /** With `servers`: the site whose server runs the tail (a name of CutContext.sites); absent: the first site that can. */
   site?: string;
+  /** The model variant (its name in its family) whose plan this is: a family client's candidates only. */
+  variant?: string;
   /** A policy's record of why (the calibrated policy's decision); the client copies it into the request's telemetry. */
   decision?: TelemetryDecision;
 }

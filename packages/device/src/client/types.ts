@@ -2,6 +2,7 @@ import type { DecisionMode, Objective } from '@carboncp/calibrator';
 import type { RequestFootprint } from '@carboncp/carbon';
 import type { TelemetryDecision } from './calibrated-policy.js';
 import type { SiteTelemetry } from './site-pool.js';
+import type { BudgetTelemetry } from './budget-pacer.js';
 import type { Compression, DataType, TensorArray } from '@carboncp/protocol';
 
 /**
@@ -207,6 +208,19 @@ export interface RequestTelemetry {
   site?: SiteTelemetry;
   /** With `servers`: the site tried first, when its failure sent the request once to another site (`site`; `path` says whether that one answered). */
   failover?: { from: { name: string; url: string }; error: { code: string; message: string } };
+  /** A family client's request: the variant that ran (its name in the family, its served model name and declared quality). */
+  variant?: VariantTelemetry;
+  /** A family client with a `budget`: the budget's state after this request, its cap and what it booked. */
+  budget?: BudgetTelemetry;
+}
+
+/** The variant of a model family that served a request, as its telemetry names it. */
+export interface VariantTelemetry {
+  name: string;
+  model: string;
+  /** Declared (published) quality in the family's qualityMetric, with its source: never measured here. */
+  quality: number;
+  qualitySource: string;
 }
 
 /** The device side of a request's energy: the sum over its runs on the device. */

@@ -26,7 +26,7 @@ export async function createNodeCalibratedPolicy(
 ): Promise<CalibratedPolicy<Plan>> {
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
   const { deviceProfile: ref, profileRuns, ...rest } = options;
-  const deviceProfile = typeof ref === 'string' ? (/\.json$/i.test(ref) ? await loadDeviceProfileFile(ref) : await loadDeviceProfile(ref)) : ref;
+  const deviceProfile = await resolveDeviceProfile(ref);
   const { inputShapes, log, power, ca, sites } = extra;
   return createCalibratedPolicy(partition, outputs, server, { ...rest, deviceProfile }, {
     ...(power ? { power } : {}),
@@ -36,4 +36,9 @@ export async function createNodeCalibratedPolicy(
     ...(ca !== undefined ? { fetch: fetchTrusting(ca) } : {}),
     measure: () => profileModel(partition, { runs: profileRuns ?? 10, warmup: 2, checkCuts: 0, ...(inputShapes ? { inputShapes } : {}), ...(log ? { log } : {}) }),
   });
+}
+
+/** A device profile given by id of devices/ ('raspberry-pi-4'), by JSON file, or parsed. */
+export async function resolveDeviceProfile(ref: DeviceProfile | string): Promise<DeviceProfile> {
+  return typeof ref === 'string' ? (/\.json$/i.test(ref) ? loadDeviceProfileFile(ref) : loadDeviceProfile(ref)) : ref;
 }

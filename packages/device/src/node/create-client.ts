@@ -18,6 +18,7 @@ import type { NetworkProbeOptions } from '../client/network-probe.js';
 import { SplitClient } from '../client/split-client.js';
 import { splitModelFromPartition } from '../client/split-model.js';
 import type { ReconnectOptions } from '../client/types.js';
+import { createFamilyClient, type CarboncpFamilyClient, type CreateFamilyClientOptions } from './create-family-client.js';
 import { OrtRuntime } from './ort-runtime.js';
 import { WorkerRuntime } from './worker-runtime.js';
 import { resolveTrustedCa, type TrustedCa } from './tls-trust.js';
@@ -137,7 +138,12 @@ export type CarboncpClient = SplitClient<ort.Tensor, Plan> & { readonly partitio
  * client still works, falling back to local execution and reconnecting in the background).
  * Rejects when the model cannot be read or the server refuses the token or protocol version.
  */
-export async function createClient(options: CreateClientOptions): Promise<CarboncpClient> {
+export function createClient(options: CreateFamilyClientOptions): Promise<CarboncpFamilyClient>;
+export function createClient(options: CreateClientOptions): Promise<CarboncpClient>;
+export async function createClient(given: CreateClientOptions | CreateFamilyClientOptions): Promise<CarboncpClient | CarboncpFamilyClient> {
+  // A family (one client per variant, one decision over them): node/create-family-client.ts.
+  if ('family' in given && given.family !== undefined) return createFamilyClient(given);
+  const options = given as CreateClientOptions;
   // The client's options are checked (once, by the client's resolver) before the model is
   // read and partitioned, which can take seconds; defaultCut is checked once there are plans.
   const { maxPayload, clock, server } = resolveClientOptions(options);
