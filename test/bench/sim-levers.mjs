@@ -51,11 +51,14 @@ const probe = await scenario(inputs, resnet18, { ...SETTING, slowdown, hours: 1,
 const sloMs = Math.round(SLO_FACTOR * deviceMedianMs(resnet18, probe.headScale));
 {
   const r = await run('cut', await scenario(inputs, resnet18, { ...SETTING, slowdown, hours: 24 * days, sloMs, alpha: ALPHA, policies: ['device', 'server', 'carboncp-robust', 'oracle'] }));
-  const best = [byName(r, 'device'), byName(r, 'server')].sort((a, b) => a.carbonG - b.carbonG)[0];
+  // The best fixed placement within the SLO miss budget alpha (sim-study's baseline rule); none within: the fewest misses.
+  const fixed = [byName(r, 'device'), byName(r, 'server')];
+  const within = fixed.filter((p) => p.sloViolationRate <= ALPHA);
+  const best = within.length > 0 ? within.sort((a, b) => a.carbonG - b.carbonG)[0] : fixed.sort((a, b) => a.sloViolationRate - b.sloViolationRate)[0];
   const cp = byName(r, 'carboncp-robust');
   rows.push({
     lever: 'cut per request (carboncp-robust)',
-    baseline: `best fixed placement (${best.policy})`,
+    baseline: `the best fixed placement within the SLO miss budget (${best.policy})`,
     savedPct: pct(best.carbonG, cp.carbonG),
     metric: 'carbon, g CO2e',
     detail: `${r4(cp.carbonG)} g against ${r4(best.carbonG)} g; SLO misses ${r4(100 * cp.sloViolationRate)}% (${best.policy}: ${r4(100 * best.sloViolationRate)}%); p95 ${r4(cp.p95LatencyMs)} ms against ${r4(best.p95LatencyMs)} ms`,
