@@ -84,7 +84,7 @@ const familyCandidates = candidatesFromFamily(family, profiles, { perVariant });
     metric: 'carbon, g CO2e',
     detail: `${r4(switching.carbonG)} g at mean top-1 ${r4(switching.meanQuality)}% against ${r4(fixed.carbonG)} g at ${r4(fixed.meanQuality)}%; SLO misses ${r4(100 * switching.sloViolationRate)}% / ${r4(100 * fixed.sloViolationRate)}%`,
     setting: `imagenet-resnet (18/34/50, declared top-1), no quality floor, ${days} days, SLO ${sloMs} ms`,
-    paper: 'Clover (SC\'23): up to 80%+ less carbon with mixed-quality models at small accuracy loss; MIT LL model switching ~80% (as cited in issue #11)',
+    paper: 'Clover (Li et al., SC\'23): carbon-aware switching among mixed-quality model variants (its figure not restated here: not checked); MIT LL model switching ~80% (as cited in issue #11)',
   });
 }
 
