@@ -63,6 +63,8 @@ for (const setting of [
   { name: 'best site down for day 5', waterWeight: 0, downDay: 5 },
   // Sensitivity: every remote candidate at ten sites needs its own ~1/alpha observations; 10% exploration warms them sooner.
   { name: 'carbon only, exploration 10%', waterWeight: 0, exploration: 0.1 },
+  // Before learning was shared across sites: each site candidate learns from its own outcomes only.
+  { name: 'carbon only, each site candidate learning alone (poolSites false)', waterWeight: 0, poolSites: false },
 ]) {
   const began = Date.now();
   let down;
@@ -70,13 +72,14 @@ for (const setting of [
     const best = Object.entries(siteMeans).sort((a, b) => a[1].carbonGPerKwh - b[1].carbonGPerKwh)[0][0];
     down = { site: best, from: start + setting.downDay * 86_400_000, to: start + (setting.downDay + 1) * 86_400_000 };
   }
-  const r = simulate({ ...base, candidates, start, sloMs, sites: sites(down), siteOptions: { waterWeight: setting.waterWeight }, ...(setting.exploration ? { decider: { exploration: { rate: setting.exploration } } } : {}) });
+  const r = simulate({ ...base, candidates, start, sloMs, sites: sites(down), siteOptions: { waterWeight: setting.waterWeight }, decider: { ...(setting.exploration ? { exploration: { rate: setting.exploration } } : {}), ...(setting.poolSites === false ? { poolSites: false } : {}) } });
   const wallS = (Date.now() - began) / 1000;
   log(`${setting.name}: ${r.requests} requests in ${wallS.toFixed(0)} s; single site ${r.sites.singleSite}`);
   runs.push({
     setting: setting.name,
     waterWeight: setting.waterWeight,
     exploration: setting.exploration ?? 0.02,
+    poolSites: setting.poolSites ?? true,
     down: down ? { site: down.site, from: new Date(down.from).toISOString(), to: new Date(down.to).toISOString() } : null,
     requests: r.requests,
     wallS,

@@ -72,3 +72,12 @@ describe('GPU power cap curves (data/gpu-power-caps.json)', () => {
     expect(broken((d) => (d.curves[0].extra = 1))).toMatch(/curves\[0\]\.extra is not a known field/);
   });
 });
+
+describe('loadGpuPowerCapCurves (node)', () => {
+  it('reads the shipped file, and refuses a missing one', async () => {
+    const { loadGpuPowerCapCurves } = await import('./node/gpu-power-caps-file.js');
+    const shipped = await loadGpuPowerCapCurves();
+    expect(shipped.curves.map((c) => c.id)).toEqual(raw.curves.map((c: { id: string }) => c.id));
+    await expect(loadGpuPowerCapCurves('/nonexistent/gpu-power-caps.json')).rejects.toThrow(/cannot read GPU power-cap curves/);
+  });
+});

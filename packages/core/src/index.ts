@@ -31,3 +31,5 @@ export {
   type ModelFamily,
   type ModelVariant,
 } from './family/model-family.js';
+// The GPU power-cap rule, shared by the server (applies it) and the simulator (models it).
+export { DEFAULT_POWER_CAP_POLICY, choosePowerCap, clampPowerCap, resolvePowerCapPolicy, type GpuLimits, type PowerCapPolicy } from './power-cap-policy.js';

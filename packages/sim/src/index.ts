@@ -7,3 +7,4 @@ export type { PolicyResult } from './metrics.js';
 export { SITE_POLICIES, type SitePolicyResult } from './site-policies.js';
 export type { SimSite, SiteOptions } from './site-world.js';
 export type { SimulationStep, StepPolicy } from './series.js';
+export { POWER_CAP_POLICIES, type PowerCapResult, type SimPowerCap } from './power-cap-world.js';

@@ -2,6 +2,7 @@ import type { BatteryRule, DecisionCandidate, DeciderOptions, MeanSd } from '@ca
 import type { CapacityTrace, DeviceProfile, ForecastMethod, RadioKind, TraceSeries } from '@carboncp/carbon';
 import type { PolicyName } from './policy-names.js';
 import type { SimSite, SiteOptions } from './site-world.js';
+import type { SimPowerCap } from './power-cap-world.js';
 
 /**
  * What the policies see of the grid's intensity for the hour in progress: 'forecast' (default)
@@ -132,6 +133,11 @@ export interface SimulationOptions {
    */
   sites?: readonly SimSite[];
   siteOptions?: SiteOptions;
+  /**
+   * A GPU power cap on the server (issue #11 §4), modelled from a published curve: adds
+   * 'server-uncapped' and 'carboncp-power-cap' (see power-cap-world.ts); one server, no sites.
+   */
+  powerCap?: SimPowerCap;
   /** Called after every request with its full record (arrays valid only during the call): for tests and exports. */
   onRequest?: (record: RequestRecord) => void;
 }

@@ -32,6 +32,10 @@
  *   mode preferring quality (with variants; else speed) under the budget's per-request cap.
  * - `greedy-spender`: the same budget and preference, spent first-come: no cap until the period's
  *   budget is gone, then the least carbon. These two need a budget and are left out without one.
+ * - `server-uncapped`, `carboncp-power-cap` (issue #11, section 4): GPU power caps on the server,
+ *   modelled from published curves (SimulationOptions.powerCap; see power-cap-world.ts): both
+ *   carboncp-robust's decision, the first at the GPU's default limit, the second at the cap the
+ *   server's own policy chooses. They need a power cap and are left out without one.
  */
 export const POLICY_NAMES = [
   'device',
@@ -53,6 +57,8 @@ export const POLICY_NAMES = [
   'carboncp-sites-equity',
   'carboncp-paced',
   'greedy-spender',
+  'server-uncapped',
+  'carboncp-power-cap',
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];

@@ -15,6 +15,7 @@ import type { CarbonView, SimulationOptions } from './options.js';
 import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, isPolicyName, type PolicyName } from './policy-names.js';
 import { checkUtilisation } from './world.js';
 import { SITE_POLICIES } from './site-policies.js';
+import { POWER_CAP_POLICIES } from './power-cap-world.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -116,9 +117,12 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
   if (o.budget && !(o.budget.grams >= 0 && Number.isFinite(o.budget.grams) && o.budget.periodHours > 0 && Number.isFinite(o.budget.periodHours))) {
     throw invalid(`budget needs grams >= 0 and periodHours > 0, got ${JSON.stringify(o.budget)}`);
   }
+  const withPowerCap = o.powerCap !== undefined;
   const defaults = o.sites
     ? ['device', 'oracle', ...SITE_POLICIES]
-    : POLICY_NAMES.filter((p) => (withVariants || !VARIANT_POLICIES.includes(p)) && !SITE_POLICIES.includes(p) && (withBudget || !BUDGET_POLICIES.includes(p)));
+    : POLICY_NAMES.filter(
+        (p) => (withVariants || !VARIANT_POLICIES.includes(p)) && !SITE_POLICIES.includes(p) && (withBudget || !BUDGET_POLICIES.includes(p)) && (withPowerCap || !POWER_CAP_POLICIES.includes(p)),
+      );
   const policies = [...(o.policies ?? defaults)] as PolicyName[];
   const needsSites = policies.find((p) => SITE_POLICIES.includes(p));
   if (needsSites && !o.sites) throw invalid(`policy '${needsSites}' needs sites (SimulationOptions.sites)`);
@@ -126,6 +130,8 @@ export function resolveSettings(o: SimulationOptions): ResolvedSettings {
   if (unknown !== undefined) throw invalid(`unknown policy '${unknown}' (known: ${POLICY_NAMES.join(', ')})`);
   const needsVariants = policies.find((p) => VARIANT_POLICIES.includes(p));
   const needsBudget = policies.find((p) => BUDGET_POLICIES.includes(p));
+  const needsPowerCap = policies.find((p) => POWER_CAP_POLICIES.includes(p));
+  if (needsPowerCap && !withPowerCap) throw invalid(`policy '${needsPowerCap}' needs a power cap (options.powerCap: a published curve)`);
   if (needsBudget && !withBudget) throw invalid(`policy '${needsBudget}' needs a carbon budget (options.budget)`);
   if (needsVariants && !withVariants) throw invalid(`policy '${needsVariants}' needs candidates of model variants (candidatesFromFamily); some candidates carry no variant`);
   if (policies.length === 0 || new Set(policies).size !== policies.length) throw invalid(`policies must be a non-empty list without repeats, got ${JSON.stringify(policies)}`);

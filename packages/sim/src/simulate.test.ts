@@ -1,3 +1,4 @@
+import { POWER_CAP_POLICIES } from './power-cap-world.js';
 import { describe, expect, it } from 'vitest';
 import type { RequestRecord } from './options.js';
 import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES } from './policy-names.js';
@@ -37,7 +38,7 @@ describe('simulate on a noisy world', () => {
   const full = simulate(noisyWorld({ onRequest: all.onRequest }));
 
   it('runs every policy over the same requests and reports each metric', () => {
-    expect(full.policies.map((p) => p.policy)).toEqual(POLICY_NAMES.filter((p) => !VARIANT_POLICIES.includes(p) && !SITE_POLICIES.includes(p) && !BUDGET_POLICIES.includes(p)));
+    expect(full.policies.map((p) => p.policy)).toEqual(POLICY_NAMES.filter((p) => !VARIANT_POLICIES.includes(p) && !SITE_POLICIES.includes(p) && !BUDGET_POLICIES.includes(p) && !POWER_CAP_POLICIES.includes(p)));
     expect(full.requests).toBeGreaterThan(1300); // Poisson, 2 a minute for 12 hours: 1440 expected
     expect(full.requests).toBeLessThan(1580);
     for (const p of full.policies) {

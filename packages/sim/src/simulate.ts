@@ -1,4 +1,4 @@
-import { CoverageTracker, type DecisionContext } from '@carboncp/calibrator';
+import { CoverageTracker, type DecisionCandidate, type DecisionContext } from '@carboncp/calibrator';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { capacityAt } from '@carboncp/carbon';
 import { Battery, batterySettings } from './battery.js';
@@ -7,7 +7,7 @@ import { createBudgetPolicy, runBudget, type BudgetSettings } from './budget-pol
 import { bestFixedVariant, type FixedVariantChoice } from './fixed-variant.js';
 import { PolicyTally, fillReductions, type PolicyResult } from './metrics.js';
 import type { RequestRecord, SimulationOptions } from './options.js';
-import { Outcomes, type RequestWorld } from './outcomes.js';
+import { Outcomes, type OutcomeSettings, type RequestWorld } from './outcomes.js';
 import { Oracle, createPolicy, type PolicyChoice, type SimPolicy } from './policies.js';
 import { NormalStream, queueLength, uniformStream } from './random-streams.js';
 import { SeriesRecorder, type SimulationStep } from './series.js';
@@ -15,6 +15,7 @@ import { radioContext, resolveSettings, scaledHeads, type ResolvedSettings } fro
 import { IntensityTrack, LinkEstimator, utilisationAt } from './world.js';
 import { SITE_POLICIES, SiteTally, createSitePolicy, type SitePolicyResult } from './site-policies.js';
 import { SiteWorld } from './site-world.js';
+import { POWER_CAP_POLICIES, PowerCapWorld, createPowerCapPolicy, type PowerCapResult } from './power-cap-world.js';
 
 export interface SimulationResult {
   settings: ResolvedSettings;
@@ -28,6 +29,8 @@ export interface SimulationResult {
   /** With 'best-fixed-variant': the variant it ran and every allowed variant's run ('robust' mode on that variant alone). */
   fixedVariant?: FixedVariantChoice;
   steps: SimulationStep[];
+  /** With options.powerCap and 'carboncp-power-cap': the curve, and the caps it ran at. */
+  powerCap?: PowerCapResult;
   /**
    * With options.budget: the budget and, per policy (every one, budgeted or not), the grams it
    * emitted, the grams beyond each period's budget summed over the periods (overspend), and the
@@ -62,7 +65,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const policyCandidates = s.headScaleKnown ? scaledHeads(candidates, s.headScale) : [...candidates];
   const uplink = options.uplink;
   const downlink = options.downlink ?? uplink;
-  const truth = new Outcomes(candidates, {
+  const outcomeSettings = {
     uplink,
     downlink,
     device: options.device,
@@ -72,7 +75,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
     serverPue: s.serverPue,
     headScale: s.headScale,
     tailScale: s.tailScale,
-  });
+  };
+  const truth = new Outcomes(candidates, outcomeSettings);
+  const capWorld = s.policies.some((p) => POWER_CAP_POLICIES.includes(p)) ? powerCapWorld(options, candidates, outcomeSettings) : undefined;
   const deviceTrack = new IntensityTrack(options.deviceCarbon, s.start, s.end, s.carbonView, s.forecastMethod, s.forecastWarmupDays);
   const serverTrack =
     options.serverCarbon && options.serverCarbon !== options.deviceCarbon
@@ -108,9 +113,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const policies: SimPolicy[] = s.policies.map((name) => {
     if (name === 'oracle') return oracle;
     if (SITE_POLICIES.includes(name)) return createSitePolicy(name, policyCandidates, policySettings, siteWorld!, siteSettings!);
+    if (POWER_CAP_POLICIES.includes(name)) return createPowerCapPolicy(name, policyCandidates, policySettings);
     if (budgetSettings && (name === 'carboncp-paced' || name === 'greedy-spender')) return createBudgetPolicy(name, policyCandidates, policySettings, budgetSettings);
     return createPolicy(name, policyCandidates, policySettings);
   });
+  // The truth each policy meets: 'carboncp-power-cap' meets the same draw at its server's cap.
+  const truths = policies.map((p) => (p.name === 'carboncp-power-cap' ? capWorld!.capped : truth));
   const siteTallies = siteWorld ? policies.map(() => new SiteTally(siteWorld, siteSettings!.waterWeight)) : undefined;
   // Every policy's spending against the budget, by the calibrator's own accounting.
   const ledgers = budgetSettings ? policies.map(() => runBudget(budgetSettings)) : null;
@@ -190,6 +198,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       siteWorld.update(t);
       siteWorld.apply(truth);
     }
+    capWorld?.apply(truth, world.serverIntensity, world.queue);
     const best = oracle.pick(truth);
     oracleCarbonG += truth.carbonG[best]!;
     const uplinkSeen = upEstimate.estimate();
@@ -206,6 +215,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
       ctx.deviceIntensityGPerKwh = deviceTrack.seen[di]!;
       ctx.serverIntensityGPerKwh = serverTrack.seen[si]!;
       if (siteWorld) ctx.sites = siteWorld.conditions;
+      const seen = truths[p]!;
+      if (seen !== truth) {
+        ctx.serverPowerW = capWorld!.reportedPowerW;
+      }
       const b = batteries?.[p];
       if (b) {
         b.advance(t);
@@ -214,31 +227,32 @@ export function simulate(options: SimulationOptions): SimulationResult {
         ctx.charging = b.isPlugged && b.percent < 100;
       }
       const clock = performance.now();
-      const choice = policy === oracle ? { index: best, interval: null, explored: false, sloUnmet: false } : policy.choose(ctx, truth);
-      policy.learn(ctx, choice, truth);
+      const choice = policy === oracle ? { index: best, interval: null, explored: false, sloUnmet: false } : policy.choose(ctx, seen);
+      policy.learn(ctx, choice, seen);
       spent[p] += performance.now() - clock;
       const k = choice.index;
+      if (seen !== truth) capWorld!.count(k);
       const tally = tallies[p]!;
-      tally.add(k, truth, s.sloMs, choice.interval);
-      siteTallies?.[p]!.add(k, truth);
+      tally.add(k, seen, s.sloMs, choice.interval);
+      siteTallies?.[p]!.add(k, seen);
       if (choice.explored) tally.explored += 1;
       if (choice.sloUnmet) tally.sloUnmet += 1;
       if (busyUntil[p]! > t) {
         tally.waited += 1;
         tally.waitMs += busyUntil[p]! - t;
       }
-      busyUntil[p] = Math.max(t, busyUntil[p]!) + truth.headMs[k]!;
+      busyUntil[p] = Math.max(t, busyUntil[p]!) + seen.headMs[k]!;
       const ledger = ledgers?.[p];
       if (ledger) {
         const over = ledger.remaining(t) < 0;
-        ledger.record(truth.carbonG[k]!, t);
+        ledger.record(seen.carbonG[k]!, t);
         if (!over && ledger.remaining(t) < 0) periodsOver[p] += 1;
       }
       if (b) {
-        b.drain(truth.deviceJ[k]!);
+        b.drain(seen.deviceJ[k]!);
         if (b.percent < tally.batteryMin) tally.batteryMin = b.percent;
       }
-      series.add(p, truth.carbonG[k]!, truth.latencyMs[k]!, s.sloMs, choice.interval);
+      series.add(p, seen.carbonG[k]!, seen.latencyMs[k]!, s.sloMs, choice.interval);
       choices[p] = k;
       made[p] = choice;
     }
@@ -262,11 +276,11 @@ export function simulate(options: SimulationOptions): SimulationResult {
       serverQueue: world.queue,
       oracle: truth.ids[best]!,
     };
-    if (series.tick()) closeStep(series, sample, policies, tallies, made, truth, s.sloMs, batteries);
+    if (series.tick()) closeStep(series, sample, policies, tallies, made, truths, s.sloMs, batteries);
     if (options.onProgress && n % progressEvery === 0) options.onProgress(n, expected);
     t = s.arrivals === 'fixed' ? s.start + n * perMinuteGap : t + exponential(streams.arrivals(), perMinuteGap);
   }
-  if (sample && series.pending) closeStep(series, sample, policies, tallies, made, truth, s.sloMs, batteries);
+  if (sample && series.pending) closeStep(series, sample, policies, tallies, made, truths, s.sloMs, batteries);
   options.onProgress?.(n, expected);
 
   const results = tallies.map((tally, p) =>
@@ -279,6 +293,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     policies: results,
     oracleCarbonG,
     ...(fixedVariant ? { fixedVariant } : {}),
+    ...(capWorld && policies.some((p) => p.name === 'carboncp-power-cap') ? { powerCap: capWorld.result() } : {}),
     ...(siteWorld ? { sites: { names: siteWorld.names, singleSite: siteSettings!.singleSite, policies: Object.fromEntries(policies.map((p, i) => [p.name, siteTallies![i]!.result()])) } } : {}),
     steps: series.steps,
     ...(budgetSettings && ledgers
@@ -300,6 +315,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
   };
 }
 
+/** The power-cap world of a run with POWER_CAP_POLICIES; they need options.powerCap and a single server (no sites). */
+function powerCapWorld(options: SimulationOptions, candidates: readonly DecisionCandidate[], settings: OutcomeSettings): PowerCapWorld {
+  if (!options.powerCap) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `policies ${POWER_CAP_POLICIES.join(', ')} need a power cap (SimulationOptions.powerCap: a published curve)`);
+  if (options.sites) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `policies ${POWER_CAP_POLICIES.join(', ')} model one server; they do not run with sites`);
+  return new PowerCapWorld(options.powerCap, candidates, settings);
+}
+
 /** An exponential gap with mean `mean` from a uniform draw in [0, 1). */
 function exponential(u: number, mean: number): number {
   return -Math.log(1 - u) * mean;
@@ -312,13 +334,14 @@ function closeStep(
   policies: readonly SimPolicy[],
   tallies: readonly PolicyTally[],
   made: readonly PolicyChoice[],
-  truth: Outcomes,
+  truths: readonly Outcomes[],
   sloMs: number,
   batteries: readonly Battery[] | null,
 ): void {
   series.sample(sample, (p, bucket) => {
     const k = made[p]!.index;
     const tally = tallies[p]!;
+    const truth = truths[p]!;
     return {
       policy: policies[p]!.name,
       candidate: truth.ids[k]!,

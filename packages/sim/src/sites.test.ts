@@ -24,9 +24,9 @@ const SITES: SimSite[] = [
 ];
 
 /**
- * Each site candidate learns only from its own outcomes, so with the default 2% exploration the
- * farther sites' intervals stay infinite (out by the SLO) for about a thousand requests; these
- * runs explore at 10% and last 12 hours at 10 a minute, so that the steady state dominates.
+ * These runs explore at 10% and last 12 hours at 10 a minute, so that the steady state dominates
+ * (written when each site candidate learnt only from its own outcomes and the farther sites'
+ * intervals stayed infinite for about a thousand requests; learning is now shared across sites).
  */
 const WARM = { decider: { exploration: { rate: 0.1 } }, rate: { perMinute: 10, arrivals: 'fixed' as const }, hours: 12 };
 

@@ -1,3 +1,4 @@
+import { POWER_CAP_POLICIES } from './power-cap-world.js';
 import type { DecisionCandidate } from '@carboncp/calibrator';
 import type { LatencyDistribution } from '@carboncp/core';
 import { describe, expect, it } from 'vitest';
@@ -81,7 +82,7 @@ describe('model variants in the simulator (hand-checked)', () => {
   it('the variant policies need candidates with variants, and are not in the default list without them', () => {
     const plain = handWorld({ hours: 1 });
     expect(() => simulate({ ...plain, policies: ['carboncp-variants'] })).toThrow(/needs candidates of model variants/);
-    expect(simulate(plain).policies.map((p) => p.policy)).toEqual(POLICY_NAMES.filter((p) => !VARIANT_POLICIES.includes(p) && !SITE_POLICIES.includes(p) && !BUDGET_POLICIES.includes(p)));
+    expect(simulate(plain).policies.map((p) => p.policy)).toEqual(POLICY_NAMES.filter((p) => !VARIANT_POLICIES.includes(p) && !SITE_POLICIES.includes(p) && !BUDGET_POLICIES.includes(p) && !POWER_CAP_POLICIES.includes(p)));
     expect(byName(simulate(plain).policies, 'oracle')).toMatchObject({ variantCounts: {}, meanQuality: null });
     expect(() => simulate(handWorld({ candidates: FAMILY, minQuality: 90, policies: ['oracle'] }))).toThrow(/no candidate meets/);
     expect(() => simulate(handWorld({ candidates: FAMILY, minQuality: Number.NaN }))).toThrow(/minQuality must be a finite number/);

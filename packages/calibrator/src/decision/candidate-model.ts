@@ -108,8 +108,25 @@ export class CandidateModel {
     readonly candidate: DecisionCandidate,
     private readonly config: ModelConfig,
     state?: { saved: CandidateModelState; restorers?: Readonly<Record<string, MethodRestorer>> },
+    pool?: CandidateModel,
   ) {
     this.families = config.families ?? METHOD_FAMILIES;
+    if (pool) {
+      // Learning pooled with another candidate of the same kind (the same cut at another site):
+      // its corrections, windows and buffers are this one's; only the structural model (this
+      // candidate's RTT, tail offset and site grid) and the observation counts are its own.
+      if (pool.candidate.kind !== candidate.kind) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `candidate '${candidate.id}' (${candidate.kind}) cannot pool with '${pool.candidate.id}' (${pool.candidate.kind})`);
+      this.zeros = pool.zeros;
+      this.offsets = pool.offsets;
+      this.weights = pool.weights;
+      this.corrections = pool.corrections;
+      this.models = pool.models;
+      if (state) {
+        this.observations = state.saved.observations;
+        this.lastObservedAt = state.saved.lastObservedAt;
+      }
+      return;
+    }
     this.zeros = config.alphas.map((alpha) => Object.freeze({ point: 0, lower: 0, upper: 0, alpha, method: 'structural', n: 0 }));
     this.offsets = new Int32Array(METRICS.length).fill(-1);
     let total = 0;

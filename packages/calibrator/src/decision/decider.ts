@@ -1,5 +1,5 @@
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { checkCandidates, type DecisionCandidate } from '../candidates/candidate.js';
+import { candidateId, checkCandidates, type DecisionCandidate } from '../candidates/candidate.js';
 import { checkAlpha } from '../conformal/score-window.js';
 import type { IntervalPrediction } from '../types.js';
 import { CandidateModel, type CandidateModelState, type CandidatePredictions, type DecisionFigures, type ModelConfig, type Observation } from './candidate-model.js';
@@ -30,6 +30,13 @@ export interface DeciderOptions {
   exploration?: ExplorationOptions | false;
   /** Scores per objective behind 'set' mode's threshold. Default 500. */
   setWindow?: number;
+  /**
+   * Learning shared across sites: the candidates of one cut (plan, compression, variant) at
+   * different sites pool their corrections and conformal windows, so a request at any site
+   * teaches all of them; the sites differ only through the structural model (each site's RTT,
+   * tail offset, grid and water). Default true; false: each site candidate learns alone.
+   */
+  poolSites?: boolean;
 }
 
 export interface DeciderState {
@@ -37,6 +44,8 @@ export interface DeciderState {
   alphas: number[];
   families: MethodFamily[];
   ridge: { lambda: number; forgetting: number };
+  /** Absent in states saved before pooling existed: false (each site candidate alone). */
+  poolSites?: boolean;
   candidates: DecisionCandidate[];
   models: Record<string, CandidateModelState>;
   explorer: ExplorerState;
@@ -62,6 +71,7 @@ export class CarbonAwareDecision {
   private readonly explorer: Explorer;
   private readonly setCalibration: SetCalibration;
   private readonly ridge: { lambda: number; forgetting: number };
+  private readonly poolSites: boolean;
   /** What figures() writes per candidate, read at once into its assessment (reused). */
   private readonly scratch: DecisionFigures = { latency: NO_INTERVAL, headMs: 0, transferMs: 0, serverMs: 0, deviceEnergyJ: 0, deviceEnergyUpper: 0, carbonG: 0 };
 
@@ -79,10 +89,16 @@ export class CarbonAwareDecision {
     }
     this.families = [...new Set(families)];
     const config: ModelConfig = { alphas: this.alphas, families: this.families, methods: { ...DEFAULT_METHODS, ...options.methods }, ridge: this.ridge };
+    this.poolSites = options.poolSites ?? true;
+    const pools = new Map<string, CandidateModel>();
     this.models = this.candidates.map((c) => {
       const saved = restore?.state.models[c.id];
       if (restore && !saved) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `saved state has no model for candidate '${c.id}'`);
-      return new CandidateModel(c, config, saved ? { saved, restorers: restore?.restorers } : undefined);
+      const key = this.poolSites && c.site !== undefined ? candidateId({ planId: c.planId, compression: c.compression, variant: c.variant }) : undefined;
+      const pool = key === undefined ? undefined : pools.get(key);
+      const model = new CandidateModel(c, config, saved ? { saved, restorers: restore?.restorers } : undefined, pool);
+      if (key !== undefined && !pool) pools.set(key, model);
+      return model;
     });
     this.byId = new Map(this.candidates.map((c, i) => [c.id, i]));
     const exploration = options.exploration === false ? { rate: 0 } : (options.exploration ?? {});
@@ -218,6 +234,7 @@ export class CarbonAwareDecision {
       alphas: [...this.alphas],
       families: [...this.families],
       ridge: { ...this.ridge },
+      poolSites: this.poolSites,
       candidates: this.candidates.map((c) => ({ ...c })),
       models,
       explorer: this.explorer.toJSON(),
@@ -234,7 +251,7 @@ export class CarbonAwareDecision {
     if (state?.version !== 1) throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, `unknown decider state version ${JSON.stringify(state?.version)}`);
     return new CarbonAwareDecision(
       state.candidates,
-      { alphas: state.alphas, families: state.families, ridge: state.ridge, ...(options.methods ? { methods: options.methods } : {}), setWindow: state.set.window },
+      { alphas: state.alphas, families: state.families, ridge: state.ridge, poolSites: state.poolSites ?? false, ...(options.methods ? { methods: options.methods } : {}), setWindow: state.set.window },
       { state, ...(options.restorers ? { restorers: options.restorers } : {}) },
     );
   }

@@ -78,6 +78,15 @@ describe('carboncp simulate', () => {
       expect(r.budget.periodsOverspent).toBeLessThanOrEqual(2);
     }
     for (const bad of ['0', 'x', '1/0', '1/', '1/2/3']) expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--budget', bad])).err, bad).toMatch(/--budget must be GRAMS or GRAMS\/HOURS/);
+
+    // --power-cap adds the modelled power-cap policies: the same decision, the server's energy at the cap.
+    const capped = await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--time-col', 'Time', '--value-col', 'Carbon Intensity', '--hours', '2', '--radio', 'wifi', '--power-cap', '150', '--policies', 'server,server-uncapped,carboncp-power-cap', '--seed', '5', '--json']);
+    expect(capped.code, capped.err).toBe(EXIT.OK);
+    const [, free, at150] = JSON.parse(capped.out) as { policy: string; serverJ: number }[];
+    expect([free!.policy, at150!.policy]).toEqual(['server-uncapped', 'carboncp-power-cap']);
+    expect(at150!.serverJ).toBeLessThan(free!.serverJ);
+    expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--power-cap', 'lots'])).err).toMatch(/--power-cap must be auto, off or a number of watts/);
+    expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--power-cap', 'auto', '--power-cap-curve', 'nope'])).err).toMatch(/is not a published curve/);
   });
 
   it('prints a table without --json; refuses bad command lines and inputs', async () => {

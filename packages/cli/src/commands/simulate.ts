@@ -3,12 +3,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { candidatesFromProfile } from '@carboncp/calibrator';
 import { RADIO_KINDS, parseNetworkTrace, parseTraceCsv, type DeviceProfile, type RadioKind, type TraceSeries } from '@carboncp/carbon';
-import { loadDeviceProfile, loadDeviceProfileFile } from '@carboncp/carbon/node';
+import { loadDeviceProfile, loadDeviceProfileFile, loadGpuPowerCapCurves } from '@carboncp/carbon/node';
 import { profileFromJson, type ModelProfile, type Plan } from '@carboncp/core';
 import { outputBytesPerSample, partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
 import { ensureModel, getZooModel, listModels } from '@carboncp/models';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { BUDGET_POLICIES, POLICY_NAMES, VARIANT_POLICIES, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
+import { BUDGET_POLICIES, POLICY_NAMES, POWER_CAP_POLICIES, VARIANT_POLICIES, type SimPowerCap, headScaleOf, isPolicyName, simulate, type PolicyName, type SimulationResult } from '@carboncp/sim';
 import { EXIT, type Command, type Io } from '../command.js';
 import { simulationReport } from '../report/simulation-report.js';
 import { renderHtmlReport } from '../report/html-report.js';
@@ -21,7 +21,7 @@ const usage = `Usage: carboncp simulate --model MODEL|--profile FILE --device PR
                          [--network CSV] [--trace NAME] [--direction up|down] [--slo-ms N] [--alpha A]
                          [--policies P,P,...] [--hours H] [--rate PER_MIN] [--seed S]
                          [--server-power-w W] [--radio KIND] [--output-bytes N] [--budget G[/H]]
-                         [--json] [--report out.html]
+                         [--power-cap auto|off|WATTS] [--power-cap-curve ID] [--json] [--report out.html]
 
 Simulates a device serving a stream of requests over real traces (its grid's and the server's
 carbon intensity, an uplink) and compares split policies on the same requests and the same true
@@ -42,7 +42,8 @@ Options:
   --trace NAME        the trace of a file with several; --direction up|down (default up)
   --slo-ms N          latency SLO (default 500)    --alpha A  miscoverage (default 0.1)
   --policies P,...    default all that apply (not ${VARIANT_POLICIES.join(', ')}: they need a model family;
-                      not ${BUDGET_POLICIES.join(', ')} unless --budget): ${POLICY_NAMES.join(', ')}
+                      not ${BUDGET_POLICIES.join(', ')} unless --budget; not ${POWER_CAP_POLICIES.join(', ')}
+                      unless --power-cap): ${POLICY_NAMES.join(', ')}
   --hours H           simulated hours (default 24) --rate N   requests per minute (default 1)
   --seed S            default 1
   --server-power-w W  a tail's power on the server (default: the dev-machine profile's active
@@ -54,6 +55,13 @@ Options:
   --budget G[/H]      a carbon budget of G grams per period of H hours (default 24) from the start:
                       adds ${BUDGET_POLICIES.join(' and ')}, and each record's budget (spentG,
                       overspendG, periodsOverspent)
+  --power-cap MODE    GPU power caps on the server, modelled from published curves (no GPU runs
+                      here): auto (the server's own policy: by its grid's intensity and queue, as
+                      'carboncp serve --power-cap auto') or WATTS (fixed) adds ${POWER_CAP_POLICIES.join(' and ')};
+                      off (default) leaves them out
+  --power-cap-curve ID
+                      the curve of packages/carbon/data/gpu-power-caps.json (default its first:
+                      McDonald et al.'s V100 at 250 W)
   --json              one record per policy: { "policy", "carbonG", "sloViolationRate", "deviceJ",
                       "regretG", "coverage", ... }
   --report FILE       a self-contained HTML report (charts inline as SVG)
@@ -61,7 +69,7 @@ Options:
 Exit codes: 0 ok, 2 bad command line, 3 bad input (no such file, a trace or profile that cannot
 be read, an unknown zone or trace), 4 run-time error.`;
 
-const STRING_OPTIONS = ['model', 'profile', 'device', 'carbon', 'zone', 'time-col', 'value-col', 'server-carbon', 'server-zone', 'network', 'trace', 'direction', 'slo-ms', 'alpha', 'policies', 'hours', 'rate', 'seed', 'server-power-w', 'radio', 'output-bytes', 'budget', 'report'] as const;
+const STRING_OPTIONS = ['model', 'profile', 'device', 'carbon', 'zone', 'time-col', 'value-col', 'server-carbon', 'server-zone', 'network', 'trace', 'direction', 'slo-ms', 'alpha', 'policies', 'hours', 'rate', 'seed', 'server-power-w', 'radio', 'output-bytes', 'budget', 'power-cap', 'power-cap-curve', 'report'] as const;
 
 function usageError(message: string): CarboncpError {
   return new CarboncpError(ErrorCode.USAGE, `simulate: ${message}; see 'carboncp simulate --help'`);
@@ -84,6 +92,20 @@ function budgetOf(text: string | undefined): { grams: number; periodHours: numbe
     throw usageError(`--budget must be GRAMS or GRAMS/HOURS (grams per period, default 24 h), got '${text}'`);
   }
   return { grams, periodHours };
+}
+
+/** --power-cap auto|off|WATTS with --power-cap-curve ID: the simulator's power cap, or undefined for off. */
+async function powerCapOf(mode: string | undefined, curveId: string | undefined): Promise<SimPowerCap | undefined> {
+  if (mode === undefined || mode === 'off') {
+    if (curveId !== undefined) throw usageError('--power-cap-curve needs --power-cap auto or WATTS');
+    return undefined;
+  }
+  const watts = Number(mode);
+  if (mode !== 'auto' && !(mode.trim() !== '' && watts > 0 && Number.isFinite(watts))) throw usageError(`--power-cap must be auto, off or a number of watts > 0, got '${mode}'`);
+  const { curves } = await loadGpuPowerCapCurves();
+  const curve = curveId === undefined ? curves[0]! : curves.find((c) => c.id === curveId);
+  if (!curve) throw usageError(`--power-cap-curve '${curveId}' is not a published curve (${curves.map((c) => c.id).join(', ')})`);
+  return { curve, mode: mode === 'auto' ? 'auto' : watts };
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -158,6 +180,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const perMinute = positive(get('rate'), '--rate', 1);
   const seed = positive(get('seed'), '--seed', 1, true);
   const budget = budgetOf(get('budget'));
+  const powerCap = await powerCapOf(get('power-cap'), get('power-cap-curve'));
   const columns = { ...(get('time-col') ? { timeColumn: get('time-col') } : {}), ...(get('value-col') ? { valueColumn: get('value-col') } : {}) };
 
   if ((get('model') === undefined) === (get('profile') === undefined)) throw usageError('give exactly one of --model and --profile');
@@ -202,6 +225,7 @@ async function run(args: string[], io: Io): Promise<number> {
     seed,
     ...(policies ? { policies: policies as PolicyName[] } : {}),
     ...(budget ? { budget } : {}),
+    ...(powerCap ? { powerCap } : {}),
     maxSteps: 400, // the report's charts: enough resolution, a file of a few MB at most
     ...(values.json ? {} : { onProgress: progressBar(io) }),
   });

@@ -4,6 +4,8 @@ export interface ReportSection {
   title: string;
   /** A sentence on what the chart shows and how to read it. */
   caption?: string;
+  /** A table of the section's numbers, above its chart. */
+  table?: ReportTable;
   chart: TopLevelSpec;
 }
 
@@ -25,7 +27,6 @@ const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;'
 /** One self-contained HTML file: every chart inline as SVG, no script, nothing fetched. */
 export async function renderHtmlReport(report: HtmlReport): Promise<string> {
   const charts = await Promise.all(report.sections.map((s) => vegaLiteSvg(s.chart)));
-  const cell = (v: string | number) => `<td>${escape(typeof v === 'number' ? formatNumber(v) : v)}</td>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(report.title)}</title>
 <style>
@@ -35,14 +36,20 @@ td:first-child, th:first-child { text-align: left; } figure { margin: 2rem 0; } 
 </style></head><body>
 <h1>${escape(report.title)}</h1>
 ${report.subtitle.map((line) => `<p>${escape(line)}</p>`).join('\n')}
-<table><thead><tr>${report.table.columns.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead>
-<tbody>${report.table.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n')}</tbody></table>
-${report.sections.map((s, i) => `<figure><h2>${escape(s.title)}</h2>${charts[i]}${s.caption ? `<figcaption>${escape(s.caption)}</figcaption>` : ''}</figure>`).join('\n')}
+${tableHtml(report.table)}
+${report.sections.map((s, i) => `<figure><h2>${escape(s.title)}</h2>${s.table ? tableHtml(s.table) : ''}${charts[i]}${s.caption ? `<figcaption>${escape(s.caption)}</figcaption>` : ''}</figure>`).join('\n')}
 </body></html>
 `;
 }
 
-function formatNumber(v: number): string {
+function tableHtml(table: ReportTable): string {
+  const cell = (v: string | number) => `<td>${escape(typeof v === 'number' ? formatNumber(v) : v)}</td>`;
+  return `<table><thead><tr>${table.columns.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead>
+<tbody>${table.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n')}</tbody></table>`;
+}
+
+/** A number as the report prints it (exported for the tests that read numbers back). */
+export function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential(3);
   return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 1 : 4);

@@ -1,6 +1,7 @@
 import type { SimulationResult } from '@carboncp/sim';
 import type { SimulationContext } from '../commands/simulate.js';
 import type { HtmlReport } from './html-report.js';
+import { leverSections } from './lever-sections.js';
 
 const WIDTH = 900;
 const HEIGHT = 260;
@@ -95,6 +96,7 @@ export function simulationReport(result: SimulationResult, c: SimulationContext)
         caption: 'Charge after each sampled request, per policy (the device charges while plugged in).',
         chart: { width: WIDTH, height: HEIGHT, data: { values: perPolicy((p) => p.batteryPercent) }, mark: 'line', encoding: { x, y: { field: 'value', type: 'quantitative', title: 'battery %' }, color: { field: 'policy', type: 'nominal' } } },
       },
+      ...leverSections(result),
     ],
   };
 }
