@@ -77,7 +77,7 @@ for (let i = 0; i < 5; i++) await client.serverContext();
 await client.probeNetwork();
 if (typeof client.policyChoice !== 'function') throw new Error('SplitClient.policyChoice is gone: point the bench at the code that now builds the CutContext');
 if (!client.lastServerContext || !client.networkEstimate()?.uplinkBps) throw new Error('the client context is not filled');
-const choice = client.policyChoice(inputs, undefined);
+const choice = client.policyChoice(inputs, undefined, {});
 if (choice.plan.id !== 'server') throw new Error(`the default policy chose ${choice.plan.id}`);
 
 const counter = await filledSampler('counter');
@@ -95,15 +95,15 @@ result.setup = { model: 'ppocr-cls (PP-OCR direction classifier)', plans: client
 let sink = 0;
 const parts = {
   timer: () => 0,
-  cutContext: () => client.policyChoice(inputs, undefined).compression.length,
+  cutContext: () => client.policyChoice(inputs, undefined, {}).compression.length,
   inputDims: () => Object.keys(Object.fromEntries(Object.entries(inputs).map(([name, tensor]) => [name, tensor.dims]))).length,
   networkEstimate: () => client.networkEstimate().rttMs.n,
   lastServerContext: () => client.lastServerContext.queueDepth,
   energyCounter: (i) => counter.sampler.energy(counter.now + 10 - (i & 7), counter.now + 40).joules,
   energyPower: (i) => power.sampler.energy(power.now + 10 - (i & 7), power.now + 40).joules,
   carbonPeek: () => carbon.peek(zone).gPerKwh,
-  wholeCounter: (i) => client.policyChoice(inputs, undefined).compression.length + counter.sampler.energy(counter.now + 10 - (i & 7), counter.now + 40).joules + carbon.peek(zone).gPerKwh,
-  wholePower: (i) => client.policyChoice(inputs, undefined).compression.length + power.sampler.energy(power.now + 10 - (i & 7), power.now + 40).joules + carbon.peek(zone).gPerKwh,
+  wholeCounter: (i) => client.policyChoice(inputs, undefined, {}).compression.length + counter.sampler.energy(counter.now + 10 - (i & 7), counter.now + 40).joules + carbon.peek(zone).gPerKwh,
+  wholePower: (i) => client.policyChoice(inputs, undefined, {}).compression.length + power.sampler.energy(power.now + 10 - (i & 7), power.now + 40).joules + carbon.peek(zone).gPerKwh,
 };
 const names = Object.keys(parts);
 

@@ -1,7 +1,7 @@
 // Several server sites end to end (issue #11 §3, §6): three real servers on 127.0.0.1, each
 // behind a TCP proxy, each serving two models and reporting its own grid (400, 100 and 20
 // g/kWh) and energy. Two device clients (one per model) with `servers` and a calibrator choose
-// site x cut per request (ppocr-cls whole on the server, mobilenetv2 at a middle split): the cleanest site, C. C is killed with requests in flight on it: every
+// site x cut per request (ppocr-cls whole on the server, mobilenetv2 at an early split): the cleanest site, C. C is killed with requests in flight on it: every
 // request resolves exactly once with the whole model's output, those in flight on C are retried
 // at B (the runner-up), later requests go to B, and once C listens again it is used again.
 import { parseDeviceProfile, type DeviceProfile, type IntensityPoint } from '@carboncp/carbon';
@@ -82,10 +82,13 @@ beforeAll(async () => {
         rttPriorMs: 1,
         profileRuns: 3,
         serverProfile: false,
-        // Two cuts in the stream: ppocr-cls offloads whole ('server'), mobilenetv2 at a middle split.
+        // Two cuts in the stream: ppocr-cls offloads whole ('server'; its device run is a
+        // candidate too), mobilenetv2 at an early split, the only candidate of its client: the
+        // split's head costs the device nearly what the whole small model does, so with 'device'
+        // among them the choice would hang on this machine's load, not on the sites.
         planIds: (plans) => {
           const splits = plans.filter((p) => p.kind === 'split');
-          return [i === 0 ? 'server' : splits[Math.floor(splits.length / 2)]!.id, 'device'];
+          return i === 0 ? ['server', 'device'] : [splits[Math.floor(splits.length / 8)]!.id];
         },
         decider: { exploration: false },
         defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },

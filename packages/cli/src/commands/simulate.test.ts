@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -80,10 +81,17 @@ describe('carboncp simulate', () => {
     for (const bad of ['0', 'x', '1/0', '1/', '1/2/3']) expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--budget', bad])).err, bad).toMatch(/--budget must be GRAMS or GRAMS\/HOURS/);
 
     // --power-cap adds the modelled power-cap policies: the same decision, the server's energy at the cap.
-    const capped = await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--time-col', 'Time', '--value-col', 'Carbon Intensity', '--hours', '2', '--radio', 'wifi', '--power-cap', '150', '--policies', 'server,server-uncapped,carboncp-power-cap', '--seed', '5', '--json']);
+    // Their decision is carboncp-robust's: on a device 400x slower than this machine it offloads
+    // whatever this machine's measured speed (on the measured profile it may stay on the device).
+    const slow = JSON.parse(readFileSync(profile, 'utf8')) as { plans: { head: Record<string, number> }[] };
+    for (const plan of slow.plans) for (const key of ['medianMs', 'p10Ms', 'p90Ms', 'meanMs']) plan.head[key] = plan.head[key]! * 400;
+    const slowProfile = join(tmp.path, 'cls-slow-device.profile.json');
+    writeFileSync(slowProfile, JSON.stringify(slow));
+    const capped = await run(['--profile', slowProfile, '--device', 'pixel-4', '--carbon', DE, '--time-col', 'Time', '--value-col', 'Carbon Intensity', '--hours', '2', '--radio', 'wifi', '--power-cap', '150', '--policies', 'server,server-uncapped,carboncp-power-cap', '--seed', '5', '--json']);
     expect(capped.code, capped.err).toBe(EXIT.OK);
     const [, free, at150] = JSON.parse(capped.out) as { policy: string; serverJ: number }[];
     expect([free!.policy, at150!.policy]).toEqual(['server-uncapped', 'carboncp-power-cap']);
+    expect(free!.serverJ).toBeGreaterThan(0);
     expect(at150!.serverJ).toBeLessThan(free!.serverJ);
     expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--power-cap', 'lots'])).err).toMatch(/--power-cap must be auto, off or a number of watts/);
     expect((await run(['--profile', profile, '--device', 'pixel-4', '--carbon', DE, '--power-cap', 'auto', '--power-cap-curve', 'nope'])).err).toMatch(/is not a published curve/);
