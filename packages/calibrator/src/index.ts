@@ -99,7 +99,7 @@ export { SloBudget, type SloBudgetOptions, type SloBudgetState } from './decisio
 export { allowedByLimits, preferenceOf, withinErrorLimit, withinQualityFloor } from './decision/rules.js';
 export { SetCalibration, optimalIndex, setScores, type ObjectiveLatency, type SetCalibrationState } from './decision/set-mode.js';
 export { explain, formatNumber } from './decision/explain.js';
-export { checkSites, rttFor, serverEnergyJ, serverIntensityFor, siteDown, siteObjectiveExtra, siteWaterL, type SiteConditions } from './decision/site-conditions.js';
+export { checkSites, rttFor, serverEnergyJ, serverIntensityFor, siteDown, siteFootprintG, siteObjectiveExtra, siteWaterL, type SiteConditions } from './decision/site-conditions.js';
 export { SiteEquity, type SiteEquityOptions, type SiteEquityState } from './decision/site-equity.js';
 export { CarbonAwareDecision, type DeciderOptions, type DeciderState } from './decision/decider.js';
 export { CoverageTracker, type CoverageStats } from './audit/coverage-tracker.js';

@@ -6,7 +6,7 @@
  * learning from the outcome of what they ran, as carboncp-robust does; what differs is what the
  * context tells them of the sites.
  */
-import { CarbonAwareDecision, SiteEquity, type DecideOptions, type DecisionCandidate, type DecisionContext, type SiteConditions } from '@carboncp/calibrator';
+import { CarbonAwareDecision, SiteEquity, siteFootprintG, type DecideOptions, type DecisionCandidate, type DecisionContext, type SiteConditions } from '@carboncp/calibrator';
 import { seedFromString } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { Outcomes } from './outcomes.js';
@@ -24,8 +24,8 @@ export interface SitePolicySettings {
 }
 
 /** A request's footprint at its site, as the equity cap counts it: server grams at the site + waterWeight x litres. */
-export function siteFootprintG(k: number, truth: Outcomes, world: SiteWorld, waterWeight: number): number {
-  return world.siteOf[k]! < 0 ? 0 : truth.carbonServerG[k]! + waterWeight * world.waterL(k, truth);
+export function requestSiteFootprintG(k: number, truth: Outcomes, world: SiteWorld, waterWeight: number): number {
+  return world.siteOf[k]! < 0 ? 0 : siteFootprintG(truth.carbonServerG[k]!, world.waterL(k, truth), waterWeight);
 }
 
 /** The sites as 'single-site' sees them: its own site up, the others down, unless its own is down (then the others are up: failover). */
@@ -70,7 +70,7 @@ export function createSitePolicy(name: PolicyName, candidates: readonly Decision
     },
     learn(ctx, choice, truth) {
       const k = choice.index;
-      equity?.record(candidates[k]!.site, siteFootprintG(k, truth, world, sites.waterWeight));
+      equity?.record(candidates[k]!.site, requestSiteFootprintG(k, truth, world, sites.waterWeight));
       // A request lost at a down site has no outcome to learn from (no policy here sends one there).
       if (Number.isFinite(truth.latencyMs[k]!)) decider.observe(truth.ids[k]!, own(ctx), truth.observation(k));
     },
@@ -119,7 +119,7 @@ export class SiteTally {
     this.waterL += water;
     this.serverCarbonG += truth.carbonServerG[k]!;
     this.requests[j] += 1;
-    this.footprint[j] += truth.carbonServerG[k]! + this.waterWeight * water;
+    this.footprint[j] += siteFootprintG(truth.carbonServerG[k]!, water, this.waterWeight);
     if (!this.world.up[j]) this.lost += 1;
   }
 

@@ -6,7 +6,7 @@
  * kWh x the site's water per kWh. A request sent to a down site never returns: its latency is
  * infinite and it counts as lost.
  */
-import { candidatesForSites, type DecisionCandidate, type SiteConditions } from '@carboncp/calibrator';
+import { candidatesForSites, siteFootprintG, type DecisionCandidate, type SiteConditions } from '@carboncp/calibrator';
 import { JOULES_PER_KWH, carbonGrams, type SiteSeries, type TraceSeries } from '@carboncp/carbon';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { Outcomes } from './outcomes.js';
@@ -117,7 +117,7 @@ export class SiteWorld {
       const c = this.carbonTracks[j]!.truth;
       const w = this.waterTracks[j]!.truth;
       let sum = 0;
-      for (let i = 0; i < c.length; i += 1) sum += c[i]! + waterWeight * w[i]!;
+      for (let i = 0; i < c.length; i += 1) sum += siteFootprintG(c[i]!, w[i]!, waterWeight);
       const cost = sum / c.length;
       if (cost < bestCost) {
         bestCost = cost;

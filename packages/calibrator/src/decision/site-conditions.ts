@@ -50,6 +50,14 @@ export function siteWaterL(c: Pick<DecisionCandidate, 'site'>, ctx: DecisionCont
 }
 
 /**
+ * A request's footprint at its site, as the carbon objective, the equity cap and every tally of
+ * it count it: the server's grams at the site plus waterWeight (g CO2e per litre) x its litres.
+ */
+export function siteFootprintG(serverCarbonG: number, waterL: number, waterWeight: number): number {
+  return serverCarbonG + waterWeight * waterL;
+}
+
+/**
  * What the carbon objective adds for a site candidate: waterWeight (g CO2e per litre) x its
  * litres, plus the equity multiplier of its site (SiteEquity) x its site footprint (the server's
  * grams at the site plus the weighted water), the Lagrangian term of the share cap. 0 without a site.
@@ -60,7 +68,7 @@ export function siteObjectiveExtra(c: Pick<DecisionCandidate, 'site'>, ctx: Deci
   const lambda = penalties?.[c.site] ?? 0;
   if (lambda === 0) return water;
   const serverG = (serverEnergyJ(ctx, serverMs) / JOULES_PER_KWH) * serverIntensityFor(c, ctx);
-  return water + lambda * (serverG + water);
+  return water + lambda * siteFootprintG(serverG, water, 1);
 }
 
 /** Refuses a malformed sites map (CARBONCP_INVALID_ARGUMENT naming the site and field). */

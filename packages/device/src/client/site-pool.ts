@@ -1,4 +1,4 @@
-import { SiteEquity, type SiteConditions } from '@carboncp/calibrator';
+import { SiteEquity, siteFootprintG, type SiteConditions } from '@carboncp/calibrator';
 import { JOULES_PER_KWH } from '@carboncp/carbon';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { ResolvedClientOptions } from './client-options.js';
@@ -207,7 +207,7 @@ export class SitePool<T extends RuntimeTensor, P extends ClientPlan> {
         site.carbonG = kwh * intensity;
         tally.carbonG += site.carbonG;
       }
-      footprintG = (site.carbonG ?? 0) + this.waterWeight * site.waterL;
+      footprintG = siteFootprintG(site.carbonG ?? 0, site.waterL, this.waterWeight);
       tally.footprintG += footprintG;
     }
     this.equity?.record(link.name, footprintG);
