@@ -32,6 +32,8 @@ export interface RunningFleet {
   port: number;
   servers: FleetServer[];
   haproxyPid: number;
+  /** The generated haproxy.cfg, in the fleet's private directory. */
+  configFile: string;
   adminSocket: string;
   process: ChildProcess;
   /** Every line the fleet wrote to stderr (its own and its children's, prefixed). */
@@ -98,9 +100,9 @@ export async function startFleet(args: string[], timeoutMs = 300_000): Promise<R
     const m = /^server (\S+): ws:\/\/127\.0\.0\.1:(\d+) \(agent-check 127\.0\.0\.1:(\d+), pid (\d+)\)/.exec(line);
     return m ? [{ name: m[1], port: Number(m[2]), agentPort: Number(m[3]), pid: Number(m[4]), url: `ws://127.0.0.1:${m[2]}`, httpUrl: `http://127.0.0.1:${m[2]}` }] : [];
   });
-  const proxy = /^haproxy: (wss?:\/\/[^ ]+:(\d+)) \(devices and HTTP; pid (\d+); config [^;]+; admin socket ([^)]+)\)/.exec(out.find((l) => l.startsWith('haproxy: ')) ?? '');
+  const proxy = /^haproxy: (wss?:\/\/[^ ]+:(\d+)) \(devices and HTTP; pid (\d+); config ([^;]+); admin socket ([^)]+)\)/.exec(out.find((l) => l.startsWith('haproxy: ')) ?? '');
   if (!proxy) throw new Error(`no haproxy line in:\n${out.join('\n')}`);
-  return { url: proxy[1], port: Number(proxy[2]), servers, haproxyPid: Number(proxy[3]), adminSocket: proxy[4], process: child, log, stop };
+  return { url: proxy[1], port: Number(proxy[2]), servers, haproxyPid: Number(proxy[3]), configFile: proxy[4], adminSocket: proxy[5], process: child, log, stop };
 }
 
 /** HAProxy's `show stat` per server of the backend: status (UP, DOWN, DRAIN, ...) and weight. */
