@@ -21,6 +21,8 @@ describe('haproxyConfig', () => {
     expect(lines).toContain('http-check expect status 200');
     expect(lines).toContain(`timeout tunnel ${HAPROXY_DEFAULTS.tunnelTimeoutMs}ms`);
     expect(lines).toContain('retry-on conn-failure empty-response 503');
+    expect(lines).toContain('option splice-auto');
+    expect(lines).toContain('tune.bufsize 65536');
     expect(lines).toContain('default-server check inter 1000ms fall 2 rise 2 weight 100 agent-check agent-inter 250ms');
     expect(lines.filter((line) => line.startsWith('server '))).toEqual([
       'server carboncp-1 127.0.0.1:40001 agent-addr 127.0.0.1 agent-port 40002',

@@ -49,10 +49,15 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     '# carboncp fleet: devices (WebSocket) and HTTP on one port, spread over `carboncp serve` processes.',
     'global',
     `    maxconn ${maxConnections}`,
+    // A 602,112-byte tensor crosses in about 10 buffer turns instead of 37 at the 16 KiB default
+    // (2 x 64 KiB per connection); measured in test/bench/results/fleet.md.
+    '    tune.bufsize 65536',
     ...(options.statsSocket ? [`    stats socket ${options.statsSocket} mode 600 level admin`] : []),
     '',
     'defaults',
     '    mode http',
+    // Once a WebSocket is upgraded, the kernel moves its bytes between the sockets (splice(2)).
+    '    option splice-auto',
     '    timeout connect 2s',
     '    timeout client 60s',
     '    timeout server 60s',
