@@ -45,6 +45,19 @@ describe('carboncp fleet', () => {
     expect(io.stderr.join('\n')).toMatch(/HAProxy not found \(\/nonexistent\/haproxy\); install it .* or pass --haproxy PATH/);
   });
 
+  it('exits 3 naming the flag when a TLS file cannot be read', async (context) => {
+    const { findHaproxy } = await import('./fleet-haproxy-binary.js');
+    const haproxy = findHaproxy();
+    if (!haproxy) {
+      console.log('haproxy not found on PATH or at /usr/sbin/haproxy: skipping the TLS file check');
+      context.skip();
+      return;
+    }
+    const io = capture();
+    expect(await main(['fleet', '--models', CLS, '--haproxy', haproxy, '--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], io)).toBe(3);
+    expect(io.stderr.join('\n')).toMatch(/CARBONCP_NOT_FOUND: cannot read --tls-cert \/nonexistent\/c\.pem: ENOENT/);
+  });
+
   it('is listed in the help', async () => {
     const io = capture();
     await main(['--help'], io);

@@ -39,8 +39,8 @@ Options:
   every other option   is a 'carboncp serve' option given to each server (see 'carboncp serve
                        --help'), except --host, --port and --agent-port, which the fleet sets
 
-Exit codes: 0 stopped cleanly, 2 bad command line, 4 run-time error (HAProxy not found, a part
-did not start).`;
+Exit codes: 0 stopped cleanly, 2 bad command line, 3 a TLS file cannot be read, 4 run-time
+error (HAProxy not found, a part did not start, HAProxy exited).`;
 
 const FLEET_FLAGS = ['servers', 'port', 'host', 'haproxy', 'tls-cert', 'tls-key'] as const;
 type FleetFlag = (typeof FLEET_FLAGS)[number];
@@ -138,7 +138,11 @@ async function fleet(args: string[], io: Io): Promise<number> {
   try {
     let tlsPemFile: string | undefined;
     if (options.tls) {
-      const [cert, key] = await Promise.all([readFile(options.tls.cert, 'utf8'), readFile(options.tls.key, 'utf8')]);
+      const read = (file: string, flag: string) =>
+        readFile(file, 'utf8').catch((cause: NodeJS.ErrnoException) => {
+          throw new CarboncpError(ErrorCode.NOT_FOUND, `cannot read ${flag} ${file}: ${cause.code ?? cause.message}`, { cause });
+        });
+      const [cert, key] = await Promise.all([read(options.tls.cert, '--tls-cert'), read(options.tls.key, '--tls-key')]);
       tlsPemFile = join(dir, 'tls.pem');
       await writeFile(tlsPemFile, `${cert.trimEnd()}\n${key.trimEnd()}\n`, { mode: 0o600 });
       await chmod(tlsPemFile, 0o600);
