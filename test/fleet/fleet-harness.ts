@@ -129,6 +129,16 @@ export async function haproxyServers(adminSocket: string): Promise<Map<string, {
   return result;
 }
 
+/** The sum of every series of the metrics named, from one scrape of a server's own /metrics. */
+export async function metricsOf(server: FleetServer, names: string[]): Promise<number> {
+  const text = await (await fetch(`${server.httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let sum = 0;
+  for (const name of names) {
+    for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(match[1]);
+  }
+  return sum;
+}
+
 /** A server's open WebSocket connections, from its own /metrics (carboncp_connections). */
 export async function connectionsOf(server: FleetServer): Promise<number> {
   const text = await (await fetch(`${server.httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();

@@ -11,7 +11,7 @@ import type * as ort from 'onnxruntime-node';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDiffAll, referenceRunner } from '../e2e/split-harness.js';
-import { alive, askAgent, connectionsOf, haproxyServers, pollUntil, skipWithoutHaproxy, startFleet, type RunningFleet } from './fleet-harness.js';
+import { alive, askAgent, connectionsOf, haproxyServers, metricsOf, pollUntil, skipWithoutHaproxy, startFleet, type RunningFleet } from './fleet-harness.js';
 
 const MODEL = 'resnet18';
 const TOL = 1e-3;
@@ -158,8 +158,12 @@ describe.skipIf(skip)('a fleet of three servers behind HAProxy', () => {
     const direct = await device(draining.url);
     await direct.ready(30_000);
     const feeds = seededInputs(direct.partition.model, inputShapes, 9);
-    const queued = Array.from({ length: 40 }, () => direct.infer(feeds, { cut: 'server' }));
-    await Promise.race(queued);
+    // Every request must have reached the server before it is told to stop (later ones are refused
+    // with CARBONCP_SHUTTING_DOWN, rightly): queued + running + answered = all of them.
+    const answeredBefore = await metricsOf(draining, ['carboncp_requests_total']);
+    const queued = Array.from({ length: 64 }, () => direct.infer(feeds, { cut: 'server' }));
+    const atServer = async () => (await metricsOf(draining, ['carboncp_queue_depth', 'carboncp_in_flight_requests', 'carboncp_requests_total'])) - answeredBefore;
+    expect(await pollUntil(async () => (await atServer()) >= queued.length, 60_000)).toBe(true);
     process.kill(draining.pid, 'SIGTERM');
     expect(await pollUntil(async () => (await askAgent(draining.agentPort)) === 'drain\n', 10_000)).toBe(true);
     const before = await connectionsOf(peer);
@@ -169,7 +173,7 @@ describe.skipIf(skip)('a fleet of three servers behind HAProxy', () => {
     expect(await connectionsOf(peer)).toBe(before + 3);
     const results = await Promise.all(queued);
     // Finished by the draining server itself, not by a fallback.
-    for (const r of results) expect(r.telemetry.path).toBe('remote');
+    for (const r of results) expect(r.telemetry.path, r.telemetry.error?.message).toBe('remote');
     expect(await pollUntil(() => !alive(draining.pid), 60_000)).toBe(true);
     expect(f.log.some((line) => line.includes(`[${draining.name}] carboncp server stopped`))).toBe(true);
     for (const socket of sockets) socket.terminate();
