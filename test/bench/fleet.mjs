@@ -277,8 +277,9 @@ ${row('carboncp, ResNet-18 cut server (full model on the server)', carboncp)}
 
 Goal: under 0.2 ms at p50: ${addedP50 < 0.2 ? 'met' : 'missed'} on the transport measure (${ms(addedP50)} ms)${quiet ? '' : ', not judged (machine under load)'}.
 HAProxy's own CPU time per request (user + system from /proc, over the ${ITERATIONS} proxied requests of the
-transport measure): ${transport.haproxyCpuMs === undefined ? 'not available' : `${ms(transport.haproxyCpuMs)} ms`}. Under load, the added latency is mostly HAProxy waiting
-for a core (each request wakes it several times); its CPU time is what it costs when it has one.
+transport measure): ${transport.haproxyCpuMs === undefined ? 'not available' : `${ms(transport.haproxyCpuMs)} ms`}. It overlaps the transfer (HAProxy forwards
+while the client still sends, on threads of its own), so it is not the added latency; under load, the added
+latency is mostly HAProxy waiting for a core (each request wakes it several times).
 The carboncp row carries the tail run (p50 ${ms(quantile(carboncp.d, 0.5))} ms direct here), whose spread is far larger than
 what HAProxy adds: it shows that HAProxy is not what a request waits for, not how much it adds.
 
