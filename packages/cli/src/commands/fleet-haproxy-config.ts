@@ -50,7 +50,7 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     'global',
     `    maxconn ${maxConnections}`,
     // A 602,112-byte tensor crosses in about 10 buffer turns instead of 37 at the 16 KiB default
-    // (2 x 64 KiB per connection); measured in test/bench/results/fleet.md.
+    // (2 x 64 KiB per connection); see test/bench/results/fleet.md, "Configuration choice".
     '    tune.bufsize 65536',
     ...(options.statsSocket ? [`    stats socket ${options.statsSocket} mode 600 level admin`] : []),
     '',
