@@ -1,4 +1,5 @@
 export { startServer, type CarboncpServer, type ServerInternals } from './server.js';
+export { AGENT_REFERENCE_WAIT_MS, agentReply, agentWeight, type AgentLoad } from './agent-check.js';
 export type { ServerOptions, CarbonIntensity, Executor } from './options.js';
 export { DEFAULTS as SERVER_DEFAULTS, resolveOptions as resolveServerOptions, type ResolvedOptions as ResolvedServerOptions } from './options.js';
 export type { BatchingOptions } from './request-queue.js';

@@ -31,6 +31,11 @@ export class LatencyWindow {
     return [...(this.rings.get(key)?.values ?? [])];
   }
 
+  /** Every recent value of every key (a copy), for statistics pooled over keys. */
+  pooled(): number[] {
+    return [...this.rings.values()].flatMap((ring) => ring.values);
+  }
+
   medians(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const key of this.rings.keys()) {

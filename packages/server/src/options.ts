@@ -37,6 +37,12 @@ export interface ServerOptions {
   /** Default 8765; 0 picks a free port. */
   port?: number;
   /**
+   * When set, HAProxy's agent check is answered on this TCP port of `host` (0 picks a free one):
+   * one line per connection, `ready W%` with the weight from the queue and tail times, `drain`
+   * once the server shuts down (see agent-check.ts). Default: no agent port.
+   */
+  agentPort?: number;
+  /**
    * When set, a client's hello must carry it. On a host that is not a loopback address and
    * without `tls`, the server logs a warning at start: the token would cross the network in clear.
    */
@@ -173,6 +179,7 @@ export interface ResolvedOptions {
   inputShapes: Record<string, Record<string, number[]>>;
   host: string;
   port: number;
+  agentPort: number | undefined;
   token: string | undefined;
   tls: ServerTlsOptions | undefined;
   executionProviders: ExecutionProvider[];
@@ -272,6 +279,11 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (!options || !Array.isArray(options.models)) throw bad('options.models must be an array of .onnx files or directories');
   const port = options.port ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port must be an integer in 0..65535, got ${String(port)}`);
+  const agentPort = options.agentPort;
+  if (agentPort !== undefined && (!Number.isInteger(agentPort) || agentPort < 0 || agentPort > 65535)) {
+    throw bad(`agentPort must be an integer in 0..65535, got ${String(agentPort)}`);
+  }
+  if (agentPort !== undefined && agentPort !== 0 && agentPort === port) throw bad(`agentPort must differ from port (${port})`);
   const executionProviders = options.executionProviders?.length ? options.executionProviders : DEFAULTS.executionProviders;
   for (const ep of executionProviders) {
     if (ep !== 'cuda' && ep !== 'cpu') throw bad(`unknown execution provider '${String(ep)}' (use 'cuda' or 'cpu')`);
@@ -324,6 +336,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     inputShapes: options.inputShapes ?? {},
     host: options.host ?? DEFAULTS.host,
     port,
+    agentPort,
     token: options.token,
     tls: resolveTls(options.tls),
     executionProviders,

@@ -10,6 +10,7 @@ import type { Plan } from '@carboncp/core';
 import type { ExecutionProvider } from '@carboncp/core/node';
 import { CarboncpError, CloseCode, ErrorCode, MessageType, encodeFrame, type PowerCapWire } from '@carboncp/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { agentReply, medianOf, startAgentCheck, type AgentCheckListener } from './agent-check.js';
 import { ClientConnection, type ConnectionContext } from './client-connection.js';
 import { resolveExecutionProvider } from './execution-provider.js';
 import { createHttpHandler } from './http-routes.js';
@@ -38,6 +39,8 @@ export interface CarboncpServer {
   /** http://host:port, the same port (https:// with tls) */
   httpUrl: string;
   port: number;
+  /** The port answering HAProxy's agent check (with options.agentPort), else undefined. */
+  agentPort: number | undefined;
   /** The execution provider tails run on ('cuda' or 'cpu'). */
   readonly executionProvider: string;
   /** The models served, by name. */
@@ -299,6 +302,19 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     throw error;
   }
   const port = (http.address() as AddressInfo).port;
+  let agent: AgentCheckListener | undefined;
+  if (opts.agentPort !== undefined) {
+    const concurrency = opts.executor === 'worker' ? opts.workers : 1;
+    const load = () => ({ queueDepth: requestQueue.depth, inFlight: requestQueue.inFlight, concurrency, tailMs: medianOf(latency.pooled()) });
+    try {
+      agent = await startAgentCheck(opts.host, opts.agentPort, () => agentReply(load(), shuttingDown));
+    } catch (error) {
+      http.close();
+      await backend.close();
+      throw error;
+    }
+    log(`agent-check listening on ${hostForUrl(opts.host)}:${agent.port} (HAProxy agent-port; 'ready W%' from the queue and tail times, 'drain' on shutdown)`);
+  }
   const host = hostForUrl(opts.host);
   const url = `${opts.tls ? 'wss' : 'ws'}://${host}:${port}`;
   const httpUrl = `${opts.tls ? 'https' : 'http'}://${host}:${port}`;
@@ -361,6 +377,8 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     await stopped;
     // The queue has drained: no tail runs now. Releases the sessions and stops the workers.
     await backend.close();
+    // Last: HAProxy reads 'drain' for as long as the server finishes its queue.
+    await agent?.close();
     log('carboncp server stopped');
   };
 
@@ -368,6 +386,7 @@ export async function startServer(options: ServerOptions, internals: ServerInter
     url,
     httpUrl,
     port,
+    agentPort: agent?.port,
     get executionProvider() {
       return executionProvider;
     },

@@ -221,6 +221,9 @@ describe('carboncp serve', () => {
     expect(() => parseServeArgs(['--models', 'm.onnx', '--executor', 'main', '--workers', '2'], {})).toThrow(/--workers \(2\) applies to --executor 'worker' only/);
     // The server's resolver judges the values; the CLI names the flags.
     expect(() => parseServeArgs(['--models', 'm.onnx', '--port', '70000'], {})).toThrow(/--port must be an integer in 0\.\.65535, got 70000/);
+    expect(parseServeArgs(['--models', 'm.onnx', '--agent-port', '9001'], {}).options.agentPort).toBe(9001);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--agent-port', '70000'], {})).toThrow(/--agent-port must be an integer in 0\.\.65535, got 70000/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--port', '9000', '--agent-port', '9000'], {})).toThrow(/--agent-port must differ from --port \(9000\)/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--max-connections', '4', '--max-connections-per-address', '5'], {})).toThrow(
       /--max-connections-per-address \(5\) must be at most --max-connections \(4\)/,
     );

@@ -34,6 +34,11 @@ Options:
                               image dims, it serves requests of any size (cut sizes unknown)
   --host HOST                 interface to listen on (default ${SERVER_DEFAULTS.host})
   --port PORT                 port (default ${SERVER_DEFAULTS.port}; 0 picks a free one)
+  --agent-port PORT           answer HAProxy's agent check on this TCP port of --host (0 picks a
+                              free one): 'ready W%' with W = 100 x 100 / (100 + wait ms), the
+                              wait a new request would have (queued and running requests /
+                              worker threads x median recent tail ms), at least 1; 'drain' once
+                              shutdown starts (see 'carboncp fleet' and the server README)
   --token TOKEN               require this token in every client's hello, and as a Bearer
                               header on HTTP but the health checks (or set CARBONCP_TOKEN)
   --open-metrics              with a token, leave /metrics open (a scraper on a private network)
@@ -194,6 +199,7 @@ export function parseServeArgs(
         'input-shape': { type: 'string', multiple: true },
         host: { type: 'string' },
         port: { type: 'string' },
+        'agent-port': { type: 'string' },
         token: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -241,6 +247,7 @@ export function parseServeArgs(
   }
   const get = (flag: string) => values[flag] as string | undefined;
   const port = integer(get('port'), '--port', 0);
+  const agentPort = integer(get('agent-port'), '--agent-port', 0);
   let executionProviders: ServerOptions['executionProviders'];
   const ep = get('ep');
   if (ep !== undefined) {
@@ -297,6 +304,7 @@ export function parseServeArgs(
     ...(Object.keys(inputShapes).length > 0 ? { inputShapes } : {}),
     ...(get('host') !== undefined ? { host: get('host') } : {}),
     ...(port !== undefined ? { port } : {}),
+    ...(agentPort !== undefined ? { agentPort } : {}),
     ...(token !== undefined ? { token } : {}),
     ...(executionProviders ? { executionProviders } : {}),
     ...(maxPayload !== undefined ? { maxPayload } : {}),
@@ -356,6 +364,7 @@ const FLAG_OF: [RegExp, string][] = (
     ['executor', '--executor'],
     ['workers', '--workers'],
     ['token', '--token'],
+    ['agentPort', '--agent-port'],
     ['port', '--port'],
   ] as const
 ).map(([name, flag]) => [new RegExp(`(?<![\\w.-])${name.replace('.', '\\.')}(?![\\w])`, 'g'), flag]);
