@@ -1,16 +1,15 @@
 // TLS terminated in HAProxy (`carboncp fleet --tls-cert --tls-key`), with a throwaway CA: a device
-// whose transport trusts the CA gets correct split answers over wss:// through HAProxy; a client
+// given the CA (`ca`) gets correct split answers over wss:// through HAProxy; a client
 // without the CA is refused; HAProxy's cert+key file is private (0600) in the fleet's directory.
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { seededInputs } from '@carboncp/core/node';
-import type { Transport } from '@carboncp/device';
 import { createClient } from '@carboncp/device/node';
 import { ensureModel, getZooModel } from '@carboncp/models';
-import { generate } from 'selfsigned';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { throwawayCa } from '../../packages/server/src/testing/throwaway-ca.js';
 import { maxAbsDiffAll, referenceRunner } from '../e2e/split-harness.js';
 import { skipWithoutHaproxy, startFleet, type RunningFleet } from './fleet-harness.js';
 
@@ -30,21 +29,11 @@ beforeAll(async () => {
   file = await ensureModel(MODEL);
   reference = await referenceRunner(file);
   dir = await mkdtemp(join(tmpdir(), 'carboncp-fleet-tls-'));
-  const ca = await generate([{ name: 'commonName', value: 'carboncp throwaway test CA' }], {
-    keySize: 2048,
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    ],
-  });
-  const leaf = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
-    keySize: 2048,
-    ca: { key: ca.private, cert: ca.cert },
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
-  });
+  const ca = await throwawayCa('carboncp fleet test CA');
+  const leaf = ca.server;
   caCert = ca.cert;
   await writeFile(join(dir, 'leaf.crt'), leaf.cert);
-  await writeFile(join(dir, 'leaf.key'), leaf.private, { mode: 0o600 });
+  await writeFile(join(dir, 'leaf.key'), leaf.key, { mode: 0o600 });
   const shapes = Object.entries(inputShapes).flatMap(([name, shape]) => ['--input-shape', `${name}=${shape.join(',')}`]);
   fleet = await startFleet(['--servers', '1', '--port', '0', '--tls-cert', join(dir, 'leaf.crt'), '--tls-key', join(dir, 'leaf.key'), '--models', file, ...shapes, '--ep', 'cpu']);
 }, 300_000);
@@ -55,31 +44,6 @@ afterAll(async () => {
   await reference?.release();
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 120_000);
-
-/** A Node transport that trusts `ca` (what the device SDK's own `ca` option will do; here through its transport seam). */
-function trustingTransport(ca: string): Transport {
-  return {
-    connect: (url, handlers) =>
-      new Promise((resolve, reject) => {
-        const socket = new WebSocket(url, { ca, perMessageDeflate: false, handshakeTimeout: 5000 });
-        socket.binaryType = 'nodebuffer';
-        socket.on('error', (error) => {
-          if (socket.readyState !== WebSocket.OPEN) reject(error);
-        });
-        socket.on('message', (data: Buffer, isBinary) => {
-          if (isBinary) handlers.message(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        });
-        socket.on('close', (code, reason) => handlers.close(code, reason.toString()));
-        socket.once('open', () =>
-          resolve({
-            send: (bytes) => socket.send(bytes, { binary: true }),
-            close: (code, reason) => socket.close(code, reason),
-            terminate: () => socket.terminate(),
-          }),
-        );
-      }),
-  };
-}
 
 describe.skipIf(skip)('a fleet with TLS terminated in HAProxy', () => {
   it('serves wss:// with the certificate given; its cert+key file is 0600 in the fleet directory', async () => {
@@ -92,7 +56,7 @@ describe.skipIf(skip)('a fleet with TLS terminated in HAProxy', () => {
 
   it('gives a device that trusts the CA a correct split answer through HAProxy', async () => {
     const f = fleet as RunningFleet;
-    const client = await createClient({ model: file, server: f.url, inputShapes, wrapTransport: () => trustingTransport(caCert), reconnect: { initialMs: 20, maxMs: 200, seed: 5 } });
+    const client = await createClient({ model: file, server: f.url, inputShapes, ca: caCert, reconnect: { initialMs: 20, maxMs: 200, seed: 5 } });
     cleanup.push(() => client.close());
     await client.ready(30_000);
     const splits = client.plans.filter((p) => p.kind === 'split');
