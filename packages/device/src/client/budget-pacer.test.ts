@@ -47,7 +47,15 @@ describe('ClientBudget (hand-computed)', () => {
   it('refuses a budget it could not keep, naming the option', () => {
     const bad = (o: unknown) => () => checkBudgetOptions(o as never);
     expect(bad({ grams: 0, periodMs: HOUR })).toThrow(/budget.grams/);
-    expect(bad({ grams: 1, periodMs: '1h' })).toThrow(/budget.periodMs must be a period in milliseconds/);
+    expect(bad({ grams: 1, periodMs: '1h' })).toThrow(/budget.period must be milliseconds > 0 or a duration/);
+    expect(bad({ grams: 1, period: '1 week' })).toThrow(/budget.period must be milliseconds > 0 or a duration such as '30m'/);
+    expect(bad({ grams: 1, period: '0h' })).toThrow(/budget.period must be/);
+    expect(bad({ grams: 1, period: '1h', periodMs: HOUR })).toThrow(/period or periodMs, not both/);
+    // The issue's name, `period`: milliseconds or a duration; both resolve to periodMs.
+    for (const [period, ms] of [['30m', 30 * 60_000], ['1h', HOUR], ['24h', 24 * HOUR], ['7d', 7 * 24 * HOUR], [HOUR, HOUR]] as const) {
+      expect(checkBudgetOptions({ grams: 1, period })!.periodMs).toBe(ms);
+    }
+    expect(checkBudgetOptions({ grams: 1, periodMs: HOUR })).toEqual({ grams: 1, periodMs: HOUR });
     expect(bad({ grams: 1, periodMs: HOUR, slotMs: 7 * 60_000 })).toThrow(/budget.slotMs/);
     expect(bad({ grams: 1, periodMs: HOUR, slotMs: 2 * HOUR })).toThrow(/budget.slotMs/);
     expect(bad({ grams: 1, periodMs: HOUR, forecastMethod: 'crystal-ball' })).toThrow(/budget.forecastMethod/);

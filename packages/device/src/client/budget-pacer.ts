@@ -13,8 +13,13 @@ const MINUTE_MS = 60_000;
 export interface ClientBudgetOptions {
   /** Grams CO2e allowed per period (> 0). */
   grams: number;
-  /** The period's length in milliseconds (e.g. 86_400_000 for a day); the budget renews at each period's start, no carry-over. */
-  periodMs: number;
+  /**
+   * The period (issue #11's name): milliseconds, or a duration 'N' + unit ('30m', '1h', '24h',
+   * '7d'); the budget renews at each period's start, no carry-over. Give it or `periodMs`.
+   */
+  period?: number | string;
+  /** The period's length in milliseconds (e.g. 86_400_000 for a day): `period` as a number. */
+  periodMs?: number;
   /** Epoch ms of the first period's start; default the client's clock when it is built. */
   start?: number;
   /** Requests per hour expected until one slot of the period has passed (then the observed rate); default 60. */
@@ -62,22 +67,40 @@ export interface BudgetTelemetry {
   bookedFrom?: 'footprint' | 'prediction';
 }
 
-export function checkBudgetOptions(o: ClientBudgetOptions | undefined): ClientBudgetOptions | undefined {
+/** ClientBudgetOptions with the period resolved to milliseconds. */
+export type ResolvedBudgetOptions = Omit<ClientBudgetOptions, 'period' | 'periodMs'> & { periodMs: number };
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: 24 * HOUR_MS };
+
+/** `period` (ms, or 'N' + s/m/h/d) or `periodMs`, in milliseconds; NaN when malformed. */
+function periodMsOf(o: ClientBudgetOptions): number {
+  const given = o.period ?? o.periodMs;
+  if (typeof given === 'number') return given;
+  const match = typeof given === 'string' && o.period !== undefined ? /^(\d+(?:\.\d+)?)([smhd])$/.exec(given.trim()) : null;
+  return match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : Number.NaN;
+}
+
+export function checkBudgetOptions(o: ClientBudgetOptions | undefined): ResolvedBudgetOptions | undefined {
   if (o === undefined) return undefined;
-  if (o === null || typeof o !== 'object') throw badOption('budget must be an object { grams, periodMs }');
+  if (o === null || typeof o !== 'object') throw badOption('budget must be an object { grams, period }');
   if (!(typeof o.grams === 'number' && Number.isFinite(o.grams) && o.grams > 0)) throw badOption(`budget.grams must be a number of grams CO2e > 0, got ${String(o.grams)}`);
-  if (!(typeof o.periodMs === 'number' && Number.isFinite(o.periodMs) && o.periodMs > 0)) {
-    throw badOption(`budget.periodMs must be a period in milliseconds > 0 (86400000: a day), got ${JSON.stringify(o.periodMs)}`);
+  if (o.period !== undefined && o.periodMs !== undefined) throw badOption('budget takes period or periodMs, not both');
+  const periodMs = periodMsOf(o);
+  if (!(Number.isFinite(periodMs) && periodMs > 0)) {
+    throw badOption(
+      `budget.period must be milliseconds > 0 or a duration such as '30m', '1h', '24h', '7d' (periodMs: milliseconds), got ${JSON.stringify(o.period ?? o.periodMs)}`,
+    );
   }
-  const slotMs = o.slotMs ?? Math.min(HOUR_MS, o.periodMs);
-  if (!(Number.isInteger(slotMs / MINUTE_MS) && slotMs > 0 && slotMs <= o.periodMs && (1440 * MINUTE_MS) % slotMs === 0)) {
+  const slotMs = o.slotMs ?? Math.min(HOUR_MS, periodMs);
+  if (!(Number.isInteger(slotMs / MINUTE_MS) && slotMs > 0 && slotMs <= periodMs && (1440 * MINUTE_MS) % slotMs === 0)) {
     throw badOption(`budget.slotMs must be a whole number of minutes that divides a day and is at most periodMs, got ${String(o.slotMs ?? slotMs)}`);
   }
   if (o.forecast !== undefined && typeof o.forecast !== 'function') throw badOption('budget.forecast must be a function returning cached forecast slots');
   if (o.forecastMethod !== undefined && !FORECAST_METHODS.includes(o.forecastMethod)) {
     throw badOption(`budget.forecastMethod must be one of ${FORECAST_METHODS.join(', ')}, got ${JSON.stringify(o.forecastMethod)}`);
   }
-  return o;
+  const { period: _period, periodMs: _periodMs, ...rest } = o;
+  return { ...rest, periodMs };
 }
 
 /**
@@ -88,7 +111,7 @@ export function checkBudgetOptions(o: ClientBudgetOptions | undefined): ClientBu
  */
 export class ClientBudget {
   readonly pacer: BudgetPacer;
-  private readonly options: ClientBudgetOptions;
+  private readonly options: ResolvedBudgetOptions;
   private readonly conformal: ConformalForecast | undefined;
   /** The default forecast's slot being observed: its index and the readings so far. */
   private observing: { slot: number; sum: number; n: number } | undefined;
@@ -100,11 +123,11 @@ export class ClientBudget {
     private readonly fallbackGPerKwh: number,
   ) {
     this.options = checkBudgetOptions(options)!;
-    const slotMs = options.slotMs ?? Math.min(HOUR_MS, options.periodMs);
+    const slotMs = this.options.slotMs ?? Math.min(HOUR_MS, this.options.periodMs);
     this.pacer = new BudgetPacer(
       new CarbonBudget({
         grams: options.grams,
-        periodMs: options.periodMs,
+        periodMs: this.options.periodMs,
         start: options.start ?? startMs,
         slotMs,
         requestsPerHour: options.requestsPerHour ?? 60,

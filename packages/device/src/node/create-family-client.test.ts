@@ -24,7 +24,7 @@ describe('createClient({ family })', () => {
     await reject({}, /has no servable variant: models gives none of a, b/);
     await reject({ models: { c: 'c.onnx' } }, /family 'ocr-cls' has no variant 'c'/);
     await reject({ models: { a: 'a.onnx' }, budget: { grams: 1, periodMs: 3_600_000 } }, /budget needs a calibrator/);
-    await reject({ models: { a: 'a.onnx' }, budget: { grams: 1, periodMs: '1h' } }, /budget.periodMs must be a period in milliseconds/);
+    await reject({ models: { a: 'a.onnx' }, budget: { grams: 1, periodMs: '1h' } }, /budget.period must be milliseconds > 0 or a duration/);
     await reject({ models: { a: 'a.onnx' }, server: undefined, servers: [{ name: 'x', url: 'ws://127.0.0.1:9' }] }, /`servers` \(several sites\) with a family is not supported/);
     await expect(createClient({ family: { ...FAMILY, variants: [] }, models: {}, ...OFFLINE } as never)).rejects.toMatchObject({ code: ErrorCode.BAD_MODEL_FAMILY });
   });
