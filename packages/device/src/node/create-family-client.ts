@@ -31,7 +31,7 @@ export interface CreateFamilyClientOptions extends Omit<CreateClientOptions, 'mo
   models: Record<string, FamilyVariantSource>;
   /** Decide variant x cut x compression by carbon (cut 'auto'); required for `budget`. */
   calibrator?: NodeFamilyCalibratorOptions;
-  /** Spend `grams` per `periodMs`, paced by the grid forecast (README, "A model family and a carbon budget"). Needs calibrator. */
+  /** Spend `grams` per `period`, paced by the grid forecast (README, "A model family and a carbon budget"). Needs calibrator. */
   budget?: ClientBudgetOptions;
 }
 
