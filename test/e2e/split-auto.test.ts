@@ -2,33 +2,17 @@
 // a ShapedTransport (bytes / bandwidth, replayed on the real socket), and the carbon-aware
 // decision of @carboncp/calibrator. The cut moves when the device's grid gets cleaner than the
 // server's and back, and when the uplink collapses; every request resolves exactly once.
-import { parseDeviceProfile, type DeviceProfile, type IntensityPoint } from '@carboncp/carbon';
-import { loadDeviceProfile } from '@carboncp/carbon/node';
+import type { IntensityPoint } from '@carboncp/carbon';
 import { seededInputs } from '@carboncp/core/node';
 import { ShapedTransport, createClient, type CarboncpClient, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel } from '@carboncp/models';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelNameOf } from './split-harness.js';
+import { modelNameOf, offloadingDevice } from './split-harness.js';
 
 const MODEL = 'ppocr-cls';
 const constant = (mbps: number) => ({ startsMs: [0], bps: [mbps * 1e6], periodMs: 1000, source: `constant ${mbps} Mbit/s` });
 
-/**
- * A device for which offloading can pay: a power-hungry CPU (30 W) and a radio far cheaper per
- * byte than the Wi-Fi of the shipped profiles (whose 2001-era 1.9 uJ/B makes sending a 110 kB
- * input cost more than computing on it). Test numbers, labelled as such.
- */
-async function offloadingDevice(): Promise<DeviceProfile> {
-  const base = JSON.parse(JSON.stringify(await loadDeviceProfile('raspberry-pi-4'))) as Record<string, any>;
-  const testValue = (value: number, unit: string) => ({ value, unit, kind: 'estimated', source: 'test/e2e/split-auto.test.ts: chosen so that offloading can pay', how: 'a test fixture, not a device' });
-  base.id = 'test-offloading-device';
-  base.power.activeW = testValue(30, 'W');
-  base.radios.wifi.energyPerByteUpJ = testValue(1e-9, 'J/B');
-  base.radios.wifi.energyPerByteDownJ = testValue(1e-9, 'J/B');
-  base.radios.wifi.tailEnergyJ = testValue(1e-4, 'J');
-  return parseDeviceProfile(base);
-}
 
 let server: CarboncpServer;
 let client: CarboncpClient;
@@ -48,7 +32,7 @@ beforeAll(async () => {
     reconnect: { initialMs: 50, maxMs: 500, seed: 7 },
     wrapTransport: (ws) => (shaped = new ShapedTransport(ws, { uplink: constant(200) })),
     calibrator: {
-      deviceProfile: await offloadingDevice(),
+      deviceProfile: await offloadingDevice('test/e2e/split-auto.test.ts'),
       radio: 'wifi',
       deviceIntensity: intensity,
       fallbackIntensityGPerKwh: 300, // the server's grid: it reports none

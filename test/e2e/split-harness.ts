@@ -3,6 +3,8 @@
 import { Socket, createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { parseDeviceProfile, type DeviceProfile } from '@carboncp/carbon';
+import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { mulberry32 } from '@carboncp/core';
 import { maxAbsDiffOfOutputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type CreateClientOptions } from '@carboncp/device/node';
@@ -143,4 +145,20 @@ export function useServedModel(model: string, seed = 5) {
       return client;
     },
   };
+}
+
+/**
+ * A device for which offloading can pay: a power-hungry CPU (30 W) and a radio far cheaper per
+ * byte than the Wi-Fi of the shipped profiles (whose 2001-era 1.9 uJ/B makes sending a 110 kB
+ * input cost more than computing on it). Test numbers, labelled as such.
+ */
+export async function offloadingDevice(usedBy: string): Promise<DeviceProfile> {
+  const base = JSON.parse(JSON.stringify(await loadDeviceProfile('raspberry-pi-4'))) as Record<string, any>;
+  const testValue = (value: number, unit: string) => ({ value, unit, kind: 'estimated', source: `${usedBy}: chosen so that offloading can pay`, how: 'a test fixture, not a device' });
+  base.id = 'test-offloading-device';
+  base.power.activeW = testValue(30, 'W');
+  base.radios.wifi.energyPerByteUpJ = testValue(1e-9, 'J/B');
+  base.radios.wifi.energyPerByteDownJ = testValue(1e-9, 'J/B');
+  base.radios.wifi.tailEnergyJ = testValue(1e-4, 'J');
+  return parseDeviceProfile(base);
 }

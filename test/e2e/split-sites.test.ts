@@ -4,31 +4,19 @@
 // site x cut per request (ppocr-cls whole on the server, mobilenetv2 at an early split): the cleanest site, C. C is killed with requests in flight on it: every
 // request resolves exactly once with the whole model's output, those in flight on C are retried
 // at B (the runner-up), later requests go to B, and once C listens again it is used again.
-import { parseDeviceProfile, type DeviceProfile, type IntensityPoint } from '@carboncp/carbon';
-import { loadDeviceProfile } from '@carboncp/carbon/node';
+import type { IntensityPoint } from '@carboncp/carbon';
 import { seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type InferResult, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel } from '@carboncp/models';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TcpProxy, maxAbsDiffAll, modelNameOf, referenceRunner } from './split-harness.js';
+import { TcpProxy, maxAbsDiffAll, modelNameOf, offloadingDevice, referenceRunner } from './split-harness.js';
 
 const MODELS = ['ppocr-cls', 'mobilenetv2-0.35'];
 const TOL = 1e-4;
 const GRIDS: Record<string, number> = { A: 400, B: 100, C: 20 };
 
-/** A device for which offloading pays (as in split-auto.test.ts): a 30 W CPU, a radio cheap per byte. Test numbers. */
-async function offloadingDevice(): Promise<DeviceProfile> {
-  const base = JSON.parse(JSON.stringify(await loadDeviceProfile('raspberry-pi-4'))) as Record<string, any>;
-  const testValue = (value: number, unit: string) => ({ value, unit, kind: 'estimated', source: 'test/e2e/split-sites.test.ts: chosen so that offloading pays', how: 'a test fixture, not a device' });
-  base.id = 'test-offloading-device';
-  base.power.activeW = testValue(30, 'W');
-  base.radios.wifi.energyPerByteUpJ = testValue(1e-9, 'J/B');
-  base.radios.wifi.energyPerByteDownJ = testValue(1e-9, 'J/B');
-  base.radios.wifi.tailEnergyJ = testValue(1e-4, 'J');
-  return parseDeviceProfile(base);
-}
 const deviceGrid = (): IntensityPoint => ({ time: new Date().toISOString(), gPerKwh: 900, zone: 'test', source: 'test grid', kind: 'estimated' });
 
 interface Site {
@@ -55,7 +43,7 @@ async function serve(name: string): Promise<CarboncpServer> {
 
 beforeAll(async () => {
   files = await Promise.all(MODELS.map((m) => ensureModel(m)));
-  const device = await offloadingDevice();
+  const device = await offloadingDevice('test/e2e/split-sites.test.ts');
   for (const name of Object.keys(GRIDS)) {
     const server = await serve(name);
     sites[name] = { name, server, proxy: await TcpProxy.start(server.port) };
