@@ -5,6 +5,7 @@ import { createCalibratedPolicy, type CalibratorOptions } from '../client/calibr
 import { badOption, resolveClientOptions, type EnergyMeter } from '../client/client-options.js';
 import { PASSED_TO_SPLIT_CLIENT, pickDefined, planJsonDefaultCut, readPlanSet } from '../client/client-setup.js';
 import type { Clock } from '../client/clock.js';
+import { checkClientBudget, type ClientBudgetOptions } from '../client/budget-pacer.js';
 import type { CutPolicy } from '../client/cut-policy.js';
 import type { NetworkEstimatorOptions } from '../client/network-estimator.js';
 import type { NetworkProbeOptions } from '../client/network-probe.js';
@@ -68,6 +69,8 @@ export interface BrowserClientOptions {
    * its pongs. Excludes cutPolicy.
    */
   calibrator?: CalibratorOptions;
+  /** A paced carbon budget `{ grams, period }` (needs `calibrator`), as ./node's. */
+  budget?: ClientBudgetOptions;
   clock?: Clock;
   network?: NetworkEstimatorOptions;
   networkProbe?: NetworkProbeOptions;
@@ -90,11 +93,12 @@ export async function createClient(given: BrowserClientOptions | BrowserFamilyCl
   // A family (one client per variant, one decision over them): browser/create-family-client.ts.
   if ('family' in given && given.family !== undefined) return createFamilyClient(given);
   const options = given as BrowserClientOptions;
-  const { maxPayload, server } = resolveClientOptions(options);
+  const { maxPayload, server, clock } = resolveClientOptions(options);
   if ((options as { ca?: unknown }).ca !== undefined) {
     throw badOption("ca is a Node option: in a browser the browser's own trust store decides which certificates a wss:// server may present (install a private CA there)");
   }
   const siteOptions = siteOptionsForClient(options);
+  checkClientBudget(options.budget, options.calibrator);
   const planSet = readPlanSet(await planText(options.plans), options.inputShapes);
   const model = await loadModel(await modelBytes(options.model), options.modelName ?? planSet.model.name);
   const partition = await partitionFromPlanSet(model, planSet);
@@ -107,7 +111,10 @@ export async function createClient(given: BrowserClientOptions | BrowserFamilyCl
     throw badOption('calibrator and cutPolicy exclude each other: the calibrator is a cut policy');
   }
   const splitModel = splitModelFromPartition(partition, inputShapes);
-  const cutPolicy = options.calibrator ? await createCalibratedPolicy(partition, splitModel.outputs, server, options.calibrator, calibratorSites(options)) : options.cutPolicy;
+  const budget = options.budget !== undefined ? { budget: { options: options.budget, startMs: clock.epochMs() } } : {};
+  const cutPolicy = options.calibrator
+    ? await createCalibratedPolicy(partition, splitModel.outputs, server, options.calibrator, { ...calibratorSites(options), ...budget })
+    : options.cutPolicy;
   const client = await SplitClient.open({
     model: splitModel,
     runtime,

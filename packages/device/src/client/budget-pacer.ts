@@ -41,6 +41,13 @@ export interface ClientBudgetOptions {
   alpha?: number;
 }
 
+/** The cap a decision was made under: grams, the forecast slot it was planned with, and whether it changed the choice. */
+export interface BudgetCap {
+  capG: number;
+  now: ForecastSlot;
+  bound: boolean;
+}
+
 /** The budget's state as a request's telemetry (and client.budgetState()) reports it. */
 export interface BudgetTelemetry {
   grams: number;
@@ -103,6 +110,12 @@ export function checkBudgetOptions(o: ClientBudgetOptions | undefined): Resolved
   return { ...rest, periodMs };
 }
 
+/** createClient's `budget` checked (before anything loads): its options, and that a calibrator is there to cap. */
+export function checkClientBudget(budget: ClientBudgetOptions | undefined, calibrator: unknown): void {
+  checkBudgetOptions(budget);
+  if (budget !== undefined && calibrator === undefined) throw badOption('budget needs a calibrator: the budget caps the carbon-aware decision');
+}
+
 /**
  * A device client's carbon budget: a CarbonBudget paced by the calibrator's BudgetPacer (the
  * simulator's carboncp-paced does the same) from a forecast of the device's grid with conformal
@@ -161,6 +174,15 @@ export class ClientBudget {
     if (grams === undefined || !(grams >= 0)) return {};
     this.pacer.record(grams, epochMs);
     return { bookedG: grams, bookedFrom: measured !== undefined ? 'footprint' : 'prediction' };
+  }
+
+  /**
+   * Books a finished request and returns its `telemetry.budget`: the budget's state after it, the
+   * cap it was decided under (absent for a caller's fixed choice) and what it booked.
+   */
+  bookTelemetry(telemetry: RequestTelemetry, epochMs: number, cap: BudgetCap | undefined): BudgetTelemetry {
+    const booked = this.book(telemetry, epochMs);
+    return { ...this.state(epochMs), ...(cap ? { capG: cap.capG, forecastNow: cap.now, bound: cap.bound } : {}), ...booked };
   }
 
   /** The budget now: the period in force at `epochMs` (a new period starts with its grams renewed). */

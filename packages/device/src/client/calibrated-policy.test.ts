@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CarbonAwareDecision, type DecisionCandidate } from '@carboncp/calibrator';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
+import { ClientBudget } from './budget-pacer.js';
 import { CalibratedPolicy, observationOf } from './calibrated-policy.js';
 import { FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor } from './fake-platform.test-support.js';
 import { SplitClient } from './split-client.js';
@@ -72,6 +73,39 @@ describe('CalibratedPolicy', () => {
     expect(policy.budget!.toJSON()).toMatchObject({ requests: 4, misses: 1 });
     const { policy: without } = await setup();
     expect(without.budget).toBeUndefined();
+  });
+
+  it('with a carbon budget, each decision is capped in grams and each request booked in telemetry.budget', async () => {
+    // The predicted grams of each candidate, from an unbudgeted decision (latency first: the server;
+    // 'mean': robust's cold start has no finite bound, and its SLO rule would outrank the budget).
+    const probe = await setup();
+    await probe.client.infer({ x: x() }, { cut: 'auto', objective: 'latency', mode: 'mean' });
+    const grams = Object.fromEntries(probe.policy.lastDecision()!.assessments.map((a) => [a.candidate.planId, a.carbonG]));
+    expect(probe.policy.lastDecision()!.candidate.planId).toBe('server');
+    const cheapest = Math.min(...Object.values(grams));
+    expect(grams.server!).toBeGreaterThan(cheapest); // else no cap could move the choice
+    // One slot, a sure forecast: the cap is grams / requests expected in the hour (10).
+    const cap = (cheapest + grams.server!) / 2;
+    const budgeted = (g: number) => new ClientBudget({ grams: g, period: '1h', requestsPerHour: 10, forecast: () => [{ point: 300, upper: 300 }] }, Date.now(), () => undefined, 300);
+    const tight = await setup(undefined, { carbonBudget: budgeted(cap * 10) });
+    const { telemetry } = await tight.client.infer({ x: x() }, { cut: 'auto', objective: 'latency', mode: 'mean' });
+    expect(telemetry.planId).not.toBe('server');
+    expect(grams[telemetry.planId]!).toBeLessThanOrEqual(cap);
+    expect(telemetry.decision!.bound).toBe('budget');
+    expect(telemetry.budget).toMatchObject({ grams: cap * 10, periodMs: 3_600_000, requests: 1, bound: true, bookedFrom: 'prediction' });
+    // The requests expected in the hour's rest shrink with the milliseconds since the budget started.
+    expect(telemetry.budget!.capG! / cap).toBeCloseTo(1, 4);
+    expect(telemetry.budget!.bookedG).toBeCloseTo(telemetry.decision!.intervals.carbonG!.point, 12);
+    expect(telemetry.budget!.spentG).toBeCloseTo(telemetry.budget!.bookedG!, 12);
+    expect(tight.client.budgetState()).toMatchObject({ requests: 1, spentG: telemetry.budget!.spentG });
+    // A generous budget binds nothing: the fastest again, booked the same way.
+    const generous = await setup(undefined, { carbonBudget: budgeted(1e6) });
+    const free = (await generous.client.infer({ x: x() }, { cut: 'auto', objective: 'latency', mode: 'mean' })).telemetry;
+    expect(free.planId).toBe('server');
+    expect(free.budget).toMatchObject({ bound: false, requests: 1 });
+    // No budget: no telemetry.budget, no state.
+    expect((await probe.client.infer({ x: x() }, { cut: 'auto' })).telemetry.budget).toBeUndefined();
+    expect(probe.client.budgetState()).toBeUndefined();
   });
 
   it('learns from every request, the caller\'s choices too, and reports coverage per mode and metric', async () => {

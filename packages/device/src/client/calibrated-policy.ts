@@ -15,6 +15,7 @@ import {
 } from '@carboncp/calibrator';
 import { estimatePowerW, radioEnergyJ, type DeviceProfile, type IntensityPoint, type RadioKind } from '@carboncp/carbon';
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
+import type { BudgetCap, BudgetTelemetry, ClientBudget } from './budget-pacer.js';
 import type { Candidate, CutContext, CutPolicy } from './cut-policy.js';
 import type { PowerReading } from './power-source.js';
 import { siteConditionsOf } from './site-pool.js';
@@ -65,6 +66,11 @@ export interface CalibratedPolicyOptions extends CalibratedContextOptions {
    * request's own `sloMargin` overrides it. Off by default.
    */
   sloBudget?: SloBudgetOptions;
+  /**
+   * A paced carbon budget (createClient's `budget`): each decision is capped in grams
+   * (maxCarbonG, the 'budget' rule) and each finished request booked against it (book()).
+   */
+  carbonBudget?: ClientBudget;
 }
 
 /** The decision as a request's telemetry records it: the choice, its intervals and, once known, what was observed. */
@@ -125,7 +131,7 @@ const candidateKey = (planId: string, compression: Compression, site: string | u
     ...(site === undefined || planId === 'device' ? {} : { site }),
   });
 
-type Chosen<P extends ClientPlan> = Candidate<P> & { decision?: TelemetryDecision; decided?: { decision: Decision; context: DecisionContext } };
+type Chosen<P extends ClientPlan> = Candidate<P> & { decision?: TelemetryDecision; decided?: { decision: Decision; context: DecisionContext }; budget?: BudgetCap };
 
 /**
  * The cut policy of `cut: 'auto'`: for each request, builds the decision context from the
@@ -147,12 +153,15 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
   private readonly radio: DecisionContext['radio'];
   /** The long-run SLO-miss budget, when `sloBudget` is set. */
   readonly budget: SloBudget | undefined;
+  /** The paced carbon budget, when `carbonBudget` is set. */
+  readonly carbonBudget: ClientBudget | undefined;
 
   constructor(options: CalibratedPolicyOptions) {
     checkPolicyOptions(options);
     this.options = options;
     this.decider = options.decider;
     if (options.sloBudget) this.budget = new SloBudget(options.sloBudget);
+    this.carbonBudget = options.carbonBudget;
     const { deviceProfile: profile, radio } = options;
     this.activeW = estimatePowerW(profile, 1);
     // The radio model of @carboncp/carbon, taken apart into its marginal and per-burst terms.
@@ -200,12 +209,15 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     const context = this.context(cut, cut.epochMs);
     const margin = this.budget ? { sloMargin: this.budget.margin } : {};
     const penalties = cut.sitePenalties ? { sitePenalties: cut.sitePenalties } : {};
-    const decision = this.decider.decide(context, { ...this.options.defaults, ...margin, ...penalties, ...cut.requested.decide });
+    const cap = this.carbonBudget?.cap(cut.epochMs);
+    const decision = this.decider.decide(context, { ...this.options.defaults, ...margin, ...penalties, ...cut.requested.decide, ...(cap ? { maxCarbonG: cap.capG } : {}) });
     this.last = decision;
     const plan = byPlan.get(decision.candidate.planId);
     if (!plan) throw new CarboncpError(ErrorCode.INTERNAL, `the decision chose plan '${decision.candidate.planId}', which this client's model does not have`);
+    if (cap) this.carbonBudget!.noted(decision, context.deviceIntensityGPerKwh);
+    const budget = cap ? { budget: { ...cap, bound: decision.bound === 'budget' || decision.relaxed.includes('budget') } } : {};
     const site = decision.candidate.site !== undefined ? { site: decision.candidate.site } : {};
-    return { plan, compression: decision.candidate.compression, ...site, decision: telemetryDecision(decision, context), decided: { decision, context } };
+    return { plan, compression: decision.candidate.compression, ...site, ...budget, decision: telemetryDecision(decision, context), decided: { decision, context } };
   }
 
   observe(outcome: { candidate: Chosen<P>; chosenBy: 'caller' | 'policy'; telemetry: RequestTelemetry; cut?: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>; epochMs?: number }): void {
@@ -238,6 +250,16 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
         if (interval && value !== undefined) this.coverageTracker.record(t.decision.mode, metric, interval, value);
       }
     }
+  }
+
+  /** Books a finished request against the carbon budget: its `telemetry.budget` (undefined without a budget). */
+  book(candidate: Candidate<P>, telemetry: RequestTelemetry, epochMs: number): BudgetTelemetry | undefined {
+    return this.carbonBudget?.bookTelemetry(telemetry, epochMs, (candidate as Chosen<P>).budget);
+  }
+
+  /** The carbon budget's state at `epochMs` (undefined without a budget). */
+  budgetState(epochMs: number): BudgetTelemetry | undefined {
+    return this.carbonBudget?.state(epochMs);
   }
 
   /** The decision behind the newest policy choice (its explanation is written when read). */

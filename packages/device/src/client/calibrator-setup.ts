@@ -10,6 +10,7 @@ import {
 import { type DeviceProfile } from '@carboncp/carbon';
 import { profileFromJson, type ModelProfile, type Partition, type Plan } from '@carboncp/core';
 import { bytesPerElement, CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
+import { ClientBudget, type ClientBudgetOptions } from './budget-pacer.js';
 import { CalibratedPolicy, type CalibratedContextOptions } from './calibrated-policy.js';
 import type { ClientTensorInfo } from './types.js';
 
@@ -150,6 +151,8 @@ export async function createCalibratedPolicy(
     /** With `servers`: the site names; each remote candidate is offered once per site (candidatesForSites). */
     sites?: readonly string[];
     fetch?: ProfileFetch;
+    /** createClient's `budget`, and when its first period starts by default (the client's clock now). */
+    budget?: { options: ClientBudgetOptions; startMs: number };
   } = {},
 ): Promise<CalibratedPolicy<Plan>> {
   const log = extra.log ?? (() => {});
@@ -166,9 +169,12 @@ export async function createCalibratedPolicy(
         ),
         options.decider,
       );
+  const budget = extra.budget;
+  const carbonBudget = budget ? new ClientBudget(budget.options, budget.startMs, () => options.deviceIntensity?.(), options.fallbackIntensityGPerKwh) : undefined;
   return new CalibratedPolicy<Plan>({
     ...options,
     decider,
     ...(extra.power ? { power: extra.power } : {}),
+    ...(carbonBudget ? { carbonBudget } : {}),
   });
 }

@@ -5,6 +5,7 @@ import type { CoverageStats } from '@carboncp/calibrator';
 import type { TelemetryDecision } from './calibrated-policy.js';
 import type { SiteView } from './site-pool.js';
 import type { ClientPlan, InferOptions, RequestTelemetry, ServerContext, SplitModel } from './types.js';
+import type { BudgetTelemetry } from './budget-pacer.js';
 
 /**
  * One way to run a request: which plan (where the model is cut) and how its crossing tensors
@@ -73,6 +74,10 @@ export interface CutPolicy<P extends ClientPlan = ClientPlan> {
   coverage?(): Record<string, Record<string, CoverageStats>>;
   /** The policy's learnt state, JSON-safe (client.calibratorState()). */
   state?(): unknown;
+  /** Books a finished request against the policy's carbon budget: its `telemetry.budget` (a policy without one: undefined). */
+  book?(candidate: Candidate<P>, telemetry: RequestTelemetry, epochMs: number): BudgetTelemetry | undefined;
+  /** The carbon budget's state at `epochMs` (client.budgetState()). */
+  budgetState?(epochMs: number): BudgetTelemetry | undefined;
 }
 
 /** Today's behaviour: the client's defaultCut, with the requested compression or the client's default. */

@@ -1,6 +1,6 @@
 import { checkModelFamily, type ModelFamily, type ModelProfile, type ModelVariant, type Partition, type Plan } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
-import { checkBudgetOptions, type ClientBudgetOptions } from './budget-pacer.js';
+import { checkClientBudget, type ClientBudgetOptions } from './budget-pacer.js';
 import type { CalibratedContextOptions } from './calibrated-policy.js';
 import { badOption } from './client-options.js';
 import { systemClock, type Clock } from './clock.js';
@@ -40,8 +40,7 @@ export async function buildFamilyClient<T extends RuntimeTensor, S>(b: FamilyBui
   if (b.models === null || typeof b.models !== 'object') throw badOption('models must map variant names to models');
   const names = family.variants.map((v) => v.name).join(', ');
   for (const name of Object.keys(b.models)) if (!family.variants.some((v) => v.name === name)) throw badOption(`family '${family.name}' has no variant '${name}' (variants: ${names})`);
-  checkBudgetOptions(b.budget);
-  if (b.budget !== undefined && b.calibrator === undefined) throw badOption('budget needs a calibrator: the budget caps the carbon-aware decision');
+  checkClientBudget(b.budget, b.calibrator);
   const chosen = family.variants.filter((v) => Object.hasOwn(b.models, v.name));
   if (chosen.length === 0) throw badOption(`family '${family.name}' has no servable variant: models gives none of ${names}`);
   const clients: Record<string, VariantClient<T>> = {};

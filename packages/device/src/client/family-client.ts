@@ -147,14 +147,7 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
     }
     const epochMs = this.clock.epochMs();
     const budget = this.policy?.budget;
-    if (budget) {
-      const booked = budget.book(telemetry, epochMs);
-      telemetry.budget = {
-        ...budget.state(epochMs),
-        ...(choice?.budget ? { capG: choice.budget.capG, forecastNow: choice.budget.now, bound: choice.budget.bound } : {}),
-        ...booked,
-      };
-    }
+    if (budget) telemetry.budget = budget.bookTelemetry(telemetry, epochMs, choice?.budget);
     const plan = member.client.plans.find((p) => p.id === telemetry.planId)!;
     this.policy?.observe({
       candidate: { ...(choice ?? {}), plan, compression: telemetry.compression, variant: variant.name },

@@ -1,7 +1,6 @@
 import type { DecideOptions, Decision, DecisionContext } from '@carboncp/calibrator';
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
-import type { ForecastSlot } from '@carboncp/calibrator';
-import type { ClientBudget } from './budget-pacer.js';
+import type { BudgetCap, ClientBudget } from './budget-pacer.js';
 import { telemetryDecision, type CalibratedPolicy, type TelemetryDecision } from './calibrated-policy.js';
 import type { Candidate, CutContext, PolicyOutcome, RequestedDecision } from './cut-policy.js';
 import type { ClientPlan } from './types.js';
@@ -21,7 +20,7 @@ export interface FamilyChoice<P extends ClientPlan> extends Candidate<P> {
   variant: string;
   decision?: TelemetryDecision;
   decided?: { decision: Decision; context: DecisionContext };
-  budget?: { capG: number; now: ForecastSlot; bound: boolean };
+  budget?: BudgetCap;
 }
 
 /**

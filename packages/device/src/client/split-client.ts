@@ -39,6 +39,7 @@ import type {
   ServerContextOptions,
   SplitModel,
 } from './types.js';
+import type { BudgetTelemetry } from './budget-pacer.js';
 
 export type { SplitClientOptions } from './client-options.js';
 
@@ -192,6 +193,11 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     return this.options.cutPolicy.coverage?.();
   }
 
+  /** The carbon budget's state now (createClient's `budget`; undefined without one). */
+  budgetState(): BudgetTelemetry | undefined {
+    return this.options.cutPolicy.budgetState?.(this.options.clock.epochMs());
+  }
+
   /** The policy's learnt state (JSON-safe): pass it back (createClient's calibrator.state) to start warm. */
   calibratorState(): unknown {
     return this.options.cutPolicy.state?.();
@@ -271,6 +277,8 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         telemetry.decision = structuredClone(candidate.decision);
         recordObserved(telemetry);
       }
+      const budget = this.options.cutPolicy.book?.(candidate, telemetry, clock.epochMs());
+      if (budget) telemetry.budget = budget;
       recordRequest(this.counters, telemetry);
       tellPolicy(this.options.cutPolicy, {
         candidate,

@@ -1,3 +1,4 @@
+import type { ClientBudgetOptions } from '../client/budget-pacer.js';
 import { type DeviceProfile } from '@carboncp/carbon';
 import { loadDeviceProfile, loadDeviceProfileFile } from '@carboncp/carbon/node';
 import type { Partition, Plan } from '@carboncp/core';
@@ -22,15 +23,16 @@ export async function createNodeCalibratedPolicy(
   outputs: readonly ClientTensorInfo[],
   server: string,
   options: NodeCalibratorOptions,
-  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void; ca?: TrustedCa; sites?: readonly string[] },
+  extra: { power?: CalibratedContextOptions['power']; inputShapes?: Record<string, number[]>; log?: (message: string) => void; ca?: TrustedCa; sites?: readonly string[]; budget?: { options: ClientBudgetOptions; startMs: number } },
 ): Promise<CalibratedPolicy<Plan>> {
   if (options === null || typeof options !== 'object') throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'calibrator must be an options object');
   const { deviceProfile: ref, profileRuns, ...rest } = options;
   const deviceProfile = await resolveDeviceProfile(ref);
-  const { inputShapes, log, power, ca, sites } = extra;
+  const { inputShapes, log, power, ca, sites, budget } = extra;
   return createCalibratedPolicy(partition, outputs, server, { ...rest, deviceProfile }, {
     ...(power ? { power } : {}),
     ...(sites ? { sites } : {}),
+    ...(budget ? { budget } : {}),
     ...(log ? { log } : {}),
     // The server's profile comes from its HTTPS port, signed by the same private CA as its WSS.
     ...(ca !== undefined ? { fetch: fetchTrusting(ca) } : {}),

@@ -104,6 +104,8 @@ describe('createClient({ plans })', () => {
       [{ ...OFFLINE, model: other, plans: json }, 'CARBONCP_DIGEST_MISMATCH', /plan JSON is for model 'unprobeable'/],
       [{ ...OFFLINE, model: bytes, plans: '{"model":' }, 'CARBONCP_BAD_PLAN_JSON', /does not parse/],
       [{ ...OFFLINE, model: bytes, plans: json, partition: { maxWidth: 2 } }, 'CARBONCP_INVALID_ARGUMENT', /partition options and plans exclude each other/],
+      [{ ...OFFLINE, model: bytes, plans: json, budget: { grams: 1, period: '1h' } }, 'CARBONCP_INVALID_ARGUMENT', /budget needs a calibrator/],
+      [{ ...OFFLINE, model: bytes, plans: json, budget: { grams: 1, period: 'soon' } }, 'CARBONCP_INVALID_ARGUMENT', /budget.period must be milliseconds > 0 or a duration/],
       [
         { ...OFFLINE, model: bytes, plans: JSON.stringify({ ...JSON.parse(json), inputShapes: { x: [1, 8] } }), inputShapes: { x: [2, 8] } },
         'CARBONCP_INVALID_ARGUMENT',

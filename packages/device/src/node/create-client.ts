@@ -8,6 +8,7 @@ import { badOption, resolveClientOptions, resolveHeadThreadOptions, type EnergyM
 import type { FootprintOptions } from '../client/request-footprint.js';
 import type { PowerReading } from '../client/power-source.js';
 import type { SiteEquityClientOptions, SiteOptions } from '../client/site-options.js';
+import { checkClientBudget, type ClientBudgetOptions } from '../client/budget-pacer.js';
 import { calibratorSites, siteOptionsForClient } from '../client/site-setup.js';
 import type { Transport } from '../client/types.js';
 import { createNodeCalibratedPolicy, type NodeCalibratorOptions } from './calibrator-setup.js';
@@ -123,6 +124,12 @@ export interface CreateClientOptions {
    * server's latency profiles and a saved state (README, "cut: 'auto'"). Excludes cutPolicy.
    */
   calibrator?: NodeCalibratorOptions;
+  /**
+   * A paced carbon budget, `{ grams, period }` (needs `calibrator`): each cut 'auto' decision is
+   * capped in grams from the forecast of the device's grid, each request booked; the state in
+   * `telemetry.budget` and `budgetState()` (device README, "A carbon budget").
+   */
+  budget?: ClientBudgetOptions;
   /** Progress of the set-up (profiling, fetching the server's profile); default silent. */
   log?: (message: string) => void;
   /** Wraps the WebSocket transport, e.g. in a ShapedTransport that replays an uplink trace (demos, tests). */
@@ -150,6 +157,7 @@ export async function createClient(given: CreateClientOptions | CreateFamilyClie
   const siteOptions = siteOptionsForClient(options);
   const { headThread, headTimeoutMs, headQueueLimit } = resolveHeadThreadOptions(options);
   resolveTrustedCa(options.ca); // a ca that is not PEM fails here, before the model is read
+  checkClientBudget(options.budget, options.calibrator);
   const threads = options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {};
   const planSet = options.plans === undefined ? undefined : readPlans(options);
   const model = await readModel(options.model, options.modelName ?? (options.model instanceof Uint8Array ? planSet?.model.name : undefined));
@@ -169,6 +177,7 @@ export async function createClient(given: CreateClientOptions | CreateFamilyClie
         ...(inputShapes ? { inputShapes } : {}),
         ...(options.log ? { log: options.log } : {}),
         ...(options.ca !== undefined ? { ca: options.ca } : {}),
+        ...(options.budget !== undefined ? { budget: { options: options.budget, startMs: clock.epochMs() } } : {}),
       })
     : options.cutPolicy;
   const transport = new WsTransport({ maxPayload, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
