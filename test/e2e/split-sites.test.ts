@@ -4,9 +4,9 @@
 // site x cut per request (ppocr-cls whole on the server, mobilenetv2 at an early split): the cleanest site, C. C is killed with requests in flight on it: every
 // request resolves exactly once with the whole model's output, those in flight on C are retried
 // at B (the runner-up), later requests go to B, and once C listens again it is used again.
-import type { IntensityPoint } from '@carboncp/carbon';
+import type { DeviceProfile, IntensityPoint } from '@carboncp/carbon';
 import { seededInputs } from '@carboncp/core/node';
-import { createClient, type CarboncpClient, type InferResult, type RequestTelemetry } from '@carboncp/device/node';
+import { createClient, type CarboncpClient, type CreateClientOptions, type NodeCalibratorOptions, type InferResult, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel } from '@carboncp/models';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import type * as ort from 'onnxruntime-node';
@@ -41,6 +41,35 @@ async function serve(name: string): Promise<CarboncpServer> {
   });
 }
 
+/** A client of MODELS[i] over the three sites, deciding by carbon ('mean', no exploration) among `planIds`. */
+function siteClientOptions(i: number, device: DeviceProfile, seed: number, calibrator: Pick<NodeCalibratorOptions, 'planIds'>): CreateClientOptions {
+  return {
+    model: files[i]!,
+    servers: Object.values(sites).map((s) => ({ name: s.name, url: `ws://127.0.0.1:${s.proxy.port}` })),
+    inputShapes: getZooModel(MODELS[i]!).inputShapes,
+    intraOpNumThreads: 1,
+    reconnect: { initialMs: 50, maxMs: 300, seed },
+    // Pings every 100 ms when idle: each site's RTT and grid (from its pongs) are known early.
+    keepaliveMs: 100,
+    keepaliveTimeoutMs: 2_000,
+    timeoutMs: 30_000,
+    calibrator: {
+      deviceProfile: device,
+      radio: 'wifi',
+      deviceIntensity: deviceGrid,
+      fallbackIntensityGPerKwh: 300,
+      serverPowerW: 50,
+      uplinkPriorBps: 1e9,
+      rttPriorMs: 1,
+      profileRuns: 3,
+      serverProfile: false,
+      ...calibrator,
+      decider: { exploration: false },
+      defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
+    },
+  };
+}
+
 beforeAll(async () => {
   files = await Promise.all(MODELS.map((m) => ensureModel(m)));
   const device = await offloadingDevice('test/e2e/split-sites.test.ts');
@@ -49,27 +78,8 @@ beforeAll(async () => {
     sites[name] = { name, server, proxy: await TcpProxy.start(server.port) };
   }
   for (const [i, model] of MODELS.entries()) {
-    const { inputShapes } = getZooModel(model);
-    const client = await createClient({
-      model: files[i]!,
-      servers: Object.values(sites).map((s) => ({ name: s.name, url: `ws://127.0.0.1:${s.proxy.port}` })),
-      inputShapes,
-      intraOpNumThreads: 1,
-      reconnect: { initialMs: 50, maxMs: 300, seed: 11 + i },
-      // Pings every 100 ms when idle: each site's RTT and grid (from its pongs) are known early.
-      keepaliveMs: 100,
-      keepaliveTimeoutMs: 2_000,
-      timeoutMs: 30_000,
-      calibrator: {
-        deviceProfile: device,
-        radio: 'wifi',
-        deviceIntensity: deviceGrid,
-        fallbackIntensityGPerKwh: 300,
-        serverPowerW: 50,
-        uplinkPriorBps: 1e9,
-        rttPriorMs: 1,
-        profileRuns: 3,
-        serverProfile: false,
+    const client = await createClient(
+      siteClientOptions(i, device, 11 + i, {
         // Two cuts in the stream: ppocr-cls offloads whole ('server'; its device run is a
         // candidate too), mobilenetv2 at an early split, the only candidate of its client: the
         // split's head costs the device nearly what the whole small model does, so with 'device'
@@ -78,10 +88,8 @@ beforeAll(async () => {
           const splits = plans.filter((p) => p.kind === 'split');
           return i === 0 ? ['server', 'device'] : [splits[Math.floor(splits.length / 8)]!.id];
         },
-        decider: { exploration: false },
-        defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
-      },
-    });
+      }),
+    );
     clients.push({ model, client, reference: await referenceRunner(files[i]!) });
   }
   for (const { client } of clients) {
@@ -191,27 +199,7 @@ describe('several sites', () => {
     const { inputShapes } = getZooModel(MODELS[0]!);
     const reference = clients[0]!.reference;
     const capped = await createClient({
-      model: files[0]!,
-      servers: Object.values(sites).map((s) => ({ name: s.name, url: `ws://127.0.0.1:${s.proxy.port}` })),
-      inputShapes,
-      intraOpNumThreads: 1,
-      reconnect: { initialMs: 50, maxMs: 300, seed: 21 },
-      keepaliveMs: 100,
-      timeoutMs: 30_000,
-      calibrator: {
-        deviceProfile: await offloadingDevice('test/e2e/split-sites.test.ts'),
-        radio: 'wifi',
-        deviceIntensity: deviceGrid,
-        fallbackIntensityGPerKwh: 300,
-        serverPowerW: 50,
-        uplinkPriorBps: 1e9,
-        rttPriorMs: 1,
-        profileRuns: 3,
-        serverProfile: false,
-        planIds: ['server'],
-        decider: { exploration: false },
-        defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
-      },
+      ...siteClientOptions(0, await offloadingDevice('test/e2e/split-sites.test.ts'), 21, { planIds: ['server'] }),
       equity: { maxShare: 0.5 },
     });
     try {
