@@ -36,7 +36,8 @@ export interface SplitClientOptions<T extends RuntimeTensor, P extends ClientPla
   clientName?: string;
   /**
    * Ping the server after this long without a frame from it, to notice a server that went
-   * silent; default 15000, 0 disables.
+   * silent (and once as each connection opens, so that the RTT and the server's context are known
+   * before the first request); default 15000, 0 disables both.
    */
   keepaliveMs?: number;
   /** A keepalive ping unanswered this long drops the connection (requests fail over, reconnect); default keepaliveMs. */

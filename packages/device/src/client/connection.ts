@@ -24,7 +24,7 @@ export interface ConnectionOptions {
   reconnect: ReconnectOptions;
   handshakeTimeoutMs: number;
   maxPayload: number;
-  /** Ping after this long without a frame from the server; 0: never. */
+  /** Ping after this long without a frame from the server, and once as the connection opens; 0: never. */
   keepaliveMs: number;
   /** A keepalive ping unanswered this long marks the connection dead. */
   keepaliveTimeoutMs: number;
@@ -210,6 +210,10 @@ export class Connection {
             this.lastError = undefined;
             this.options.onOpen(message.body);
             this.keepalive.start((error) => this.keepaliveExpired(generation, error));
+            // One ping at once: without it a device whose requests all carry payloads has no RTT
+            // (so no network estimate: uplink samples wait for one) and no server context until
+            // the first keepalive, seconds later. An unanswered one is the keepalive's to judge.
+            if (this.options.keepaliveMs > 0) this.ping(this.options.keepaliveTimeoutMs).catch(() => {});
             for (const waiter of [...this.waiters]) waiter.opened();
             settle(undefined);
           } else if (message.type === MessageType.Error) {

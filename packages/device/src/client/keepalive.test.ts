@@ -33,6 +33,9 @@ async function setup(options: { keepaliveMs?: number } = {}) {
   const client = await opening;
   expect(client.state).toBe('open');
   open.push(client);
+  // The ping sent as the connection opened (tested below): the tests here count the keepalive's.
+  expect(server.pings).toHaveLength((options.keepaliveMs ?? KEEPALIVE_MS) > 0 ? 1 : 0);
+  server.pings.length = 0;
   return { model, server, client };
 }
 
@@ -104,6 +107,23 @@ describe('keepalive', () => {
     expect(client.lastServerContext).toMatchObject({ queueDepth: server.pings.length, carbonIntensity: { valueGPerKwh: 50, source: 'fake' } });
   });
 
+  it('pings once as the connection opens, so that the RTT and the server context are known before any request', async () => {
+    const model = fakeModel();
+    const server = new FakeServer(model);
+    server.pongContext = () => ({ queue_depth: 3, in_flight: 0, tail_ms: {}, carbon_intensity: { value_g_per_kwh: 120, source: 'fake' } });
+    const opening = SplitClient.open({ model, runtime: new FakeRuntime(), transport: server, server: 'ws://fake', keepaliveMs: KEEPALIVE_MS, keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS });
+    await vi.advanceTimersByTimeAsync(1);
+    const client = await opening;
+    open.push(client);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(server.pings).toHaveLength(1);
+    expect(client.lastServerContext).toMatchObject({ queueDepth: 3, carbonIntensity: { valueGPerKwh: 120 } });
+    expect(client.networkEstimate()?.rttMs.n).toBe(1);
+    // Its pong is a frame: the keepalive's next ping comes keepaliveMs after it, not before.
+    await vi.advanceTimersByTimeAsync(KEEPALIVE_MS - 5);
+    expect(server.pings).toHaveLength(1);
+  });
+
   it('does not ping a connection that keeps receiving frames', async () => {
     const { server, client } = await setup();
     for (let i = 0; i < 20; i++) {
@@ -167,7 +187,8 @@ describe('keepalive', () => {
     const keepalive = created.filter((c) => c.delay === KEEPALIVE_MS);
     const pingTimeout = created.filter((c) => c.delay === KEEPALIVE_TIMEOUT_MS);
     expect(keepalive.length).toBeGreaterThan(0);
-    expect(pingTimeout).toHaveLength(1);
+    // The opening ping's timeout and the keepalive ping's.
+    expect(pingTimeout).toHaveLength(2);
     for (const { timer } of [...keepalive, ...pingTimeout]) expect(timer.hasRef()).toBe(false);
     vi.mocked(globalThis.setTimeout).mockRestore();
   });

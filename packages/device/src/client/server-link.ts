@@ -16,7 +16,7 @@ export interface ServerLinkOptions {
   /** How long the hello may take; default 5000. */
   handshakeTimeoutMs?: number;
   maxPayload?: number;
-  /** Ping an idle server after this long; default 15000, 0 disables. */
+  /** Ping an idle server after this long (and once on connecting); default 15000, 0 disables. */
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
   reconnect?: ReconnectOptions;

@@ -41,9 +41,10 @@ const SITES: SiteOptions[] = [
   { name: 'C', url: 'ws://c', carbon: 20, wue: 4, gridWaterLPerKwh: 6 },
 ];
 
-/** One FakeServer per site, behind one transport that routes by URL. */
-function sitesOf(model: ReturnType<typeof fakeModel>, clock?: ManualClock) {
+/** One FakeServer per site, behind one transport that routes by URL; `rttMs`: each site's pong delay from its first ping (the one sent on connecting). */
+function sitesOf(model: ReturnType<typeof fakeModel>, clock?: ManualClock, rttMs: Record<string, number> = {}) {
   const servers: Record<string, FakeServer> = Object.fromEntries(SITES.map((s) => [s.name, new FakeServer(model, clock)]));
+  for (const [name, ms] of Object.entries(rttMs)) servers[name]!.pongDelayMs = () => ms;
   const byUrl = Object.fromEntries(SITES.map((s) => [s.url, servers[s.name]!]));
   const transport: Transport = { connect: (url, handlers) => byUrl[url]!.connect(url, handlers) };
   return { servers, transport };
@@ -54,9 +55,14 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.close()));
 });
 
-async function setup(extra: Partial<SplitClientOptions<FakeTensor, ClientPlan>> = {}, policyExtra: Partial<ConstructorParameters<typeof CalibratedPolicy>[0]> = {}, clock?: ManualClock) {
+async function setup(
+  extra: Partial<SplitClientOptions<FakeTensor, ClientPlan>> = {},
+  policyExtra: Partial<ConstructorParameters<typeof CalibratedPolicy>[0]> = {},
+  clock?: ManualClock,
+  rttMs?: Record<string, number>,
+) {
   const model = fakeModel();
-  const { servers, transport } = sitesOf(model, clock);
+  const { servers, transport } = sitesOf(model, clock, rttMs);
   const decider = new CarbonAwareDecision(candidates(['A', 'B', 'C']), { exploration: false });
   const policy = new CalibratedPolicy({ decider, deviceProfile: profile, radio: 'wifi', fallbackIntensityGPerKwh: 300, serverPowerW: 200, defaults: { mode: 'mean', sloMs: 10_000 }, ...policyExtra });
   const client = await SplitClient.open({
@@ -103,10 +109,9 @@ describe('choosing a site', () => {
 
   it("by latency: each site's RTT is measured on its own connection; an SLO of 50 ms rules C (80 ms) out", async () => {
     const clock = new ManualClock();
-    const { client, servers, policy } = await setup({ keepaliveMs: 100, keepaliveTimeoutMs: 1_000 }, {}, clock);
     const rtt: Record<string, number> = { A: 5, B: 20, C: 80 };
-    for (const [name, server] of Object.entries(servers)) server.pongDelayMs = () => rtt[name]!;
-    await clock.advance(100); // every site idle for keepaliveMs: one ping each
+    const { client, policy } = await setup({ keepaliveMs: 100, keepaliveTimeoutMs: 1_000 }, {}, clock, rtt);
+    await clock.advance(100); // every opening pong back; every site idle for keepaliveMs: one more ping each
     await clock.advance(100); // every pong back
     const states = Object.fromEntries(client.sites().map((s) => [s.name, s]));
     for (const name of ['A', 'B', 'C']) expect(states[name]!.rttMs).toBeCloseTo(rtt[name]!, 6);

@@ -121,6 +121,10 @@ describe('SplitClient over a fake server', () => {
 
   it('keeps its timers on the injected clock: keepalive while idle, a timeout per request in flight, none after close', async () => {
     const { clock, server, client } = await setup();
+    // The ping sent on connecting holds a timeout until its pong (delivered on the clock's next turn).
+    await clock.advance(0);
+    await vi.waitFor(() => expect(server.pings).toHaveLength(1));
+    await vi.waitFor(() => expect(client.networkEstimate()).toBeDefined());
     // Idle and open: only the keepalive timer, unref'd.
     expect([clock.pending(), clock.pending(true)]).toEqual([1, 0]);
     server.behaviour = { kind: 'silent' };

@@ -101,7 +101,8 @@ export interface CreateClientOptions {
   maxPayload?: number;
   /**
    * Ping the server after this long without a frame from it, so that a server gone silent is
-   * noticed; default 15000, 0 disables.
+   * noticed, and once as each connection opens (the RTT and the server's context from the start);
+   * default 15000, 0 disables both.
    */
   keepaliveMs?: number;
   /** A keepalive ping unanswered this long drops the connection: requests in flight run locally, the client reconnects; default keepaliveMs. */
