@@ -64,6 +64,10 @@ describe('bad input at the client API', () => {
     cleanup.push(() => proxy.kill());
     const client = await connect(`ws://127.0.0.1:${proxy.port}`);
     await client.ready(10_000);
+    // The ping sent on connecting (its pong sets lastServerContext): bytes, but no request.
+    await vi.waitFor(() => expect(client.lastServerContext).toBeDefined());
+    // The ping sent on connecting (its pong sets lastServerContext): bytes, but no tensor.
+    await vi.waitFor(() => expect(client.lastServerContext).toBeDefined());
     const sentAfterHello = proxy.bytesUp;
     const feeds = seededInputs(client.partition.model, inputShapes, 1);
 
@@ -213,6 +217,8 @@ describe('a server with different model bytes under the same name', () => {
     cleanup.push(() => proxy.kill());
     const client = await connect(`ws://127.0.0.1:${proxy.port}`, { modelName: 'ppocr' });
     await client.ready(10_000);
+    // The ping sent on connecting (its pong sets lastServerContext): bytes, but no tensor.
+    await vi.waitFor(() => expect(client.lastServerContext).toBeDefined());
     const sentAfterHello = proxy.bytesUp;
     const feeds = seededInputs(client.partition.model, inputShapes, 21);
     for (const cut of ['server', middle(client)]) {
@@ -245,12 +251,16 @@ describe('a server restarted on the same port with other model bytes', () => {
     const cut = middle(client);
     const feeds = seededInputs(client.partition.model, inputShapes, 41);
     expect((await client.infer(feeds, { cut })).telemetry.path).toBe('split');
+    // The server answers in order: the opening ping's pong came before that response.
+    const contextBefore = client.lastServerContext;
 
     await first.close({ drainMs: 0 });
     await serve(port, [other]);
     await vi.waitFor(() => expect({ connects: client.stats().connects >= 2, state: client.state }, 'the client to reconnect').toEqual({ connects: true, state: 'open' }), {
       timeout: 10_000,
     });
+    // The reconnected connection's opening ping, answered: a new context object.
+    await vi.waitFor(() => expect(client.lastServerContext).not.toBe(contextBefore));
     const sentAfterHello = proxy.bytesUp;
     for (const plan of ['server', cut]) {
       const { outputs, telemetry } = await client.infer(feeds, { cut: plan });
