@@ -89,6 +89,7 @@ describe("cut: 'auto' over a real server and a shaped uplink", () => {
   it('stops offloading when the uplink collapses below what the SLO allows', async () => {
     deviceGrid = 900;
     expect(plansOf(await phase(3, 400))).toEqual(['server', 'server', 'server']);
+    const uplinkBefore = client.networkEstimate()!.uplinkBps!.mean;
     shaped.setUplink(constant(1)); // 110 kB now takes ~0.9 s against a 60 ms SLO
     const slow = await phase(8, 500);
     const firstDevice = plansOf(slow).indexOf('device');
@@ -97,7 +98,11 @@ describe("cut: 'auto' over a real server and a shaped uplink", () => {
     // correction may move sooner; nothing else shares the link here, so no sample is rejected.
     expect(firstDevice, plansOf(slow).join(',')).toBeGreaterThan(0);
     expect(firstDevice, plansOf(slow).join(',')).toBeLessThanOrEqual(NETWORK_DEFAULTS.shiftAfter);
-    expect(client.networkEstimate()!.uplinkBps!.mean / 1e6).toBeCloseTo(1, 1);
+    // Only the remote requests measure the uplink: after shiftAfter of them it is the new level,
+    // before that (the correction may move first on a loaded machine) each has pulled it down.
+    const uplinkAfter = client.networkEstimate()!.uplinkBps!.mean;
+    if (firstDevice >= NETWORK_DEFAULTS.shiftAfter) expect(uplinkAfter / 1e6).toBeCloseTo(1, 1);
+    else expect(uplinkAfter).toBeLessThan(uplinkBefore);
     expect(plansOf(slow).slice(firstDevice)).toEqual(Array(slow.length - firstDevice).fill('device'));
     const stats = client.stats();
     expect(stats.requests).toBe(8 + 6 + 6 + 3 + 8);
