@@ -63,32 +63,54 @@ beforeAll(async () => {
       serverPowerW: 5,
       uplinkPriorBps: 200e6,
       rttPriorMs: 1,
-      profileRuns: 3,
+      profileRuns: 10,
       serverProfiles: false,
       planIds: ['server', 'device'],
       decider: { exploration: false },
       defaults: { mode: 'mean', objective: 'carbon' },
     },
     // A flat, sure forecast: the cap is what is left over the requests expected in the hour's rest
-    // (3 an hour: the test's seconds leave about 3 to come, so each request is a third of the pace).
-    budget: { grams: GRAMS, periodMs: HOUR, requestsPerHour: 3, forecast: () => [{ point: grid, upper: grid }] },
+    // (one an hour: the test's seconds leave about one to come, so the cap is what is left).
+    budget: { grams: GRAMS, periodMs: HOUR, requestsPerHour: 1, forecast: () => [{ point: grid, upper: grid }] },
   });
   await family.ready(10_000);
 }, 600_000);
 
+/** What the better variant's cheapest candidate is priced at while the budget is not tight: within the cap (all of GRAMS, one request being expected in the hour's rest). */
+const BETTER_PRICE = 0.7 * GRAMS;
+
 /**
- * Carbon scales with the grid (the cap, under a flat sure forecast, does not): sets the grid so
- * that the better variant's cheapest candidate, as predicted now, costs GRAMS / 3.9: within the
- * pace (GRAMS / 3 a request) while nothing is spent, past it once a request is booked. Called
- * before each request whose variant the test asserts, so that the budget's arithmetic does not
- * hang on how fast this machine is (the predictions learn it as requests run: a profile taken
- * under load and faster requests later once let the better variant fit for twelve requests).
+ * Each variant's cheapest candidate's predicted carbon per g/kWh of grid (device and server share
+ * the grid, so carbon is proportional to it), in the context the next request's decision will
+ * see: the family's freshest network estimate and server context, as FamilyClient builds it.
+ * The test sets the grid from these before each request whose variant it asserts, so that the
+ * budget's arithmetic does not hang on how fast this machine is (the predictions learn it as
+ * requests run: a profile taken under load and faster requests later once let the better variant
+ * fit for twelve requests).
  */
-function priceBetterAt(fraction: number): void {
+function unitCarbon(): Record<keyof typeof VARIANTS, number> {
   const policy = family.policy!.inner;
-  const context = policy.context({ network: undefined, serverContext: undefined }, clock.epochMs());
-  const better = Math.min(...policy.decider.decide(context, { mode: 'mean' }).assessments.filter((a) => a.candidate.variant === BETTER).map((a) => a.carbonG));
-  grid *= (GRAMS * fraction) / better;
+  const freshest = <T extends { updatedAt?: number; receivedAt?: number }>(xs: (T | undefined)[]) =>
+    xs.filter((x): x is T => x !== undefined).sort((a, b) => (b.updatedAt ?? b.receivedAt ?? 0) - (a.updatedAt ?? a.receivedAt ?? 0))[0];
+  const members = Object.values(family.clients);
+  const serverContext = freshest(members.map((c) => c.lastServerContext));
+  const context = policy.context({ network: freshest(members.map((c) => c.networkEstimate())), serverContext: serverContext && { ...serverContext, tailMs: {} } }, clock.epochMs());
+  delete context.serverTailMs;
+  const { assessments } = policy.decider.decide(context, { mode: 'mean' });
+  const least = (variant: string) => Math.min(...assessments.filter((a) => a.candidate.variant === variant).map((a) => a.carbonG)) / grid;
+  return { '0.35': least('0.35'), '0.75': least('0.75') };
+}
+
+/** The better variant at BETTER_PRICE: affordable while the cap is all of the budget. */
+function priceBetter(): void {
+  grid = BETTER_PRICE / unitCarbon()[BETTER];
+}
+
+/** What is left of the budget (the cap) half way between the two variants' cheapest: the cheaper fits, the better does not. */
+function priceBetween(): void {
+  const unit = unitCarbon();
+  expect(unit['0.35'], 'the cheaper variant predicted cheaper').toBeLessThan(unit['0.75']);
+  grid = (2 * family.budgetState()!.remainingG) / (unit['0.35'] + unit['0.75']);
 }
 
 afterAll(async () => {
@@ -125,14 +147,14 @@ async function request(seed: number, options: { minQuality?: number } = {}): Pro
 
 describe('a model family under a paced carbon budget, over a real server', () => {
   it('runs the better variant while the budget allows, the cheaper once it is tight, and the better again next period', async () => {
-    priceBetterAt(1 / 3.9);
+    priceBetter();
     const first = await request(1);
     expect(first.variant!.name).toBe(BETTER);
     expect(first.budget).toMatchObject({ period: 0, grams: GRAMS, bound: false, bookedFrom: 'prediction' });
     const tight: RequestTelemetry[] = [first];
-    // Each better request books about GRAMS / 3.9: the budget is gone after four at most.
-    for (let seed = 2; seed <= 6 && tight.at(-1)!.variant!.name === BETTER; seed += 1) {
-      priceBetterAt(1 / 3.9);
+    // The first booked BETTER_PRICE: what is left (the cap) is set between the two variants.
+    for (let seed = 2; seed <= 4 && tight.at(-1)!.variant!.name === BETTER; seed += 1) {
+      priceBetween();
       tight.push(await request(seed));
     }
     expect(tight.at(-1)!.variant!.name).toBe('0.35');
@@ -141,11 +163,10 @@ describe('a model family under a paced carbon budget, over a real server', () =>
     expect(tight.at(-1)!.budget!.capG).toBeGreaterThan(0);
     // A floor the cheaper variant does not meet: the better one answers (the cap relaxed when it does not fit: request() checks which).
     for (let seed = 30; seed < 33; seed += 1) expect((await request(seed, { minQuality: 65 })).variant!.name).toBe(BETTER);
-    // Half way into the next period: the grams renew, 1.5 requests are expected in what is left of
-    // it, so the cap is two thirds of the budget: the better variant is affordable again (with
-    // room for its predictions to have moved since the probe).
+    // Half way into the next period: the grams renew, half a request is expected in what is left
+    // of it, so the cap is all of the budget: the better variant is affordable again.
     shiftMs += 1.5 * HOUR;
-    priceBetterAt(1 / 3.9);
+    priceBetter();
     const renewed = await request(40);
     expect(renewed.variant!.name).toBe(BETTER);
     expect(renewed.budget).toMatchObject({ period: 1, spentG: renewed.budget!.bookedG, requests: 1 });

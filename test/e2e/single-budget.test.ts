@@ -55,8 +55,8 @@ beforeAll(async () => {
       defaults: { mode: 'mean', objective: 'latency' },
     },
     // A flat, sure forecast: the cap is what is left over the requests expected in the hour's rest
-    // (3 an hour: the test's seconds leave about 3 to come).
-    budget: { grams: GRAMS, periodMs: HOUR, requestsPerHour: 3, forecast: () => [{ point: grid.device, upper: grid.device }] },
+    // (one an hour: the test's seconds leave about one to come, so the cap is what is left).
+    budget: { grams: GRAMS, periodMs: HOUR, requestsPerHour: 1, forecast: () => [{ point: grid.device, upper: grid.device }] },
   });
   await client.ready(10_000);
 }, 600_000);
@@ -67,12 +67,19 @@ afterAll(async () => {
   await reference?.release();
 });
 
-const policy = () => client.cutPolicy as CalibratedPolicy;
+/** The client's calibrated policy (the calibrator option makes one; a check, not a cast). */
+function policy(): CalibratedPolicy {
+  const p = client.cutPolicy;
+  if (!(p instanceof CalibratedPolicy)) throw new Error('the client has no calibrated policy');
+  return p;
+}
+
+/** What the fastest plan and the other are priced at: the fastest within the cap (all of GRAMS) while nothing is spent, far past what is left (0.3 GRAMS) once it is booked; the other within that. */
+const PRICE = { fastest: 0.7 * GRAMS, other: 0.15 * GRAMS };
 
 /**
- * Sets both grids from the predictions in force, so that the fastest plan costs GRAMS / 3.9 (within
- * the pace of GRAMS / 3 while nothing is spent, past it once one request is booked) and the other
- * plan half that. A plan's carbon is its device energy x the device grid + its server energy x the
+ * Sets both grids from the predictions in force, so that the fastest plan costs PRICE.fastest and
+ * the other PRICE.other. A plan's carbon is its device energy x the device grid + its server energy x the
  * server grid: both energies are read off two decisions at unit intensities. Called before each
  * request whose plan the test asserts, so that the budget's arithmetic does not hang on this
  * machine's speed (the predictions learn it as requests run). Returns the fastest plan's id.
@@ -80,7 +87,7 @@ const policy = () => client.cutPolicy as CalibratedPolicy;
  */
 function price(): string {
   const p = policy();
-  const base = p.context({ network: client.networkEstimate(), serverContext: undefined }, clock.epochMs());
+  const base = p.context({ network: client.networkEstimate(), serverContext: client.lastServerContext }, clock.epochMs());
   const at = (device: number, server: number) => p.decider.decide({ ...base, deviceIntensityGPerKwh: device, serverIntensityGPerKwh: server }, { mode: 'mean', objective: 'latency' });
   const unit = at(1, 1);
   const fastest = unit.chosen.candidate.planId;
@@ -89,7 +96,7 @@ function price(): string {
   const onDevice = energy(1, 1e-9);
   const onServer = energy(1e-9, 1);
   const other = fastest === 'device' ? 'server' : 'device';
-  const want = { [fastest]: GRAMS / 3.9, [other]: GRAMS / 7.8 };
+  const want = { [fastest]: PRICE.fastest, [other]: PRICE.other };
   // Two plans, two grids: solve want[plan] = onDevice[plan] x d + onServer[plan] x s.
   const [a, b, c, e] = [onDevice.server!, onServer.server!, onDevice.device!, onServer.device!];
   const det = a * e - b * c;
@@ -126,14 +133,14 @@ describe('a one-model client under a paced carbon budget, over a real server', (
     const first = await request(1);
     expect(first.planId).toBe(first.fastest);
     expect(first.budget).toMatchObject({ period: 0, grams: GRAMS, bound: false, bookedFrom: 'prediction' });
-    // Booked (its predicted carbon: no footprint option) about GRAMS / 3.9: the cap is now about
-    // (GRAMS - GRAMS / 3.9) / 3 < GRAMS / 3.9, the other plan's GRAMS / 7.8 within it.
+    // Booked (its predicted carbon: no footprint option) about PRICE.fastest: the cap is now what
+    // is left, about 0.3 GRAMS, the other plan's PRICE.other within it.
     price();
     const tight = await request(2);
     expect(tight.planId).not.toBe(tight.fastest);
     expect(tight.budget).toMatchObject({ bound: true, requests: 2 });
-    expect(tight.budget!.capG).toBeLessThan(GRAMS / 3.9);
-    expect(tight.budget!.capG).toBeGreaterThanOrEqual(GRAMS / 7.8);
+    expect(tight.budget!.capG).toBeLessThan(PRICE.fastest);
+    expect(tight.budget!.capG).toBeGreaterThanOrEqual(PRICE.other);
     // Half way into the next period the grams renew: the fastest plan is affordable again.
     shiftMs += 1.5 * HOUR;
     price();
