@@ -93,11 +93,14 @@ describe('profileModel', () => {
       .output('y', 'FP32', [1, 32, 64, 64])
       .toBytes();
     const parts = await partition(await loadModel(bytes, 'conv-bn-relu'));
-    const profile = await profileModel(parts, { runs: 3, warmup: 1, threads: 1, checkCuts: 0 });
+    const profile = await profileModel(parts, { runs: 5, warmup: 1, threads: 1, checkCuts: 0 });
     // One fused kernel, named after its output 'y': Conv and BatchNormalization had none of their
     // own. The layout reorders onnxruntime adds around it name no node (unattributed, small).
     expect(profile.method.fusedPositions).toBe(2);
-    expect(profile.method.unattributedMs).toBeLessThan(0.25 * profile.method.attributedMs); // about 10% here: one small conv
+    // The two reorders of a 512 KiB tensor against a 0.6 ms conv: 15-25% of the attributed time on
+    // this VM (0.10-0.20 ms), which made a 25% bound fail once in CI; the claim is that the kernel's
+    // time is attributed, so the bound is that the reorders stay the smaller part.
+    expect(profile.method.unattributedMs).toBeLessThan(0.5 * profile.method.attributedMs);
     const head = (id: string) => profile.plans.find((p) => p.id === id)!.head.medianMs - profile.method.overheadMs;
     // The Conv's 38M multiply-adds outweigh BatchNormalization and Relu (a few ops per element).
     expect(head('split-1')).toBeGreaterThan(0.9 * head('device'));
