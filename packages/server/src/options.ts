@@ -172,6 +172,12 @@ export interface TailBackendOptions {
   /** Base URL, http(s)://host:port (the KServe routes are under it). */
   url: string;
   token?: string;
+  /**
+   * How often this server asks the backend's /v2/health/ready (default 5000 ms): this server's
+   * readiness follows the backend's, so a load balancer stops sending devices to a server whose
+   * backend is down.
+   */
+  checkIntervalMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -198,7 +204,7 @@ export interface ResolvedOptions {
   serverPowerRefreshMs: number;
   pue: number;
   powerCap: ResolvedPowerCap | undefined;
-  tailBackend: TailBackendOptions | undefined;
+  tailBackend: (TailBackendOptions & { checkIntervalMs: number }) | undefined;
   helloTimeoutMs: number;
   maxConnections: number;
   maxBufferedBytes: number;
@@ -229,6 +235,7 @@ export const DEFAULTS = {
   closeHandshakeMs: 2000,
   idleTimeoutMs: 60_000,
   tailTimeoutMs: 60_000,
+  tailBackendCheckMs: 5000,
   carbonRefreshMs: 300_000,
   serverPowerRefreshMs: 1000,
   pue: 1,
@@ -255,7 +262,7 @@ function nonNegativeInteger(name: string, value: number | undefined, fallback: n
   return value;
 }
 
-function resolveTailBackend(backend: TailBackendOptions | undefined): TailBackendOptions | undefined {
+function resolveTailBackend(backend: TailBackendOptions | undefined): ResolvedOptions['tailBackend'] {
   if (backend === undefined) return undefined;
   let url: URL | undefined;
   try {
@@ -267,7 +274,11 @@ function resolveTailBackend(backend: TailBackendOptions | undefined): TailBacken
     throw bad(`tailBackend.url must be an http(s) base URL such as http://triton:8000, got ${JSON.stringify(backend.url)}`);
   }
   if (backend.token !== undefined && (typeof backend.token !== 'string' || backend.token.length === 0)) throw bad('tailBackend.token must be a non-empty string');
-  return { url: url.href.replace(/\/+$/, ''), ...(backend.token === undefined ? {} : { token: backend.token }) };
+  return {
+    url: url.href.replace(/\/+$/, ''),
+    ...(backend.token === undefined ? {} : { token: backend.token }),
+    checkIntervalMs: positiveInteger('tailBackend.checkIntervalMs', backend.checkIntervalMs, DEFAULTS.tailBackendCheckMs),
+  };
 }
 
 /**

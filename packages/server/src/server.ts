@@ -137,7 +137,9 @@ export async function startServer(options: ServerOptions, internals: ServerInter
   let backend: TailBackend;
   let sessions: { size: number; totalBytes: number };
   if (opts.tailBackend) {
-    backend = new KserveForwardBackend({ url: opts.tailBackend.url, token: opts.tailBackend.token, timeoutMs: opts.tailTimeoutMs });
+    const forward = new KserveForwardBackend({ ...opts.tailBackend, timeoutMs: opts.tailTimeoutMs, log });
+    await forward.start();
+    backend = forward;
     sessions = { size: 0, totalBytes: 0 };
   } else if (opts.executor === 'worker') {
     const pool = new WorkerPoolBackend({ ...backendOptions, workers: opts.workers, entry: internals.tailWorkerEntry, data: internals.tailWorkerData });

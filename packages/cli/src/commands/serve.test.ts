@@ -129,6 +129,9 @@ describe('carboncp serve', () => {
     expect(parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'http://b:1'], { CARBONCP_TAIL_BACKEND_TOKEN: 'e' }).options.tailBackend).toEqual({ url: 'http://b:1', token: 'e' });
     expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'ftp://b'], {})).toThrow(/--tail-backend must be an http\(s\) base URL/);
     expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-backend-token', 't'], {})).toThrow(/--tail-backend-token needs --tail-backend/);
+    expect(parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'http://b:1', '--tail-backend-check-ms', '250'], {}).options.tailBackend).toEqual({ url: 'http://b:1', checkIntervalMs: 250 });
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-backend-check-ms', '250'], {})).toThrow(/--tail-backend-check-ms needs --tail-backend/);
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--tail-backend', 'http://b:1', '--tail-backend-check-ms', '0'], {})).toThrow(/--tail-backend-check-ms/);
   });
 
   it('refuses --carbon with --carbon-intensity, --pue without --server-power-w, a PUE under 1, and a bad spec', async () => {

@@ -112,6 +112,8 @@ Options:
                               flight; an unreachable backend fails requests with CARBONCP_INTERNAL
   --tail-backend-token TOKEN  sent to the backend as 'authorization: Bearer TOKEN'
                               (or set CARBONCP_TAIL_BACKEND_TOKEN)
+  --tail-backend-check-ms MS  how often to ask the backend's /v2/health/ready (default
+                              ${SERVER_DEFAULTS.tailBackendCheckMs}); this server is ready only while it is
 
 Exit codes: 0 stopped cleanly, 2 bad command line, 3 bad model or option, 4 run-time error
 (e.g. the port is in use).`;
@@ -230,6 +232,7 @@ export function parseServeArgs(
         'drain-ms': { type: 'string' },
         'tail-backend': { type: 'string' },
         'tail-backend-token': { type: 'string' },
+        'tail-backend-check-ms': { type: 'string' },
         family: { type: 'string', multiple: true },
         ...POWER_CAP_FLAGS,
       },
@@ -299,6 +302,8 @@ export function parseServeArgs(
   const tailBackendUrl = get('tail-backend');
   const tailBackendToken = get('tail-backend-token') ?? (tailBackendUrl === undefined ? undefined : env.CARBONCP_TAIL_BACKEND_TOKEN);
   if (tailBackendToken !== undefined && tailBackendUrl === undefined) throw usageError('--tail-backend-token needs --tail-backend');
+  const tailBackendCheckMs = integer(get('tail-backend-check-ms'), '--tail-backend-check-ms', 1);
+  if (tailBackendCheckMs !== undefined && tailBackendUrl === undefined) throw usageError('--tail-backend-check-ms needs --tail-backend');
   const options: ServerOptions = {
     models,
     ...(Object.keys(inputShapes).length > 0 ? { inputShapes } : {}),
@@ -328,7 +333,15 @@ export function parseServeArgs(
     ...(serverPower === 'nvidia-smi' ? { serverPowerSource: nvidiaSmiPowerSource() } : {}),
     ...(pue !== undefined ? { pue } : {}),
     ...(powerCap !== undefined ? { powerCap } : {}),
-    ...(tailBackendUrl !== undefined ? { tailBackend: { url: tailBackendUrl, ...(tailBackendToken !== undefined ? { token: tailBackendToken } : {}) } } : {}),
+    ...(tailBackendUrl !== undefined
+      ? {
+          tailBackend: {
+            url: tailBackendUrl,
+            ...(tailBackendToken !== undefined ? { token: tailBackendToken } : {}),
+            ...(tailBackendCheckMs !== undefined ? { checkIntervalMs: tailBackendCheckMs } : {}),
+          },
+        }
+      : {}),
   };
   checkWithServer(options);
   const tlsFiles = tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined;
@@ -345,6 +358,7 @@ export interface TlsFiles {
 const FLAG_OF: [RegExp, string][] = (
   [
     ['maxConnectionsPerAddress', '--max-connections-per-address'],
+    ['tailBackend.checkIntervalMs', '--tail-backend-check-ms'],
     ['tailBackend.token', '--tail-backend-token'],
     ['tailBackend.url', '--tail-backend'],
     ['carbonRefreshMs', '--carbon-refresh-ms'],

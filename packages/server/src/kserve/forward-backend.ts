@@ -8,6 +8,10 @@
  * the bound CARBONCP_TIMEOUT, an error answer the code it carries where it means the same here
  * (PASSED_ON) or its HTTP status's (400 CARBONCP_BAD_TENSOR, 503 CARBONCP_BUSY, 504
  * CARBONCP_TIMEOUT, else CARBONCP_INTERNAL).
+ *
+ * Readiness follows the backend: `start()` asks its /v2/health/ready once, then every
+ * checkIntervalMs; an unreachable call marks it not ready at once and an answered one ready, so
+ * this server's /v2/health/ready (and a load balancer's probe of it) says whether a tail could run.
  */
 import { CarboncpError, ErrorCode, isErrorCode, type WireTensor } from '@carboncp/protocol';
 import { TailStageError, type TailBackend, type TailRequest } from '../tail-executor.js';
@@ -22,7 +26,14 @@ export interface ForwardBackendOptions {
   token?: string;
   /** The bound of one call (tail-timeout-ms). */
   timeoutMs: number;
+  /** How often start()'s timer asks the backend's /v2/health/ready (tailBackend.checkIntervalMs). */
+  checkIntervalMs: number;
+  /** Told each change of the backend's readiness, with why. */
+  log?: (line: string) => void;
 }
+
+/** A readiness question is short: a backend slower than this to say it is ready is not. */
+const READY_CHECK_TIMEOUT_MS = 2000;
 
 /** What responses report as execution_provider when the backend does not say (Triton does not). */
 export const FORWARDED_PROVIDER = 'kserve';
@@ -65,9 +76,48 @@ function errorAnswer(status: number, text: string): { code: string; message: str
 
 export class KserveForwardBackend implements TailBackend {
   private readonly base: string;
+  /** undefined until the first answer or check. */
+  private ready: boolean | undefined;
+  private checking: Promise<boolean> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: ForwardBackendOptions) {
     this.base = options.url.replace(/\/+$/, '');
+  }
+
+  /** Asks the backend once (a backend down at start does not stop this server), then on a timer. */
+  async start(): Promise<void> {
+    await this.checkReadiness();
+    if (this.closed) return;
+    this.timer = setInterval(() => void this.checkReadiness(), this.options.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  /** GET /v2/health/ready on the backend: ready on 200 only. One question at a time. */
+  checkReadiness(): Promise<boolean> {
+    this.checking ??= (async () => {
+      const target = `${this.base}/v2/health/ready`;
+      try {
+        const response = await fetch(target, {
+          headers: this.options.token === undefined ? {} : { authorization: `Bearer ${this.options.token}` },
+          signal: AbortSignal.timeout(Math.min(this.options.timeoutMs, READY_CHECK_TIMEOUT_MS)),
+        });
+        await response.arrayBuffer();
+        this.setReady(response.status === 200, `${target} answered HTTP ${response.status}`);
+      } catch (error) {
+        const timedOut = (error as Error)?.name === 'TimeoutError';
+        this.setReady(false, `${target} ${timedOut ? `did not answer within ${Math.min(this.options.timeoutMs, READY_CHECK_TIMEOUT_MS)} ms` : `is unreachable: ${causeCode(error) ?? (error as Error)?.message}`}`);
+      }
+      return this.ready === true;
+    })().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private setReady(ready: boolean, why: string): void {
+    if (this.closed || ready === this.ready) return;
+    this.ready = ready;
+    this.options.log?.(`tail backend ${ready ? 'ready' : 'not ready'}: ${why}`);
   }
 
   async run(request: TailRequest): ReturnType<TailBackend['run']> {
@@ -94,11 +144,13 @@ export class KserveForwardBackend implements TailBackend {
   }
 
   canRun(): boolean {
-    return true;
+    return this.ready === true && !this.closed;
   }
 
   async close(): Promise<void> {
-    // Nothing held: fetch's pool closes idle connections itself.
+    this.closed = true;
+    clearInterval(this.timer);
+    // Nothing else held: fetch's pool closes idle connections itself.
   }
 
   /** One inference call; the outputs in the plan's tail output order. Throws TailStageError. */
@@ -140,8 +192,12 @@ export class KserveForwardBackend implements TailBackend {
         ? `no answer within ${this.options.timeoutMs} ms (tail-timeout-ms)`
         : `unreachable: ${causeCode(error) ?? (error as { cause?: Error })?.cause?.message ?? (error as Error)?.message}`;
       const code = timedOut ? ErrorCode.TIMEOUT : ErrorCode.INTERNAL;
+      // Slow is not down (the run may be long); unreachable is.
+      if (!timedOut) this.setReady(false, `${target} ${why}`);
       throw new TailStageError(context, new CarboncpError(code, why, { cause: error }), code);
     }
+    // It ran a tail: it is up (an error answer, 503 while it shuts down say, leaves that to the checks).
+    if (status === 200) this.setReady(true, `${target} answered HTTP 200`);
     if (status !== 200) {
       const { code, message } = errorAnswer(status, Buffer.from(bytes).toString('utf8'));
       throw new TailStageError(context, new CarboncpError(code, message), code);
