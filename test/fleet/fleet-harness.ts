@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { findHaproxy } from '../../packages/cli/src/commands/fleet-haproxy-binary.js';
+import { isRunning } from '../../packages/cli/src/commands/fleet-processes.js';
 
 export const HAPROXY = findHaproxy();
 /** The built CLI (`npm run setup` or `tsc -b` builds it): each server is its own process. */
@@ -36,20 +37,16 @@ export interface RunningFleet {
   configFile: string;
   adminSocket: string;
   process: ChildProcess;
-  /** Every line the fleet wrote to stderr (its own and its children's, prefixed). */
+  /** Every line the fleet wrote to stderr (its own and its children's, prefixed; its guard's). */
   log: string[];
+  /** Every line the fleet wrote to stdout (where its parts listen; later, restarts). */
+  output: string[];
   /** SIGTERM to the fleet, a bounded wait, then SIGKILL to every process it started. */
   stop(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Whether pid runs; a zombie (a fleet's server orphaned and not reaped yet) does not. */
+const alive = isRunning;
 
 /** Polls `done` every 50 ms until it is true or `timeoutMs` passes; returns its last value. */
 export async function pollUntil(done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -102,7 +99,7 @@ export async function startFleet(args: string[], timeoutMs = 300_000): Promise<R
   });
   const proxy = /^haproxy: (wss?:\/\/[^ ]+:(\d+)) \(devices and HTTP; pid (\d+); config ([^;]+); admin socket ([^)]+)\)/.exec(out.find((l) => l.startsWith('haproxy: ')) ?? '');
   if (!proxy) throw new Error(`no haproxy line in:\n${out.join('\n')}`);
-  return { url: proxy[1], port: Number(proxy[2]), servers, haproxyPid: Number(proxy[3]), configFile: proxy[4], adminSocket: proxy[5], process: child, log, stop };
+  return { url: proxy[1], port: Number(proxy[2]), servers, haproxyPid: Number(proxy[3]), configFile: proxy[4], adminSocket: proxy[5], process: child, log, output: out, stop };
 }
 
 /** HAProxy's `show stat` per server of the backend: status (UP, DOWN, DRAIN, ...) and weight. */

@@ -30,7 +30,9 @@ beforeAll(async () => {
   if (skip) return;
   file = await ensureModel(MODEL);
   reference = await referenceRunner(file);
-  fleet = await startFleet(['--servers', '3', '--port', '0', '--models', file, ...shapeFlags(), '--ep', 'cpu', '--drain-ms', '30000']);
+  // No restarts: the killed server stays down, so the others must carry its devices (restarts:
+  // fleet-supervision.test.ts).
+  fleet = await startFleet(['--servers', '3', '--port', '0', '--models', file, ...shapeFlags(), '--ep', 'cpu', '--drain-ms', '30000', '--restart', 'off']);
 }, 400_000);
 
 afterAll(async () => {

@@ -4,6 +4,7 @@
  * bounded; a child that exits while awaited fails the wait with what it wrote last.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
@@ -122,4 +123,20 @@ export async function stopChild(child: Child, signal: NodeJS.Signals, graceMs: n
   await Promise.race([child.exited, killed]);
   clearTimeout(timer);
   return child.exited;
+}
+
+/** Whether pid runs (a zombie, exited and not yet reaped by whoever inherited it, does not). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    // The state follows the command's closing parenthesis.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false; // gone between the two looks
+  }
 }

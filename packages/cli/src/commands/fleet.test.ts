@@ -13,8 +13,11 @@ describe('parseFleetArgs', () => {
       haproxy: '/opt/haproxy',
       tls: undefined,
       serveArgs: ['--models', 'a.onnx', 'b.onnx', '--max-queue', '8', '--drain-ms', '500', '--executor', 'main'],
+      restart: true,
       drainMs: 500,
     });
+    expect(parseFleetArgs(['--models', 'a.onnx', '--restart', 'off']).restart).toBe(false);
+    expect(parseFleetArgs(['--models', 'a.onnx', '--restart=on']).restart).toBe(true);
     expect(parseFleetArgs(['--models', 'a.onnx', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--host', '0.0.0.0'])).toMatchObject({
       servers: 2,
       port: 8765,
@@ -35,6 +38,7 @@ describe('parseFleetArgs', () => {
     expect(() => parseFleetArgs(['--models', 'a.onnx', '--max-queue', '0'])).toThrow(usage);
     expect(() => parseFleetArgs(['--models', 'a.onnx', '--max-queue', '0'])).toThrow(/fleet: \(a serve option\) --max-queue must be an integer >= 1/);
     expect(() => parseFleetArgs(['--servers', '2'])).toThrow(/no models/);
+    expect(() => parseFleetArgs(['--models', 'a.onnx', '--restart', 'always'])).toThrow(/--restart must be on or off, got 'always'/);
   });
 });
 
