@@ -1,5 +1,6 @@
 // `carboncp serve --tls-cert FILE --tls-key FILE` and `carboncp context --server wss:// --ca FILE`
 // with a throwaway CA written to files.
+import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fetchTrusting } from '@carboncp/device/node';
@@ -14,18 +15,29 @@ import { parseServeArgs, stopServing } from './serve.js';
 
 const dir = useTempDir('carboncp-tls-');
 let ca: ThrowawayCa;
-let files: { caCert: string; otherCa: string; cert: string; key: string; otherKey: string };
+let files: { caCert: string; otherCa: string; cert: string; key: string; otherKey: string; encryptedKey: string; passphrase: string };
 
 beforeAll(async () => {
   const [mine, other] = await Promise.all([throwawayCa(), throwawayCa('another CA')]);
   ca = mine;
-  files = { caCert: join(dir.path, 'ca.pem'), otherCa: join(dir.path, 'other-ca.pem'), cert: join(dir.path, 'server.pem'), key: join(dir.path, 'server.key'), otherKey: join(dir.path, 'other.key') };
+  files = {
+    caCert: join(dir.path, 'ca.pem'),
+    otherCa: join(dir.path, 'other-ca.pem'),
+    cert: join(dir.path, 'server.pem'),
+    key: join(dir.path, 'server.key'),
+    otherKey: join(dir.path, 'other.key'),
+    encryptedKey: join(dir.path, 'server.enc.key'),
+    passphrase: join(dir.path, 'passphrase'),
+  };
+  const encrypted = createPrivateKey(mine.server.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'correct horse' });
   await Promise.all([
     writeFile(files.caCert, mine.cert),
     writeFile(files.otherCa, other.cert),
     writeFile(files.cert, mine.server.cert),
     writeFile(files.key, mine.server.key),
     writeFile(files.otherKey, other.server.key),
+    writeFile(files.encryptedKey, encrypted),
+    writeFile(files.passphrase, 'correct horse\n', { mode: 0o600 }),
   ]);
 });
 
@@ -85,6 +97,34 @@ describe('carboncp serve --tls-cert --tls-key', () => {
     expect(await main(['serve', '--models', CLS, '--port', '0', '--tls-cert', files.cert, '--tls-key', files.otherKey], mismatched)).toBe(EXIT.USAGE);
     expect(mismatched.stderr.join('\n')).toMatch(/CARBONCP_INVALID_ARGUMENT: tls: the certificate or key cannot be used/);
     expect(mismatched.stderr.join('\n')).not.toMatch(/listening/);
+  });
+
+  it('takes an encrypted key with --tls-passphrase-file (or CARBONCP_TLS_PASSPHRASE); a wrong or missing passphrase is refused before serving', async () => {
+    const io = capture();
+    const done = main(['serve', '--models', CLS, '--input-shape', 'x=1,3,48,192', '--port', '0', '--ep', 'cpu', '--executor', 'main', '--profile', 'off', '--tls-cert', files.cert, '--tls-key', files.encryptedKey, '--tls-passphrase-file', files.passphrase], io);
+    try {
+      const [, httpUrl] = await waitForLine(io.stderr, /\(HTTP on (https:\/\/[^)\s]+)\).*, TLS$/);
+      expect((await fetchTrusting(ca.cert)(`${httpUrl}/v2/health/live`)).status).toBe(200);
+    } finally {
+      stopServing();
+    }
+    expect(await done).toBe(EXIT.OK);
+
+    const pair = ['--tls-cert', files.cert, '--tls-key', files.encryptedKey];
+    expect(parseServeArgs(['--models', 'm.onnx', ...pair], { CARBONCP_TLS_PASSPHRASE: 'pw' }).tlsFiles).toEqual({ cert: files.cert, key: files.encryptedKey, passphrase: 'pw' });
+    expect(parseServeArgs(['--models', 'm.onnx', ...pair, '--tls-passphrase-file', files.passphrase], { CARBONCP_TLS_PASSPHRASE: 'pw' }).tlsFiles).toEqual({ cert: files.cert, key: files.encryptedKey, passphraseFile: files.passphrase });
+    expect(() => parseServeArgs(['--models', 'm.onnx', '--tls-passphrase-file', files.passphrase], {})).toThrow(/--tls-passphrase-file needs --tls-cert and --tls-key/);
+    for (const [extra, env] of [[[], {}], [[], { CARBONCP_TLS_PASSPHRASE: 'wrong' }], [['--tls-passphrase-file', files.caCert], {}]] as [string[], Record<string, string>][]) {
+      const refused = capture();
+      vi.stubEnv('CARBONCP_TLS_PASSPHRASE', env.CARBONCP_TLS_PASSPHRASE);
+      try {
+        expect(await main(['serve', '--models', CLS, '--port', '0', ...pair, ...extra], refused)).toBe(EXIT.USAGE);
+      } finally {
+        vi.unstubAllEnvs();
+      }
+      expect(refused.stderr.join('\n')).toMatch(/CARBONCP_INVALID_ARGUMENT: tls: the certificate or key cannot be used/);
+      expect(refused.stderr.join('\n')).not.toMatch(/listening/);
+    }
   });
 
   it('context: --ca needs --server', async () => {

@@ -45,7 +45,10 @@ Options:
   --tls-cert FILE             serve HTTPS and WSS on the port with this PEM certificate (chain:
                               the server's certificate first, then intermediates); needs --tls-key.
                               A token on a --host that is not loopback without TLS is warned about
-  --tls-key FILE              the certificate's PEM private key (unencrypted)
+  --tls-key FILE              the certificate's PEM private key
+  --tls-passphrase-file FILE  the key's passphrase, the file's first line, for an encrypted key
+                              (or set CARBONCP_TLS_PASSPHRASE; never a flag's value, which any
+                              user on the machine can read in the process list)
   --profile off|lazy|start    the tail latency profile at GET /v2/models/{name}/profile: measured
                               on its first request (lazy, default), right after start in the
                               background (start), or not at all (off)
@@ -205,6 +208,7 @@ export function parseServeArgs(
         token: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        'tls-passphrase-file': { type: 'string' },
         ep: { type: 'string' },
         'max-payload': { type: 'string' },
         'max-queue': { type: 'string' },
@@ -298,6 +302,9 @@ export function parseServeArgs(
   const tlsCert = get('tls-cert');
   const tlsKey = get('tls-key');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usageError(tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key');
+  const tlsPassphraseFile = get('tls-passphrase-file');
+  if (tlsPassphraseFile !== undefined && tlsKey === undefined) throw usageError('--tls-passphrase-file needs --tls-cert and --tls-key');
+  const tlsPassphrase = tlsPassphraseFile === undefined && tlsKey !== undefined ? env.CARBONCP_TLS_PASSPHRASE : undefined;
   const powerCap = parsePowerCapFlags(get);
   const tailBackendUrl = get('tail-backend');
   const tailBackendToken = get('tail-backend-token') ?? (tailBackendUrl === undefined ? undefined : env.CARBONCP_TAIL_BACKEND_TOKEN);
@@ -344,14 +351,25 @@ export function parseServeArgs(
       : {}),
   };
   checkWithServer(options);
-  const tlsFiles = tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined;
+  const tlsFiles: TlsFiles | undefined =
+    tlsCert !== undefined && tlsKey !== undefined
+      ? {
+          cert: tlsCert,
+          key: tlsKey,
+          ...(tlsPassphraseFile !== undefined ? { passphraseFile: tlsPassphraseFile } : {}),
+          ...(tlsPassphrase !== undefined ? { passphrase: tlsPassphrase } : {}),
+        }
+      : undefined;
   return { options, drainMs: integer(get('drain-ms'), '--drain-ms', 0) ?? SERVER_DEFAULTS.drainMs, carbonSpec, families, tlsFiles };
 }
 
-/** The files of --tls-cert and --tls-key, read when the server starts. */
+/** The files of --tls-cert, --tls-key and --tls-passphrase-file, read when the server starts. */
 export interface TlsFiles {
   cert: string;
   key: string;
+  passphraseFile?: string;
+  /** From CARBONCP_TLS_PASSPHRASE. */
+  passphrase?: string;
 }
 
 /** Option names of the server as the flags that set them, longest first (for messages). */
@@ -402,7 +420,11 @@ async function serve(args: string[], io: Io): Promise<number> {
   const { options, drainMs, carbonSpec, families, tlsFiles } = parseServeArgs(args);
   // A missing file is CARBONCP_NOT_FOUND (exit 3); a certificate or key the server cannot use,
   // CARBONCP_INVALID_ARGUMENT (exit 2), before any model is loaded.
-  if (tlsFiles) options.tls = { cert: await readTextFile(tlsFiles.cert), key: await readTextFile(tlsFiles.key) };
+  if (tlsFiles) {
+    // The first line: a file written by `echo` ends with a newline that is not the passphrase's.
+    const passphrase = tlsFiles.passphraseFile !== undefined ? (await readTextFile(tlsFiles.passphraseFile)).split(/\r?\n/)[0] : tlsFiles.passphrase;
+    options.tls = { cert: await readTextFile(tlsFiles.cert), key: await readTextFile(tlsFiles.key), ...(passphrase !== undefined ? { passphrase } : {}) };
+  }
   // A bad spec is refused before anything listens (CARBONCP_INVALID_ARGUMENT, exit 2).
   if (carbonSpec !== undefined) {
     options.carbonProvider = withLastKnown(await createProvider(carbonSpec, nodeProviderFactories, nodeProviderContext()));
