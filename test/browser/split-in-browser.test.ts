@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { partitionWithProbe, profileModel, readModelFile } from '@carboncp/core/node';
+import { getFamily } from '@carboncp/models';
 import { startServer, type CarboncpServer } from '@carboncp/server';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,8 @@ let server: CarboncpServer;
 let site: StaticServer;
 let cls: ZooFixture;
 let mobilenet: ZooFixture;
+/** MobileNetV2 at width 0.35: with mobilenet (width 1.0) the family case's two variants. */
+let mobilenet035: ZooFixture;
 const browsers: Browser[] = [];
 
 beforeAll(async () => {
@@ -41,9 +44,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'carboncp-browser-'));
   cls = await zooFixture('ppocr-cls', dir, 11);
   mobilenet = await zooFixture('mobilenetv2', dir, 12);
+  mobilenet035 = await zooFixture('mobilenetv2-0.35', dir, 12);
   server = await startServer({
-    models: [cls.file, mobilenet.file],
-    inputShapes: { [cls.modelName]: cls.inputShapes, [mobilenet.modelName]: mobilenet.inputShapes },
+    models: [cls.file, mobilenet.file, mobilenet035.file],
+    inputShapes: { [cls.modelName]: cls.inputShapes, [mobilenet.modelName]: mobilenet.inputShapes, [mobilenet035.modelName]: mobilenet035.inputShapes },
     host: '127.0.0.1',
     port: 0,
     executionProviders: ['cpu'],
@@ -51,7 +55,7 @@ beforeAll(async () => {
     log: () => {},
   });
   await buildApp(join(dir, 'app'));
-  site = await serveStatic(join(dir, 'app'), fixtureFiles([cls, mobilenet], dir));
+  site = await serveStatic(join(dir, 'app'), fixtureFiles([cls, mobilenet, mobilenet035], dir));
 }, 300_000);
 
 afterAll(async () => {
@@ -148,6 +152,63 @@ describe.skipIf(SKIP_BROWSER)('split inference in headless chromium', () => {
     expect(app.problems).toEqual([]);
     await app.page.close();
   });
+
+  it("WASM: a model family in the page: fixed { variant, cut }, and cut 'auto' decided over both variants by the calibrator, under a budget and a quality floor", async () => {
+    // Each variant's latency profile measured in Node (the page does not profile), as for one model.
+    const variants = { '0.35': mobilenet035, '1.0': mobilenet } as const;
+    const profiles: Record<string, unknown> = {};
+    for (const [name, fixture] of Object.entries(variants)) {
+      const partition = await partitionWithProbe(await readModelFile(fixture.file), { inputShapes: fixture.inputShapes });
+      profiles[name] = JSON.parse(JSON.stringify(await profileModel(partition, { runs: 2, warmup: 1, checkCuts: 0, inputShapes: fixture.inputShapes })));
+    }
+    // Seeded alike (same seed, input name and shape): one input for both variants.
+    expect(mobilenet035.inputs).toEqual(mobilenet.inputs);
+    const [split035] = splitCuts(mobilenet035, 1, 8);
+    const app = await openApp(gpuBrowser, site.url);
+    const report = await app.runFamily(
+      {
+        family: JSON.parse(JSON.stringify(getFamily('imagenet-mobilenetv2'))),
+        models: Object.fromEntries(Object.entries(variants).map(([name, f]) => [name, { model: f.modelPath, plans: f.plansPath, modelName: f.modelName }])),
+        server: server.url,
+        executionProviders: ['wasm'],
+        calibrator: {
+          deviceProfile: await loadDeviceProfile('raspberry-pi-4'),
+          radio: 'wifi',
+          profiles,
+          serverProfiles: false,
+          fallbackIntensityGPerKwh: 300,
+          serverPowerW: 100,
+          defaults: { sloMs: 60_000 },
+        },
+        budget: { grams: 1000, period: '1h' },
+        requests: [{ variant: '0.35', cut: split035 }, { variant: '1.0', cut: 'server' }, { cut: 'auto' }, { cut: 'auto', minQuality: 70 }],
+        inputs: mobilenet.inputs,
+      },
+      300_000,
+    );
+    expect(report.connected).toBe(true);
+    expect(report.variants).toEqual(['0.35', '1.0']);
+    const [fixed035, fixed10, auto, floored] = report.results.map((r) => r.telemetry);
+    expect(fixed035).toMatchObject({ variant: { name: '0.35', model: mobilenet035.modelName, quality: 60.3 }, planId: split035, path: 'split', cutChosenBy: 'caller', executionProvider: 'wasm' });
+    expect(fixed10).toMatchObject({ variant: { name: '1.0', model: mobilenet.modelName, quality: 71.8 }, planId: 'server', path: 'remote', cutChosenBy: 'caller' });
+    for (const t of [auto, floored]) {
+      expect(t.cutChosenBy).toBe('policy');
+      expect(t.decision!.candidateId).toBe(`${t.planId}/${t.compression}/${t.variant!.name}`);
+      expect(t.decision!.intervals.latencyMs!.observed).toBe(t.totalMs);
+    }
+    // 70 % top-1: only width 1.0 (71.8) keeps it.
+    expect(floored.variant!.name).toBe('1.0');
+    for (const { outputs, telemetry } of report.results) {
+      const expected = variants[telemetry.variant!.name as keyof typeof variants].expected;
+      expect(maxAbsDiff(outputs, expected), `${telemetry.variant!.name} ${telemetry.planId}`).toBeLessThanOrEqual(TOLERANCE.wasm * Math.max(1, maxAbsOf(expected)));
+      // Every request booked against the budget, in order.
+      // (the fixed ones at the calibrator's prediction for what ran: there is no decision to read).
+      expect(telemetry.budget).toMatchObject({ grams: 1000, periodMs: 3_600_000, bookedFrom: 'prediction' });
+    }
+    expect(report.results.map((r) => r.telemetry.budget!.requests)).toEqual([1, 2, 3, 4]);
+    expect(app.problems).toEqual([]);
+    await app.page.close();
+  }, 300_000);
 
   it('a server that is gone: a split cut runs its tail in the page (local-fallback) with the same result', async () => {
     const app = await openApp(gpuBrowser, site.url);

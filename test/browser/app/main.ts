@@ -3,14 +3,17 @@
 // Query parameters: model, plans, name (the server's model name), server, cuts (comma list),
 // providers (comma list, default webgpu,wasm), shape (comma list, the input's dims).
 import { mulberry32 } from '@carboncp/core';
+import { runFamily } from './family-runner.js';
 import { runCuts, type CutResult, type RunConfig } from './split-runner.js';
 
 declare global {
   interface Window {
     carboncpSplit: typeof runCuts;
+    carboncpFamily: typeof runFamily;
   }
 }
 window.carboncpSplit = runCuts;
+window.carboncpFamily = runFamily;
 
 const params = new URLSearchParams(location.search);
 const status = document.querySelector<HTMLElement>('#status')!;

@@ -37,9 +37,17 @@ describe('ClientBudget (hand-computed)', () => {
     expect(budget.book(measured, 2000)).toEqual({ bookedG: 0.5, bookedFrom: 'footprint' });
     expect(budget.book(predicted, 3000)).toEqual({ bookedG: 0.3, bookedFrom: 'prediction' });
     expect(budget.book({} as RequestTelemetry, 4000)).toEqual({});
-    expect(budget.state(5000)).toMatchObject({ grams: 2, period: 0, periodStart: 1000, periodEnd: 1000 + HOUR, requests: 2, overspendG: 0 });
-    expect(budget.state(5000).spentG).toBeCloseTo(0.8, 12);
-    expect(budget.state(5000).remainingG).toBeCloseTo(1.2, 12);
+    // A caller's fixed choice: no decision, priced by predict() (never asked where there is a measure or a decision).
+    expect(budget.book({} as RequestTelemetry, 4000, () => 0.15)).toEqual({ bookedG: 0.15, bookedFrom: 'prediction' });
+    expect(budget.book({} as RequestTelemetry, 4000, () => undefined)).toEqual({});
+    const unused = () => {
+      throw new Error('predict() asked although the request has a measure or a decision');
+    };
+    expect(budget.book(measured, 4000, unused)).toEqual({ bookedG: 0.5, bookedFrom: 'footprint' });
+    expect(budget.book(predicted, 4000, unused)).toEqual({ bookedG: 0.3, bookedFrom: 'prediction' });
+    expect(budget.state(5000)).toMatchObject({ grams: 2, period: 0, periodStart: 1000, periodEnd: 1000 + HOUR, requests: 5, overspendG: 0 });
+    expect(budget.state(5000).spentG).toBeCloseTo(1.75, 12);
+    expect(budget.state(5000).remainingG).toBeCloseTo(0.25, 12);
     // The next period: grams renewed.
     expect(budget.state(1000 + HOUR)).toMatchObject({ period: 1, spentG: 0, remainingG: 2, requests: 0, periodStart: 1000 + HOUR });
   });

@@ -164,12 +164,14 @@ export class ClientBudget {
 
   /**
    * Books a finished request: its measured footprint's total carbon when the client has one
-   * (footprint option), else the carbon its decision predicted (point); a request with neither
-   * books nothing and says so (bookedG absent).
+   * (footprint option), else the carbon its decision predicted (point), else, for a caller's fixed
+   * choice, `predict()`'s (the calibrator's point prediction for the plan that ran); a request with
+   * none books nothing and says so (bookedG absent).
    */
-  book(telemetry: RequestTelemetry, epochMs: number): Pick<BudgetTelemetry, 'bookedG' | 'bookedFrom'> {
+  book(telemetry: RequestTelemetry, epochMs: number, predict?: () => number | undefined): Pick<BudgetTelemetry, 'bookedG' | 'bookedFrom'> {
     const measured = telemetry.footprint?.totalCarbonG;
-    const predicted = telemetry.decision?.intervals.carbonG?.point;
+    // A caller's fixed choice has no decision: the calibrator's point prediction for what ran.
+    const predicted = telemetry.decision?.intervals.carbonG?.point ?? (measured === undefined ? predict?.() : undefined);
     const grams = measured ?? predicted;
     if (grams === undefined || !(grams >= 0)) return {};
     this.pacer.record(grams, epochMs);
@@ -180,8 +182,8 @@ export class ClientBudget {
    * Books a finished request and returns its `telemetry.budget`: the budget's state after it, the
    * cap it was decided under (absent for a caller's fixed choice) and what it booked.
    */
-  bookTelemetry(telemetry: RequestTelemetry, epochMs: number, cap: BudgetCap | undefined): BudgetTelemetry {
-    const booked = this.book(telemetry, epochMs);
+  bookTelemetry(telemetry: RequestTelemetry, epochMs: number, cap: BudgetCap | undefined, predict?: () => number | undefined): BudgetTelemetry {
+    const booked = this.book(telemetry, epochMs, predict);
     return { ...this.state(epochMs), ...(cap ? { capG: cap.capG, forecastNow: cap.now, bound: cap.bound } : {}), ...booked };
   }
 

@@ -103,6 +103,13 @@ describe('CalibratedPolicy', () => {
     const free = (await generous.client.infer({ x: x() }, { cut: 'auto', objective: 'latency', mode: 'mean' })).telemetry;
     expect(free.planId).toBe('server');
     expect(free.budget).toMatchObject({ bound: false, requests: 1 });
+    // A caller's fixed cut: no decision, booked at the carbon predicted for that plan (about the probe's).
+    const fixed = (await generous.client.infer({ x: x() }, { cut: 'server' })).telemetry;
+    expect(fixed.decision).toBeUndefined();
+    expect(fixed.budget).toMatchObject({ requests: 2, bookedFrom: 'prediction' });
+    expect(fixed.budget!.capG).toBeUndefined();
+    expect(fixed.budget!.bookedG! / grams.server!).toBeGreaterThan(0.5);
+    expect(fixed.budget!.bookedG! / grams.server!).toBeLessThan(2);
     // No budget: no telemetry.budget, no state.
     expect((await probe.client.infer({ x: x() }, { cut: 'auto' })).telemetry.budget).toBeUndefined();
     expect(probe.client.budgetState()).toBeUndefined();

@@ -252,9 +252,22 @@ export class CalibratedPolicy<P extends ClientPlan = ClientPlan> implements CutP
     }
   }
 
-  /** Books a finished request against the carbon budget: its `telemetry.budget` (undefined without a budget). */
-  book(candidate: Candidate<P>, telemetry: RequestTelemetry, epochMs: number): BudgetTelemetry | undefined {
-    return this.carbonBudget?.bookTelemetry(telemetry, epochMs, (candidate as Chosen<P>).budget);
+  /**
+   * Books a finished request against the carbon budget: its `telemetry.budget` (undefined without
+   * a budget). A caller's fixed choice is booked at the carbon predicted for what ran, in `cut`.
+   */
+  book(candidate: Candidate<P>, telemetry: RequestTelemetry, epochMs: number, cut?: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>): BudgetTelemetry | undefined {
+    const budget = this.carbonBudget;
+    if (!budget) return undefined;
+    const predict = () => (cut ? this.predictedCarbonG(telemetry, (candidate as Chosen<P>).variant, this.context(cut, epochMs)) : undefined);
+    return budget.bookTelemetry(telemetry, epochMs, (candidate as Chosen<P>).budget, predict);
+  }
+
+  /** The point prediction of the carbon of what a request ran (its plan, compression, site, variant), in `context`; undefined where the decider has no such candidate. */
+  predictedCarbonG(telemetry: Pick<RequestTelemetry, 'planId' | 'compression' | 'site'>, variant: string | undefined, context: DecisionContext): number | undefined {
+    const id = candidateKey(telemetry.planId, telemetry.compression, telemetry.site?.name, variant);
+    if (!this.decider.candidates.some((c) => c.id === id)) return undefined;
+    return this.decider.predict(id, context).carbonG.point;
   }
 
   /** The carbon budget's state at `epochMs` (undefined without a budget). */

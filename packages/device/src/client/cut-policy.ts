@@ -74,8 +74,11 @@ export interface CutPolicy<P extends ClientPlan = ClientPlan> {
   coverage?(): Record<string, Record<string, CoverageStats>>;
   /** The policy's learnt state, JSON-safe (client.calibratorState()). */
   state?(): unknown;
-  /** Books a finished request against the policy's carbon budget: its `telemetry.budget` (a policy without one: undefined). */
-  book?(candidate: Candidate<P>, telemetry: RequestTelemetry, epochMs: number): BudgetTelemetry | undefined;
+  /**
+   * Books a finished request against the policy's carbon budget: its `telemetry.budget` (a policy
+   * without one: undefined). `cut`: the state when it finished (to price a caller's fixed choice).
+   */
+  book?(candidate: Candidate<P>, telemetry: RequestTelemetry, epochMs: number, cut?: Pick<CutContext<P>, 'network' | 'serverContext' | 'sites'>): BudgetTelemetry | undefined;
   /** The carbon budget's state at `epochMs` (client.budgetState()). */
   budgetState?(epochMs: number): BudgetTelemetry | undefined;
 }

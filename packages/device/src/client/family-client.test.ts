@@ -140,6 +140,22 @@ describe('FamilyClient', () => {
     expect(family.remoteStatus('small', 'split-1')).toEqual({ usable: true });
   });
 
+  it('books a fixed { variant, cut } against the budget at the carbon predicted for it (nothing where the decider has no such candidate)', async () => {
+    const { family, policy, start } = await setup({ grams: 1, periodMs: HOUR, forecast: () => [{ point: 400, upper: 400 }] });
+    const predicted = policy.inner.decider.predict('device/none/large', policy.inner.context({ network: undefined, serverContext: undefined }, start)).carbonG.point;
+    expect(predicted).toBeGreaterThan(0);
+    const { telemetry: t } = await family.infer({ x: x(4) }, { variant: 'large', cut: 'device' });
+    expect(t).toMatchObject({ cutChosenBy: 'caller', path: 'local', budget: { requests: 1, bookedFrom: 'prediction' } });
+    expect(t.decision).toBeUndefined();
+    expect(t.budget!.capG).toBeUndefined();
+    expect(t.budget!.bookedG).toBeCloseTo(predicted, 12);
+    expect(t.budget!.spentG).toBeCloseTo(predicted, 12);
+    // split-1 is no candidate of this decider: nothing to price it by, so nothing booked (and said so).
+    const { telemetry: split } = await family.infer({ x: x(5) }, { variant: 'large', cut: 'split-1' });
+    expect(split.budget).toMatchObject({ requests: 1 });
+    expect(split.budget!.bookedG).toBeUndefined();
+  });
+
   it('refuses what no variant can answer, with the codes of a bad argument', async () => {
     const { family } = await setup();
     await expect(family.infer({ x: x(1) }, { minQuality: 80 })).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringMatching(/no variant .* meets minQuality 80: the best declared is 72/) });

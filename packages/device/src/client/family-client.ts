@@ -146,8 +146,11 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
       recordObserved(telemetry);
     }
     const epochMs = this.clock.epochMs();
-    const budget = this.policy?.budget;
-    if (budget) telemetry.budget = budget.bookTelemetry(telemetry, epochMs, choice?.budget);
+    const policy = this.policy;
+    const budget = policy?.budget;
+    // A caller's fixed { variant, cut } is booked at the carbon predicted for it now.
+    const predict = () => policy!.inner.predictedCarbonG(telemetry, variant.name, policy!.context({ ...this.latestState(), epochMs }));
+    if (budget) telemetry.budget = budget.bookTelemetry(telemetry, epochMs, choice?.budget, predict);
     const plan = member.client.plans.find((p) => p.id === telemetry.planId)!;
     this.policy?.observe({
       candidate: { ...(choice ?? {}), plan, compression: telemetry.compression, variant: variant.name },

@@ -46,13 +46,19 @@ export class FamilyPolicy<P extends ClientPlan> {
     return this.last;
   }
 
+  /** The decision context of a family request: the CalibratedPolicy's, less the server's per-plan tail times (shared plan ids). */
+  context(cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'epochMs'>): DecisionContext {
+    const context = this.inner.context(cut, cut.epochMs);
+    delete context.serverTailMs;
+    return context;
+  }
+
   choose(
     variants: readonly VariantView<P>[],
     cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'epochMs'>,
     requested: { compression: Compression | undefined; decide: FamilyRequestedDecision },
   ): FamilyChoice<P> {
-    const context = this.inner.context(cut, cut.epochMs);
-    delete context.serverTailMs;
+    const context = this.context(cut);
     const cap = this.budget?.cap(cut.epochMs);
     const margin = this.inner.budget ? { sloMargin: this.inner.budget.margin } : {};
     const options: DecideOptions = {

@@ -277,16 +277,11 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
         telemetry.decision = structuredClone(candidate.decision);
         recordObserved(telemetry);
       }
-      const budget = this.options.cutPolicy.book?.(candidate, telemetry, clock.epochMs());
+      const cut = { network: this.pool.network(), serverContext: (site ?? this.pool.primary).latestContext, ...this.siteContext() };
+      const budget = this.options.cutPolicy.book?.(candidate, telemetry, clock.epochMs(), cut);
       if (budget) telemetry.budget = budget;
       recordRequest(this.counters, telemetry);
-      tellPolicy(this.options.cutPolicy, {
-        candidate,
-        chosenBy,
-        telemetry,
-        cut: { network: this.pool.network(), serverContext: (site ?? this.pool.primary).latestContext, ...this.siteContext() },
-        epochMs: clock.epochMs(),
-      });
+      tellPolicy(this.options.cutPolicy, { candidate, chosenBy, telemetry, cut, epochMs: clock.epochMs() });
       return { outputs: merged, telemetry };
     };
 
