@@ -1,4 +1,3 @@
-import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { ModelFamily, Plan } from '@carboncp/core';
 import type * as ort from 'onnxruntime-web';
 import type { ClientBudgetOptions } from '../client/budget-pacer.js';
@@ -23,22 +22,17 @@ export type BrowserFamilyClient = FamilyClient<ort.Tensor, Plan> & { readonly cl
 
 /** The browser's createClient({ family }): each variant a BrowserClient of its own, one decision over them (client/family-build.ts). */
 export function createFamilyClient(options: BrowserFamilyClientOptions): Promise<BrowserFamilyClient> {
-  const { family, models, calibrator, budget, ...shared } = options;
+  // The family prices and records the equity over every variant's requests: the variants' clients take none.
+  const { family, models, calibrator, budget, equity, ...shared } = options;
   return buildFamilyClient<ort.Tensor, BrowserVariantSource>({
     family,
     models,
-    server: familyServer(options),
+    ...(options.server !== undefined ? { server: options.server } : {}),
+    ...(options.servers !== undefined ? { servers: options.servers } : {}),
+    ...(equity !== undefined ? { equity } : {}),
     ...(calibrator ? { calibrator } : {}),
     ...(budget !== undefined ? { budget } : {}),
     ...(shared.clock ? { clock: shared.clock } : {}),
     open: (_variant, source) => createClient({ ...shared, ...source }),
   }) as Promise<BrowserFamilyClient>;
-}
-
-/** A family runs over one server for now: each variant's client connects to it (several `servers` with a family are not built). */
-function familyServer(options: { server?: string; servers?: unknown }): string {
-  if (options.servers !== undefined || typeof options.server !== 'string') {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'a family client takes one `server` URL; `servers` (several sites) with a family is not supported yet');
-  }
-  return options.server;
 }

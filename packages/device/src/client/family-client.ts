@@ -1,12 +1,13 @@
 import type { ModelFamily, ModelVariant } from '@carboncp/core';
-import type { CoverageStats } from '@carboncp/calibrator';
+import { siteFootprintG, type CoverageStats, type SiteEquity } from '@carboncp/calibrator';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { BudgetTelemetry } from './budget-pacer.js';
 import { recordObserved } from './calibrated-policy.js';
 import { badOption, checkCompression } from './client-options.js';
 import type { Clock } from './clock.js';
-import type { FamilyChoice, FamilyPolicy, FamilyRequestedDecision } from './family-policy.js';
+import type { FamilyChoice, FamilyCut, FamilyPolicy, FamilyRequestedDecision } from './family-policy.js';
 import type { NetworkEstimate } from './network-estimator.js';
+import type { SiteState, SiteView } from './site-pool.js';
 import type { SplitClient } from './split-client.js';
 import type { ClientPlan, ClientStats, InferOptions, InferResult, RuntimeTensor, ServerContext } from './types.js';
 
@@ -35,7 +36,9 @@ export interface FamilyMember<T extends RuntimeTensor, P extends ClientPlan> {
  * compression (with a budget, under its cap), runs that variant's client with the chosen plan, and
  * writes into the telemetry the variant (name, model, declared quality), the decision and the
  * budget's state; a fixed `{ variant, cut }` runs as asked. Every finished request teaches the
- * policy and is booked against the budget.
+ * policy and is booked against the budget. With `servers` every variant's client connects to
+ * every site and the decision is variant x site x cut (a site is up for the family while every
+ * variant's connection to it is); with `equity`, one SiteEquity over all the variants' requests.
  */
 export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = ClientPlan> {
   readonly family: ModelFamily;
@@ -43,13 +46,15 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
   /** The decision over the variants (undefined without a calibrator). */
   readonly policy: FamilyPolicy<P> | undefined;
   private readonly clock: Clock;
+  private readonly equity: { equity: SiteEquity; waterWeight: number } | undefined;
 
-  constructor(family: ModelFamily, members: readonly FamilyMember<T, P>[], options: { clock: Clock; policy?: FamilyPolicy<P> }) {
+  constructor(family: ModelFamily, members: readonly FamilyMember<T, P>[], options: { clock: Clock; policy?: FamilyPolicy<P>; equity?: { equity: SiteEquity; waterWeight: number } }) {
     if (members.length === 0) throw badOption(`family '${family.name}' has no servable variant: give a model for at least one of ${family.variants.map((v) => v.name).join(', ')}`);
     this.family = family;
     this.members = members;
     this.clock = options.clock;
     this.policy = options.policy;
+    this.equity = options.equity;
   }
 
   /** The client of one variant (its name in the family). */
@@ -62,9 +67,46 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
     await Promise.all(this.members.map((m) => m.client.ready(timeoutMs)));
   }
 
-  /** Per variant, whether a plan's tail can run on the server now (see SplitClient.remoteStatus). */
-  remoteStatus(variant: string, planId: string): ReturnType<SplitClient<T, P>['remoteStatus']> {
-    return this.member(variant).client.remoteStatus(planId);
+  /** Per variant, whether a plan's tail can run on the server (with `servers`: at the named site, default the first) now (see SplitClient.remoteStatus). */
+  remoteStatus(variant: string, planId: string, site?: string): ReturnType<SplitClient<T, P>['remoteStatus']> {
+    return this.member(variant).client.remoteStatus(planId, site);
+  }
+
+  /**
+   * Every site (one, 'server', for a family given one `server`): its connection (open while every
+   * variant's is), grid, water and RTT now, and what all the variants' requests carried there
+   * (requests, carbon, water, footprint, share; the equity's multiplier with `equity`).
+   */
+  sites(): SiteState[] {
+    const lists = this.members.map((m) => m.client.sites());
+    const waterWeight = this.equity?.waterWeight ?? 0;
+    const lambda = this.equity?.equity.penalties();
+    const merged = lists[0]!.map((first) => {
+      const all = lists.map((list) => list.find((s) => s.name === first.name)!);
+      const sum = (key: 'requests' | 'unmeasured' | 'carbonG' | 'waterL') => all.reduce((total, s) => total + s[key], 0);
+      const carbonG = sum('carbonG');
+      const waterL = sum('waterL');
+      const state: SiteState = {
+        ...first,
+        state: all.every((s) => s.state === 'open') ? 'open' : all.every((s) => s.state === 'closed') ? 'closed' : 'connecting',
+        up: all.every((s) => s.up),
+        requests: sum('requests'),
+        unmeasured: sum('unmeasured'),
+        carbonG,
+        waterL,
+        footprintG: siteFootprintG(carbonG, waterL, waterWeight),
+        share: 0,
+      };
+      delete state.lambda;
+      if (lambda) state.lambda = lambda[first.name] ?? 0;
+      const error = all.find((s) => s.lastError)?.lastError;
+      if (error) state.lastError = error;
+      else delete state.lastError;
+      return state;
+    });
+    const total = merged.reduce((sum, s) => sum + s.footprintG, 0);
+    for (const s of merged) s.share = total > 0 ? s.footprintG / total : 0;
+    return merged;
   }
 
   /** The budget's state now (undefined without a budget). */
@@ -121,14 +163,19 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
     if (preferQuality !== undefined) decide.preferQuality = preferQuality;
     const requested = single.compression === undefined ? undefined : checkCompression(single.compression);
     const choice = this.policy.choose(
-      this.members.map((m) => ({ name: m.variant.name, plans: m.client.plans, remoteUsable: (planId: string) => m.client.remoteStatus(planId).usable })),
-      { ...this.latestState(), epochMs: this.clock.epochMs() },
+      this.members.map((m) => ({
+        name: m.variant.name,
+        plans: m.client.plans,
+        remoteUsable: (planId: string, site?: string) => (site !== undefined ? [site] : m.client.sites().map((s) => s.name)).some((name) => m.client.remoteStatus(planId, name).usable),
+      })),
+      { ...this.latestState(), ...this.siteState(), epochMs: this.clock.epochMs() },
       { compression: requested, decide },
     );
     const member = this.member(choice.variant);
     const result = await member.client.infer(inputs, {
       cut: choice.plan.id,
       compression: choice.compression,
+      ...(choice.site !== undefined ? { site: choice.site } : {}),
       ...(single.timeoutMs !== undefined ? { timeoutMs: single.timeoutMs } : {}),
     });
     return this.finish(member, result, { chosenBy: 'policy', choice });
@@ -145,18 +192,23 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
       telemetry.decision = structuredClone(choice.decision);
       recordObserved(telemetry);
     }
+    const site = telemetry.site;
+    if (this.equity && site && (telemetry.path === 'split' || telemetry.path === 'remote')) {
+      // As one model's SitePool records it: no reported server energy counts 0.
+      this.equity.equity.record(site.name, siteFootprintG(site.carbonG ?? 0, site.waterL ?? 0, this.equity.waterWeight));
+    }
     const epochMs = this.clock.epochMs();
     const policy = this.policy;
     const budget = policy?.budget;
     // A caller's fixed { variant, cut } is booked at the carbon predicted for it now.
-    const predict = () => policy!.inner.predictedCarbonG(telemetry, variant.name, policy!.context({ ...this.latestState(), epochMs }));
+    const predict = () => policy!.inner.predictedCarbonG(telemetry, variant.name, policy!.context({ ...this.latestState(), ...this.siteState(), epochMs }));
     if (budget) telemetry.budget = budget.bookTelemetry(telemetry, epochMs, choice?.budget, predict);
     const plan = member.client.plans.find((p) => p.id === telemetry.planId)!;
     this.policy?.observe({
       candidate: { ...(choice ?? {}), plan, compression: telemetry.compression, variant: variant.name },
       chosenBy: how.chosenBy,
       telemetry: { ...telemetry },
-      cut: this.latestState(),
+      cut: { ...this.latestState(), ...this.siteState() },
       epochMs,
     });
     return result;
@@ -174,6 +226,32 @@ export class FamilyClient<T extends RuntimeTensor, P extends ClientPlan = Client
     }
     // Its recent tail times are keyed by plan id, which the variants share: left out (see FamilyPolicy).
     return { network, serverContext: serverContext && { ...serverContext, tailMs: {} } };
+  }
+
+  /**
+   * With `servers`: the sites as the decision sees them, merged over the variants' clients (up
+   * while every variant's connection is; RTT and grid from the first that measured them), and the
+   * equity's multipliers.
+   */
+  private siteState(): Pick<FamilyCut<P>, 'sites' | 'sitePenalties'> {
+    let merged: Record<string, SiteView> | undefined;
+    for (const m of this.members) {
+      const sites = m.client.siteContext().sites;
+      if (!sites) continue;
+      if (!merged) {
+        merged = Object.fromEntries(Object.entries(sites).map(([name, view]) => [name, { ...view }]));
+        continue;
+      }
+      for (const [name, view] of Object.entries(sites)) {
+        const into = merged[name];
+        if (!into) continue;
+        into.up &&= view.up;
+        if (into.rttMs === undefined && view.rttMs !== undefined) into.rttMs = view.rttMs;
+        if (into.intensityGPerKwh === undefined && view.intensityGPerKwh !== undefined) into.intensityGPerKwh = view.intensityGPerKwh;
+      }
+    }
+    if (!merged) return {};
+    return { sites: merged, ...(this.equity ? { sitePenalties: this.equity.equity.penalties() } : {}) };
   }
 
   private member(name: string): FamilyMember<T, P> {

@@ -5,12 +5,15 @@ import { telemetryDecision, type CalibratedPolicy, type TelemetryDecision } from
 import type { Candidate, CutContext, PolicyOutcome, RequestedDecision } from './cut-policy.js';
 import type { ClientPlan } from './types.js';
 
-/** One variant as the family policy sees it: its plans and whether its server can run a plan's tail now. */
+/** One variant as the family policy sees it: its plans and whether its server (with `servers`: the named site's) can run a plan's tail now. */
 export interface VariantView<P extends ClientPlan> {
   name: string;
   plans: readonly P[];
-  remoteUsable(planId: string): boolean;
+  remoteUsable(planId: string, site?: string): boolean;
 }
+
+/** The state a family decision is made in: the network, the server context and, with `servers`, the sites and the equity's prices. */
+export type FamilyCut<P extends ClientPlan> = Pick<CutContext<P>, 'network' | 'serverContext' | 'sites' | 'sitePenalties' | 'epochMs'>;
 
 /** What a family request asks of the decision (cut 'auto'). */
 export type FamilyRequestedDecision = RequestedDecision & Pick<DecideOptions, 'minQuality' | 'preferQuality'>;
@@ -47,7 +50,7 @@ export class FamilyPolicy<P extends ClientPlan> {
   }
 
   /** The decision context of a family request: the CalibratedPolicy's, less the server's per-plan tail times (shared plan ids). */
-  context(cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'epochMs'>): DecisionContext {
+  context(cut: Omit<FamilyCut<P>, 'sitePenalties'>): DecisionContext {
     const context = this.inner.context(cut, cut.epochMs);
     delete context.serverTailMs;
     return context;
@@ -55,7 +58,7 @@ export class FamilyPolicy<P extends ClientPlan> {
 
   choose(
     variants: readonly VariantView<P>[],
-    cut: Pick<CutContext<P>, 'network' | 'serverContext' | 'epochMs'>,
+    cut: FamilyCut<P>,
     requested: { compression: Compression | undefined; decide: FamilyRequestedDecision },
   ): FamilyChoice<P> {
     const context = this.context(cut);
@@ -65,6 +68,7 @@ export class FamilyPolicy<P extends ClientPlan> {
       ...(cap ? { preferQuality: true } : {}),
       ...this.defaults,
       ...margin,
+      ...(cut.sitePenalties ? { sitePenalties: cut.sitePenalties } : {}),
       ...requested.decide,
       ...(cap ? { maxCarbonG: cap.capG } : {}),
     };
@@ -81,15 +85,17 @@ export class FamilyPolicy<P extends ClientPlan> {
     }
     if (cap) this.budget!.noted(decision, context.deviceIntensityGPerKwh);
     const budget = cap ? { ...cap, bound: decision.bound === 'budget' || decision.relaxed.includes('budget') } : undefined;
-    // The variant's server is out of reach: its tail would fall back; run the variant on the device (as CalibratedPolicy does).
+    // The variant's server (site) is out of reach: its tail would fall back; run the variant on the device (as CalibratedPolicy does).
     const device = view.plans.find((p) => p.kind === 'device');
-    if (plan.kind !== 'device' && device && !view.remoteUsable(plan.id)) {
+    const site = decision.candidate.site;
+    if (plan.kind !== 'device' && device && !view.remoteUsable(plan.id, site)) {
       return { variant: view.name, plan: device, compression: 'none', ...(budget ? { budget } : {}) };
     }
     return {
       variant: view.name,
       plan,
       compression: decision.candidate.compression,
+      ...(site !== undefined ? { site } : {}),
       decision: telemetryDecision(decision, context),
       decided: { decision, context },
       ...(budget ? { budget } : {}),

@@ -1,4 +1,4 @@
-import { CarbonAwareDecision, candidatesFromFamily, type VariantCandidateOptions } from '@carboncp/calibrator';
+import { CarbonAwareDecision, candidatesForSites, candidatesFromFamily, type VariantCandidateOptions } from '@carboncp/calibrator';
 import { profileFromJson, type ModelFamily, type ModelProfile, type ModelVariant, type Partition, type Plan } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { ClientBudget, type ClientBudgetOptions } from './budget-pacer.js';
@@ -27,8 +27,9 @@ export interface FamilyVariantModel {
 /**
  * Builds a family client's policy: each variant's latency profile on this device (given, or
  * measured by `extra.measure` where the platform can) and the server's (given or fetched), the
- * candidates of candidatesFromFamily (variant x plan x compression), the decider (fresh or from a
- * saved state, whose every candidate must be a variant's plan), and, with `budget`, the
+ * candidates of candidatesFromFamily (variant x plan x compression; with `extra.sites`, each remote
+ * one at every site), the decider (fresh or from a saved state, whose every candidate must be a
+ * variant's plan at one of the sites), and, with `budget`, the
  * ClientBudget paced from the calibrator's device intensity.
  */
 export async function createFamilyPolicy(
@@ -37,7 +38,14 @@ export async function createFamilyPolicy(
   server: string,
   options: FamilyCalibratorOptions,
   budget: ClientBudgetOptions | undefined,
-  extra: { power?: CalibratedContextOptions['power']; measure?: (partition: Partition) => Promise<ModelProfile>; log?: (message: string) => void; startMs: number },
+  extra: {
+    power?: CalibratedContextOptions['power'];
+    measure?: (partition: Partition) => Promise<ModelProfile>;
+    log?: (message: string) => void;
+    startMs: number;
+    /** With `servers`: the sites' names (the server profiles come from `server`, the first site's URL). */
+    sites?: readonly string[];
+  },
 ): Promise<FamilyPolicy<Plan>> {
   const log = extra.log ?? (() => {});
   if (options === null || typeof options !== 'object') throw badOption('calibrator must be an options object');
@@ -50,6 +58,9 @@ export async function createFamilyPolicy(
     decider = CarbonAwareDecision.fromJSON(state, deciderOptions?.methods ? { methods: deciderOptions.methods } : {});
     const foreign = decider.candidates.find((c) => !variants.some((v) => v.variant.name === c.variant && v.partition.plans.some((p) => p.id === c.planId)));
     if (foreign) throw badOption(`calibrator.state has candidate '${foreign.id}', which is no plan of this client's variants: a state of another model or family?`);
+    const sites = extra.sites;
+    const elsewhere = decider.candidates.find((c) => (c.site === undefined ? c.kind !== 'device' && sites !== undefined : !sites?.includes(c.site)));
+    if (elsewhere) throw badOption(`calibrator.state has candidate '${elsewhere.id}', which is not at one of this client's sites (${sites ? sites.join(', ') : 'a single server'})`);
   } else {
     const profiles: Record<string, ModelProfile> = {};
     const perVariant: Record<string, VariantCandidateOptions> = {};
@@ -70,7 +81,7 @@ export async function createFamilyPolicy(
       };
     }
     const candidates = candidatesFromFamily(family, profiles, { compressions: compressions ?? ['none'], variants: variants.map((v) => v.variant.name), perVariant });
-    decider = new CarbonAwareDecision(candidates, deciderOptions);
+    decider = new CarbonAwareDecision(extra.sites ? candidatesForSites(candidates, extra.sites.map((site) => ({ site }))) : candidates, deciderOptions);
   }
   const inner = new CalibratedPolicy<Plan>({ ...context, decider, ...(sloBudget ? { sloBudget } : {}), ...(extra.power ? { power: extra.power } : {}) });
   const clientBudget = budget ? new ClientBudget(budget, extra.startMs, () => context.deviceIntensity?.(), context.fallbackIntensityGPerKwh) : undefined;

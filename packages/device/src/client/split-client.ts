@@ -1,6 +1,7 @@
 import { CarboncpError, ErrorCode, type Compression } from '@carboncp/protocol';
 import {
   DEVICE_DEFAULTS,
+  badOption,
   checkCompression,
   checkPositiveMs,
   planById,
@@ -240,9 +241,10 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     const requested = options.compression === undefined ? undefined : checkCompression(options.compression);
     const inputSymbols = checkInputs(this.model.name, this.model.inputs, inputs, this.runtime);
     const chosenBy = options.cut === undefined || options.cut === 'auto' ? 'policy' : 'caller';
+    if (options.site !== undefined) this.checkSiteOption(options.site, chosenBy);
     const candidate: Candidate<P> =
       chosenBy === 'caller'
-        ? { plan: planById(this.model, options.cut), compression: requested ?? this.options.compression }
+        ? { plan: planById(this.model, options.cut), compression: requested ?? this.options.compression, ...(options.site !== undefined ? { site: options.site } : {}) }
         : this.policyChoice(inputs, requested, options);
     const { plan } = candidate;
     const compression: Compression = plan.kind === 'device' ? 'none' : candidate.compression;
@@ -354,8 +356,16 @@ export class SplitClient<T extends RuntimeTensor, P extends ClientPlan = ClientP
     return outcome;
   }
 
-  /** What a cut policy sees of the sites (nothing for a client with one server). */
-  private siteContext(): { sites?: CutContext<P>['sites']; sitePenalties?: CutContext<P>['sitePenalties'] } {
+  /** A request's `site`: a fixed cut's, at one of this client's sites. */
+  private checkSiteOption(site: string, chosenBy: 'caller' | 'policy'): void {
+    const names = this.pool.links.map((l) => l.name);
+    if (!this.pool.multi) throw badOption(`site '${String(site)}' names one of several servers: this client has one server (give servers: [...])`);
+    if (chosenBy === 'policy') throw badOption("site goes with a fixed cut: with cut 'auto' the cut policy chooses the site");
+    if (!names.includes(site)) throw badOption(`no site '${String(site)}' (sites: ${names.join(', ')})`);
+  }
+
+  /** What a cut policy sees of the sites (nothing for a client with one server): each site now, and the equity's prices. */
+  siteContext(): { sites?: CutContext<P>['sites']; sitePenalties?: CutContext<P>['sitePenalties'] } {
     const sites = this.pool.views(this.options.clock.epochMs());
     if (!sites) return {};
     return { sites, ...(this.pool.equity ? { sitePenalties: this.pool.equity.penalties() } : {}) };

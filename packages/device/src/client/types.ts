@@ -259,6 +259,8 @@ export interface InferOptions {
   objective?: Objective;
   /** cut 'auto': candidates whose lossy compression may err by more than this are out. */
   maxOutputError?: number;
+  /** With `servers` and a fixed cut: the site its tail runs at (default the first that can run it; with 'auto' the policy chooses). */
+  site?: string;
 }
 
 export interface InferResult<T extends RuntimeTensor> {

@@ -25,7 +25,12 @@ describe('createClient({ family })', () => {
     await reject({ models: { c: 'c.onnx' } }, /family 'ocr-cls' has no variant 'c'/);
     await reject({ models: { a: 'a.onnx' }, budget: { grams: 1, periodMs: 3_600_000 } }, /budget needs a calibrator/);
     await reject({ models: { a: 'a.onnx' }, budget: { grams: 1, periodMs: '1h' } }, /budget.period must be milliseconds > 0 or a duration/);
-    await reject({ models: { a: 'a.onnx' }, server: undefined, servers: [{ name: 'x', url: 'ws://127.0.0.1:9' }] }, /`servers` \(several sites\) with a family is not supported/);
+    // Sites and equity are checked as for one model, before any variant loads.
+    const twoSites = [{ name: 'x', url: 'ws://127.0.0.1:9' }, { name: 'y', url: 'ws://127.0.0.1:10' }];
+    await reject({ models: { a: 'a.onnx' }, servers: twoSites }, /server and servers exclude each other/);
+    await reject({ models: { a: 'a.onnx' }, server: undefined, servers: [twoSites[0], { ...twoSites[1], name: 'x' }] }, /servers\[1\]\.name must be a non-empty name no other site has/);
+    await reject({ models: { a: 'a.onnx' }, server: undefined, servers: twoSites, equity: { maxShare: 0.6 } }, /equity prices the sites in the calibrated decision: it needs a calibrator/);
+    await reject({ models: { a: 'a.onnx' }, equity: { maxShare: 0.6 } }, /equity caps the worst site's share: it needs servers with at least two sites/);
     await expect(createClient({ family: { ...FAMILY, variants: [] }, models: {}, ...OFFLINE } as never)).rejects.toMatchObject({ code: ErrorCode.BAD_MODEL_FAMILY });
   });
 

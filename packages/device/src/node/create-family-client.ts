@@ -1,4 +1,3 @@
-import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import type { ModelFamily, Plan } from '@carboncp/core';
 import { profileModel } from '@carboncp/core/node';
 import type { DeviceProfile } from '@carboncp/carbon';
@@ -46,14 +45,17 @@ export type CarboncpFamilyClient = FamilyClient<ort.Tensor, Plan> & { readonly c
  * variant's code (CARBONCP_UNKNOWN_MODEL or CARBONCP_DIGEST_MISMATCH).
  */
 export async function createFamilyClient(options: CreateFamilyClientOptions): Promise<CarboncpFamilyClient> {
-  const { family, models, calibrator, budget, ...shared } = options;
+  // The family prices and records the equity over every variant's requests: the variants' clients take none.
+  const { family, models, calibrator, budget, equity, ...shared } = options;
   const inputShapesOf = (source: FamilyVariantSource) => (typeof source === 'string' || source instanceof Uint8Array ? undefined : source.inputShapes) ?? shared.inputShapes;
   const sampler = options.powerSampler as { latest?: () => PowerReading | undefined } | undefined;
   const resolved = calibrator ? { ...calibrator, deviceProfile: await resolveDeviceProfile(calibrator.deviceProfile) } : undefined;
   return buildFamilyClient<ort.Tensor, FamilyVariantSource>({
     family,
     models,
-    server: familyServer(options),
+    ...(options.server !== undefined ? { server: options.server } : {}),
+    ...(options.servers !== undefined ? { servers: options.servers } : {}),
+    ...(equity !== undefined ? { equity } : {}),
     ...(resolved ? { calibrator: resolved } : {}),
     ...(budget !== undefined ? { budget } : {}),
     ...(shared.clock ? { clock: shared.clock } : {}),
@@ -69,12 +71,4 @@ export async function createFamilyClient(options: CreateFamilyClientOptions): Pr
       return profileModel(partition, { runs: calibrator?.profileRuns ?? 10, warmup: 2, checkCuts: 0, ...(inputShapes ? { inputShapes } : {}), ...(options.log ? { log: options.log } : {}) });
     },
   }) as Promise<CarboncpFamilyClient>;
-}
-
-/** A family runs over one server for now: each variant's client connects to it (several `servers` with a family are not built). */
-function familyServer(options: { server?: string; servers?: unknown }): string {
-  if (options.servers !== undefined || typeof options.server !== 'string') {
-    throw new CarboncpError(ErrorCode.INVALID_ARGUMENT, 'a family client takes one `server` URL; `servers` (several sites) with a family is not supported yet');
-  }
-  return options.server;
 }
