@@ -28,7 +28,8 @@ export interface FamilyChoice<P extends ClientPlan> extends Candidate<P> {
 
 /**
  * The decision of a family client (cut 'auto'): the calibrator's CarbonAwareDecision over every
- * variant x plan x compression (candidatesFromFamily), with the request's quality floor and, with
+ * variant x plan x compression (candidatesFromFamily; with `servers`, x site, priced by the
+ * equity's multipliers), with the request's quality floor and, with
  * a budget, its per-request cap (maxCarbonG) and a preference for quality (preferQuality, default
  * true with a budget: what the budget buys; the cap moves the choice to cheaper variants when it
  * is tight). The decision context and the learning are the CalibratedPolicy's (`inner`, built on

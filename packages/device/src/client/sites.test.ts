@@ -128,6 +128,24 @@ describe('choosing a site', () => {
   });
 });
 
+describe('a fixed cut at a named site', () => {
+  it('runs there (site in InferOptions); an unknown site, a site with cut auto, or on a one-server client is refused', async () => {
+    const { client, servers, model } = await setup();
+    const input = x(21);
+    const { outputs, telemetry } = await client.infer({ x: input }, { cut: 'server', site: 'A' });
+    expectOutput(outputs.y!, input, model);
+    expect(telemetry).toMatchObject({ cutChosenBy: 'caller', path: 'remote', site: { name: 'A' } });
+    expect(servers.A!.requests).toHaveLength(1);
+    expect(servers.C!.requests).toHaveLength(0);
+    await expect(client.infer({ x: input }, { cut: 'server', site: 'Z' })).rejects.toMatchObject({ code: 'CARBONCP_INVALID_ARGUMENT', message: expect.stringMatching(/no site 'Z' \(sites: A, B, C\)/) });
+    await expect(client.infer({ x: input }, { cut: 'auto', site: 'A' })).rejects.toMatchObject({ code: 'CARBONCP_INVALID_ARGUMENT', message: expect.stringMatching(/site goes with a fixed cut/) });
+    const single = fakeModel();
+    const one = await SplitClient.open({ model: single, runtime: new FakeRuntime(), transport: new FakeServer(single), server: 'ws://fake' });
+    open.push(one);
+    await expect(one.infer({ x: input }, { cut: 'server', site: 'A' })).rejects.toMatchObject({ code: 'CARBONCP_INVALID_ARGUMENT', message: expect.stringMatching(/this client has one server/) });
+  });
+});
+
 describe('equity', () => {
   /** n requests in turn; each server reports 0.4 J per request, so the footprint at a site is 0.4 I / 3.6e6 g. */
   async function stream(n: number, equity?: { maxShare: number }) {
