@@ -5,14 +5,13 @@
 // the cut, are what is chosen). The cleaner site with the cheaper variant; the better variant
 // under a quality floor; C killed with requests in flight: each resolves once, retried at A,
 // and every answer equals onnxruntime-node's full run of the variant that answered.
-import type { IntensityPoint } from '@carboncp/carbon';
 import { seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpFamilyClient, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getFamily, getZooModel } from '@carboncp/models';
-import { startServer, type CarboncpServer } from '@carboncp/server';
+import type { CarboncpServer } from '@carboncp/server';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TcpProxy, maxAbs, maxAbsDiffAll, modelNameOf, offloadingDevice, referenceRunner } from './split-harness.js';
+import { SITES_DECISION, TcpProxy, serveSite, maxAbs, maxAbsDiffAll, offloadingDevice, referenceRunner } from './split-harness.js';
 
 const FAMILY = getFamily('imagenet-mobilenetv2');
 /** 0.75, not 0.5: 0.5's cost is too close to 0.35's on one thread to tell apart reliably (as in family-budget.test.ts). */
@@ -20,7 +19,6 @@ const VARIANTS: Record<string, string> = { '0.35': 'mobilenetv2-0.35', '0.75': '
 const GRIDS: Record<string, number> = { A: 400, C: 20 };
 const TOL = 1e-4;
 const { inputShapes } = getZooModel('mobilenetv2-0.35');
-const deviceGrid = (): IntensityPoint => ({ time: new Date().toISOString(), gPerKwh: 900, zone: 'test', source: 'test grid', kind: 'estimated' });
 
 const sites: Record<string, { server: CarboncpServer; proxy: TcpProxy }> = {};
 const references = new Map<string, Awaited<ReturnType<typeof referenceRunner>>>();
@@ -28,16 +26,7 @@ let files: Record<string, string> = {};
 let family: CarboncpFamilyClient;
 
 function serve(name: string): Promise<CarboncpServer> {
-  return startServer({
-    models: Object.values(files),
-    inputShapes: Object.fromEntries(Object.values(files).map((f) => [modelNameOf(f), inputShapes])),
-    host: '127.0.0.1',
-    port: 0,
-    executionProviders: ['cpu'],
-    carbonIntensity: { value_g_per_kwh: GRIDS[name]!, source: `test grid of site ${name}` },
-    serverPowerW: 50,
-    log: () => {},
-  });
+  return serveSite(Object.values(files), () => inputShapes, name, GRIDS[name]!);
 }
 
 beforeAll(async () => {
@@ -57,20 +46,7 @@ beforeAll(async () => {
     keepaliveMs: 100,
     keepaliveTimeoutMs: 2_000,
     timeoutMs: 30_000,
-    calibrator: {
-      deviceProfile: await offloadingDevice('test/e2e/family-sites.test.ts'),
-      radio: 'wifi',
-      deviceIntensity: deviceGrid,
-      fallbackIntensityGPerKwh: 300,
-      serverPowerW: 50,
-      uplinkPriorBps: 1e9,
-      rttPriorMs: 1,
-      profileRuns: 3,
-      serverProfiles: false,
-      planIds: ['server'],
-      decider: { exploration: false },
-      defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
-    },
+    calibrator: { ...SITES_DECISION, deviceProfile: await offloadingDevice('test/e2e/family-sites.test.ts'), serverProfiles: false, planIds: ['server'] },
   });
   await family.ready(10_000);
   // Each site's grid from its pongs, seen by every variant's connection.

@@ -3,7 +3,7 @@
 import { Socket, createServer, type Server } from 'node:net';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parseDeviceProfile, type DeviceProfile } from '@carboncp/carbon';
+import { parseDeviceProfile, type DeviceProfile, type IntensityPoint } from '@carboncp/carbon';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { mulberry32 } from '@carboncp/core';
 import { maxAbsDiffOfOutputs } from '@carboncp/core/node';
@@ -162,3 +162,34 @@ export async function offloadingDevice(usedBy: string): Promise<DeviceProfile> {
   base.radios.wifi.tailEnergyJ = testValue(1e-4, 'J');
   return parseDeviceProfile(base);
 }
+
+/** A site's server for the sites suites: every file (each with its input shapes), reporting its grid and 50 W per tail. */
+export function serveSite(files: readonly string[], inputShapesOf: (file: string, i: number) => Record<string, number[]>, site: string, gPerKwh: number): Promise<CarboncpServer> {
+  return startServer({
+    models: [...files],
+    inputShapes: Object.fromEntries(files.map((f, i) => [modelNameOf(f), inputShapesOf(f, i)])),
+    host: '127.0.0.1',
+    port: 0,
+    executionProviders: ['cpu'],
+    carbonIntensity: { value_g_per_kwh: gPerKwh, source: `test grid of site ${site}` },
+    serverPowerW: 50,
+    log: () => {},
+  });
+}
+
+/**
+ * The calibrator of the sites suites (split-sites, family-sites), less the device profile and
+ * what each chooses among: a device on a dirty grid (900 g/kWh), a fast link, the carbon
+ * objective in 'mean' mode without exploration, an SLO nothing misses: so the sites' grids decide.
+ */
+export const SITES_DECISION = {
+  radio: 'wifi',
+  deviceIntensity: (): IntensityPoint => ({ time: new Date().toISOString(), gPerKwh: 900, zone: 'test', source: 'test grid', kind: 'estimated' }),
+  fallbackIntensityGPerKwh: 300,
+  serverPowerW: 50,
+  uplinkPriorBps: 1e9,
+  rttPriorMs: 1,
+  profileRuns: 3,
+  decider: { exploration: false },
+  defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
+} as const;

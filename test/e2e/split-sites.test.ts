@@ -4,20 +4,19 @@
 // site x cut per request (ppocr-cls whole on the server, mobilenetv2 at an early split): the cleanest site, C. C is killed with requests in flight on it: every
 // request resolves exactly once with the whole model's output, those in flight on C are retried
 // at B (the runner-up), later requests go to B, and once C listens again it is used again.
-import type { DeviceProfile, IntensityPoint } from '@carboncp/carbon';
+import type { DeviceProfile } from '@carboncp/carbon';
 import { seededInputs } from '@carboncp/core/node';
 import { createClient, type CarboncpClient, type CreateClientOptions, type NodeCalibratorOptions, type InferResult, type RequestTelemetry } from '@carboncp/device/node';
 import { ensureModel, getZooModel } from '@carboncp/models';
-import { startServer, type CarboncpServer } from '@carboncp/server';
+import type { CarboncpServer } from '@carboncp/server';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TcpProxy, maxAbsDiffAll, modelNameOf, offloadingDevice, referenceRunner } from './split-harness.js';
+import { SITES_DECISION, TcpProxy, serveSite, maxAbsDiffAll, offloadingDevice, referenceRunner } from './split-harness.js';
 
 const MODELS = ['ppocr-cls', 'mobilenetv2-0.35'];
 const TOL = 1e-4;
 const GRIDS: Record<string, number> = { A: 400, B: 100, C: 20 };
 
-const deviceGrid = (): IntensityPoint => ({ time: new Date().toISOString(), gPerKwh: 900, zone: 'test', source: 'test grid', kind: 'estimated' });
 
 interface Site {
   name: string;
@@ -28,17 +27,8 @@ const sites: Record<string, Site> = {};
 const clients: { model: string; client: CarboncpClient; reference: Awaited<ReturnType<typeof referenceRunner>> }[] = [];
 let files: string[] = [];
 
-async function serve(name: string): Promise<CarboncpServer> {
-  return startServer({
-    models: files,
-    inputShapes: Object.fromEntries(files.map((f, i) => [modelNameOf(f), getZooModel(MODELS[i]!).inputShapes])),
-    host: '127.0.0.1',
-    port: 0,
-    executionProviders: ['cpu'],
-    carbonIntensity: { value_g_per_kwh: GRIDS[name]!, source: `test grid of site ${name}` },
-    serverPowerW: 50,
-    log: () => {},
-  });
+function serve(name: string): Promise<CarboncpServer> {
+  return serveSite(files, (_f, i) => getZooModel(MODELS[i]!).inputShapes, name, GRIDS[name]!);
 }
 
 /** A client of MODELS[i] over the three sites, deciding by carbon ('mean', no exploration) among `planIds`. */
@@ -53,20 +43,7 @@ function siteClientOptions(i: number, device: DeviceProfile, seed: number, calib
     keepaliveMs: 100,
     keepaliveTimeoutMs: 2_000,
     timeoutMs: 30_000,
-    calibrator: {
-      deviceProfile: device,
-      radio: 'wifi',
-      deviceIntensity: deviceGrid,
-      fallbackIntensityGPerKwh: 300,
-      serverPowerW: 50,
-      uplinkPriorBps: 1e9,
-      rttPriorMs: 1,
-      profileRuns: 3,
-      serverProfile: false,
-      ...calibrator,
-      decider: { exploration: false },
-      defaults: { mode: 'mean', objective: 'carbon', sloMs: 60_000 },
-    },
+    calibrator: { ...SITES_DECISION, deviceProfile: device, serverProfile: false, ...calibrator },
   };
 }
 

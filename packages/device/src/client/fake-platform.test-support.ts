@@ -16,7 +16,7 @@ import {
   type PongMessage,
   type WireTensor,
 } from '@carboncp/protocol';
-import { seededUniform } from '@carboncp/core';
+import { seededUniform, type ModelFamily } from '@carboncp/core';
 import type { Clock, ManualClock } from './clock.js';
 import type {
   ClientPlan,
@@ -283,3 +283,14 @@ export class FakeServer implements Transport {
 export function seededFloats(seed: number, length: number): Float32Array {
   return seededUniform(seed, length, -1, 1);
 }
+
+/** A family of two fake variants (the same fake model under two names) with declared fixture scores. */
+export const FAKE_FAMILY: ModelFamily = {
+  name: 'fake-family',
+  task: 'the fake model: y = 3 (x + 1)',
+  qualityMetric: 'fixture score',
+  variants: [
+    { name: 'small', model: 'fake-small', quality: { value: 60, source: 'fake-platform.test-support.ts fixture, declared', kind: 'declared' } },
+    { name: 'large', model: 'fake-large', quality: { value: 72, source: 'fake-platform.test-support.ts fixture, declared', kind: 'declared' } },
+  ],
+};

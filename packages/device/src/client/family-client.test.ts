@@ -1,7 +1,6 @@
 /** A family client over the fake platform: variant x cut by the calibrated decision, a paced budget, fixed choices, errors. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CarbonAwareDecision, type DecisionCandidate } from '@carboncp/calibrator';
-import type { ModelFamily } from '@carboncp/core';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { ErrorCode } from '@carboncp/protocol';
 import { ClientBudget, type ClientBudgetOptions } from './budget-pacer.js';
@@ -9,22 +8,13 @@ import { CalibratedPolicy } from './calibrated-policy.js';
 import { ManualClock } from './clock.js';
 import { FamilyClient } from './family-client.js';
 import { FamilyPolicy } from './family-policy.js';
-import { FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor } from './fake-platform.test-support.js';
+import { FAKE_FAMILY, FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor } from './fake-platform.test-support.js';
 import { SplitClient } from './split-client.js';
 
 const profile = await loadDeviceProfile('raspberry-pi-4');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const declared = (value: number) => ({ value, source: 'family-client.test.ts fixture, declared', kind: 'declared' as const });
-const FAMILY: ModelFamily = {
-  name: 'fake-family',
-  task: 'the fake model: y = 3 (x + 1)',
-  qualityMetric: 'fixture score',
-  variants: [
-    { name: 'small', model: 'fake-small', quality: declared(60) },
-    { name: 'large', model: 'fake-large', quality: declared(72) },
-  ],
-};
+const FAMILY = FAKE_FAMILY;
 /** Head time of each variant on the device (ms): its profile, and what its fake runtime reports per run. */
 const HEAD_MS = { small: 10, large: 40 } as const;
 const dist = (medianMs: number) => ({ medianMs, p10Ms: medianMs, p90Ms: medianMs, meanMs: medianMs, sdMs: 0, n: 10 });

@@ -6,7 +6,6 @@
  * 400 g/kWh, C at 20. The large variant's run on the device is 4x the small one's.
  */
 import { CarbonAwareDecision, SiteEquity, candidatesForSites, type DecisionCandidate } from '@carboncp/calibrator';
-import type { ModelFamily } from '@carboncp/core';
 import { loadDeviceProfile } from '@carboncp/carbon/node';
 import { ErrorCode } from '@carboncp/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -14,22 +13,13 @@ import { CalibratedPolicy } from './calibrated-policy.js';
 import { systemClock } from './clock.js';
 import { FamilyClient, type FamilyMember } from './family-client.js';
 import { FamilyPolicy } from './family-policy.js';
-import { FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor } from './fake-platform.test-support.js';
+import { FAKE_FAMILY, FakeRuntime, FakeServer, fakeModel, seededFloats, type FakeTensor } from './fake-platform.test-support.js';
 import type { SiteOptions } from './site-options.js';
 import { SplitClient } from './split-client.js';
 import type { ClientPlan, Transport } from './types.js';
 
 const profile = await loadDeviceProfile('raspberry-pi-4');
-const declared = (value: number) => ({ value, source: 'family-sites.test.ts fixture, declared', kind: 'declared' as const });
-const FAMILY: ModelFamily = {
-  name: 'fake-family',
-  task: 'the fake model: y = 3 (x + 1)',
-  qualityMetric: 'fixture score',
-  variants: [
-    { name: 'small', model: 'fake-small', quality: declared(60) },
-    { name: 'large', model: 'fake-large', quality: declared(72) },
-  ],
-};
+const FAMILY = FAKE_FAMILY;
 const VARIANTS = ['small', 'large'] as const;
 type Variant = (typeof VARIANTS)[number];
 /** Device runs (ms): long enough that the device never pays against a site here (it would take the requests the cap moves). */
