@@ -291,10 +291,11 @@ ${CLIENTS} device clients in closed loop through HAProxy, cut 'server' (ResNet-1
 | --- | --- | --- | --- | --- | --- | --- |
 ${throughput.map((t) => `| ${t.servers} | ${t.rps.toFixed(1)} | ${ms(t.p50)} | ${ms(t.p90)} | ${t.fallbacks} | ${t.loadBefore} | ${t.loadAfter} |`).join('\n')}
 
-On ${machine.cores} cores the cores, not the design, are the limit: each server's onnxruntime session
-already uses every core for one tail (intra-op threads), so a second and third server on the same
-machine share the same cores (and the clients and HAProxy run on them too). More servers pay off
-where each has cores (or a GPU) of its own.${
+Against one server: ${(throughput[1].rps / throughput[0].rps).toFixed(2)}x with 2 servers, ${(throughput[2].rps / throughput[0].rps).toFixed(2)}x with 3. On ${machine.cores} cores
+the device clients, HAProxy and every server share the cores: a server adds throughput while the
+cores have idle time (one server's tail leaves some: its intra-op threads wait for each other, its
+transfers and decoding do not overlap its runs); once they are full, more servers only share them.
+More servers pay off where each has cores (or a GPU) of its own.${
   quiet
     ? ''
     : `
