@@ -1,4 +1,3 @@
-import { SiteEquity } from '@carboncp/calibrator';
 import { checkModelFamily, type ModelFamily, type ModelProfile, type ModelVariant, type Partition, type Plan } from '@carboncp/core';
 import { CarboncpError, ErrorCode } from '@carboncp/protocol';
 import { checkClientBudget, type ClientBudgetOptions } from './budget-pacer.js';
@@ -8,6 +7,8 @@ import { systemClock, type Clock } from './clock.js';
 import { FamilyClient, type FamilyMember } from './family-client.js';
 import { createFamilyPolicy, type FamilyCalibratorOptions } from './family-setup.js';
 import { checkEquityOptions, resolveSites, type SiteEquityClientOptions, type SiteOptions } from './site-options.js';
+import { siteEquityOf } from './site-pool.js';
+import { siteOptionsForClient } from './site-setup.js';
 import type { SplitClient } from './split-client.js';
 import type { RuntimeTensor } from './types.js';
 
@@ -47,9 +48,9 @@ export async function buildFamilyClient<T extends RuntimeTensor, S>(b: FamilyBui
   const names = family.variants.map((v) => v.name).join(', ');
   for (const name of Object.keys(b.models)) if (!family.variants.some((v) => v.name === name)) throw badOption(`family '${family.name}' has no variant '${name}' (variants: ${names})`);
   checkClientBudget(b.budget, b.calibrator);
+  // As one model's client takes them: equity needs a calibrator, its water weight the decision's.
   const sites = resolveSites(b.server, b.servers, undefined);
-  const equity = checkEquityOptions(b.equity, sites);
-  if (equity !== undefined && b.calibrator === undefined) throw badOption('equity prices the sites in the calibrated decision: it needs a calibrator');
+  const equity = checkEquityOptions(siteOptionsForClient(b).equity, sites);
   const siteNames = b.servers !== undefined ? sites.map((s) => s.name) : undefined;
   const chosen = family.variants.filter((v) => Object.hasOwn(b.models, v.name));
   if (chosen.length === 0) throw badOption(`family '${family.name}' has no servable variant: models gives none of ${names}`);
@@ -80,13 +81,7 @@ export async function buildFamilyClient<T extends RuntimeTensor, S>(b: FamilyBui
           },
         )
       : undefined;
-    const siteEquity = equity
-      ? {
-          equity: new SiteEquity({ sites: siteNames!, cap: equity.maxShare, ...(equity.step !== undefined ? { step: equity.step } : {}) }),
-          // One weight for what the decision prices and what the cap counts (as for one model).
-          waterWeight: equity.waterWeight ?? b.calibrator?.defaults?.waterWeight ?? 0,
-        }
-      : undefined;
+    const siteEquity = equity ? { equity: siteEquityOf(equity, siteNames!), waterWeight: equity.waterWeight ?? 0 } : undefined;
     return Object.assign(new FamilyClient<T, Plan>(family, members, { clock, ...(policy ? { policy } : {}), ...(siteEquity ? { equity: siteEquity } : {}) }), { clients });
   } catch (error) {
     await Promise.allSettled(Object.values(clients).map((c) => c.close()));

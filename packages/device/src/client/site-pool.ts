@@ -95,7 +95,7 @@ export class SitePool<T extends RuntimeTensor, P extends ClientPlan> {
     this.multi = multi;
     this.links = sites.map((site) => new SiteLink(site, model, runtime, transport, options, network, events));
     for (const s of sites) this.tallies.set(s.name, { requests: 0, unmeasured: 0, carbonG: 0, waterL: 0, footprintG: 0 });
-    this.equity = equity ? new SiteEquity({ sites: sites.map((s) => s.name), cap: equity.maxShare, ...(equity.step !== undefined ? { step: equity.step } : {}) }) : undefined;
+    this.equity = equity ? siteEquityOf(equity, sites.map((s) => s.name)) : undefined;
     this.waterWeight = equity?.waterWeight ?? 0;
   }
 
@@ -240,6 +240,11 @@ export class SitePool<T extends RuntimeTensor, P extends ClientPlan> {
     if (rtt !== undefined) view.rttMs = rtt;
     return view;
   }
+}
+
+/** The SiteEquity of a client's `equity` option over its sites (a family's is one over every variant's requests). */
+export function siteEquityOf(equity: SiteEquityClientOptions, sites: readonly string[]): SiteEquity {
+  return new SiteEquity({ sites: [...sites], cap: equity.maxShare, ...(equity.step !== undefined ? { step: equity.step } : {}) });
 }
 
 /** The sites as the decision takes them (DecisionContext.sites): a site no source gives an intensity for is at `fallbackGPerKwh`. */

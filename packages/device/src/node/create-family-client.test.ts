@@ -30,7 +30,8 @@ describe('createClient({ family })', () => {
     await reject({ models: { a: 'a.onnx' }, servers: twoSites }, /server and servers exclude each other/);
     await reject({ models: { a: 'a.onnx' }, server: undefined, servers: [twoSites[0], { ...twoSites[1], name: 'x' }] }, /servers\[1\]\.name must be a non-empty name no other site has/);
     await reject({ models: { a: 'a.onnx' }, server: undefined, servers: twoSites, equity: { maxShare: 0.6 } }, /equity prices the sites in the calibrated decision: it needs a calibrator/);
-    await reject({ models: { a: 'a.onnx' }, equity: { maxShare: 0.6 } }, /equity caps the worst site's share: it needs servers with at least two sites/);
+    await reject({ models: { a: 'a.onnx' }, equity: { maxShare: 0.6 } }, /equity prices the sites in the calibrated decision: it needs a calibrator/);
+    await reject({ models: { a: 'a.onnx' }, equity: { maxShare: 0.6 }, calibrator: { deviceProfile: 'raspberry-pi-4' } }, /equity caps the worst site's share: it needs servers with at least two sites/);
     await expect(createClient({ family: { ...FAMILY, variants: [] }, models: {}, ...OFFLINE } as never)).rejects.toMatchObject({ code: ErrorCode.BAD_MODEL_FAMILY });
   });
 
