@@ -67,4 +67,17 @@ describe.skipIf(skip)('a fleet looking after its parts', () => {
     expect(await pollUntil(() => parts.every((pid) => !alive(pid)), 30_000), f.log.slice(-20).join('\n')).toBe(true);
     expect(f.log).toContainEqual(expect.stringMatching(/^carboncp fleet guard: the fleet is gone; stopping its 1 server\(s\), then HAProxy$/));
   });
+
+  it('stopped cleanly (SIGTERM), the fleet stops its parts itself and its guard does nothing', async () => {
+    const file = await ensureModel(MODEL);
+    const shapes = Object.entries(inputShapes).flatMap(([name, shape]) => ['--input-shape', `${name}=${shape.join(',')}`]);
+    const clean = await startFleet(['--servers', '1', '--port', '0', '--models', file, ...shapes, '--ep', 'cpu', '--drain-ms', '1000']);
+    const parts = [clean.servers[0]!.pid, clean.haproxyPid];
+    clean.process.kill('SIGTERM');
+    expect(await pollUntil(() => clean.process.exitCode !== null, 30_000)).toBe(true);
+    expect(clean.process.exitCode).toBe(0);
+    expect(parts.filter(alive)).toEqual([]);
+    expect(clean.log.some((line) => line.includes('guard'))).toBe(false);
+    await clean.stop();
+  });
 });

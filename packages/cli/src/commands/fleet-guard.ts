@@ -48,9 +48,13 @@ function guard(graceMs: number): void {
   });
   process.once('disconnect', () => {
     if (done) return;
-    process.stderr.write(`carboncp fleet guard: the fleet is gone; stopping its ${servers.size} server(s), then HAProxy\n`);
-    void stop([...servers], graceMs)
-      .then(() => stop([...proxies], HAPROXY_GRACE_MS))
+    const left = [...servers].filter(isRunning);
+    const proxiesLeft = [...proxies].filter(isRunning);
+    // Nothing left running: a clean stop whose 'done' did not arrive before the fleet exited.
+    if (left.length + proxiesLeft.length === 0) return;
+    process.stderr.write(`carboncp fleet guard: the fleet is gone; stopping its ${left.length} server(s), then HAProxy\n`);
+    void stop(left, graceMs)
+      .then(() => stop(proxiesLeft, HAPROXY_GRACE_MS))
       .then(() => process.exit(0));
   });
 }
